@@ -1,0 +1,8 @@
+#include "pybind.hpp"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "liqcascade's compiled engine (glue over the cascade_core C++ library)";
+  liqcascade_bindings::register_book(m);
+  liqcascade_bindings::register_positions(m);
+  liqcascade_bindings::register_cascade(m);
+}

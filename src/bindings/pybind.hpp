@@ -1,0 +1,80 @@
+// The one pybind11 header every binding file includes first, and the small glue helpers they
+// share: checked column conversion in, owned or viewed arrays out.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace cascade_core {
+class PositionSet;
+class OrderBook;
+}  // namespace cascade_core
+
+namespace liqcascade_bindings {
+
+template <class T>
+const char* dtype_name() {
+  if constexpr (std::is_same_v<T, double>) return "float64";
+  if constexpr (std::is_same_v<T, std::int8_t>) return "int8";
+  return "?";
+}
+
+// A 1-D, C-contiguous array of exactly T (a non-contiguous one is copied, never read strided).
+// Wrong dtype is a TypeError, wrong dimension a ValueError, both naming the field.
+template <class T>
+py::array_t<T, py::array::c_style> column(const py::handle& obj, const char* field) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(field) + ": expected a numpy array of " + dtype_name<T>());
+  }
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  if (!arr.dtype().is(py::dtype::of<T>())) {
+    throw py::type_error(std::string(field) + ": expected dtype " + dtype_name<T>() + ", got " +
+                         py::str(arr.dtype()).cast<std::string>());
+  }
+  if (arr.ndim() != 1) {
+    throw py::value_error(std::string(field) + ": expected a 1-D array, got " +
+                          std::to_string(arr.ndim()) + " dimensions");
+  }
+  return py::array_t<T, py::array::c_style>::ensure(arr);
+}
+
+template <class T>
+std::span<const T> as_span(const py::array_t<T, py::array::c_style>& arr) {
+  return {arr.data(), static_cast<std::size_t>(arr.size())};
+}
+
+// A read-only view of memory owned by `owner` (kept alive as the array's base).
+template <class T>
+py::array_t<T> readonly_view(std::span<const T> data, const py::object& owner) {
+  py::array_t<T> arr(static_cast<py::ssize_t>(data.size()), data.data(), owner);
+  py::detail::array_proxy(arr.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return arr;
+}
+
+// Hands a vector to NumPy without copying it.
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& values) {
+  auto* heap = new std::vector<T>(std::move(values));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(static_cast<py::ssize_t>(heap->size()), heap->data(), owner);
+}
+
+// The C++ objects behind `_core.OrderBook` / `_core.PositionSet` arguments (TypeError naming
+// `field` for anything else).
+const cascade_core::PositionSet& position_set(const py::handle& obj, const char* field);
+const cascade_core::OrderBook& order_book(const py::handle& obj, const char* field);
+
+void register_book(py::module_& m);
+void register_positions(py::module_& m);
+void register_cascade(py::module_& m);
+
+}  // namespace liqcascade_bindings

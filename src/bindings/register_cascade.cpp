@@ -1,0 +1,88 @@
+#include "pybind.hpp"
+
+#include <cascade_core/cascade.hpp>
+
+#include <cmath>
+#include <limits>
+
+namespace cc = cascade_core;
+
+namespace liqcascade_bindings {
+
+namespace {
+
+py::dict result_to_dict(cc::CascadeResult&& r) {
+  std::vector<double> trace_price, trace_qty;
+  std::vector<std::int64_t> trace_count;
+  trace_price.reserve(r.trace.size());
+  trace_qty.reserve(r.trace.size());
+  trace_count.reserve(r.trace.size());
+  for (const auto& round : r.trace) {
+    trace_price.push_back(round.start_price);
+    trace_count.push_back(round.count);
+    trace_qty.push_back(round.qty);
+  }
+  std::vector<std::int64_t> index(r.liquidated_index.begin(), r.liquidated_index.end());
+
+  py::dict d;
+  d["direction"] = r.direction == cc::Direction::down ? -1 : 1;
+  d["ref_price"] = r.ref_price;
+  d["shock_price"] = r.shock_price;
+  d["final_price"] = r.final_price;
+  d["n_liquidated"] = r.n_liquidated;
+  d["liquidated_qty"] = r.liquidated_qty;
+  d["liquidated_notional"] = r.liquidated_notional;
+  d["unfilled_qty"] = r.unfilled_qty;
+  d["exogenous_filled_qty"] = r.exogenous_filled_qty;
+  d["exogenous_unfilled_qty"] = r.exogenous_unfilled_qty;
+  d["rounds"] = r.rounds;
+  d["book_exhausted"] = r.book_exhausted;
+  d["bad_debt"] = r.bad_debt;
+  d["levels_touched"] = r.levels_touched;
+  d["trace_start_price"] = to_numpy(std::move(trace_price));
+  d["trace_count"] = to_numpy(std::move(trace_count));
+  d["trace_qty"] = to_numpy(std::move(trace_qty));
+  d["liquidated_index"] = to_numpy(std::move(index));
+  d["filled_qty"] = to_numpy(std::move(r.filled_qty));
+  d["fill_price"] = to_numpy(std::move(r.fill_price));
+  return d;
+}
+
+}  // namespace
+
+void register_cascade(py::module_& m) {
+  m.def(
+      "cascade",
+      [](const py::object& book_obj, const py::object& positions_obj, const std::string& kind,
+         double value, const py::object& ref_price) {
+        const cc::OrderBook& book = order_book(book_obj, "book");
+        const cc::PositionSet& positions = position_set(positions_obj, "positions");
+        cc::Shock shock;
+        if (kind == "relative") {
+          shock = cc::Shock::relative(value);
+        } else if (kind == "sell") {
+          shock = cc::Shock::sell(value);
+        } else if (kind == "buy") {
+          shock = cc::Shock::buy(value);
+        } else {
+          throw py::value_error("kind: expected 'relative', 'sell' or 'buy', got '" + kind + "'");
+        }
+        const double ref = ref_price.is_none() ? std::numeric_limits<double>::quiet_NaN()
+                                               : ref_price.cast<double>();
+        if (!ref_price.is_none() && std::isnan(ref)) {
+          throw py::value_error("ref_price: must be finite and > 0, got nan");
+        }
+        cc::CascadeResult result;
+        {
+          py::gil_scoped_release release;
+          result = cc::cascade(book, positions, shock, ref);
+        }
+        return result_to_dict(std::move(result));
+      },
+      py::arg("book"), py::arg("positions"), py::arg("kind"), py::arg("value"),
+      py::arg("ref_price") = py::none(),
+      "One static cascade. kind: 'relative' (value = move s > -1), 'sell' or 'buy' (value = "
+      "exogenous market order quantity). Returns a dict of scalars and arrays.");
+}
+
+}  // namespace liqcascade_bindings

@@ -1,0 +1,74 @@
+#include "pybind.hpp"
+
+#include <cascade_core/positions.hpp>
+
+#include <memory>
+
+namespace cc = cascade_core;
+
+namespace liqcascade_bindings {
+
+namespace {
+
+// Holds the caller's columns alive for the C++ set, which only views them.
+struct PositionSetHolder {
+  py::array_t<std::int8_t, py::array::c_style> side;
+  py::array_t<double, py::array::c_style> qty, entry_price, margin, mmr, maint_amount;
+  std::unique_ptr<cc::PositionSet> set;
+};
+
+}  // namespace
+
+void register_positions(py::module_& m) {
+  py::class_<PositionSetHolder>(m, "PositionSet")
+      .def(py::init([](const py::object& side, const py::object& qty, const py::object& entry_price,
+                       const py::object& margin, const py::object& mmr,
+                       const py::object& maint_amount) {
+             auto holder = std::make_unique<PositionSetHolder>();
+             holder->side = column<std::int8_t>(side, "side");
+             holder->qty = column<double>(qty, "qty");
+             holder->entry_price = column<double>(entry_price, "entry_price");
+             holder->margin = column<double>(margin, "margin");
+             holder->mmr = column<double>(mmr, "mmr");
+             holder->maint_amount = column<double>(maint_amount, "maint_amount");
+             const cc::PositionColumns columns{
+                 as_span(holder->side),   as_span(holder->qty), as_span(holder->entry_price),
+                 as_span(holder->margin), as_span(holder->mmr), as_span(holder->maint_amount)};
+             {
+               py::gil_scoped_release release;
+               holder->set = std::make_unique<cc::PositionSet>(columns);
+             }
+             return holder;
+           }),
+           py::arg("side"), py::arg("qty"), py::arg("entry_price"), py::arg("margin"),
+           py::arg("mmr"), py::arg("maint_amount"))
+      .def("__len__", [](const PositionSetHolder& h) { return h.set->size(); })
+      .def(
+          "prepare",
+          [](const PositionSetHolder& h) {
+            py::gil_scoped_release release;
+            h.set->prepare();
+          },
+          "Sort both sides' liquidation thresholds now (otherwise done by the first cascade).")
+      .def_property_readonly("prepared",
+                             [](const PositionSetHolder& h) { return h.set->prepared(); })
+      .def_property_readonly("liquidation_price",
+                             [](const py::object& self) {
+                               const auto& h = self.cast<const PositionSetHolder&>();
+                               return readonly_view<double>(h.set->liquidation_price(), self);
+                             })
+      .def_property_readonly("bankruptcy_price", [](const py::object& self) {
+        const auto& h = self.cast<const PositionSetHolder&>();
+        return readonly_view<double>(h.set->bankruptcy_price(), self);
+      });
+}
+
+const cc::PositionSet& position_set(const py::handle& obj, const char* field) {
+  if (!py::isinstance<PositionSetHolder>(obj)) {
+    throw py::type_error(std::string(field) + ": expected a liqcascade._core.PositionSet, got " +
+                         py::str(py::type::of(obj)).cast<std::string>());
+  }
+  return *obj.cast<const PositionSetHolder&>().set;
+}
+
+}  // namespace liqcascade_bindings

@@ -1,0 +1,178 @@
+#include "cascade_core/cascade.hpp"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "cascade_core/errors.hpp"
+
+namespace cascade_core {
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+// Walks one side of the book from the top without copying it: levels before `level` are gone,
+// `level_left` is what remains of level `level`.
+class BookWalker {
+ public:
+  explicit BookWalker(const BookSide& side)
+      : price_(side.price.data()), qty_(side.qty.data()), n_(side.size()),
+        level_left_(n_ > 0 ? qty_[0] : 0.0) {}
+
+  // Levels traded against or removed so far.
+  [[nodiscard]] std::size_t levels_touched() const noexcept {
+    return level_ + (level_ < n_ && level_left_ < qty_[level_] ? 1 : 0);
+  }
+
+  // Removes every level priced strictly beyond `target` (above it for bids, below for asks).
+  void remove_beyond(double target, Direction direction) noexcept {
+    while (level_ < n_ && (direction == Direction::down ? price_[level_] > target
+                                                        : price_[level_] < target)) {
+      next_level();
+    }
+  }
+
+  struct Fill {
+    double qty = 0.0;
+    double notional = 0.0;
+  };
+
+  // A market order of `qty`: takes from the top until filled or the side is empty; `last`
+  // becomes the price of every level it takes from.
+  Fill take(double qty, double& last) noexcept {
+    Fill fill;
+    double remaining = qty;
+    while (remaining > 0.0 && level_ < n_) {
+      const double price = price_[level_];
+      last = price;
+      if (remaining >= level_left_) {
+        fill.qty += level_left_;
+        fill.notional += level_left_ * price;
+        remaining -= level_left_;
+        next_level();
+      } else {
+        fill.qty += remaining;
+        fill.notional += remaining * price;
+        level_left_ -= remaining;
+        remaining = 0.0;
+      }
+    }
+    return fill;
+  }
+
+ private:
+  void next_level() noexcept {
+    ++level_;
+    level_left_ = level_ < n_ ? qty_[level_] : 0.0;
+  }
+
+  const double* price_;
+  const double* qty_;
+  std::size_t n_;
+  std::size_t level_ = 0;
+  double level_left_;
+};
+
+double checked_ref_price(const OrderBook& book, double ref_price) {
+  if (std::isnan(ref_price)) return book.mid();
+  if (!std::isfinite(ref_price) || ref_price <= 0.0) {
+    throw InputError("ref_price", "must be finite and > 0, got " + format_value(ref_price));
+  }
+  return ref_price;
+}
+
+}  // namespace
+
+CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock,
+                      double ref_price) {
+  CascadeResult result;
+  if (shock.kind == Shock::Kind::relative) {
+    if (!std::isfinite(shock.value) || shock.value <= -1.0) {
+      throw InputError("shock", "must be finite and > -1, got " + format_value(shock.value));
+    }
+    result.direction = shock.value > 0.0 ? Direction::up : Direction::down;
+  } else {
+    if (!std::isfinite(shock.value) || shock.value <= 0.0) {
+      throw InputError(shock.direction == Direction::down ? "sell_qty" : "buy_qty",
+                       "must be finite and > 0, got " + format_value(shock.value));
+    }
+    result.direction = shock.direction;
+  }
+  const Direction direction = result.direction;
+  result.ref_price = checked_ref_price(book, ref_price);
+
+  const BookSide& side = book.side_consumed(direction);
+  const bool no_move = shock.kind == Shock::Kind::relative && shock.value == 0.0;
+  if (side.empty() && !no_move) {
+    throw InputError(direction == Direction::down ? "bid_price" : "ask_price",
+                     std::string("the ") + (direction == Direction::down ? "bid" : "ask") +
+                         " side is empty, and this shock needs it");
+  }
+
+  double last = result.ref_price;
+  BookWalker walker(side);
+  if (shock.kind == Shock::Kind::relative) {
+    if (no_move) {
+      // A zero shock is the identity: nothing moves, nothing is triggered.
+      result.shock_price = result.final_price = last;
+      return result;
+    }
+    last = result.ref_price * (1.0 + shock.value);
+    walker.remove_beyond(last, direction);
+  } else {
+    const auto fill = walker.take(shock.value, last);
+    result.exogenous_filled_qty = fill.qty;
+    result.exogenous_unfilled_qty = shock.value - fill.qty;
+    if (fill.qty < shock.value) result.book_exhausted = true;
+  }
+  result.shock_price = last;
+
+  // Merge the sorted thresholds against the book: a round takes every position whose
+  // threshold `last` has reached at the round's start.
+  const SortedThresholds& at_risk = positions.at_risk(direction);
+  const auto bankrupt = positions.bankruptcy_price();
+  const bool down = direction == Direction::down;
+  const std::size_t n = at_risk.size();
+  std::size_t next = 0;
+  while (next < n) {
+    const double start = last;
+    std::size_t end = next;
+    double round_qty = 0.0;
+    while (end < n && (down ? start <= at_risk.threshold[end] : start >= at_risk.threshold[end])) {
+      round_qty += at_risk.qty[end];
+      ++end;
+    }
+    if (end == next) break;
+    result.trace.push_back({start, static_cast<std::int64_t>(end - next), round_qty});
+    for (std::size_t k = next; k < end; ++k) {
+      const double qty = at_risk.qty[k];
+      const std::uint32_t index = at_risk.index[k];
+      const auto fill = walker.take(qty, last);
+      const double unfilled = qty - fill.qty;
+      if (unfilled > 0.0) {
+        result.unfilled_qty += unfilled;
+        result.book_exhausted = true;
+      }
+      result.liquidated_qty += fill.qty;
+      result.liquidated_notional += fill.notional;
+      if (fill.qty > 0.0) {
+        // Shortfall of the fills against the bankruptcy price, over the filled quantity.
+        const double shortfall = down ? bankrupt[index] * fill.qty - fill.notional
+                                      : fill.notional - bankrupt[index] * fill.qty;
+        if (shortfall > 0.0) result.bad_debt += shortfall;
+      }
+      result.liquidated_index.push_back(index);
+      result.filled_qty.push_back(fill.qty);
+      result.fill_price.push_back(fill.qty > 0.0 ? fill.notional / fill.qty : nan);
+    }
+    next = end;
+  }
+  result.n_liquidated = static_cast<std::int64_t>(next);
+  result.rounds = static_cast<std::int64_t>(result.trace.size());
+  result.final_price = last;
+  result.levels_touched = static_cast<std::int64_t>(walker.levels_touched());
+  return result;
+}
+
+}  // namespace cascade_core

@@ -1,0 +1,60 @@
+// The static cascade of DESIGN.md: one market, instantaneous, no replenishment.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "cascade_core/order_book.hpp"
+#include "cascade_core/positions.hpp"
+
+namespace cascade_core {
+
+// What starts the cascade.
+struct Shock {
+  enum class Kind { relative, quantity };
+  Kind kind = Kind::relative;
+  // relative: the move s > -1 (p_t = p_ref * (1 + s)); s < 0 is down, s > 0 up, s == 0 no move.
+  // quantity: a market order of this size (> 0) in `direction`.
+  double value = 0.0;
+  Direction direction = Direction::down;  // used by quantity shocks only
+
+  static Shock relative(double move) { return {Kind::relative, move, Direction::down}; }
+  static Shock sell(double qty) { return {Kind::quantity, qty, Direction::down}; }
+  static Shock buy(double qty) { return {Kind::quantity, qty, Direction::up}; }
+};
+
+struct RoundTrace {
+  double start_price;   // `last` when the round began
+  std::int64_t count;   // positions triggered at that price
+  double qty;           // their total quantity
+};
+
+struct CascadeResult {
+  Direction direction = Direction::down;
+  double ref_price = 0.0;       // p_ref
+  double shock_price = 0.0;     // `last` after the exogenous move, before any liquidation
+  double final_price = 0.0;     // `last` when the cascade ended
+  std::int64_t n_liquidated = 0;      // positions triggered (filled in full, in part or not)
+  double liquidated_qty = 0.0;        // base quantity of liquidation orders that filled
+  double liquidated_notional = 0.0;   // sum of fill value
+  double unfilled_qty = 0.0;          // liquidation quantity that found no book
+  double exogenous_filled_qty = 0.0;  // quantity shocks: what the exogenous order filled
+  double exogenous_unfilled_qty = 0.0;
+  std::int64_t rounds = 0;
+  bool book_exhausted = false;        // an order (exogenous or liquidation) ran out of book
+  double bad_debt = 0.0;
+  std::int64_t levels_touched = 0;    // book levels traded against or removed
+  std::vector<RoundTrace> trace;
+  // Per liquidated position, in processing order.
+  std::vector<std::uint32_t> liquidated_index;
+  std::vector<double> filled_qty;
+  std::vector<double> fill_price;     // VWAP of its fills, NaN if nothing filled
+};
+
+// Runs one cascade. A NaN `ref_price` means the book's mid. Throws InputError for a bad
+// shock, a bad reference price or an empty book side that the shock needs. Cost is
+// O(positions triggered + levels touched) once `positions` is prepared.
+CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock,
+                      double ref_price);
+
+}  // namespace cascade_core

@@ -1,0 +1,47 @@
+// A limit order book snapshot: two sides of price levels, best first.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace cascade_core {
+
+// Which way a market order or a shock goes. A sell consumes bids and moves the price down.
+enum class Direction { down, up };
+
+// One side of a book: prices best first (bids strictly decreasing, asks strictly increasing),
+// quantities in base units. Both finite and > 0.
+struct BookSide {
+  std::vector<double> price;
+  std::vector<double> qty;
+
+  [[nodiscard]] std::size_t size() const noexcept { return price.size(); }
+  [[nodiscard]] bool empty() const noexcept { return price.empty(); }
+};
+
+class OrderBook {
+ public:
+  // Validates and copies. Either side may be empty (an operation that needs it then throws);
+  // a crossed book (best bid >= best ask) is rejected.
+  OrderBook(std::span<const double> bid_price, std::span<const double> bid_qty,
+            std::span<const double> ask_price, std::span<const double> ask_qty);
+
+  [[nodiscard]] const BookSide& bids() const noexcept { return bids_; }
+  [[nodiscard]] const BookSide& asks() const noexcept { return asks_; }
+  // The side a market order in `direction` consumes: bids for down (a sell), asks for up.
+  [[nodiscard]] const BookSide& side_consumed(Direction direction) const noexcept {
+    return direction == Direction::down ? bids_ : asks_;
+  }
+
+  // Throw InputError naming the empty side.
+  [[nodiscard]] double best_bid() const;
+  [[nodiscard]] double best_ask() const;
+  [[nodiscard]] double mid() const;
+
+ private:
+  BookSide bids_;
+  BookSide asks_;
+};
+
+}  // namespace cascade_core

@@ -1,0 +1,85 @@
+// A set of isolated-margin positions in one market, as columns, with their liquidation and
+// bankruptcy prices and, once prepared, their thresholds sorted in trigger order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <atomic>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "cascade_core/order_book.hpp"
+
+namespace cascade_core {
+
+// Views of the caller's columns; the set never writes through them and the caller keeps them
+// alive and unchanged for the set's lifetime. All columns have the same length.
+struct PositionColumns {
+  std::span<const std::int8_t> side;   // +1 long, -1 short
+  std::span<const double> qty;         // base units, > 0
+  std::span<const double> entry_price; // > 0
+  std::span<const double> margin;      // isolated margin, >= 0
+  std::span<const double> mmr;         // maintenance margin rate, [0, 1)
+  std::span<const double> maint_amount;// maintenance amount (Binance's cum), finite
+};
+
+// Liquidation price of one position (DESIGN.md): equity margin + side*qty*(p - entry) equals
+// the maintenance requirement mmr*qty*p - maint_amount.
+inline double liquidation_price(int side, double qty, double entry, double margin, double mmr,
+                                double maint_amount) noexcept {
+  return side > 0 ? (qty * entry - margin - maint_amount) / (qty * (1.0 - mmr))
+                  : (qty * entry + margin + maint_amount) / (qty * (1.0 + mmr));
+}
+
+// Price at which the position's equity is zero.
+inline double bankruptcy_price(int side, double qty, double entry, double margin) noexcept {
+  return side > 0 ? entry - margin / qty : entry + margin / qty;
+}
+
+// The positions of one side, in the order a falling (longs) or rising (shorts) price triggers
+// them: longs by liquidation price descending, shorts ascending, ties by index.
+struct SortedThresholds {
+  std::vector<double> threshold;      // liquidation price, in trigger order
+  std::vector<double> qty;            // the position's quantity, same order
+  std::vector<std::uint32_t> index;   // the position's index in the set
+
+  [[nodiscard]] std::size_t size() const noexcept { return threshold.size(); }
+};
+
+class PositionSet {
+ public:
+  // Validates every column (InputError names the field and the first bad index) and computes
+  // liquidation and bankruptcy prices. O(n).
+  explicit PositionSet(const PositionColumns& columns);
+
+  PositionSet(const PositionSet&) = delete;
+  PositionSet& operator=(const PositionSet&) = delete;
+
+  [[nodiscard]] std::size_t size() const noexcept { return side_.size(); }
+  [[nodiscard]] const PositionColumns& columns() const noexcept { return columns_; }
+  [[nodiscard]] std::span<const double> liquidation_price() const noexcept { return liq_; }
+  [[nodiscard]] std::span<const double> bankruptcy_price() const noexcept { return bankrupt_; }
+  [[nodiscard]] std::span<const std::int8_t> side() const noexcept { return side_; }
+
+  // Sorts both sides' thresholds once (linear-time radix sort); later calls return at once.
+  // Thread-safe.
+  void prepare() const;
+  [[nodiscard]] bool prepared() const noexcept { return prepared_; }
+
+  // Positions at risk when the price moves in `direction`: longs for down, shorts for up.
+  // Prepares on first use.
+  [[nodiscard]] const SortedThresholds& at_risk(Direction direction) const;
+
+ private:
+  PositionColumns columns_;
+  std::span<const std::int8_t> side_;
+  std::vector<double> liq_;
+  std::vector<double> bankrupt_;
+  mutable std::once_flag prepare_once_;
+  mutable std::atomic<bool> prepared_{false};
+  mutable SortedThresholds longs_;
+  mutable SortedThresholds shorts_;
+};
+
+}  // namespace cascade_core

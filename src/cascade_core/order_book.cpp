@@ -1,0 +1,65 @@
+#include "cascade_core/order_book.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "cascade_core/errors.hpp"
+
+namespace cascade_core {
+
+namespace {
+
+BookSide make_side(std::span<const double> price, std::span<const double> qty,
+                   const std::string& price_field, const std::string& qty_field, bool decreasing) {
+  if (price.size() != qty.size()) {
+    throw InputError(qty_field, "length " + std::to_string(qty.size()) + " does not match " +
+                                    price_field + " length " + std::to_string(price.size()));
+  }
+  for (std::size_t i = 0; i < price.size(); ++i) {
+    const auto index = static_cast<std::ptrdiff_t>(i);
+    if (!std::isfinite(price[i]) || price[i] <= 0.0) {
+      throw InputError(price_field, index, "must be finite and > 0, got " + format_value(price[i]));
+    }
+    if (!std::isfinite(qty[i]) || qty[i] <= 0.0) {
+      throw InputError(qty_field, index, "must be finite and > 0, got " + format_value(qty[i]));
+    }
+    if (i > 0) {
+      const bool ordered = decreasing ? price[i] < price[i - 1] : price[i] > price[i - 1];
+      if (!ordered) {
+        throw InputError(price_field, index,
+                         std::string(decreasing ? "bids must be strictly decreasing"
+                                                : "asks must be strictly increasing") +
+                             " (duplicated or unsorted level): " + format_value(price[i]) +
+                             " after " + format_value(price[i - 1]));
+      }
+    }
+  }
+  return BookSide{{price.begin(), price.end()}, {qty.begin(), qty.end()}};
+}
+
+}  // namespace
+
+OrderBook::OrderBook(std::span<const double> bid_price, std::span<const double> bid_qty,
+                     std::span<const double> ask_price, std::span<const double> ask_qty)
+    : bids_(make_side(bid_price, bid_qty, "bid_price", "bid_qty", true)),
+      asks_(make_side(ask_price, ask_qty, "ask_price", "ask_qty", false)) {
+  if (!bids_.empty() && !asks_.empty() && bids_.price.front() >= asks_.price.front()) {
+    throw InputError("bid_price", 0,
+                     "crossed book: best bid " + format_value(bids_.price.front()) +
+                         " >= best ask " + format_value(asks_.price.front()));
+  }
+}
+
+double OrderBook::best_bid() const {
+  if (bids_.empty()) throw InputError("bid_price", "the bid side is empty");
+  return bids_.price.front();
+}
+
+double OrderBook::best_ask() const {
+  if (asks_.empty()) throw InputError("ask_price", "the ask side is empty");
+  return asks_.price.front();
+}
+
+double OrderBook::mid() const { return (best_bid() + best_ask()) / 2.0; }
+
+}  // namespace cascade_core
