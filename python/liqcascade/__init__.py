@@ -1,1 +1,25 @@
-from . import _core
+"""liqcascade: liquidation cascades in leveraged markets.
+
+A C++ engine (``liqcascade._core``) for the order book and the sorted liquidation thresholds,
+behind a thin NumPy API.
+"""
+
+from __future__ import annotations
+
+from .book import BookDepth, OrderBook
+from .cascade import CascadeResult, CascadeTrace, cascade
+from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MMR",
+    "BookDepth",
+    "CascadeResult",
+    "CascadeTrace",
+    "MaintenanceTiers",
+    "OrderBook",
+    "Positions",
+    "cascade",
+    "__version__",
+]

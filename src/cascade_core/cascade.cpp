@@ -36,6 +36,7 @@ class BookWalker {
   struct Fill {
     double qty = 0.0;
     double notional = 0.0;
+    double unfilled = 0.0;  // what the side could not take (exactly 0 when filled in full)
   };
 
   // A market order of `qty`: takes from the top until filled or the side is empty; `last`
@@ -58,6 +59,7 @@ class BookWalker {
         remaining = 0.0;
       }
     }
+    fill.unfilled = remaining;
     return fill;
   }
 
@@ -123,8 +125,8 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
   } else {
     const auto fill = walker.take(shock.value, last);
     result.exogenous_filled_qty = fill.qty;
-    result.exogenous_unfilled_qty = shock.value - fill.qty;
-    if (fill.qty < shock.value) result.book_exhausted = true;
+    result.exogenous_unfilled_qty = fill.unfilled;
+    if (fill.unfilled > 0.0) result.book_exhausted = true;
   }
   result.shock_price = last;
 
@@ -149,9 +151,8 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
       const double qty = at_risk.qty[k];
       const std::uint32_t index = at_risk.index[k];
       const auto fill = walker.take(qty, last);
-      const double unfilled = qty - fill.qty;
-      if (unfilled > 0.0) {
-        result.unfilled_qty += unfilled;
+      if (fill.unfilled > 0.0) {
+        result.unfilled_qty += fill.unfilled;
         result.book_exhausted = true;
       }
       result.liquidated_qty += fill.qty;

@@ -1,0 +1,161 @@
+"""Limit order book snapshots."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union, overload
+
+import numpy as np
+
+from . import _core
+from ._validation import FloatArray, float_column
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class BookDepth:
+    """Resting quantity (base units) and notional (quote) within a distance of the mid.
+
+    Scalars when :meth:`OrderBook.depth` was given a scalar distance, arrays otherwise.
+    """
+
+    within: Any
+    bid_qty: Any
+    bid_notional: Any
+    ask_qty: Any
+    ask_notional: Any
+
+
+def _levels(levels: Any, field: str) -> tuple[FloatArray, FloatArray]:
+    """``[[price, qty], ...]`` (numbers or numeric strings) as two float64 arrays."""
+    if isinstance(levels, (str, bytes, Mapping)):
+        raise TypeError(f"{field}: expected a sequence of [price, qty] pairs, got {type(levels).__name__}")
+    try:
+        arr = np.asarray(levels, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{field}: expected [price, qty] pairs of numbers ({exc})") from None
+    if arr.size == 0:
+        return np.empty(0), np.empty(0)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{field}: expected shape (n, 2) of [price, qty] pairs, got {arr.shape}")
+    return np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
+
+
+class OrderBook:
+    """A snapshot of one market's book: bids best (highest) first, asks best (lowest) first.
+
+    Prices in quote currency, quantities in base units; both finite and > 0, bids strictly
+    decreasing, asks strictly increasing, not crossed. Either side may be empty, but an
+    operation that needs it (``mid``, a shock in its direction) then raises ``ValueError``.
+    The book is immutable: a cascade never changes it.
+    """
+
+    __slots__ = ("_book",)
+
+    def __init__(self, bid_price: Any, bid_qty: Any, ask_price: Any, ask_qty: Any) -> None:
+        self._book = _core.OrderBook(
+            float_column(bid_price, "bid_price"),
+            float_column(bid_qty, "bid_qty"),
+            float_column(ask_price, "ask_price"),
+            float_column(ask_qty, "ask_qty"),
+        )
+
+    @classmethod
+    def from_levels(cls, bids: Sequence[Sequence[Any]], asks: Sequence[Sequence[Any]]) -> OrderBook:
+        """From ``[[price, qty], ...]`` per side; numbers or numeric strings (as exchanges send)."""
+        bid_price, bid_qty = _levels(bids, "bids")
+        ask_price, ask_qty = _levels(asks, "asks")
+        return cls(bid_price, bid_qty, ask_price, ask_qty)
+
+    @classmethod
+    def from_binance_depth(cls, obj_or_path: Mapping[str, Any] | PathLike) -> OrderBook:
+        """From Binance's REST depth answer (``GET /fapi/v1/depth``): the parsed JSON object or
+        the path of a file holding it. Only ``bids`` and ``asks`` are read."""
+        if isinstance(obj_or_path, (str, os.PathLike)):
+            with Path(obj_or_path).open(encoding="utf-8") as handle:
+                obj = json.load(handle)
+        else:
+            obj = obj_or_path
+        if not isinstance(obj, Mapping):
+            raise TypeError(f"obj_or_path: expected a depth object or a path, got {type(obj).__name__}")
+        for key in ("bids", "asks"):
+            if key not in obj:
+                raise ValueError(f"{key}: missing from the depth object")
+        return cls.from_levels(obj["bids"], obj["asks"])
+
+    # -- views ---------------------------------------------------------------------------------
+    @property
+    def bid_price(self) -> FloatArray:
+        return self._book.bid_price
+
+    @property
+    def bid_qty(self) -> FloatArray:
+        return self._book.bid_qty
+
+    @property
+    def ask_price(self) -> FloatArray:
+        return self._book.ask_price
+
+    @property
+    def ask_qty(self) -> FloatArray:
+        return self._book.ask_qty
+
+    @property
+    def best_bid(self) -> float:
+        return self._book.best_bid
+
+    @property
+    def best_ask(self) -> float:
+        return self._book.best_ask
+
+    @property
+    def mid(self) -> float:
+        """``(best_bid + best_ask) / 2``, the default reference price."""
+        return self._book.mid
+
+    @property
+    def spread(self) -> float:
+        return self.best_ask - self.best_bid
+
+    @overload
+    def depth(self, within: float) -> BookDepth: ...
+    @overload
+    def depth(self, within: Any) -> BookDepth: ...
+
+    def depth(self, within: Any) -> BookDepth:
+        """Quantity and notional resting within a relative distance of the mid.
+
+        ``within`` is a fraction (0.01 = 1 %), a scalar or an array; a level counts when
+        ``|price - mid| <= within * mid``.
+        """
+        scalar = np.ndim(within) == 0
+        dist = float_column(np.atleast_1d(np.asarray(within)), "within")
+        bad = np.flatnonzero(~np.isfinite(dist) | (dist < 0))
+        if bad.size:
+            raise ValueError(f"within[{bad[0]}]: must be finite and >= 0, got {dist[bad[0]]}")
+        mid = self.mid
+        bid_qty, bid_notional = _cumulative(mid - self.bid_price, self.bid_price, self.bid_qty, dist * mid)
+        ask_qty, ask_notional = _cumulative(self.ask_price - mid, self.ask_price, self.ask_qty, dist * mid)
+        if scalar:
+            return BookDepth(float(dist[0]), float(bid_qty[0]), float(bid_notional[0]),
+                             float(ask_qty[0]), float(ask_notional[0]))
+        return BookDepth(dist, bid_qty, bid_notional, ask_qty, ask_notional)
+
+    def __repr__(self) -> str:
+        sides = f"{len(self.bid_price)} bids, {len(self.ask_price)} asks"
+        if len(self.bid_price) and len(self.ask_price):
+            return f"OrderBook({sides}, best_bid={self.best_bid:g}, best_ask={self.best_ask:g})"
+        return f"OrderBook({sides})"
+
+
+def _cumulative(distance: FloatArray, price: FloatArray, qty: FloatArray, limit: FloatArray) -> tuple[FloatArray, FloatArray]:
+    # distance from the mid grows along each side, so a prefix sum answers every limit at once
+    cum_qty = np.concatenate(([0.0], np.cumsum(qty)))
+    cum_notional = np.concatenate(([0.0], np.cumsum(qty * price)))
+    count = np.searchsorted(distance, limit, side="right")
+    return cum_qty[count], cum_notional[count]

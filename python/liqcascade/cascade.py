@@ -1,0 +1,159 @@
+"""The static cascade of one market (DESIGN.md, "Static cascade")."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._validation import FloatArray, real_scalar
+from .book import OrderBook
+from .positions import Positions
+
+
+@dataclass(frozen=True, eq=False)
+class CascadeTrace:
+    """One row per round: ``start_price`` (the last price when the round began), ``count``
+    and ``qty`` of the positions it triggered."""
+
+    start_price: FloatArray
+    count: npt.NDArray[np.int64]
+    qty: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.start_price.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class CascadeResult:
+    """What a shock did.
+
+    Prices: ``ref_price`` (p_ref), ``shock_price`` (the last price after the exogenous move,
+    before any liquidation) and ``final_price``. ``n_liquidated`` counts triggered positions,
+    whether their orders filled in full, in part or not at all; ``liquidated_qty`` and
+    ``liquidated_notional`` are what those orders filled, ``unfilled_qty`` what found no book.
+    ``bad_debt`` sums, over liquidated positions, ``(bankruptcy - vwap) * filled`` for longs
+    (``(vwap - bankruptcy) * filled`` for shorts) where positive. ``amplification`` is the
+    final move over the shock move, NaN when the shock did not move the price.
+    ``book_exhausted``: an order (the exogenous one or a liquidation) ran out of book.
+    """
+
+    direction: Literal["down", "up"]
+    ref_price: float
+    shock_price: float
+    final_price: float
+    n_liquidated: int
+    liquidated_qty: float
+    liquidated_notional: float
+    unfilled_qty: float
+    rounds: int
+    book_exhausted: bool
+    bad_debt: float
+    amplification: float
+    trace: CascadeTrace
+    n_positions: int
+    levels_touched: int
+    exogenous_filled_qty: float
+    exogenous_unfilled_qty: float
+    liquidated_index: npt.NDArray[np.int64] = field(repr=False)
+    liquidated_filled_qty: FloatArray = field(repr=False)
+    liquidated_fill_price: FloatArray = field(repr=False)
+
+    @property
+    def shock_move(self) -> float:
+        """``shock_price / ref_price - 1``."""
+        return self.shock_price / self.ref_price - 1.0
+
+    @property
+    def final_move(self) -> float:
+        """``final_price / ref_price - 1``."""
+        return self.final_price / self.ref_price - 1.0
+
+    @cached_property
+    def liquidated(self) -> npt.NDArray[np.bool_]:
+        """One bool per position of the set: triggered by the cascade."""
+        out = np.zeros(self.n_positions, dtype=bool)
+        out[self.liquidated_index] = True
+        return out
+
+    @cached_property
+    def fill_price(self) -> FloatArray:
+        """One float per position: the VWAP of its liquidation fills, NaN where none."""
+        out = np.full(self.n_positions, np.nan)
+        out[self.liquidated_index] = self.liquidated_fill_price
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scalar results, as plain Python values (for JSON, logging, tables)."""
+        names = ("direction", "ref_price", "shock_price", "final_price", "shock_move", "final_move",
+                 "amplification", "n_liquidated", "liquidated_qty", "liquidated_notional",
+                 "unfilled_qty", "rounds", "book_exhausted", "bad_debt")
+        return {name: getattr(self, name) for name in names}
+
+
+def cascade(
+    book: OrderBook,
+    positions: Positions,
+    shock: float | None = None,
+    *,
+    sell_qty: float | None = None,
+    buy_qty: float | None = None,
+    ref_price: float | None = None,
+) -> CascadeResult:
+    """Run one static cascade.
+
+    Give exactly one of ``shock`` (a relative move of the reference price, > -1; negative is
+    down, 0 moves nothing), ``sell_qty`` or ``buy_qty`` (an exogenous market order, base
+    units). ``ref_price`` defaults to the book's mid. A down shock removes every bid priced
+    above ``ref_price * (1 + shock)`` and triggers longs whose liquidation price the last
+    price reaches; each is closed in full by a market sell walking the bids, in order of
+    liquidation price (descending, ties by index), until a round begins with nothing
+    triggered. Up shocks mirror this with shorts and asks. The GIL is released while it runs.
+    """
+    if not isinstance(book, OrderBook):
+        raise TypeError(f"book: expected liqcascade.OrderBook, got {type(book).__name__}")
+    if not isinstance(positions, Positions):
+        raise TypeError(f"positions: expected liqcascade.Positions, got {type(positions).__name__}")
+    given = {name: value for name, value in (("shock", shock), ("sell_qty", sell_qty), ("buy_qty", buy_qty))
+             if value is not None}
+    if len(given) != 1:
+        raise ValueError("give exactly one of shock, sell_qty, buy_qty"
+                         + (f"; got {', '.join(given)}" if given else ""))
+    (name, value), = given.items()
+    kind = {"shock": "relative", "sell_qty": "sell", "buy_qty": "buy"}[name]
+    move = real_scalar(value, name)
+    ref = None if ref_price is None else real_scalar(ref_price, "ref_price")
+    raw = _core.cascade(book._book, positions._set, kind, move, ref)
+    return _result(raw, len(positions))
+
+
+def _result(raw: dict[str, Any], n_positions: int) -> CascadeResult:
+    shock_delta = raw["shock_price"] - raw["ref_price"]
+    amplification = (raw["final_price"] - raw["ref_price"]) / shock_delta if shock_delta != 0 else math.nan
+    return CascadeResult(
+        direction="down" if raw["direction"] < 0 else "up",
+        ref_price=raw["ref_price"],
+        shock_price=raw["shock_price"],
+        final_price=raw["final_price"],
+        n_liquidated=raw["n_liquidated"],
+        liquidated_qty=raw["liquidated_qty"],
+        liquidated_notional=raw["liquidated_notional"],
+        unfilled_qty=raw["unfilled_qty"],
+        rounds=raw["rounds"],
+        book_exhausted=raw["book_exhausted"],
+        bad_debt=raw["bad_debt"],
+        amplification=amplification,
+        trace=CascadeTrace(raw["trace_start_price"], raw["trace_count"], raw["trace_qty"]),
+        n_positions=n_positions,
+        levels_touched=raw["levels_touched"],
+        exogenous_filled_qty=raw["exogenous_filled_qty"],
+        exogenous_unfilled_qty=raw["exogenous_unfilled_qty"],
+        liquidated_index=raw["liquidated_index"],
+        liquidated_filled_qty=raw["filled_qty"],
+        liquidated_fill_price=raw["fill_price"],
+    )

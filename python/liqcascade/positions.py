@@ -1,0 +1,235 @@
+"""Isolated-margin positions of one market, and tiered maintenance margin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._validation import FloatArray, common_length, float_column, readonly, side_column
+
+#: Maintenance margin rate used when neither ``mmr`` nor ``tiers`` is given (0.5 %).
+DEFAULT_MMR = 0.005
+
+
+@dataclass(frozen=True, eq=False)
+class MaintenanceTiers:
+    """A notional-tiered maintenance table (Binance's "leverage brackets").
+
+    Tier ``k`` applies to a position whose notional is in ``(notional_floor[k],
+    notional_floor[k+1]]`` (a notional on a boundary belongs to the lower tier, as on
+    Binance); its requirement is ``mmr[k] * notional - maint_amount[k]``. ``maint_amount`` is
+    the tier's "cum" that keeps the requirement continuous across boundaries; when omitted it
+    is derived so: ``maint_amount[k] = maint_amount[k-1] + notional_floor[k] * (mmr[k] -
+    mmr[k-1])``. ``max_leverage`` (optional) is informational.
+    """
+
+    notional_floor: FloatArray
+    mmr: FloatArray
+    maint_amount: FloatArray = field(default=None)  # type: ignore[assignment]
+    max_leverage: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        floor = float_column(self.notional_floor, "notional_floor")
+        n = floor.shape[0]
+        if n == 0:
+            raise ValueError("notional_floor: at least one tier is required")
+        mmr = float_column(self.mmr, "mmr", n)
+        if self.maint_amount is None:
+            maint = np.zeros(n)
+            for k in range(1, n):
+                maint[k] = maint[k - 1] + floor[k] * (mmr[k] - mmr[k - 1])
+        else:
+            maint = float_column(self.maint_amount, "maint_amount", n)
+        if floor[0] != 0.0:
+            raise ValueError(f"notional_floor[0]: the first tier must start at 0, got {floor[0]}")
+        _first_bad(~np.isfinite(floor), "notional_floor", floor, "must be finite")
+        _first_bad(np.r_[False, np.diff(floor) <= 0], "notional_floor", floor, "must be strictly increasing")
+        _first_bad(~np.isfinite(mmr) | (mmr < 0) | (mmr >= 1), "mmr", mmr, "must be in [0, 1)")
+        _first_bad(~np.isfinite(maint), "maint_amount", maint, "must be finite")
+        lev = None
+        if self.max_leverage is not None:
+            lev = float_column(self.max_leverage, "max_leverage", n)
+            _first_bad(~np.isfinite(lev) | (lev <= 0), "max_leverage", lev, "must be finite and > 0")
+        for name, value in (("notional_floor", floor), ("mmr", mmr), ("maint_amount", maint), ("max_leverage", lev)):
+            object.__setattr__(self, name, None if value is None else readonly(value))
+
+    @classmethod
+    def binance_btcusdt(cls) -> MaintenanceTiers:
+        """Binance USD-M BTCUSDT brackets (notional floor, mmr, cum, max leverage), 2024."""
+        return cls(
+            notional_floor=np.array([0, 5e4, 6e5, 3e6, 1.2e7, 7e7, 1e8, 2.3e8, 4.8e8, 6e8, 8e8, 1.2e9]),
+            mmr=np.array([0.004, 0.005, 0.0065, 0.01, 0.02, 0.025, 0.05, 0.1, 0.125, 0.15, 0.25, 0.5]),
+            maint_amount=np.array([0, 50, 950, 11_450, 131_450, 481_450, 2_981_450, 14_481_450,
+                                   26_481_450, 41_481_450, 121_481_450, 421_481_450], dtype=np.float64),
+            max_leverage=np.array([125, 100, 75, 50, 25, 20, 10, 5, 4, 3, 2, 1], dtype=np.float64),
+        )
+
+    def __len__(self) -> int:
+        return int(self.notional_floor.shape[0])
+
+    def tier_of(self, notional: Any) -> npt.NDArray[np.intp]:
+        """The tier index of each notional (``ValueError`` for negative or non-finite ones)."""
+        value = float_column(np.atleast_1d(np.asarray(notional)), "notional")
+        _first_bad(~np.isfinite(value) | (value < 0), "notional", value, "must be finite and >= 0")
+        return np.maximum(np.searchsorted(self.notional_floor, value, side="left") - 1, 0)
+
+    def assign(self, notional: Any) -> tuple[FloatArray, FloatArray]:
+        """``(mmr, maint_amount)`` for each notional."""
+        tier = self.tier_of(notional)
+        return self.mmr[tier], self.maint_amount[tier]
+
+    def __repr__(self) -> str:
+        return f"MaintenanceTiers({len(self)} tiers, mmr {self.mmr[0]:g}..{self.mmr[-1]:g})"
+
+
+def _first_bad(mask: np.ndarray, name: str, values: np.ndarray, rule: str) -> None:
+    bad = np.flatnonzero(mask)
+    if bad.size:
+        raise ValueError(f"{name}[{bad[0]}]: {rule}, got {values[bad[0]]!r}")
+
+
+class Positions:
+    """Isolated-margin positions of one market, as columns.
+
+    ``side`` is +1 (long) or -1 (short); ``qty`` in base units (> 0); ``entry_price`` > 0;
+    ``margin`` >= 0 in quote; ``mmr`` in [0, 1) and ``maint_amount`` (Binance's "cum") define
+    the maintenance requirement ``mmr * qty * p - maint_amount``. Scalars broadcast. With
+    ``tiers``, each position's ``mmr`` and ``maint_amount`` come from its notional at entry.
+
+    The arrays are used without copying where they already are contiguous float64 (int8 for
+    ``side``): do not modify them while the set is in use. Liquidation thresholds are sorted
+    once (on the first cascade, or :meth:`prepare`) and reused by every later cascade.
+    """
+
+    __slots__ = ("_set", "_columns")
+
+    def __init__(
+        self,
+        side: Any,
+        qty: Any,
+        entry_price: Any,
+        margin: Any,
+        mmr: Any = None,
+        maint_amount: Any = None,
+        *,
+        tiers: MaintenanceTiers | None = None,
+    ) -> None:
+        n = common_length(side=side, qty=qty, entry_price=entry_price, margin=margin, mmr=mmr,
+                          maint_amount=maint_amount)
+        columns = {
+            "side": side_column(side, n),
+            "qty": float_column(qty, "qty", n),
+            "entry_price": float_column(entry_price, "entry_price", n),
+            "margin": float_column(margin, "margin", n),
+        }
+        if tiers is not None:
+            if not isinstance(tiers, MaintenanceTiers):
+                raise TypeError(f"tiers: expected MaintenanceTiers, got {type(tiers).__name__}")
+            if mmr is not None or maint_amount is not None:
+                raise ValueError("tiers: give either tiers or mmr/maint_amount, not both")
+            notional = columns["qty"] * columns["entry_price"]
+            if not np.all(np.isfinite(notional) & (notional > 0)):
+                # a bad qty or entry_price: let the core name the column and index
+                _core.PositionSet(**columns, mmr=np.zeros(n), maint_amount=np.zeros(n))
+            columns["mmr"], columns["maint_amount"] = tiers.assign(notional)
+        else:
+            columns["mmr"] = float_column(DEFAULT_MMR if mmr is None else mmr, "mmr", n)
+            columns["maint_amount"] = float_column(0.0 if maint_amount is None else maint_amount, "maint_amount", n)
+        columns = {name: readonly(value) for name, value in columns.items()}
+        self._set = _core.PositionSet(**columns)
+        self._columns = columns
+
+    @classmethod
+    def from_leverage(
+        cls,
+        side: Any,
+        qty: Any,
+        entry_price: Any,
+        leverage: Any,
+        mmr: Any = None,
+        maint_amount: Any = None,
+        *,
+        tiers: MaintenanceTiers | None = None,
+    ) -> Positions:
+        """Positions whose margin is ``qty * entry_price / leverage`` (leverage finite, > 0)."""
+        n = common_length(side=side, qty=qty, entry_price=entry_price, leverage=leverage, mmr=mmr,
+                          maint_amount=maint_amount)
+        lev = float_column(leverage, "leverage", n)
+        _first_bad(~np.isfinite(lev) | (lev <= 0), "leverage", lev, "must be finite and > 0")
+        q = float_column(qty, "qty", n)
+        entry = float_column(entry_price, "entry_price", n)
+        with np.errstate(all="ignore"):  # bad qty/entry are reported by the constructor
+            margin = q * entry / lev
+        margin = np.where(np.isfinite(margin), margin, 0.0)
+        return cls(side, q, entry, margin, mmr, maint_amount, tiers=tiers)
+
+    # -- columns -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._set)
+
+    @property
+    def side(self) -> npt.NDArray[np.int8]:
+        return self._columns["side"]
+
+    @property
+    def qty(self) -> FloatArray:
+        return self._columns["qty"]
+
+    @property
+    def entry_price(self) -> FloatArray:
+        return self._columns["entry_price"]
+
+    @property
+    def margin(self) -> FloatArray:
+        return self._columns["margin"]
+
+    @property
+    def mmr(self) -> FloatArray:
+        return self._columns["mmr"]
+
+    @property
+    def maint_amount(self) -> FloatArray:
+        return self._columns["maint_amount"]
+
+    @property
+    def notional(self) -> FloatArray:
+        """``qty * entry_price``."""
+        return self.qty * self.entry_price
+
+    @property
+    def leverage(self) -> FloatArray:
+        """Initial leverage ``notional / margin`` (inf where the margin is 0)."""
+        with np.errstate(divide="ignore"):
+            return self.notional / self.margin
+
+    @property
+    def liquidation_price(self) -> FloatArray:
+        """Price at or beyond which the position is liquidated (read-only).
+
+        Long: ``(qty*entry - margin - maint_amount) / (qty*(1 - mmr))``; short:
+        ``(qty*entry + margin + maint_amount) / (qty*(1 + mmr))``. A long whose value is
+        <= 0 can never be liquidated.
+        """
+        return self._set.liquidation_price
+
+    @property
+    def bankruptcy_price(self) -> FloatArray:
+        """Price at which equity is zero: ``entry -/+ margin/qty`` (read-only)."""
+        return self._set.bankruptcy_price
+
+    def prepare(self) -> Positions:
+        """Sort the liquidation thresholds now rather than on the first cascade."""
+        self._set.prepare()
+        return self
+
+    @property
+    def prepared(self) -> bool:
+        return bool(self._set.prepared)
+
+    def __repr__(self) -> str:
+        longs = int(np.count_nonzero(self.side > 0))
+        return f"Positions({len(self)} positions: {longs} long, {len(self) - longs} short)"
