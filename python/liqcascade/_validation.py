@@ -83,7 +83,7 @@ def side_column(value: Any, length: int) -> npt.NDArray[np.int8]:
     else:
         bad = np.flatnonzero((arr != 1) & (arr != -1))
         if bad.size:
-            raise ValueError(f"side[{bad[0]}]: must be +1 or -1, got {arr[bad[0]]!r}")
+            raise ValueError(f"side[{bad[0]}]: must be +1 or -1, got {arr[bad[0]].item()!r}")
         out = arr.astype(np.int8)
     return out  # the core re-checks int8 values
 

@@ -89,7 +89,7 @@ class MaintenanceTiers:
 def _first_bad(mask: np.ndarray, name: str, values: np.ndarray, rule: str) -> None:
     bad = np.flatnonzero(mask)
     if bad.size:
-        raise ValueError(f"{name}[{bad[0]}]: {rule}, got {values[bad[0]]!r}")
+        raise ValueError(f"{name}[{bad[0]}]: {rule}, got {values[bad[0]].item()!r}")
 
 
 class Positions:
