@@ -53,14 +53,14 @@ def test_cascade_on_the_real_snapshot_agrees_with_the_reference(binance_depth_pa
     pos = {
         "side": rng.choice([1, -1], n).astype(np.int8),
         "qty": rng.lognormal(-2.0, 1.0, n),
-        "entry_price": book.mid * (1 + rng.normal(0, 0.001, n)),
-        "leverage": rng.choice([50.0, 100.0, 125.0], n),
+        "entry_price": book.mid * (1 + rng.normal(0, 0.002, n)),
+        "leverage": rng.choice([100.0, 125.0], n),
     }
     tiers = lc.MaintenanceTiers.binance_btcusdt()
     positions = lc.Positions.from_leverage(pos["side"], pos["qty"], pos["entry_price"], pos["leverage"], tiers=tiers)
     cols = {k: list(getattr(positions, k)) for k in ("side", "qty", "entry_price", "margin", "mmr", "maint_amount")}
     ref_book = {k: list(getattr(book, k)) for k in ("bid_price", "bid_qty", "ask_price", "ask_qty")}
-    for shock in (-0.002, 0.002):
+    for shock in (-0.0024, 0.0024):
         got = lc.cascade(book, positions, shock)
         want = reference.cascade(ref_book, cols, shock=shock)
         assert got.final_price == want.final_price
