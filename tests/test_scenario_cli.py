@@ -1,0 +1,82 @@
+"""The embedded default scenario and the `liqcascade run` main job."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import liqcascade as lc
+from liqcascade import cli
+from liqcascade.scenarios import calibrated_book, default_positions
+
+
+@pytest.fixture(scope="module")
+def book() -> lc.OrderBook:
+    return calibrated_book()
+
+
+def test_book_is_calibrated_to_real_depth(book):
+    depth = book.depth([0.01, 0.05, 0.10])
+    np.testing.assert_allclose(depth.bid_notional, [20e6, 60e6, 75e6], rtol=0.01)
+    np.testing.assert_allclose(depth.ask_notional, [20e6, 60e6, 75e6], rtol=0.01)
+    assert book.mid == 100_000.0
+
+
+def test_population_matches_its_description():
+    positions = default_positions(n=200_000, seed=3)
+    assert len(positions) == 200_000
+    assert positions.notional.sum() == pytest.approx(42e6)
+    assert 0.53 < np.mean(positions.side > 0) < 0.57
+    lev = np.round(positions.leverage, 6)
+    assert np.mean((lev >= 10) & (lev <= 25)) > 0.6 and lev.max() == 125
+    # no position is already past its liquidation price at the mid
+    liq = positions.liquidation_price
+    assert np.all(np.where(positions.side > 0, liq < 100_000, liq > 100_000))
+    # heavy tail: the largest position dwarfs the median
+    assert positions.notional.max() > 1_000 * np.median(positions.notional)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_regime_change_small_shocks_absorbed_five_percent_cascades(book, seed):
+    positions = default_positions(n=300_000, seed=seed)
+    for shock in (-0.03, -0.01, 0.01, 0.03):
+        assert 1.0 <= lc.cascade(book, positions, shock).amplification < 1.3
+    crash = lc.cascade(book, positions, -0.05)
+    assert -0.17 <= crash.final_move <= -0.12
+    assert crash.rounds > 3 and not crash.book_exhausted
+
+
+def test_same_seed_same_population_different_seed_different():
+    a, b, c = (default_positions(n=1000, seed=s) for s in (5, 5, 6))
+    np.testing.assert_array_equal(a.entry_price, b.entry_price)
+    assert not np.array_equal(a.entry_price, c.entry_price)
+
+
+def test_cli_table_and_json(capsys):
+    assert cli.main(["run", "--positions", "20000", "--shocks=-5%,0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "default scenario" in out and "-5.0%" in out and "+1.0%" in out
+    assert cli.main(["run", "--positions", "20000", "--shocks=-0.05", "--json", "--seed", "2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["scenario"]["positions"] == 20000 and data["scenario"]["seed"] == 2
+    (row,) = data["results"]
+    assert row["shock_move"] == pytest.approx(-0.05) and -0.17 < row["final_move"] < -0.12
+
+
+@pytest.mark.parametrize("argv", [["run", "--shocks", "abc"], ["run", "--shocks=-150%"],
+                                  ["run", "--positions", "0"], ["run", "--positions", "x"], []])
+def test_cli_rejects_bad_arguments(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    done = subprocess.run([sys.executable, "-m", "liqcascade.cli", "run", "--positions", "1000", "--json"],
+                          capture_output=True, text=True, check=True)
+    assert len(json.loads(done.stdout)["results"]) == 12
