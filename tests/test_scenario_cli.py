@@ -60,9 +60,9 @@ def test_cli_table_and_json(capsys):
     assert cli.main(["run", "--positions", "20000", "--shocks=-5%,0.01"]) == 0
     out = capsys.readouterr().out
     assert "default scenario" in out and "-5.0%" in out and "+1.0%" in out
-    assert cli.main(["run", "--positions", "20000", "--shocks=-0.05", "--json", "--seed", "2"]) == 0
+    assert cli.main(["run", "--positions", "100000", "--shocks=-0.05", "--json", "--seed", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["scenario"]["positions"] == 20000 and data["scenario"]["seed"] == 2
+    assert data["scenario"]["positions"] == 100000 and data["scenario"]["seed"] == 2
     (row,) = data["results"]
     assert row["shock_move"] == pytest.approx(-0.05) and -0.17 < row["final_move"] < -0.12
 
