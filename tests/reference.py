@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 
 def liquidation_price(side: int, qty: float, entry: float, margin: float, mmr: float, maint: float) -> float:
-    if side > 0:
-        return (qty * entry - margin - maint) / (qty * (1.0 - mmr))
-    return (qty * entry + margin + maint) / (qty * (1.0 + mmr))
+    """long: (qty*entry - (margin + maint)) / (qty*(1 - mmr)); short: + and (1 + mmr).
+
+    Written with side as a factor of +-1 (exact), in the engine's operation order."""
+    return (qty * entry - side * (margin + maint)) / (qty * (1.0 - side * mmr))
 
 
 def bankruptcy_price(side: int, qty: float, entry: float, margin: float) -> float:
-    return entry - margin / qty if side > 0 else entry + margin / qty
+    return entry - side * (margin / qty)
 
 
 @dataclass

@@ -221,3 +221,10 @@ def test_results_and_columns_are_read_only_and_inputs_untouched():
     lc.cascade(book(), positions, -0.5)
     np.testing.assert_array_equal(qty, [1.0, 2.0, 3.0])
     assert qty.flags.writeable
+
+
+def test_stable_order_rejects_nan_and_wrong_dtype():
+    with pytest.raises(ValueError, match=r"^keys\[1\]: must not be NaN"):
+        _core.stable_order(np.array([1.0, np.nan]))
+    with pytest.raises(TypeError, match=r"^keys: expected dtype float64"):
+        _core.stable_order(np.array([1, 2]))

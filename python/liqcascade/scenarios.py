@@ -107,10 +107,8 @@ def default_positions(
         qty = notional[todo] / entry[todo]
         mmr, maint = tiers.assign(notional[todo])
         margin = notional[todo] / leverage[todo]
-        s = side[todo]
-        liq = np.where(s > 0,
-                       (qty * entry[todo] - margin - maint) / (qty * (1 - mmr)),
-                       (qty * entry[todo] + margin + maint) / (qty * (1 + mmr)))
+        s = side[todo].astype(np.float64)
+        liq = (qty * entry[todo] - s * (margin + maint)) / (qty * (1.0 - s * mmr))  # as the engine
         safe = np.where(s > 0, liq < mid, liq > mid)
         todo = todo[~safe]
     qty = notional / entry

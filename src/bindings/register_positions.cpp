@@ -1,7 +1,11 @@
 #include "pybind.hpp"
 
 #include <cascade_core/positions.hpp>
+#include <cascade_core/radix_sort.hpp>
 
+#include <cmath>
+
+#include <limits>
 #include <memory>
 
 namespace cc = cascade_core;
@@ -20,6 +24,35 @@ struct PositionSetHolder {
 }  // namespace
 
 void register_positions(py::module_& m) {
+  m.def(
+      "stable_order",
+      [](const py::object& keys_obj, bool descending) {
+        auto keys = column<double>(keys_obj, "keys");
+        const double* data = keys.data();
+        const auto n = static_cast<std::size_t>(keys.size());
+        if (n >= std::numeric_limits<std::uint32_t>::max()) {
+          throw py::value_error("keys: at most 4,294,967,294 keys");
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+          if (std::isnan(data[i])) {
+            throw py::value_error("keys[" + std::to_string(i) + "]: must not be NaN");
+          }
+        }
+        const std::uint64_t flip = descending ? ~std::uint64_t{0} : 0;
+        cc::bulk_vector<std::uint32_t> order;
+        {
+          py::gil_scoped_release release;
+          order = cc::stable_order(n, [data, flip](std::size_t i) {
+            return cc::ordered_key(data[i]) ^ flip;
+          });
+        }
+        std::vector<std::int64_t> out(order.begin(), order.end());
+        return to_numpy(std::move(out));
+      },
+      py::arg("keys"), py::arg("descending") = false,
+      "The engine's linear-time stable sort: the permutation ordering `keys` (float64, no NaN) "
+      "ascending (or descending), ties by position. Exposed for testing and reuse.");
+
   py::class_<PositionSetHolder>(m, "PositionSet")
       .def(py::init([](const py::object& side, const py::object& qty, const py::object& entry_price,
                        const py::object& margin, const py::object& mmr,

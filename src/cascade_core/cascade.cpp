@@ -133,7 +133,6 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
   // Merge the sorted thresholds against the book: a round takes every position whose
   // threshold `last` has reached at the round's start.
   const SortedThresholds& at_risk = positions.at_risk(direction);
-  const auto bankrupt = positions.bankruptcy_price();
   const bool down = direction == Direction::down;
   const std::size_t n = at_risk.size();
   std::size_t next = 0;
@@ -141,15 +140,16 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
     const double start = last;
     std::size_t end = next;
     double round_qty = 0.0;
-    while (end < n && (down ? start <= at_risk.threshold[end] : start >= at_risk.threshold[end])) {
-      round_qty += at_risk.qty[end];
+    while (end < n && (down ? start <= at_risk[end].threshold : start >= at_risk[end].threshold)) {
+      round_qty += at_risk[end].qty;
       ++end;
     }
     if (end == next) break;
     result.trace.push_back({start, static_cast<std::int64_t>(end - next), round_qty});
     for (std::size_t k = next; k < end; ++k) {
-      const double qty = at_risk.qty[k];
-      const std::uint32_t index = at_risk.index[k];
+      const AtRisk& position = at_risk[k];
+      const double qty = position.qty;
+      const std::uint32_t index = position.index;
       const auto fill = walker.take(qty, last);
       if (fill.unfilled > 0.0) {
         result.unfilled_qty += fill.unfilled;
@@ -159,8 +159,9 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
       result.liquidated_notional += fill.notional;
       if (fill.qty > 0.0) {
         // Shortfall of the fills against the bankruptcy price, over the filled quantity.
-        const double shortfall = down ? bankrupt[index] * fill.qty - fill.notional
-                                      : fill.notional - bankrupt[index] * fill.qty;
+        const double bankrupt = position.bankruptcy;
+        const double shortfall = down ? bankrupt * fill.qty - fill.notional
+                                      : fill.notional - bankrupt * fill.qty;
         if (shortfall > 0.0) result.bad_debt += shortfall;
       }
       result.liquidated_index.push_back(index);

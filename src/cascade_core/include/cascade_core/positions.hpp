@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "cascade_core/bulk_allocator.hpp"
 #include "cascade_core/order_book.hpp"
 
 namespace cascade_core {
@@ -25,27 +26,33 @@ struct PositionColumns {
 };
 
 // Liquidation price of one position (DESIGN.md): equity margin + side*qty*(p - entry) equals
-// the maintenance requirement mmr*qty*p - maint_amount.
+// the maintenance requirement mmr*qty*p - maint_amount, i.e.
+//   long:  (qty*entry - (margin + maint_amount)) / (qty*(1 - mmr))
+//   short: (qty*entry + (margin + maint_amount)) / (qty*(1 + mmr)).
+// Written with side = +-1 as a factor (exact) so that the loop over a set has no branch; the
+// reference model uses this exact operation order, so both agree to the bit.
 inline double liquidation_price(int side, double qty, double entry, double margin, double mmr,
                                 double maint_amount) noexcept {
-  return side > 0 ? (qty * entry - margin - maint_amount) / (qty * (1.0 - mmr))
-                  : (qty * entry + margin + maint_amount) / (qty * (1.0 + mmr));
+  const double s = side;
+  return (qty * entry - s * (margin + maint_amount)) / (qty * (1.0 - s * mmr));
 }
 
-// Price at which the position's equity is zero.
+// Price at which the position's equity is zero: entry -/+ margin/qty.
 inline double bankruptcy_price(int side, double qty, double entry, double margin) noexcept {
-  return side > 0 ? entry - margin / qty : entry + margin / qty;
+  return entry - static_cast<double>(side) * (margin / qty);
 }
+
+// One position at risk on one side, as the cascade's merge reads it.
+struct AtRisk {
+  double threshold;        // liquidation price
+  double qty;              // quantity
+  double bankruptcy;       // bankruptcy price
+  std::uint32_t index;     // index in the set
+};
 
 // The positions of one side, in the order a falling (longs) or rising (shorts) price triggers
 // them: longs by liquidation price descending, shorts ascending, ties by index.
-struct SortedThresholds {
-  std::vector<double> threshold;      // liquidation price, in trigger order
-  std::vector<double> qty;            // the position's quantity, same order
-  std::vector<std::uint32_t> index;   // the position's index in the set
-
-  [[nodiscard]] std::size_t size() const noexcept { return threshold.size(); }
-};
+using SortedThresholds = bulk_vector<AtRisk>;
 
 class PositionSet {
  public:
@@ -74,8 +81,8 @@ class PositionSet {
  private:
   PositionColumns columns_;
   std::span<const std::int8_t> side_;
-  std::vector<double> liq_;
-  std::vector<double> bankrupt_;
+  bulk_vector<double> liq_;
+  bulk_vector<double> bankrupt_;
   mutable std::once_flag prepare_once_;
   mutable std::atomic<bool> prepared_{false};
   mutable SortedThresholds longs_;

@@ -1,13 +1,20 @@
-// Stable least-significant-digit radix sort of float64 keys carrying a uint32 index payload.
-// Linear in the number of keys: 8 passes of 8 bits at most, passes where every key shares the
-// digit are skipped (thresholds of one market share their exponent bytes).
+// Linear-time stable ordering of float64 keys (liquidation thresholds).
+//
+// Each key is mapped to an order-preserving uint64 (ordered_key), then to 32 bits relative
+// to the keys' range; (digits << 32 | position) words are sorted on their high half with a
+// stable least-significant-digit radix sort (three passes of 11 bits over 8-byte words, a
+// pass with a constant digit skipped). Keys that share all 32 digits — true ties, or keys
+// closer than range / 2^32 — are then put in exact order by insertion over their (typically
+// one-element) runs, which keeps ties in input order. Cost: O(n), plus the runs of
+// near-equal keys.
 #pragma once
 
-#include <array>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
-#include <span>
 #include <vector>
+
+#include "cascade_core/bulk_allocator.hpp"
 
 namespace cascade_core {
 
@@ -19,42 +26,59 @@ inline std::uint64_t ordered_key(double value) noexcept {
   return (bits & 0x8000000000000000ULL) ? ~bits : (bits | 0x8000000000000000ULL);
 }
 
-// Returns the permutation that sorts `keys` ascending (or descending), ties kept in the order
-// of `index` as given. `index[i]` is the payload of `keys[i]`.
-inline std::vector<std::uint32_t> radix_sort_indices(std::span<const double> keys,
-                                                     std::span<const std::uint32_t> index,
-                                                     bool descending) {
-  const std::size_t n = keys.size();
-  std::vector<std::uint64_t> key(n), key_tmp(n);
-  std::vector<std::uint32_t> idx(index.begin(), index.end()), idx_tmp(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t k = ordered_key(keys[i]);
-    key[i] = descending ? ~k : k;
+// Returns the permutation that orders `n` keys ascending, ties in input order: key_of(m) is
+// the m-th key (m < 2^32). The result's m-th entry is the input position of the m-th smallest.
+template <class KeyOf>
+bulk_vector<std::uint32_t> stable_order(std::size_t n, KeyOf key_of) {
+  bulk_vector<std::uint32_t> order(n);
+  if (n == 0) return order;
+  std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+  for (std::size_t m = 0; m < n; ++m) {
+    const std::uint64_t k = key_of(m);
+    lo = k < lo ? k : lo;
+    hi = k > hi ? k : hi;
   }
-  std::array<std::array<std::size_t, 256>, 8> count{};
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t k = key[i];
-    for (int d = 0; d < 8; ++d) ++count[static_cast<std::size_t>(d)][(k >> (8 * d)) & 0xFFU];
+  if (lo == hi) {
+    for (std::size_t m = 0; m < n; ++m) order[m] = static_cast<std::uint32_t>(m);
+    return order;
   }
-  for (int d = 0; d < 8; ++d) {
-    auto& c = count[static_cast<std::size_t>(d)];
-    const int shift = 8 * d;
-    if (n == 0 || c[(key[0] >> shift) & 0xFFU] == n) continue;  // every key shares this digit
-    std::size_t offset = 0;
-    for (auto& bucket : c) {
-      const std::size_t here = bucket;
-      bucket = offset;
-      offset += here;
+  const int width = static_cast<int>(std::bit_width(hi - lo));
+  const int shift = width > 32 ? width - 32 : 0;
+  bulk_vector<std::uint64_t> word(n), tmp(n);
+  for (std::size_t m = 0; m < n; ++m) word[m] = ((key_of(m) - lo) >> shift) << 32 | m;
+  // LSD on bits 32..63: passes of 11, 11 and 10 bits; a pass whose digit is constant is skipped.
+  constexpr int digit_bits[3] = {11, 11, 10};
+  int bit = 32;
+  std::vector<std::size_t> count;
+  for (const int bits : digit_bits) {
+    const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
+    count.assign((std::size_t{1} << bits) + 1, 0);
+    for (const std::uint64_t w : word) ++count[((w >> bit) & mask) + 1];
+    if (count[((word[0] >> bit) & mask) + 1] != n) {
+      for (std::size_t b = 1; b < count.size(); ++b) count[b] += count[b - 1];
+      for (const std::uint64_t w : word) tmp[count[(w >> bit) & mask]++] = w;
+      word.swap(tmp);
     }
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::size_t slot = c[(key[i] >> shift) & 0xFFU]++;
-      key_tmp[slot] = key[i];
-      idx_tmp[slot] = idx[i];
-    }
-    key.swap(key_tmp);
-    idx.swap(idx_tmp);
+    bit += bits;
   }
-  return idx;
+  for (std::size_t m = 0; m < n; ++m) order[m] = static_cast<std::uint32_t>(word[m]);
+  // Exact order within runs of equal digits (insertion by the full key, strict: stable).
+  std::size_t run = 0;
+  for (std::size_t m = 1; m <= n; ++m) {
+    if (m < n && (word[m] >> 32) == (word[run] >> 32)) continue;
+    for (std::size_t a = run + 1; a < m; ++a) {
+      const std::uint32_t value = order[a];
+      const std::uint64_t key = key_of(value);
+      std::size_t b = a;
+      while (b > run && key_of(order[b - 1]) > key) {
+        order[b] = order[b - 1];
+        --b;
+      }
+      order[b] = value;
+    }
+    run = m;
+  }
+  return order;
 }
 
 }  // namespace cascade_core
