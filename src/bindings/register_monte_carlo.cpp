@@ -1,0 +1,227 @@
+#include "pybind.hpp"
+
+#include <cascade_core/monte_carlo.hpp>
+#include <cascade_core/rng.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace cc = cascade_core;
+
+namespace liqcascade_bindings {
+
+namespace {
+
+template <class T>
+T item(const py::dict& d, const char* key) {
+  if (!d.contains(key)) throw py::value_error(std::string(key) + ": missing from the model");
+  return d[key].cast<T>();
+}
+
+cc::PopulationModel population_from(const py::dict& d) {
+  cc::PopulationModel m;
+  m.count = item<std::uint64_t>(d, "count");
+  m.long_share = item<double>(d, "long_share");
+  m.leverage = item<std::vector<double>>(d, "leverage");
+  m.leverage_weight = item<std::vector<double>>(d, "leverage_weights");
+  const auto entry = item<std::string>(d, "entry_distribution");
+  if (entry == "lognormal") m.entry_distribution = cc::PopulationModel::EntryDistribution::lognormal;
+  else if (entry == "student_t") m.entry_distribution = cc::PopulationModel::EntryDistribution::student_t;
+  else if (entry == "uniform") m.entry_distribution = cc::PopulationModel::EntryDistribution::uniform;
+  else throw py::value_error("entry_distribution: expected 'lognormal', 'student_t' or 'uniform', got '" + entry + "'");
+  m.entry_spread = item<double>(d, "entry_spread");
+  m.entry_df = item<double>(d, "entry_df");
+  const auto size = item<std::string>(d, "size_distribution");
+  if (size == "pareto") m.size_distribution = cc::PopulationModel::SizeDistribution::pareto;
+  else if (size == "lognormal") m.size_distribution = cc::PopulationModel::SizeDistribution::lognormal;
+  else if (size == "fixed") m.size_distribution = cc::PopulationModel::SizeDistribution::fixed;
+  else throw py::value_error("size_distribution: expected 'pareto', 'lognormal' or 'fixed', got '" + size + "'");
+  m.size_shape = item<double>(d, "size_shape");
+  m.open_interest = item<double>(d, "open_interest");
+  m.tiers.notional_floor = item<std::vector<double>>(d, "tier_notional_floor");
+  m.tiers.mmr = item<std::vector<double>>(d, "tier_mmr");
+  m.tiers.maint_amount = item<std::vector<double>>(d, "tier_maint_amount");
+  m.mmr = item<double>(d, "mmr");
+  m.maint_amount = item<double>(d, "maint_amount");
+  m.exclude_underwater = item<bool>(d, "exclude_underwater");
+  return m;
+}
+
+cc::BookModel book_from(const py::dict& d) {
+  cc::BookModel m;
+  m.mid = item<double>(d, "mid");
+  m.tick = item<double>(d, "tick");
+  m.profile_distance = item<std::vector<double>>(d, "profile_distance");
+  m.profile_notional = item<std::vector<double>>(d, "profile_notional");
+  m.thinning = item<double>(d, "thinning");
+  m.level_noise = item<double>(d, "level_noise");
+  return m;
+}
+
+cc::ShockModel shocks_from(const py::dict& d) {
+  cc::ShockModel m;
+  const auto kind = item<std::string>(d, "kind");
+  if (kind == "fixed") m.kind = cc::ShockModel::Kind::fixed;
+  else if (kind == "normal") m.kind = cc::ShockModel::Kind::normal;
+  else if (kind == "student_t") m.kind = cc::ShockModel::Kind::student_t;
+  else if (kind == "empirical") m.kind = cc::ShockModel::Kind::empirical;
+  else throw py::value_error("kind: expected 'fixed', 'normal', 'student_t' or 'empirical', got '" + kind + "'");
+  m.values = item<std::vector<double>>(d, "values");
+  m.scale = item<double>(d, "scale");
+  m.df = item<double>(d, "df");
+  return m;
+}
+
+py::dict columns_to_dict(cc::ScenarioColumns&& c) {
+  py::dict d;
+  d["scenario"] = to_numpy(std::move(c.scenario));
+  d["shock"] = to_numpy(std::move(c.shock));
+  d["final_price"] = to_numpy(std::move(c.final_price));
+  d["final_move"] = to_numpy(std::move(c.final_move));
+  d["amplification"] = to_numpy(std::move(c.amplification));
+  d["liquidated_notional_long"] = to_numpy(std::move(c.liquidated_notional_long));
+  d["liquidated_notional_short"] = to_numpy(std::move(c.liquidated_notional_short));
+  d["n_liquidated"] = to_numpy(std::move(c.n_liquidated));
+  d["rounds"] = to_numpy(std::move(c.rounds));
+  d["bad_debt"] = to_numpy(std::move(c.bad_debt));
+  d["book_exhausted"] = to_numpy(std::move(c.book_exhausted));
+  return d;
+}
+
+// Runs `body` on a thread of its own while this (Python) thread waits with the GIL released,
+// waking every 100 ms to deliver Ctrl-C (which cancels the run, joins every thread and
+// re-raises) and to report progress.
+template <class Body>
+cc::ScenarioColumns run_interruptible(Body body, cc::RunControl& control, const py::object& progress) {
+  cc::ScenarioColumns result;
+  std::exception_ptr failure;
+  bool finished = false;
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::thread runner([&] {
+    try {
+      result = body();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    std::lock_guard lock(mutex);
+    finished = true;
+    wake.notify_all();
+  });
+  auto cancel_and_join = [&] {
+    control.cancel.store(true);
+    py::gil_scoped_release release;
+    runner.join();
+  };
+  for (;;) {
+    bool done;
+    {
+      py::gil_scoped_release release;
+      std::unique_lock lock(mutex);
+      done = wake.wait_for(lock, std::chrono::milliseconds(100), [&] { return finished; });
+    }
+    if (PyErr_CheckSignals() != 0) {
+      cancel_and_join();
+      throw py::error_already_set();
+    }
+    if (!progress.is_none()) {
+      try {
+        progress(control.done.load());
+      } catch (...) {
+        cancel_and_join();
+        throw;
+      }
+    }
+    if (done) break;
+  }
+  runner.join();
+  if (failure) std::rethrow_exception(failure);
+  return result;
+}
+
+}  // namespace
+
+void register_monte_carlo(py::module_& m) {
+  m.def("default_threads", &cc::default_threads, "Threads used when none are asked for: every core.");
+
+  m.def(
+      "run_monte_carlo",
+      [](const py::dict& population, const py::dict& book, const py::dict& shocks,
+         std::uint64_t seed, std::uint64_t first, std::size_t count, unsigned threads,
+         const py::object& progress) {
+        const auto pop = population_from(population);
+        const auto book_model = book_from(book);
+        const auto shock_model = shocks_from(shocks);
+        cc::RunControl control;
+        auto columns = run_interruptible(
+            [&] { return cc::run_monte_carlo(pop, book_model, shock_model, seed, first, count, threads, control); },
+            control, progress);
+        return columns_to_dict(std::move(columns));
+      },
+      py::arg("population"), py::arg("book"), py::arg("shocks"), py::arg("seed"), py::arg("first"),
+      py::arg("count"), py::arg("threads") = 0, py::arg("progress") = py::none());
+
+  m.def(
+      "sample_scenario",
+      [](const py::dict& population, const py::dict& book, const py::dict& shocks,
+         std::uint64_t seed, std::uint64_t scenario) {
+        const auto pop = population_from(population);
+        const auto book_model = book_from(book);
+        const auto shock_model = shocks_from(shocks);
+        pop.validate();
+        book_model.validate();
+        shock_model.validate();
+        cc::PositionSample sample;
+        double shock = 0.0;
+        std::optional<cc::OrderBook> sampled_book;
+        {
+          py::gil_scoped_release release;
+          shock = cc::sample_shock(shock_model, seed, scenario);
+          // the book of a study without book randomness is the same in every scenario
+          sampled_book.emplace(cc::sample_book(book_model, seed, book_model.random() ? scenario : 0));
+          cc::sample_positions(pop, sampled_book->mid(), seed, scenario, 0, sample);
+        }
+        py::dict positions;
+        positions["side"] = to_numpy(std::move(sample.side));
+        positions["qty"] = to_numpy(std::move(sample.qty));
+        positions["entry_price"] = to_numpy(std::move(sample.entry_price));
+        positions["margin"] = to_numpy(std::move(sample.margin));
+        positions["mmr"] = to_numpy(std::move(sample.mmr));
+        positions["maint_amount"] = to_numpy(std::move(sample.maint_amount));
+        return py::make_tuple(py::cast(std::move(*sampled_book)), positions, shock);
+      },
+      py::arg("population"), py::arg("book"), py::arg("shocks"), py::arg("seed"), py::arg("scenario"));
+
+  m.def(
+      "cascade_many",
+      [](const py::object& book_obj, const py::object& positions_obj, const py::object& shocks_obj,
+         const py::object& ref_price, unsigned threads, const py::object& progress) {
+        const cc::OrderBook& book = order_book(book_obj, "book");
+        const cc::PositionSet& positions = position_set(positions_obj, "positions");
+        auto shocks = column<double>(shocks_obj, "shocks");
+        const double ref = ref_price.is_none() ? std::numeric_limits<double>::quiet_NaN()
+                                               : ref_price.cast<double>();
+        if (!ref_price.is_none() && std::isnan(ref)) {
+          throw py::value_error("ref_price: must be finite and > 0, got nan");
+        }
+        cc::RunControl control;
+        auto columns = run_interruptible(
+            [&] { return cc::cascade_many(book, positions, as_span(shocks), ref, threads, control); },
+            control, progress);
+        return columns_to_dict(std::move(columns));
+      },
+      py::arg("book"), py::arg("positions"), py::arg("shocks"), py::arg("ref_price") = py::none(),
+      py::arg("threads") = 0, py::arg("progress") = py::none());
+
+  m.def("philox4x32_10", [](std::array<std::uint32_t, 4> counter, std::array<std::uint32_t, 2> key) {
+    return cc::philox4x32_10(counter, key);
+  }, py::arg("counter"), py::arg("key"), "The raw Philox4x32-10 block function (for tests).");
+}
+
+}  // namespace liqcascade_bindings

@@ -1,0 +1,58 @@
+// Monte Carlo studies: many independent scenarios on a thread pool, one result row each,
+// written into preallocated columns. Results never depend on the thread count or on how the
+// scenario range is split.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "cascade_core/cascade.hpp"
+#include "cascade_core/models.hpp"
+
+namespace cascade_core {
+
+// Shared between a run and whoever watches it: `cancel` stops it within one scenario (or
+// one 65,536-position sampling chunk), `done` counts finished rows.
+struct RunControl {
+  std::atomic<bool> cancel{false};
+  std::atomic<std::uint64_t> done{0};
+};
+
+// One row per scenario (or per shock of cascade_many), as columns.
+struct ScenarioColumns {
+  std::vector<std::uint64_t> scenario;
+  std::vector<double> shock, final_price, final_move, amplification;
+  std::vector<double> liquidated_notional_long, liquidated_notional_short, bad_debt;
+  std::vector<std::int64_t> n_liquidated, rounds;
+  std::vector<std::uint8_t> book_exhausted;
+
+  void resize(std::size_t n);
+  void set(std::size_t row, std::uint64_t scenario_index, double shock_value,
+           const CascadeResult& result);
+};
+
+// Runs `work(i)` for i in [0, count) on `threads` threads (0: every core), stopping early when
+// `control.cancel` is set; counts finished items in `control.done`. The first exception thrown
+// by any `work` cancels the rest and is rethrown here, after every thread has joined.
+void parallel_for(std::size_t count, unsigned threads, RunControl& control,
+                  const std::function<void(std::size_t)>& work);
+
+unsigned default_threads() noexcept;
+
+// Scenarios [first, first + count) of a study. Each: shock from `shocks`, book from `book`,
+// positions from `population` around the book's mid — only the side the shock puts at risk
+// is sampled — then one static cascade. A model's validate() is called first.
+ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookModel& book,
+                                const ShockModel& shocks, std::uint64_t seed, std::uint64_t first,
+                                std::size_t count, unsigned threads, RunControl& control);
+
+// One fixed position set, many relative shocks (the sort is shared). Rows are in `shocks` order.
+ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions,
+                             std::span<const double> shocks, double ref_price, unsigned threads,
+                             RunControl& control);
+
+}  // namespace cascade_core

@@ -1,0 +1,152 @@
+#include "cascade_core/monte_carlo.hpp"
+
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "cascade_core/errors.hpp"
+
+namespace cascade_core {
+
+void ScenarioColumns::resize(std::size_t n) {
+  scenario.resize(n);
+  shock.resize(n);
+  final_price.resize(n);
+  final_move.resize(n);
+  amplification.resize(n);
+  liquidated_notional_long.resize(n);
+  liquidated_notional_short.resize(n);
+  bad_debt.resize(n);
+  n_liquidated.resize(n);
+  rounds.resize(n);
+  book_exhausted.resize(n);
+}
+
+void ScenarioColumns::set(std::size_t row, std::uint64_t scenario_index, double shock_value,
+                          const CascadeResult& r) {
+  scenario[row] = scenario_index;
+  shock[row] = shock_value;
+  final_price[row] = r.final_price;
+  final_move[row] = r.final_price / r.ref_price - 1.0;
+  const double shock_delta = r.shock_price - r.ref_price;
+  amplification[row] = shock_delta != 0.0 ? (r.final_price - r.ref_price) / shock_delta
+                                          : std::numeric_limits<double>::quiet_NaN();
+  const bool down = r.direction == Direction::down;
+  liquidated_notional_long[row] = down ? r.liquidated_notional : 0.0;
+  liquidated_notional_short[row] = down ? 0.0 : r.liquidated_notional;
+  bad_debt[row] = r.bad_debt;
+  n_liquidated[row] = r.n_liquidated;
+  rounds[row] = r.rounds;
+  book_exhausted[row] = r.book_exhausted ? 1 : 0;
+}
+
+unsigned default_threads() noexcept {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+void parallel_for(std::size_t count, unsigned threads, RunControl& control,
+                  const std::function<void(std::size_t)>& work) {
+  if (threads == 0) threads = default_threads();
+  threads = static_cast<unsigned>(std::min<std::size_t>(threads, count == 0 ? 1 : count));
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  auto worker = [&] {
+    for (;;) {
+      if (control.cancel.load(std::memory_order_relaxed)) return;
+      const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= count) return;
+      try {
+        work(i);
+      } catch (...) {
+        std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        control.cancel.store(true);
+        return;
+      }
+      control.done.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+  if (threads <= 1) {
+    worker();
+  } else {
+    std::vector<std::jthread> pool;
+    pool.reserve(threads);
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
+  }  // jthreads join here
+  if (failure) std::rethrow_exception(failure);
+}
+
+ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookModel& book_model,
+                                const ShockModel& shocks, std::uint64_t seed, std::uint64_t first,
+                                std::size_t count, unsigned threads, RunControl& control) {
+  population.validate();
+  book_model.validate();
+  shocks.validate();
+  if (count > 0 && first > std::numeric_limits<std::uint64_t>::max() - count) {
+    throw InputError("first_scenario", "scenario indices overflow 64 bits");
+  }
+  ScenarioColumns out;
+  out.resize(count);
+  // A book without randomness is the same in every scenario: build it once.
+  std::optional<OrderBook> fixed_book;
+  if (!book_model.random()) fixed_book.emplace(sample_book(book_model, seed, 0));
+  if (threads == 0) threads = default_threads();
+  // One position sample per worker thread, reused across its scenarios: memory stays bounded.
+  std::mutex samples_mutex;
+  std::vector<std::unique_ptr<PositionSample>> spare;
+  parallel_for(count, threads, control, [&](std::size_t row) {
+    std::unique_ptr<PositionSample> sample;
+    {
+      std::lock_guard lock(samples_mutex);
+      if (!spare.empty()) {
+        sample = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    if (!sample) sample = std::make_unique<PositionSample>();
+    const std::uint64_t scenario = first + row;
+    const double shock = sample_shock(shocks, seed, scenario);
+    std::optional<OrderBook> scenario_book;
+    if (!fixed_book) scenario_book.emplace(sample_book(book_model, seed, scenario));
+    const OrderBook& book = fixed_book ? *fixed_book : *scenario_book;
+    const int at_risk = shock < 0.0 ? 1 : (shock > 0.0 ? -1 : 0);
+    if (at_risk != 0) {
+      sample_positions(population, book.mid(), seed, scenario, at_risk, *sample, &control.cancel);
+    } else {
+      sample->clear();
+    }
+    if (!control.cancel.load()) {
+      const PositionSet positions(sample->columns());
+      out.set(row, scenario, shock, cascade(book, positions, Shock::relative(shock), book.mid()));
+    }
+    std::lock_guard lock(samples_mutex);
+    spare.push_back(std::move(sample));
+  });
+  return out;
+}
+
+ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions,
+                             std::span<const double> shocks, double ref_price, unsigned threads,
+                             RunControl& control) {
+  for (std::size_t i = 0; i < shocks.size(); ++i) {
+    if (!(std::isfinite(shocks[i]) && shocks[i] > -1.0)) {
+      throw InputError("shocks", static_cast<std::ptrdiff_t>(i),
+                       "must be finite and > -1, got " + format_value(shocks[i]));
+    }
+  }
+  positions.prepare();  // once, before the threads share it
+  ScenarioColumns out;
+  out.resize(shocks.size());
+  parallel_for(shocks.size(), threads, control, [&](std::size_t i) {
+    out.set(i, i, shocks[i], cascade(book, positions, Shock::relative(shocks[i]), ref_price));
+  });
+  return out;
+}
+
+}  // namespace cascade_core
