@@ -8,6 +8,18 @@ from __future__ import annotations
 
 from .book import BookDepth, OrderBook
 from .cascade import CascadeResult, CascadeTrace, cascade
+from .montecarlo import (
+    BookModel,
+    Estimate,
+    MonteCarloSummary,
+    PositionPopulation,
+    Scenario,
+    ScenarioTable,
+    ShockModel,
+    cascade_many,
+    monte_carlo,
+    sample_scenario,
+)
 from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
 
 __version__ = "0.1.0"
@@ -15,6 +27,16 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MMR",
     "BookDepth",
+    "BookModel",
+    "Estimate",
+    "MonteCarloSummary",
+    "PositionPopulation",
+    "Scenario",
+    "ScenarioTable",
+    "ShockModel",
+    "cascade_many",
+    "monte_carlo",
+    "sample_scenario",
     "CascadeResult",
     "CascadeTrace",
     "MaintenanceTiers",

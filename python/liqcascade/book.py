@@ -66,6 +66,12 @@ class OrderBook:
         )
 
     @classmethod
+    def _from_core(cls, core_book: _core.OrderBook) -> OrderBook:
+        book = cls.__new__(cls)
+        book._book = core_book
+        return book
+
+    @classmethod
     def from_levels(cls, bids: Sequence[Sequence[Any]], asks: Sequence[Sequence[Any]]) -> OrderBook:
         """From ``[[price, qty], ...]`` per side; numbers or numeric strings (as exchanges send)."""
         bid_price, bid_qty = _levels(bids, "bids")

@@ -1,7 +1,7 @@
-"""``liqcascade``: the command-line main job.
+"""``liqcascade``: the command-line main jobs.
 
-``liqcascade run`` builds the embedded default scenario (a calibrated BTC-like book and
-1,000,000 leveraged positions) and prints what each shock does.
+``liqcascade run``     a Monte Carlo study on the default scenario, printing its summary.
+``liqcascade shocks``  the default scenario under a list of fixed shocks, as a table.
 """
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ from collections.abc import Sequence
 
 from . import __version__
 from .cascade import cascade
-from .scenarios import DEFAULT_MID, DEFAULT_SHOCKS, calibrated_book, default_positions
+from .montecarlo import PositionPopulation, monte_carlo
+from .scenarios import (
+    DEFAULT_MID,
+    DEFAULT_SHOCKS,
+    DEFAULT_STUDY_BOOK,
+    DEFAULT_STUDY_SHOCKS,
+    calibrated_book,
+    default_positions,
+)
 
 
 def _shock_list(text: str) -> list[float]:
@@ -29,8 +37,6 @@ def _shock_list(text: str) -> list[float]:
         if not -1.0 < value < float("inf"):
             raise argparse.ArgumentTypeError(f"shocks: {item!r} must be > -100 %")
         shocks.append(value)
-    if not shocks:
-        raise argparse.ArgumentTypeError("shocks: give at least one shock")
     return shocks
 
 
@@ -44,47 +50,101 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**64), got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liqcascade", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"liqcascade {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the default scenario over a list of shocks")
-    run.add_argument("--shocks", type=_shock_list, default=list(DEFAULT_SHOCKS),
-                     help="comma-separated relative moves, e.g. --shocks=-0.05,0.01 or --shocks=-5%%,1%% "
-                          "(default: +-1, 2, 3, 5, 7, 10 %%)")
+
+    run = commands.add_parser("run", help="Monte Carlo study on the default scenario (summary)")
+    run.add_argument("--scenarios", type=_positive_int, default=200, help="number of scenarios (default 200)")
     run.add_argument("--positions", type=_positive_int, default=1_000_000,
-                     help="number of positions (default 1,000,000; open interest stays the same)")
-    run.add_argument("--seed", type=int, default=0, help="seed of the position population (default 0)")
-    run.add_argument("--json", action="store_true", help="print JSON instead of a table")
+                     help="positions per scenario (default 1,000,000; open interest stays the same)")
+    run.add_argument("--threads", type=_positive_int, default=None, help="worker threads (default: every core)")
+    run.add_argument("--seed", type=_seed, default=0, help="seed of the study (default 0)")
+    run.add_argument("--out", default=None, help="write the per-scenario table to this .parquet (pyarrow) or .csv file")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    shocks = commands.add_parser("shocks", help="the default scenario under fixed shocks (table)")
+    shocks.add_argument("--shocks", type=_shock_list, default=list(DEFAULT_SHOCKS),
+                        help="comma-separated relative moves, e.g. --shocks=-0.05,0.01 or --shocks=-5%%,1%% "
+                             "(default: +-1, 2, 3, 5, 7, 10 %%)")
+    shocks.add_argument("--positions", type=_positive_int, default=1_000_000,
+                        help="number of positions (default 1,000,000; open interest stays the same)")
+    shocks.add_argument("--seed", type=_seed, default=0, help="seed of the position population (default 0)")
+    shocks.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
 
-def run(shocks: Sequence[float], n_positions: int, seed: int, as_json: bool) -> str:
+def run_study(args: argparse.Namespace) -> str:
+    start = time.perf_counter()
+    table = monte_carlo(PositionPopulation(count=args.positions), DEFAULT_STUDY_BOOK, DEFAULT_STUDY_SHOCKS,
+                        args.scenarios, seed=args.seed, threads=args.threads,
+                        progress=False if args.no_progress else "auto")
+    elapsed = time.perf_counter() - start
+    if args.out:
+        if args.out.endswith(".csv"):
+            import numpy as np
+
+            np.savetxt(args.out, np.column_stack([table[c] for c in table.columns]), delimiter=",",
+                       header=",".join(table.columns), comments="")
+        else:
+            table.to_parquet(args.out)
+    summary = table.summary() if len(table) > 1 else None
+    if args.json:
+        return json.dumps({"scenarios": args.scenarios, "positions": args.positions, "seed": args.seed,
+                           "seconds": elapsed, "summary": summary.to_dict() if summary else None}, indent=2)
+    lines = [
+        f"liqcascade {__version__} - Monte Carlo study of the default scenario",
+        f"  BTC-like perpetual at mid {DEFAULT_MID:,.0f}; book $20M / $60M / $75M within 1 / 5 / 10 %, "
+        f"thinning up to {DEFAULT_STUDY_BOOK.thinning:.0%}, level noise {DEFAULT_STUDY_BOOK.level_noise:.0%}",
+        f"  {args.positions:,} positions per scenario, $44M expected open interest, Binance BTCUSDT tiers",
+        f"  shocks: Student-t, {DEFAULT_STUDY_SHOCKS.df:g} degrees of freedom, scale {DEFAULT_STUDY_SHOCKS.scale:.0%}",
+        "",
+        str(summary) if summary else "(one scenario: no summary)",
+        "",
+        f"{args.scenarios:,} scenarios in {elapsed:.1f} s (seed {args.seed})"
+        + (f"; table written to {args.out}" if args.out else ""),
+    ]
+    return "\n".join(lines)
+
+
+def run_shocks(args: argparse.Namespace) -> str:
     start = time.perf_counter()
     book = calibrated_book()
-    positions = default_positions(n=n_positions, seed=seed)
+    positions = default_positions(n=args.positions, seed=args.seed)
     built = time.perf_counter()
     positions.prepare()
-    rows = [cascade(book, positions, shock).to_dict() for shock in shocks]
+    rows = [cascade(book, positions, shock).to_dict() for shock in args.shocks]
     elapsed = time.perf_counter() - built
     depth = book.depth([0.01, 0.05, 0.10])
     scenario = {
         "mid": DEFAULT_MID,
-        "positions": n_positions,
-        "seed": seed,
+        "positions": args.positions,
+        "seed": args.seed,
         "open_interest": float(positions.notional.sum()),
         "bid_notional_within": {"1%": float(depth.bid_notional[0]), "5%": float(depth.bid_notional[1]),
                                 "10%": float(depth.bid_notional[2])},
         "build_seconds": built - start,
         "cascade_seconds": elapsed,
     }
-    if as_json:
+    if args.json:
         return json.dumps({"scenario": scenario, "results": rows}, indent=2)
     lines = [
         f"liqcascade {__version__} - default scenario: BTC-like perpetual at mid {DEFAULT_MID:,.0f}",
         f"  book: ${depth.bid_notional[0] / 1e6:.0f}M / ${depth.bid_notional[1] / 1e6:.0f}M / "
         f"${depth.bid_notional[2] / 1e6:.0f}M of bids within 1 / 5 / 10 % (asks alike)",
-        f"  positions: {n_positions:,} (seed {seed}), open interest ${scenario['open_interest'] / 1e6:,.1f}M, "
+        f"  positions: {args.positions:,} (seed {args.seed}), open interest ${scenario['open_interest'] / 1e6:,.1f}M, "
         f"Binance BTCUSDT tiers",
         "",
         f"{'shock':>7} {'final move':>10} {'final price':>12} {'amplif.':>8} {'liquidated':>11} "
@@ -103,8 +163,7 @@ def run(shocks: Sequence[float], n_positions: int, seed: int, as_json: bool) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "run":
-        print(run(args.shocks, args.positions, args.seed, args.json))
+    print(run_study(args) if args.command == "run" else run_shocks(args))
     return 0
 
 

@@ -199,6 +199,16 @@ void register_monte_carlo(py::module_& m) {
       py::arg("population"), py::arg("book"), py::arg("shocks"), py::arg("seed"), py::arg("scenario"));
 
   m.def(
+      "sample_book",
+      [](const py::dict& book, std::uint64_t seed, std::uint64_t scenario) {
+        const auto model = book_from(book);
+        model.validate();
+        py::gil_scoped_release release;
+        return cc::sample_book(model, seed, scenario);
+      },
+      py::arg("book"), py::arg("seed") = 0, py::arg("scenario") = 0);
+
+  m.def(
       "cascade_many",
       [](const py::object& book_obj, const py::object& positions_obj, const py::object& shocks_obj,
          const py::object& ref_price, unsigned threads, const py::object& progress) {

@@ -1,0 +1,579 @@
+"""Monte Carlo studies: population, book and shock models, parallel reproducible runs, and
+their results as a table with a summary.
+
+Every draw happens in C++ from a counter-based generator (Philox4x32-10): scenario ``i`` of a
+study is a pure function of ``(seed, i)``, so results are bit-identical for any thread count
+and any split of the scenario range.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._validation import FloatArray, float_column, int_scalar, real_scalar
+from .book import OrderBook
+from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
+
+#: Leverage mix of the default population: weighted to 10-25x with a tail to 125x.
+DEFAULT_LEVERAGE = (2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 75.0, 100.0, 125.0)
+DEFAULT_LEVERAGE_WEIGHTS = (0.03, 0.03, 0.06, 0.22, 0.16, 0.20, 0.14, 0.08, 0.04, 0.025, 0.015)
+
+#: (relative distance from the mid, cumulative notional in USD) per book side: about $20M
+#: within 1 %, $60M within 5 %, $75M within 10 % (BTCUSDT-perpetual-like), thinning beyond.
+DEFAULT_DEPTH_PROFILE: tuple[tuple[float, float], ...] = (
+    (0.0, 0.0), (0.01, 20e6), (0.05, 60e6), (0.10, 75e6), (0.20, 85e6), (0.50, 100e6),
+)
+
+ProgressArg = Union[bool, Literal["auto"], Callable[[int, int], Any], None]
+
+
+def _finite(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+            low_open: bool = False, high_open: bool = False) -> float:
+    x = real_scalar(value, name)
+    ok = math.isfinite(x)
+    if ok and low is not None:
+        ok = x > low if low_open else x >= low
+    if ok and high is not None:
+        ok = x < high if high_open else x <= high
+    if not ok:
+        lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
+        hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
+        rule = f"in {lo}, {hi}" if lo and hi else (f"> {low:g}" if low_open else f">= {low:g}") if lo else f"<= {high:g}"
+        raise ValueError(f"{name}: must be finite and {rule}, got {x!r}")
+    return x
+
+
+def _choice(value: Any, name: str, options: Sequence[str]) -> str:
+    if value not in options:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}")
+    return str(value)
+
+
+@dataclass(frozen=True, eq=False)
+class PositionPopulation:
+    """A random population of isolated-margin positions around the reference price (the
+    book's mid).
+
+    - ``count`` positions; each is long with probability ``long_share``.
+    - leverage drawn from ``leverage`` with ``leverage_weights`` (must sum to 1).
+    - entry price ``ref * exp(entry_spread * Z)`` with Z normal (``"lognormal"``) or
+      Student-t with ``entry_df`` (``"student_t"``), or ``ref * (1 + entry_spread * U(-1, 1))``
+      (``"uniform"``).
+    - notional: ``"pareto"`` (tail index ``size_shape`` > 1: whales exist), ``"lognormal"``
+      (sigma ``size_shape``) or ``"fixed"``, scaled so that the expected total is
+      ``open_interest``.
+    - maintenance from ``tiers`` by notional (Binance BTCUSDT by default), else ``mmr`` and
+      ``maint_amount``.
+    - ``exclude_underwater``: a position already past its liquidation price at the reference
+      is redrawn (up to 64 times; a live market holds none).
+    - ``margin_mode`` is ``"isolated"``; cross margin is reserved for the multi-market work.
+    """
+
+    count: int = 1_000_000
+    long_share: float = 0.55
+    leverage: Sequence[float] = DEFAULT_LEVERAGE
+    leverage_weights: Sequence[float] = DEFAULT_LEVERAGE_WEIGHTS
+    entry_distribution: Literal["lognormal", "student_t", "uniform"] = "lognormal"
+    entry_spread: float = 0.025
+    entry_df: float = 4.0
+    size_distribution: Literal["pareto", "lognormal", "fixed"] = "pareto"
+    size_shape: float = 1.5
+    open_interest: float = 44e6
+    tiers: MaintenanceTiers | None = field(default_factory=MaintenanceTiers.binance_btcusdt)
+    mmr: float = DEFAULT_MMR
+    maint_amount: float = 0.0
+    exclude_underwater: bool = True
+    margin_mode: Literal["isolated"] = "isolated"
+
+    def __post_init__(self) -> None:
+        int_scalar(self.count, "count", minimum=0)
+        _finite(self.long_share, "long_share", low=0.0, high=1.0)
+        lev = float_column(np.atleast_1d(np.asarray(self.leverage, dtype=object)), "leverage")
+        weights = float_column(np.atleast_1d(np.asarray(self.leverage_weights, dtype=object)), "leverage_weights")
+        if lev.size == 0:
+            raise ValueError("leverage: at least one leverage is required")
+        if weights.shape != lev.shape:
+            raise ValueError(f"leverage_weights: length {weights.size} does not match leverage length {lev.size}")
+        bad = np.flatnonzero(~np.isfinite(lev) | (lev <= 0))
+        if bad.size:
+            raise ValueError(f"leverage[{bad[0]}]: must be finite and > 0, got {lev[bad[0]]!r}")
+        bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
+        if bad.size:
+            raise ValueError(f"leverage_weights[{bad[0]}]: must be finite and >= 0, got {weights[bad[0]]!r}")
+        if abs(float(weights.sum()) - 1.0) > 1e-9:
+            raise ValueError(f"leverage_weights: must sum to 1, got {float(weights.sum())!r}")
+        object.__setattr__(self, "leverage", tuple(lev.tolist()))
+        object.__setattr__(self, "leverage_weights", tuple(weights.tolist()))
+        _choice(self.entry_distribution, "entry_distribution", ("lognormal", "student_t", "uniform"))
+        _finite(self.entry_spread, "entry_spread", low=0.0,
+                high=1.0 if self.entry_distribution == "uniform" else None, high_open=True)
+        _finite(self.entry_df, "entry_df", low=0.0, low_open=True)
+        _choice(self.size_distribution, "size_distribution", ("pareto", "lognormal", "fixed"))
+        if self.size_distribution == "pareto":
+            _finite(self.size_shape, "size_shape", low=1.0, low_open=True)
+        else:
+            _finite(self.size_shape, "size_shape", low=0.0)
+        _finite(self.open_interest, "open_interest", low=0.0, low_open=True)
+        if self.tiers is not None and not isinstance(self.tiers, MaintenanceTiers):
+            raise TypeError(f"tiers: expected MaintenanceTiers or None, got {type(self.tiers).__name__}")
+        _finite(self.mmr, "mmr", low=0.0, high=1.0, high_open=True)
+        _finite(self.maint_amount, "maint_amount")
+        if not isinstance(self.exclude_underwater, (bool, np.bool_)):
+            raise TypeError("exclude_underwater: expected a bool")
+        _choice(self.margin_mode, "margin_mode", ("isolated",))
+
+    def _to_core(self) -> dict[str, Any]:
+        tiers = self.tiers
+        return {
+            "count": int(self.count), "long_share": float(self.long_share),
+            "leverage": list(self.leverage), "leverage_weights": list(self.leverage_weights),
+            "entry_distribution": self.entry_distribution, "entry_spread": float(self.entry_spread),
+            "entry_df": float(self.entry_df), "size_distribution": self.size_distribution,
+            "size_shape": float(self.size_shape), "open_interest": float(self.open_interest),
+            "tier_notional_floor": [] if tiers is None else tiers.notional_floor.tolist(),
+            "tier_mmr": [] if tiers is None else tiers.mmr.tolist(),
+            "tier_maint_amount": [] if tiers is None else tiers.maint_amount.tolist(),
+            "mmr": float(self.mmr), "maint_amount": float(self.maint_amount),
+            "exclude_underwater": bool(self.exclude_underwater),
+        }
+
+    def sample(self, seed: int = 0, scenario: int = 0, book_model: BookModel | None = None) -> Positions:
+        """The positions of ``scenario`` of a study with this seed (around ``book_model``'s mid,
+        the default book model's when omitted)."""
+        return sample_scenario(self, book_model or BookModel(), ShockModel.fixed([0.0]), seed, scenario).positions
+
+
+@dataclass(frozen=True, eq=False)
+class BookModel:
+    """A synthetic book: one level every ``tick`` on each side of ``mid``, whose cumulative
+    notional per side follows ``profile`` (``(distance, cumulative notional)`` points,
+    interpolated linearly). Per scenario, all depth is scaled by ``1 - U(0, thinning)``
+    (liquidity that vanishes in stress) and each level by a mean-one lognormal factor of
+    sigma ``level_noise``."""
+
+    mid: float = 100_000.0
+    tick: float = 1.0
+    profile: Sequence[tuple[float, float]] = DEFAULT_DEPTH_PROFILE
+    thinning: float = 0.0
+    level_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        _finite(self.mid, "mid", low=0.0, low_open=True)
+        _finite(self.tick, "tick", low=0.0, low_open=True)
+        try:
+            points = np.asarray(self.profile, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"profile: expected (distance, cumulative notional) pairs ({exc})") from None
+        if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 2:
+            raise ValueError(f"profile: expected at least two (distance, cumulative notional) pairs, got shape {points.shape}")
+        object.__setattr__(self, "profile", tuple(map(tuple, points.tolist())))
+        _finite(self.thinning, "thinning", low=0.0, high=1.0, high_open=True)
+        _finite(self.level_noise, "level_noise", low=0.0)
+
+    @classmethod
+    def linear(cls, notional_per_pct: float, max_distance: float = 0.5, **kwargs: Any) -> BookModel:
+        """Constant depth: ``notional_per_pct`` of notional per 1 % of distance."""
+        depth = _finite(notional_per_pct, "notional_per_pct", low=0.0, low_open=True)
+        return cls(profile=((0.0, 0.0), (max_distance, depth * max_distance / 0.01)), **kwargs)
+
+    @classmethod
+    def power(cls, notional_within_1pct: float, exponent: float, max_distance: float = 0.5,
+              points: int = 200, **kwargs: Any) -> BookModel:
+        """Cumulative notional ``notional_within_1pct * (d / 1 %) ** exponent`` (exponent < 1:
+        depth concentrated near the mid)."""
+        _finite(exponent, "exponent", low=0.0, low_open=True)
+        d = np.linspace(0.0, max_distance, points)
+        return cls(profile=tuple(zip(d, notional_within_1pct * (d / 0.01) ** exponent)), **kwargs)
+
+    @classmethod
+    def exponential(cls, total_notional: float, decay: float, max_distance: float = 0.5,
+                    points: int = 200, **kwargs: Any) -> BookModel:
+        """Cumulative notional ``total_notional * (1 - exp(-d / decay))``."""
+        _finite(decay, "decay", low=0.0, low_open=True)
+        d = np.linspace(0.0, max_distance, points)
+        return cls(profile=tuple(zip(d, total_notional * -np.expm1(-d / decay))), **kwargs)
+
+    def _to_core(self) -> dict[str, Any]:
+        return {"mid": float(self.mid), "tick": float(self.tick),
+                "profile_distance": [d for d, _ in self.profile],
+                "profile_notional": [c for _, c in self.profile],
+                "thinning": float(self.thinning), "level_noise": float(self.level_noise)}
+
+    def build(self, seed: int = 0, scenario: int = 0) -> OrderBook:
+        """The book of ``scenario`` (the same for every scenario without thinning or noise)."""
+        return OrderBook._from_core(_core.sample_book(self._to_core(), _seed(seed), _index(scenario, "scenario")))
+
+
+@dataclass(frozen=True, eq=False)
+class ShockModel:
+    """Relative moves of the reference price, one per scenario: a ``fixed`` list (scenario
+    ``i`` takes ``values[i % len]``), ``normal`` or ``student_t`` moves of a ``scale`` (a draw
+    at or below -100 % is redrawn), or an ``empirical`` array resampled with replacement."""
+
+    kind: Literal["fixed", "normal", "student_t", "empirical"]
+    values: FloatArray = field(default_factory=lambda: np.empty(0))
+    scale: float = 0.0
+    df: float = 3.0
+
+    def __post_init__(self) -> None:
+        _choice(self.kind, "kind", ("fixed", "normal", "student_t", "empirical"))
+        values = float_column(np.atleast_1d(np.asarray(self.values, dtype=np.float64)), "values")
+        object.__setattr__(self, "values", values)
+        if self.kind in ("fixed", "empirical"):
+            if values.size == 0:
+                raise ValueError("values: at least one shock is required")
+            bad = np.flatnonzero(~np.isfinite(values) | (values <= -1))
+            if bad.size:
+                raise ValueError(f"values[{bad[0]}]: must be finite and > -1, got {values[bad[0]]!r}")
+        else:
+            _finite(self.scale, "scale", low=0.0, low_open=True)
+            _finite(self.df, "df", low=0.0, low_open=True)
+
+    @classmethod
+    def fixed(cls, values: Any) -> ShockModel:
+        return cls("fixed", values=values)
+
+    @classmethod
+    def normal(cls, scale: float) -> ShockModel:
+        return cls("normal", scale=scale)
+
+    @classmethod
+    def student_t(cls, df: float, scale: float) -> ShockModel:
+        return cls("student_t", scale=scale, df=df)
+
+    @classmethod
+    def empirical(cls, values: Any) -> ShockModel:
+        return cls("empirical", values=values)
+
+    def _to_core(self) -> dict[str, Any]:
+        return {"kind": self.kind, "values": self.values.tolist(), "scale": float(self.scale), "df": float(self.df)}
+
+
+def _shock_model(shocks: Any) -> ShockModel:
+    return shocks if isinstance(shocks, ShockModel) else ShockModel.fixed(shocks)
+
+
+def _seed(seed: Any) -> int:
+    value = int_scalar(seed, "seed", minimum=0)
+    if value >= 2**64:
+        raise ValueError(f"seed: must be < 2**64, got {value}")
+    return value
+
+
+def _index(value: Any, name: str) -> int:
+    result = int_scalar(value, name, minimum=0)
+    if result >= 2**64:
+        raise ValueError(f"{name}: must be < 2**64, got {result}")
+    return result
+
+
+def _threads(threads: Any) -> int:
+    if threads is None:
+        return int(_core.default_threads())
+    return int_scalar(threads, "threads", minimum=1)
+
+
+# -- results ------------------------------------------------------------------------------------
+
+COLUMNS = ("scenario", "shock", "final_price", "final_move", "amplification",
+           "liquidated_notional_long", "liquidated_notional_short", "n_liquidated", "rounds",
+           "bad_debt", "book_exhausted")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A Monte Carlo estimate and its standard error."""
+
+    value: float
+    stderr: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.6g} ± {self.stderr:.2g}"
+
+
+@dataclass(frozen=True)
+class MonteCarloSummary:
+    n_scenarios: int
+    move_quantiles: dict[float, Estimate]
+    prob_down: dict[float, Estimate]     # P(final_move <= -x)
+    prob_up: dict[float, Estimate]       # P(final_move >= x)
+    prob_book_exhausted: Estimate
+    liquidated_notional_mean: Estimate
+    liquidated_notional_es: Estimate
+    bad_debt_mean: Estimate
+    bad_debt_es: Estimate
+    es_level: float
+
+    def to_dict(self) -> dict[str, Any]:
+        def est(e: Estimate) -> dict[str, float]:
+            return {"value": e.value, "stderr": e.stderr}
+        return {
+            "n_scenarios": self.n_scenarios,
+            "move_quantiles": {str(q): est(e) for q, e in self.move_quantiles.items()},
+            "prob_down": {str(x): est(e) for x, e in self.prob_down.items()},
+            "prob_up": {str(x): est(e) for x, e in self.prob_up.items()},
+            "prob_book_exhausted": est(self.prob_book_exhausted),
+            "liquidated_notional_mean": est(self.liquidated_notional_mean),
+            "liquidated_notional_es": est(self.liquidated_notional_es),
+            "bad_debt_mean": est(self.bad_debt_mean),
+            "bad_debt_es": est(self.bad_debt_es),
+            "es_level": self.es_level,
+        }
+
+    def __str__(self) -> str:
+        pct = lambda e: f"{e.value * 100:+7.2f}% ± {e.stderr * 100:.2f}"  # noqa: E731
+        prob = lambda e: f"{e.value * 100:6.2f}% ± {e.stderr * 100:.2f}"  # noqa: E731
+        usd = lambda e: f"${e.value / 1e6:9.3f}M ± {e.stderr / 1e6:.3f}M"  # noqa: E731
+        lines = [f"{self.n_scenarios:,} scenarios", "final move quantiles:"]
+        lines += [f"  {q * 100:5.1f}%  {pct(e)}" for q, e in self.move_quantiles.items()]
+        lines.append("probability that the final move reaches:")
+        for x in self.prob_down:
+            lines.append(f"  -{x * 100:4.1f}%  {prob(self.prob_down[x])}    +{x * 100:4.1f}%  {prob(self.prob_up[x])}")
+        lines.append(f"book exhausted: {prob(self.prob_book_exhausted)}")
+        level = f"ES {self.es_level * 100:g}%"
+        lines.append(f"liquidated notional: mean {usd(self.liquidated_notional_mean)}, {level} {usd(self.liquidated_notional_es)}")
+        lines.append(f"bad debt:            mean {usd(self.bad_debt_mean)}, {level} {usd(self.bad_debt_es)}")
+        return "\n".join(lines)
+
+
+def _mean(x: np.ndarray) -> Estimate:
+    n = x.size
+    return Estimate(float(x.mean()), float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan)
+
+
+def _expected_shortfall(x: np.ndarray, level: float) -> Estimate:
+    """Mean of the worst (largest) ``1 - level`` of outcomes; standard error from the
+    asymptotic variance of the estimator, (Var(X | X >= VaR) + level (ES - VaR)^2) / k
+    (Yamai & Yoshiba 2002; Chen 2008), with k the number of tail outcomes."""
+    n = x.size
+    k = max(1, math.ceil(n * (1.0 - level)))
+    tail = np.sort(x)[n - k:]
+    es = float(tail.mean())
+    var = float(tail[0])
+    tail_var = float(tail.var(ddof=1)) if k > 1 else 0.0
+    return Estimate(es, math.sqrt((tail_var + level * (es - var) ** 2) / k) if n > 1 else math.nan)
+
+
+def _probability(mask: np.ndarray) -> Estimate:
+    n = mask.size
+    p = float(mask.mean())
+    return Estimate(p, math.sqrt(p * (1 - p) / n))
+
+
+def _quantile(x: np.ndarray, q: float) -> Estimate:
+    """Sample quantile; its standard error from the distribution-free order-statistic 95 %
+    interval (ranks n q -/+ 1.96 sqrt(n q (1 - q))), divided by 2 x 1.96."""
+    n = x.size
+    s = np.sort(x)
+    half = 1.96 * math.sqrt(n * q * (1 - q))
+    lo = s[min(n - 1, max(0, math.floor(n * q - half)))]
+    hi = s[min(n - 1, max(0, math.ceil(n * q + half)))]
+    return Estimate(float(np.quantile(x, q)), float(hi - lo) / (2 * 1.96))
+
+
+class ScenarioTable:
+    """One row per scenario (or per shock of :func:`cascade_many`), as NumPy columns:
+    ``scenario``, ``shock``, ``final_price``, ``final_move``, ``amplification``,
+    ``liquidated_notional_long``, ``liquidated_notional_short``, ``n_liquidated``, ``rounds``,
+    ``bad_debt``, ``book_exhausted``."""
+
+    __slots__ = ("_columns", "seed")
+
+    def __init__(self, columns: dict[str, np.ndarray], seed: int | None = None) -> None:
+        columns = dict(columns)
+        columns["book_exhausted"] = columns["book_exhausted"].view(np.bool_)
+        columns["scenario"] = columns["scenario"].astype(np.int64)
+        self._columns = {name: columns[name] for name in COLUMNS}
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return int(self._columns["scenario"].shape[0])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._columns[name]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return COLUMNS
+
+    @property
+    def liquidated_notional(self) -> FloatArray:
+        return self._columns["liquidated_notional_long"] + self._columns["liquidated_notional_short"]
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        return dict(self._columns)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame (pandas is optional: ``pip install pandas``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas needs pandas: pip install pandas") from None
+        return pd.DataFrame(self._columns)
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table (pyarrow is optional: ``pip install pyarrow``)."""
+        try:
+            import pyarrow as pa
+        except ImportError:
+            raise ImportError("to_arrow/to_parquet need pyarrow: pip install pyarrow") from None
+        return pa.table(self._columns)
+
+    def to_parquet(self, path: str | Path) -> None:
+        import pyarrow.parquet as pq  # to_arrow raises the helpful ImportError first
+
+        pq.write_table(self.to_arrow(), str(path))
+
+    def summary(self, thresholds: Sequence[float] = (0.05, 0.10, 0.20),
+                quantiles: Sequence[float] = (0.01, 0.05, 0.5, 0.95, 0.99),
+                level: float = 0.975) -> MonteCarloSummary:
+        """Quantiles of the final move, probabilities that it reaches each threshold (down and
+        up), the probability of book exhaustion, and the mean and expected shortfall at
+        ``level`` of liquidated notional and bad debt — each with its Monte Carlo standard error."""
+        if len(self) < 2:
+            raise ValueError("summary: needs at least two scenarios")
+        _finite(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
+        move = self._columns["final_move"]
+        for q in quantiles:
+            _finite(q, "quantiles", low=0.0, high=1.0)
+        for x in thresholds:
+            _finite(x, "thresholds", low=0.0)
+        return MonteCarloSummary(
+            n_scenarios=len(self),
+            move_quantiles={float(q): _quantile(move, q) for q in quantiles},
+            prob_down={float(x): _probability(move <= -x) for x in thresholds},
+            prob_up={float(x): _probability(move >= x) for x in thresholds},
+            prob_book_exhausted=_probability(self._columns["book_exhausted"]),
+            liquidated_notional_mean=_mean(self.liquidated_notional),
+            liquidated_notional_es=_expected_shortfall(self.liquidated_notional, level),
+            bad_debt_mean=_mean(self._columns["bad_debt"]),
+            bad_debt_es=_expected_shortfall(self._columns["bad_debt"], level),
+            es_level=float(level),
+        )
+
+    def __repr__(self) -> str:
+        return f"ScenarioTable({len(self)} rows)"
+
+
+# -- running ------------------------------------------------------------------------------------
+
+def _progress_callback(progress: ProgressArg, total: int, desc: str) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
+    """(callback(done), close) for the chosen progress reporting."""
+    if progress is None or progress is False:
+        return None, lambda: None
+    if callable(progress) and not isinstance(progress, bool):
+        user = progress
+        return (lambda done: user(done, total)), lambda: None
+    if progress == "auto" and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+        return None, lambda: None
+    if progress not in (True, "auto"):
+        raise ValueError(f"progress: expected True, False, 'auto' or a callable, got {progress!r}")
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        if progress == "auto":
+            return None, lambda: None
+        def plain(done: int) -> None:
+            sys.stderr.write(f"\r{desc}: {done:,}/{total:,}")
+            sys.stderr.flush()
+        return plain, lambda: sys.stderr.write("\n")
+    bar = tqdm(total=total, desc=desc, unit="scenario", delay=2.0, leave=False)
+
+    def update(done: int) -> None:
+        bar.update(done - bar.n)
+    return update, bar.close
+
+
+def monte_carlo(
+    population: PositionPopulation,
+    book_model: BookModel,
+    shocks: ShockModel | Sequence[float] | np.ndarray,
+    n_scenarios: int,
+    seed: int = 0,
+    *,
+    first_scenario: int = 0,
+    threads: int | None = None,
+    progress: ProgressArg = "auto",
+) -> ScenarioTable:
+    """Run scenarios ``first_scenario .. first_scenario + n_scenarios - 1`` of a study.
+
+    Each scenario draws its shock, its book and its positions (only the side the shock puts at
+    risk) from counter-based streams keyed by ``(seed, scenario)``, then runs one static
+    cascade. Rows are bit-identical for any ``threads`` (default: every core) and any split of
+    the scenario range. Memory holds one sampled position set per thread. ``progress``:
+    ``"auto"`` shows a bar (tqdm, if installed) when stderr is a terminal and the run lasts
+    over two seconds; ``True`` always; ``False`` never; or a callable ``(done, total)``.
+    Ctrl-C stops the run within a fraction of a second and raises ``KeyboardInterrupt``.
+    """
+    if not isinstance(population, PositionPopulation):
+        raise TypeError(f"population: expected PositionPopulation, got {type(population).__name__}")
+    if not isinstance(book_model, BookModel):
+        raise TypeError(f"book_model: expected BookModel, got {type(book_model).__name__}")
+    model = _shock_model(shocks)
+    count = int_scalar(n_scenarios, "n_scenarios", minimum=0)
+    first = _index(first_scenario, "first_scenario")
+    seed_value = _seed(seed)
+    callback, close = _progress_callback(progress, count, "scenarios")
+    try:
+        raw = _core.run_monte_carlo(population._to_core(), book_model._to_core(), model._to_core(),
+                                    seed_value, first, count, _threads(threads), callback)
+    finally:
+        close()
+    return ScenarioTable(raw, seed=seed_value)
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """The sampled inputs of one scenario: a direct ``cascade(book, positions, shock)``
+    reproduces its row."""
+
+    book: OrderBook
+    positions: Positions
+    shock: float
+
+
+def sample_scenario(population: PositionPopulation, book_model: BookModel,
+                    shocks: ShockModel | Sequence[float] | np.ndarray, seed: int, index: int) -> Scenario:
+    """Scenario ``index``'s book, positions (both sides) and shock."""
+    if not isinstance(population, PositionPopulation):
+        raise TypeError(f"population: expected PositionPopulation, got {type(population).__name__}")
+    if not isinstance(book_model, BookModel):
+        raise TypeError(f"book_model: expected BookModel, got {type(book_model).__name__}")
+    core_book, columns, shock = _core.sample_scenario(
+        population._to_core(), book_model._to_core(), _shock_model(shocks)._to_core(), _seed(seed),
+        _index(index, "index"))
+    return Scenario(OrderBook._from_core(core_book), Positions(**columns), float(shock))
+
+
+def cascade_many(book: OrderBook, positions: Positions, shocks: Any, *, ref_price: float | None = None,
+                 threads: int | None = None, progress: ProgressArg = False) -> ScenarioTable:
+    """One static cascade per relative shock on one fixed position set, in one C++ call: the
+    thresholds are sorted once and every shock costs only what it touches. Row ``i`` is
+    ``shocks[i]`` (its ``scenario`` column is ``i``)."""
+    if not isinstance(book, OrderBook):
+        raise TypeError(f"book: expected liqcascade.OrderBook, got {type(book).__name__}")
+    if not isinstance(positions, Positions):
+        raise TypeError(f"positions: expected liqcascade.Positions, got {type(positions).__name__}")
+    values = float_column(np.atleast_1d(np.asarray(shocks)) if np.ndim(shocks) == 0 else shocks, "shocks")
+    ref = None if ref_price is None else real_scalar(ref_price, "ref_price")
+    callback, close = _progress_callback(progress, values.shape[0], "shocks")
+    try:
+        raw = _core.cascade_many(book._book, positions._set, values, ref, _threads(threads), callback)
+    finally:
+        close()
+    return ScenarioTable(raw)

@@ -1,0 +1,314 @@
+"""Monte Carlo studies: reproducibility, agreement with direct cascades, a closed-form
+statistical check of the whole pipeline, results, progress, interruption and bad models."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import liqcascade as lc
+from liqcascade import _core
+
+SMALL = lc.PositionPopulation(count=20_000)
+NOISY_BOOK = lc.BookModel(thinning=0.3, level_noise=0.25)
+SHOCKS = lc.ShockModel.student_t(df=3.0, scale=0.03)
+
+
+def run(n=12, seed=7, **kwargs):
+    kwargs.setdefault("progress", False)
+    return lc.monte_carlo(kwargs.pop("population", SMALL), kwargs.pop("book_model", NOISY_BOOK),
+                          kwargs.pop("shocks", SHOCKS), n, seed, **kwargs)
+
+
+def same_bytes(a: lc.ScenarioTable, b: lc.ScenarioTable) -> bool:
+    return all(a[c].tobytes() == b[c].tobytes() for c in a.columns)
+
+
+def test_philox_known_answers():
+    # Random123's kat_vectors for philox4x32_10
+    assert _core.philox4x32_10([0, 0, 0, 0], [0, 0]) == [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]
+    assert _core.philox4x32_10([0xFFFFFFFF] * 4, [0xFFFFFFFF] * 2) == [0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD]
+    assert _core.philox4x32_10([0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344], [0xA4093822, 0x299F31D0]) == \
+        [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1]
+
+
+def test_same_bytes_for_any_thread_count_and_split():
+    whole = run(12, threads=1)
+    assert same_bytes(whole, run(12, threads=2))
+    assert same_bytes(whole, run(12, threads=5))
+    first, second = run(5, threads=2), run(7, first_scenario=5, threads=1)
+    for c in whole.columns:
+        assert whole[c].tobytes() == np.concatenate([first[c], second[c]]).tobytes()
+    assert list(whole.scenario) == list(range(12))
+    assert not same_bytes(whole, run(12, seed=8))
+
+
+@pytest.mark.parametrize("index", [0, 3, 11])
+def test_each_row_equals_a_direct_cascade_on_the_sampled_inputs(index):
+    table = run(12)
+    scenario = lc.sample_scenario(SMALL, NOISY_BOOK, SHOCKS, seed=7, index=index)
+    assert scenario.shock == table.shock[index]
+    assert len(scenario.positions) == SMALL.count
+    direct = lc.cascade(scenario.book, scenario.positions, scenario.shock)
+    assert direct.final_price == table.final_price[index]
+    assert direct.n_liquidated == table.n_liquidated[index]
+    assert direct.rounds == table.rounds[index]
+    assert direct.bad_debt == table.bad_debt[index]
+    assert direct.book_exhausted == table.book_exhausted[index]
+    side = "long" if scenario.shock < 0 else "short"
+    assert direct.liquidated_notional == table[f"liquidated_notional_{side}"][index]
+    assert math.isclose(direct.final_move, table.final_move[index], rel_tol=0, abs_tol=0) or \
+        direct.final_move == table.final_move[index]
+
+
+def test_books_vary_per_scenario_only_when_the_model_is_random():
+    fixed = lc.BookModel()
+    assert np.array_equal(fixed.build(1, 0).bid_qty, fixed.build(1, 5).bid_qty)
+    a, b = NOISY_BOOK.build(1, 0), NOISY_BOOK.build(1, 5)
+    assert not np.array_equal(a.bid_qty, b.bid_qty)
+    np.testing.assert_array_equal(a.bid_price, b.bid_price)
+    # thinning only removes depth; noise is mean-one
+    ratio = a.depth(0.1).bid_notional / fixed.build().depth(0.1).bid_notional
+    assert 0.6 < ratio < 1.05
+
+
+@pytest.mark.parametrize("kappa", [0.3, 0.5])
+def test_linear_feedback_multiplier_closed_form(kappa):
+    """The liquidation-spiral fixed point (the linear feedback multiplier of fire-sale models,
+    e.g. Brunnermeier & Pedersen 2009; Cont & Wagalath 2013) checked on the whole pipeline.
+
+    Longs of one leverage L = 10 with entries uniform on ref*(1 +- 10 %) and equal notional N
+    have liquidation prices 0.9*entry, uniform on [81, 99] (ref = 100), and quantity
+    0.9 N / p at liquidation price p: a quantity density c/p per unit price. A linear book of
+    D notional per 1 % holds D/p per unit price. A shock to p_t triggers everything down to
+    the final price p* where the quantity sold equals the depth consumed:
+        c ln(99 / p*) = D ln(p_t / p*)
+    so, in log-distances from the reference (x* = ln(100/p*), s = ln(100/p_t), g = ln(100/99))
+    and kappa = c/D:
+        x* = (s - kappa g) / (1 - kappa),
+    a slope 1/(1 - kappa) in the shock. With kappa = 0.05 OI / D the populations are random
+    (uniform entries), the shocks fixed; the tolerance (2 % per scenario, 2 % on the slope) is
+    far below the 9 % that separates kappa = 0.5 from 0.45.
+    """
+    depth, n = 2e6, 100_000
+    population = lc.PositionPopulation(
+        count=n, long_share=1.0, leverage=[10.0], leverage_weights=[1.0], entry_distribution="uniform",
+        entry_spread=0.1, size_distribution="fixed", open_interest=kappa * depth / 0.05, tiers=None,
+        mmr=0.0, exclude_underwater=False)
+    book = lc.BookModel.linear(depth, max_distance=0.5, mid=100.0, tick=0.01)
+    g = math.log(100 / 99)
+    x_end = math.log(100 / 81.5)  # stay inside the liquidation region
+    s = np.linspace(0.015, (1 - kappa) * x_end + kappa * g, 12)
+    shocks = np.expm1(-s)
+    table = lc.monte_carlo(population, book, lc.ShockModel.fixed(shocks), len(shocks), seed=11, progress=False)
+    x = -np.log1p(table.final_move)
+    predicted = (s - kappa * g) / (1 - kappa)
+    np.testing.assert_allclose(x, predicted, rtol=0.02)
+    slope = np.polyfit(s, x, 1)[0]
+    assert slope == pytest.approx(1 / (1 - kappa), rel=0.02)
+
+
+def test_cascade_many_equals_a_loop_of_cascades():
+    book = lc.BookModel().build()
+    positions = SMALL.sample(seed=2)
+    shocks = np.array([-0.05, 0.0, 0.03, -0.01, 0.1])
+    table = lc.cascade_many(book, positions, shocks, threads=2)
+    for i, shock in enumerate(shocks):
+        direct = lc.cascade(book, positions, float(shock))
+        assert table.final_price[i] == direct.final_price
+        assert table.n_liquidated[i] == direct.n_liquidated
+        assert table.bad_debt[i] == direct.bad_debt
+    assert list(table.scenario) == list(range(5))
+    assert same_bytes(table, lc.cascade_many(book, positions, shocks, threads=1))
+    with pytest.raises(ValueError, match=r"^shocks\[1\]: must be finite and > -1"):
+        lc.cascade_many(book, positions, [-0.1, -1.0])
+
+
+def test_summary_matches_direct_computations():
+    table = run(400, population=lc.PositionPopulation(count=2_000))
+    summary = table.summary(thresholds=(0.02,), level=0.9)
+    move = table.final_move
+    p = np.mean(move <= -0.02)
+    assert summary.prob_down[0.02].value == pytest.approx(p)
+    assert summary.prob_down[0.02].stderr == pytest.approx(math.sqrt(p * (1 - p) / 400))
+    notional = table.liquidated_notional
+    assert summary.liquidated_notional_mean.value == pytest.approx(notional.mean())
+    assert summary.liquidated_notional_mean.stderr == pytest.approx(notional.std(ddof=1) / 20)
+    worst = np.sort(notional)[-40:]
+    assert summary.liquidated_notional_es.value == pytest.approx(worst.mean())
+    assert summary.liquidated_notional_es.stderr > 0
+    assert summary.move_quantiles[0.5].value == pytest.approx(np.median(move))
+    assert "scenarios" in str(summary) and summary.to_dict()["n_scenarios"] == 400
+
+
+def test_expected_shortfall_standard_error_is_honest():
+    # The ES estimator's stated standard error matches its spread over independent studies.
+    rng = np.random.default_rng(0)
+    from liqcascade.montecarlo import _expected_shortfall
+
+    estimates = [_expected_shortfall(rng.standard_normal(4000), 0.975) for _ in range(300)]
+    spread = np.std([e.value for e in estimates], ddof=1)
+    stated = np.mean([e.stderr for e in estimates])
+    assert stated == pytest.approx(spread, rel=0.2)
+    assert np.mean([e.value for e in estimates]) == pytest.approx(2.3378, abs=0.02)  # phi(q)/(1-a)
+
+
+def test_tables_export(tmp_path):
+    table = run(6)
+    pd = pytest.importorskip("pandas")
+    frame = table.to_pandas()
+    assert list(frame.columns) == list(table.columns) and len(frame) == 6
+    assert frame["book_exhausted"].dtype == bool
+    pytest.importorskip("pyarrow")
+    table.to_parquet(tmp_path / "t.parquet")
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    np.testing.assert_array_equal(back["final_price"].to_numpy(), table.final_price)
+
+
+def test_optional_dependencies_are_optional(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    table = run(4, progress=True)  # tqdm hidden: a plain progress line instead
+    assert "scenarios:" in capsys.readouterr().err
+    with pytest.raises(ImportError, match="pip install pandas"):
+        table.to_pandas()
+    with pytest.raises(ImportError, match="pip install pyarrow"):
+        table.to_arrow()
+
+
+def test_progress_callback_reaches_the_total():
+    seen = []
+    run(6, progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (6, 6)
+    assert all(total == 6 for _, total in seen)
+
+
+def test_progress_callback_error_stops_the_run():
+    def fail(done, total):
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        run(50, population=lc.PositionPopulation(count=200_000), progress=fail)
+
+
+def _threads_of_this_process() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+def test_ctrl_c_stops_within_half_a_second_and_joins_every_thread():
+    before = _threads_of_this_process()
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        run(10_000, population=lc.PositionPopulation(count=1_000_000), threads=2)
+    stopped = time.perf_counter() - start - 0.3
+    timer.join()
+    assert stopped < 0.5
+    assert _threads_of_this_process() == before
+
+
+def test_memory_stays_bounded_across_scenarios():
+    resource = pytest.importorskip("resource")
+    population = lc.PositionPopulation(count=300_000)
+    shocks = lc.ShockModel.fixed([-0.2])  # every scenario samples and sorts the long side
+    lc.monte_carlo(population, lc.BookModel(), shocks, 4, threads=1, progress=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    lc.monte_carlo(population, lc.BookModel(), shocks, 40, threads=1, progress=False)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
+    assert grown_kib < 40_000  # 40 scenarios hold no more than 4 did (one sample per thread)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "pattern"), [
+    (dict(count=-1), ValueError, r"^count: must be >= 0"),
+    (dict(count=1.5), TypeError, r"^count: expected an integer"),
+    (dict(leverage_weights=(0.5, 0.4), leverage=(10, 20)), ValueError, r"^leverage_weights: must sum to 1"),
+    (dict(leverage=(10, 0), leverage_weights=(0.5, 0.5)), ValueError, r"^leverage\[1\]: must be finite and > 0"),
+    (dict(leverage=(10, -5), leverage_weights=(0.5, 0.5)), ValueError, r"^leverage\[1\]"),
+    (dict(leverage=(10,), leverage_weights=(0.5, 0.5)), ValueError, r"^leverage_weights: length 2 does not match"),
+    (dict(leverage_weights=(np.nan,) + (0.1,) * 10), ValueError, r"^leverage_weights\[0\]"),
+    (dict(long_share=1.5), ValueError, r"^long_share: must be finite and in \[0, 1\]"),
+    (dict(long_share=float("nan")), ValueError, r"^long_share"),
+    (dict(entry_spread=float("nan")), ValueError, r"^entry_spread"),
+    (dict(entry_spread=1.5, entry_distribution="uniform"), ValueError, r"^entry_spread"),
+    (dict(entry_distribution="cauchy"), ValueError, r"^entry_distribution: expected one of"),
+    (dict(size_shape=1.0), ValueError, r"^size_shape: must be finite and > 1"),
+    (dict(open_interest=0.0), ValueError, r"^open_interest"),
+    (dict(open_interest=float("inf")), ValueError, r"^open_interest"),
+    (dict(mmr=1.0, tiers=None), ValueError, r"^mmr"),
+    (dict(tiers="binance"), TypeError, r"^tiers: expected MaintenanceTiers"),
+    (dict(margin_mode="cross"), ValueError, r"^margin_mode"),
+])
+def test_bad_population_models(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        lc.PositionPopulation(**kwargs)
+
+
+@pytest.mark.parametrize(("make", "error", "pattern"), [
+    (lambda: lc.BookModel(mid=-1.0), ValueError, r"^mid"),
+    (lambda: lc.BookModel(tick=float("nan")), ValueError, r"^tick"),
+    (lambda: lc.BookModel(thinning=1.0), ValueError, r"^thinning"),
+    (lambda: lc.BookModel(level_noise=-0.1), ValueError, r"^level_noise"),
+    (lambda: lc.BookModel(profile=((0.0, 0.0),)), ValueError, r"^profile"),
+    (lambda: lc.BookModel(profile=((0.0, 0.0), (0.1, "x"))), TypeError, r"^profile"),
+    (lambda: lc.BookModel(profile=((0.1, 0.0), (0.2, 1.0))).build(), ValueError, r"^profile: distances must start at 0"),
+    (lambda: lc.BookModel(profile=((0.0, 0.0), (0.2, 1.0), (0.1, 2.0))).build(), ValueError, r"^profile\[2\]"),
+    (lambda: lc.BookModel(tick=1e6).build(), ValueError, r"^tick"),
+    (lambda: lc.ShockModel.normal(0.0), ValueError, r"^scale"),
+    (lambda: lc.ShockModel.student_t(-1.0, 0.02), ValueError, r"^df"),
+    (lambda: lc.ShockModel.fixed([]), ValueError, r"^values: at least one"),
+    (lambda: lc.ShockModel.fixed([-0.1, -1.0]), ValueError, r"^values\[1\]: must be finite and > -1"),
+    (lambda: lc.ShockModel.empirical([np.nan]), ValueError, r"^values\[0\]"),
+    (lambda: lc.ShockModel("gaussian"), ValueError, r"^kind"),
+])
+def test_bad_book_and_shock_models(make, error, pattern):
+    with pytest.raises(error, match=pattern):
+        make()
+
+
+@pytest.mark.parametrize(("kwargs", "error", "pattern"), [
+    (dict(n=-1), ValueError, r"^n_scenarios: must be >= 0"),
+    (dict(seed=-1), ValueError, r"^seed: must be >= 0"),
+    (dict(seed=2**64), ValueError, r"^seed: must be < 2\*\*64"),
+    (dict(seed=1.5), TypeError, r"^seed: expected an integer"),
+    (dict(threads=0), ValueError, r"^threads: must be >= 1"),
+    (dict(first_scenario=-3), ValueError, r"^first_scenario"),
+    (dict(progress="sometimes"), ValueError, r"^progress"),
+    (dict(population={"count": 3}), TypeError, r"^population: expected PositionPopulation"),
+])
+def test_bad_run_arguments(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        run(**kwargs)
+
+
+def test_shock_models_sample_what_they_say():
+    pop = lc.PositionPopulation(count=10)
+    normal = lc.monte_carlo(pop, lc.BookModel(), lc.ShockModel.normal(0.02), 4000, 1, progress=False).shock
+    assert normal.std() == pytest.approx(0.02, rel=0.05) and abs(normal.mean()) < 0.002
+    t = lc.monte_carlo(pop, lc.BookModel(), lc.ShockModel.student_t(4.0, 0.01), 4000, 1, progress=False).shock
+    assert t.std() == pytest.approx(0.01 * math.sqrt(2.0), rel=0.15)  # var of t(4) is 2
+    emp = lc.monte_carlo(pop, lc.BookModel(), lc.ShockModel.empirical([-0.1, 0.2]), 1000, 1, progress=False).shock
+    assert set(emp) == {-0.1, 0.2} and 0.4 < np.mean(emp == -0.1) < 0.6
+    fixed = lc.monte_carlo(pop, lc.BookModel(), [-0.1, 0.2, 0.3], 5, 1, progress=False).shock
+    assert list(fixed) == [-0.1, 0.2, 0.3, -0.1, 0.2]
+
+
+def test_population_samples_what_it_says():
+    pop = lc.PositionPopulation(count=200_000, long_share=0.3, size_distribution="lognormal", size_shape=0.5,
+                                open_interest=1e8, leverage=(5.0, 20.0), leverage_weights=(0.25, 0.75),
+                                exclude_underwater=False)  # untruncated entry spread
+    positions = pop.sample(seed=4)
+    assert np.mean(positions.side > 0) == pytest.approx(0.3, abs=0.005)
+    assert positions.notional.sum() == pytest.approx(1e8, rel=0.01)
+    lev = np.round(positions.leverage, 9)
+    assert set(np.unique(lev)) == {5.0, 20.0} and np.mean(lev == 20.0) == pytest.approx(0.75, abs=0.01)
+    assert np.std(np.log(positions.entry_price / 100_000.0)) == pytest.approx(0.025, rel=0.05)
