@@ -86,3 +86,48 @@ def cascade(bid_price, bid_qty, ask_price, ask_qty, prepared: Prepared, qty, sho
     return {"final_price": float(last), "n_liquidated": k, "rounds": rounds,
             "liquidated_qty": liquidated_qty, "liquidated_notional": liquidated_notional,
             "unfilled_qty": unfilled, "bad_debt": bad_debt}
+
+
+# -- the Monte Carlo pipeline in NumPy -----------------------------------------------------------
+
+BINANCE_FLOORS = np.array([0, 5e4, 6e5, 3e6, 1.2e7, 7e7, 1e8, 2.3e8, 4.8e8, 6e8, 8e8, 1.2e9])
+BINANCE_MMR = np.array([0.004, 0.005, 0.0065, 0.01, 0.02, 0.025, 0.05, 0.1, 0.125, 0.15, 0.25, 0.5])
+BINANCE_CUM = np.array([0, 50, 950, 11_450, 131_450, 481_450, 2_981_450, 14_481_450, 26_481_450,
+                        41_481_450, 121_481_450, 421_481_450], dtype=np.float64)
+
+
+def sample_population(rng: np.random.Generator, population, ref: float, only_side: int) -> dict:
+    """The default population model, vectorised: sides for all, the rest for the side at risk,
+    underwater positions redrawn."""
+    n = population.count
+    side = np.where(rng.random(n) < population.long_share, 1, -1).astype(np.int8)
+    keep = side == only_side
+    m = int(keep.sum())
+    side = side[keep]
+    alpha = population.size_shape
+    scale = population.open_interest / n * (alpha - 1) / alpha
+    notional = scale * rng.random(m) ** (-1.0 / alpha)
+    tier = np.maximum(np.searchsorted(BINANCE_FLOORS, notional, side="left") - 1, 0)
+    mmr, maint = BINANCE_MMR[tier], BINANCE_CUM[tier]
+    leverage = np.empty(m)
+    entry = np.empty(m)
+    todo = np.arange(m)
+    weights = np.asarray(population.leverage_weights)
+    while todo.size:
+        leverage[todo] = rng.choice(np.asarray(population.leverage), size=todo.size, p=weights / weights.sum())
+        entry[todo] = ref * np.exp(population.entry_spread * rng.standard_normal(todo.size))
+        qty = notional[todo] / entry[todo]
+        margin = notional[todo] / leverage[todo]
+        s = side[todo].astype(np.float64)
+        liq = (qty * entry[todo] - s * (margin + maint[todo])) / (qty * (1.0 - s * mmr[todo]))
+        todo = todo[~np.where(s > 0, liq < ref, liq > ref)]
+    qty = notional / entry
+    return {"side": side, "qty": qty, "entry": entry, "margin": notional / leverage, "mmr": mmr, "maint": maint}
+
+
+def monte_carlo_scenario(rng, population, book_arrays, shock: float) -> dict:
+    bid_price, bid_qty, ask_price, ask_qty = book_arrays
+    ref = (bid_price[0] + ask_price[0]) / 2.0
+    pos = sample_population(rng, population, ref, 1 if shock < 0 else -1)
+    prepared = prepare(pos["side"], pos["qty"], pos["entry"], pos["margin"], pos["mmr"], pos["maint"])
+    return cascade(bid_price, bid_qty, ask_price, ask_qty, prepared, pos["qty"], shock)

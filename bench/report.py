@@ -36,10 +36,12 @@ def main(path: str) -> None:
             continue
         engine = impls["engine"]
         note = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                         for k, v in engine.get("extra_info", {}).items())
+                         for k, v in engine.get("extra_info", {}).items() if k != "items")
         for baseline in ("numpy", "python_loop"):
             if baseline in impls:
-                ratio = impls[baseline]["stats"]["median"] / engine["stats"]["median"]
+                # per item (scenario, shock) when the two sides ran different counts
+                per = lambda b: b["stats"]["median"] / b.get("extra_info", {}).get("items", 1)  # noqa: E731
+                ratio = per(impls[baseline]) / per(engine)
                 print(f"| {group} | {case}{param} vs {baseline} | {ratio:.1f}x | {note} |")
     # how the engine's own cost scales across the parameters of one case
     by_case: dict[tuple[str, str], list[tuple[str, float]]] = {}

@@ -312,3 +312,14 @@ def test_population_samples_what_it_says():
     lev = np.round(positions.leverage, 9)
     assert set(np.unique(lev)) == {5.0, 20.0} and np.mean(lev == 20.0) == pytest.approx(0.75, abs=0.01)
     assert np.std(np.log(positions.entry_price / 100_000.0)) == pytest.approx(0.025, rel=0.05)
+
+
+def test_normal_draws_follow_the_normal_law():
+    from statistics import NormalDist
+
+    pop = lc.PositionPopulation(count=10)
+    draws = lc.monte_carlo(pop, lc.BookModel(), lc.ShockModel.normal(0.01), 50_000, 9, progress=False).shock / 0.01
+    for q in (0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999):
+        # distribution-free bound on the sample quantile's rank error, 4.5 sigma
+        rank_tol = 4.5 * math.sqrt(q * (1 - q) / draws.size)
+        assert NormalDist().cdf(np.quantile(draws, q)) == pytest.approx(q, abs=rank_tol)

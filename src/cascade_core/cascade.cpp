@@ -87,7 +87,7 @@ double checked_ref_price(const OrderBook& book, double ref_price) {
 }  // namespace
 
 CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock,
-                      double ref_price) {
+                      double ref_price, bool record_positions) {
   CascadeResult result;
   if (shock.kind == Shock::Kind::relative) {
     if (!std::isfinite(shock.value) || shock.value <= -1.0) {
@@ -164,9 +164,11 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
                                       : fill.notional - bankrupt * fill.qty;
         if (shortfall > 0.0) result.bad_debt += shortfall;
       }
-      result.liquidated_index.push_back(index);
-      result.filled_qty.push_back(fill.qty);
-      result.fill_price.push_back(fill.qty > 0.0 ? fill.notional / fill.qty : nan);
+      if (record_positions) {
+        result.liquidated_index.push_back(index);
+        result.filled_qty.push_back(fill.qty);
+        result.fill_price.push_back(fill.qty > 0.0 ? fill.notional / fill.qty : nan);
+      }
     }
     next = end;
   }

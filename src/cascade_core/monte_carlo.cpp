@@ -123,7 +123,8 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
     }
     if (!control.cancel.load()) {
       const PositionSet positions(sample->columns());
-      out.set(row, scenario, shock, cascade(book, positions, Shock::relative(shock), book.mid()));
+      out.set(row, scenario, shock,
+              cascade(book, positions, Shock::relative(shock), book.mid(), /*record_positions=*/false));
     }
     std::lock_guard lock(samples_mutex);
     spare.push_back(std::move(sample));
@@ -144,7 +145,8 @@ ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions
   ScenarioColumns out;
   out.resize(shocks.size());
   parallel_for(shocks.size(), threads, control, [&](std::size_t i) {
-    out.set(i, i, shocks[i], cascade(book, positions, Shock::relative(shocks[i]), ref_price));
+    out.set(i, i, shocks[i],
+            cascade(book, positions, Shock::relative(shocks[i]), ref_price, /*record_positions=*/false));
   });
   return out;
 }

@@ -53,8 +53,10 @@ struct CascadeResult {
 
 // Runs one cascade. A NaN `ref_price` means the book's mid. Throws InputError for a bad
 // shock, a bad reference price or an empty book side that the shock needs. Cost is
-// O(positions triggered + levels touched) once `positions` is prepared.
+// O(positions triggered + levels touched) once `positions` is prepared. Without
+// `record_positions` the per-position vectors stay empty (studies that keep only the
+// aggregates skip their allocation).
 CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock,
-                      double ref_price);
+                      double ref_price, bool record_positions = true);
 
 }  // namespace cascade_core
