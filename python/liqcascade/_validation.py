@@ -81,9 +81,7 @@ def side_column(value: Any, length: int) -> npt.NDArray[np.int8]:
     if arr.dtype == np.int8:
         out = np.ascontiguousarray(arr)
     else:
-        bad = np.flatnonzero((arr != 1) & (arr != -1))
-        if bad.size:
-            raise ValueError(f"side[{bad[0]}]: must be +1 or -1, got {arr[bad[0]].item()!r}")
+        first_bad((arr != 1) & (arr != -1), "side", arr, "must be +1 or -1")
         out = arr.astype(np.int8)
     return out  # the core re-checks int8 values
 
@@ -105,6 +103,13 @@ def common_length(**columns: Any) -> int:
         elif arr.shape[0] != length:
             raise ValueError(f"{field}: length {arr.shape[0]} does not match {first} length {length}")
     return 1 if length is None else length
+
+
+def first_bad(mask: np.ndarray, name: str, values: np.ndarray, rule: str) -> None:
+    """Raise ``ValueError("name[i]: rule, got v")`` for the first ``i`` where ``mask`` is set."""
+    bad = np.flatnonzero(mask)
+    if bad.size:
+        raise ValueError(f"{name}[{bad[0]}]: {rule}, got {values[bad[0]].item()!r}")
 
 
 def readonly(arr: np.ndarray) -> np.ndarray:

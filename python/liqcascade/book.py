@@ -12,7 +12,7 @@ from typing import Any, Union, overload
 import numpy as np
 
 from . import _core
-from ._validation import FloatArray, float_column
+from ._validation import FloatArray, first_bad, float_column
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -141,9 +141,7 @@ class OrderBook:
         """
         scalar = np.ndim(within) == 0
         dist = float_column(np.atleast_1d(np.asarray(within)), "within")
-        bad = np.flatnonzero(~np.isfinite(dist) | (dist < 0))
-        if bad.size:
-            raise ValueError(f"within[{bad[0]}]: must be finite and >= 0, got {dist[bad[0]]}")
+        first_bad(~np.isfinite(dist) | (dist < 0), "within", dist, "must be finite and >= 0")
         mid = self.mid
         bid_qty, bid_notional = _cumulative(mid - self.bid_price, self.bid_price, self.bid_qty, dist * mid)
         ask_qty, ask_notional = _cumulative(self.ask_price - mid, self.ask_price, self.ask_qty, dist * mid)

@@ -132,28 +132,21 @@ def cascade(
     return _result(raw, len(positions))
 
 
+_SCALARS = ("ref_price", "shock_price", "final_price", "n_liquidated", "liquidated_qty",
+            "liquidated_notional", "unfilled_qty", "rounds", "book_exhausted", "bad_debt",
+            "levels_touched", "exogenous_filled_qty", "exogenous_unfilled_qty")
+
+
 def _result(raw: dict[str, Any], n_positions: int) -> CascadeResult:
     shock_delta = raw["shock_price"] - raw["ref_price"]
     amplification = (raw["final_price"] - raw["ref_price"]) / shock_delta if shock_delta != 0 else math.nan
     return CascadeResult(
         direction="down" if raw["direction"] < 0 else "up",
-        ref_price=raw["ref_price"],
-        shock_price=raw["shock_price"],
-        final_price=raw["final_price"],
-        n_liquidated=raw["n_liquidated"],
-        liquidated_qty=raw["liquidated_qty"],
-        liquidated_notional=raw["liquidated_notional"],
-        unfilled_qty=raw["unfilled_qty"],
-        rounds=raw["rounds"],
-        book_exhausted=raw["book_exhausted"],
-        bad_debt=raw["bad_debt"],
         amplification=amplification,
         trace=CascadeTrace(raw["trace_start_price"], raw["trace_count"], raw["trace_qty"]),
         n_positions=n_positions,
-        levels_touched=raw["levels_touched"],
-        exogenous_filled_qty=raw["exogenous_filled_qty"],
-        exogenous_unfilled_qty=raw["exogenous_unfilled_qty"],
         liquidated_index=raw["liquidated_index"],
         liquidated_filled_qty=raw["filled_qty"],
         liquidated_fill_price=raw["fill_price"],
+        **{name: raw[name] for name in _SCALARS},
     )

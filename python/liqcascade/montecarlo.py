@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._validation import FloatArray, float_column, int_scalar, real_scalar
+from ._validation import FloatArray, first_bad, float_column, int_scalar, real_scalar
 from .book import OrderBook
 from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
 
@@ -103,12 +103,8 @@ class PositionPopulation:
             raise ValueError("leverage: at least one leverage is required")
         if weights.shape != lev.shape:
             raise ValueError(f"leverage_weights: length {weights.size} does not match leverage length {lev.size}")
-        bad = np.flatnonzero(~np.isfinite(lev) | (lev <= 0))
-        if bad.size:
-            raise ValueError(f"leverage[{bad[0]}]: must be finite and > 0, got {lev[bad[0]]!r}")
-        bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
-        if bad.size:
-            raise ValueError(f"leverage_weights[{bad[0]}]: must be finite and >= 0, got {weights[bad[0]]!r}")
+        first_bad(~np.isfinite(lev) | (lev <= 0), "leverage", lev, "must be finite and > 0")
+        first_bad(~np.isfinite(weights) | (weights < 0), "leverage_weights", weights, "must be finite and >= 0")
         if abs(float(weights.sum()) - 1.0) > 1e-9:
             raise ValueError(f"leverage_weights: must sum to 1, got {float(weights.sum())!r}")
         object.__setattr__(self, "leverage", tuple(lev.tolist()))
@@ -231,9 +227,7 @@ class ShockModel:
         if self.kind in ("fixed", "empirical"):
             if values.size == 0:
                 raise ValueError("values: at least one shock is required")
-            bad = np.flatnonzero(~np.isfinite(values) | (values <= -1))
-            if bad.size:
-                raise ValueError(f"values[{bad[0]}]: must be finite and > -1, got {values[bad[0]]!r}")
+            first_bad(~np.isfinite(values) | (values <= -1), "values", values, "must be finite and > -1")
         else:
             _finite(self.scale, "scale", low=0.0, low_open=True)
             _finite(self.df, "df", low=0.0, low_open=True)

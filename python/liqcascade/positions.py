@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._validation import FloatArray, common_length, float_column, readonly, side_column
+from ._validation import FloatArray, common_length, first_bad, float_column, readonly, side_column
 
 #: Maintenance margin rate used when neither ``mmr`` nor ``tiers`` is given (0.5 %).
 DEFAULT_MMR = 0.005
@@ -46,14 +46,14 @@ class MaintenanceTiers:
             maint = float_column(self.maint_amount, "maint_amount", n)
         if floor[0] != 0.0:
             raise ValueError(f"notional_floor[0]: the first tier must start at 0, got {floor[0]}")
-        _first_bad(~np.isfinite(floor), "notional_floor", floor, "must be finite")
-        _first_bad(np.r_[False, np.diff(floor) <= 0], "notional_floor", floor, "must be strictly increasing")
-        _first_bad(~np.isfinite(mmr) | (mmr < 0) | (mmr >= 1), "mmr", mmr, "must be in [0, 1)")
-        _first_bad(~np.isfinite(maint), "maint_amount", maint, "must be finite")
+        first_bad(~np.isfinite(floor), "notional_floor", floor, "must be finite")
+        first_bad(np.r_[False, np.diff(floor) <= 0], "notional_floor", floor, "must be strictly increasing")
+        first_bad(~np.isfinite(mmr) | (mmr < 0) | (mmr >= 1), "mmr", mmr, "must be in [0, 1)")
+        first_bad(~np.isfinite(maint), "maint_amount", maint, "must be finite")
         lev = None
         if self.max_leverage is not None:
             lev = float_column(self.max_leverage, "max_leverage", n)
-            _first_bad(~np.isfinite(lev) | (lev <= 0), "max_leverage", lev, "must be finite and > 0")
+            first_bad(~np.isfinite(lev) | (lev <= 0), "max_leverage", lev, "must be finite and > 0")
         for name, value in (("notional_floor", floor), ("mmr", mmr), ("maint_amount", maint), ("max_leverage", lev)):
             object.__setattr__(self, name, None if value is None else readonly(value))
 
@@ -74,7 +74,7 @@ class MaintenanceTiers:
     def tier_of(self, notional: Any) -> npt.NDArray[np.intp]:
         """The tier index of each notional (``ValueError`` for negative or non-finite ones)."""
         value = float_column(np.atleast_1d(np.asarray(notional)), "notional")
-        _first_bad(~np.isfinite(value) | (value < 0), "notional", value, "must be finite and >= 0")
+        first_bad(~np.isfinite(value) | (value < 0), "notional", value, "must be finite and >= 0")
         return np.maximum(np.searchsorted(self.notional_floor, value, side="left") - 1, 0)
 
     def assign(self, notional: Any) -> tuple[FloatArray, FloatArray]:
@@ -84,12 +84,6 @@ class MaintenanceTiers:
 
     def __repr__(self) -> str:
         return f"MaintenanceTiers({len(self)} tiers, mmr {self.mmr[0]:g}..{self.mmr[-1]:g})"
-
-
-def _first_bad(mask: np.ndarray, name: str, values: np.ndarray, rule: str) -> None:
-    bad = np.flatnonzero(mask)
-    if bad.size:
-        raise ValueError(f"{name}[{bad[0]}]: {rule}, got {values[bad[0]].item()!r}")
 
 
 class Positions:
@@ -159,7 +153,7 @@ class Positions:
         n = common_length(side=side, qty=qty, entry_price=entry_price, leverage=leverage, mmr=mmr,
                           maint_amount=maint_amount)
         lev = float_column(leverage, "leverage", n)
-        _first_bad(~np.isfinite(lev) | (lev <= 0), "leverage", lev, "must be finite and > 0")
+        first_bad(~np.isfinite(lev) | (lev <= 0), "leverage", lev, "must be finite and > 0")
         q = float_column(qty, "qty", n)
         entry = float_column(entry_price, "entry_price", n)
         with np.errstate(all="ignore"):  # bad qty/entry are reported by the constructor
