@@ -1,5 +1,6 @@
 """Type stubs of the compiled engine (hand-written; keep in step with src/bindings/)."""
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -52,3 +53,28 @@ def cascade(
 ) -> dict[str, Any]: ...
 
 def stable_order(keys: _F64, descending: bool = False) -> npt.NDArray[np.int64]: ...
+
+def default_threads() -> int: ...
+def run_monte_carlo(
+    population: dict[str, Any],
+    book: dict[str, Any],
+    shocks: dict[str, Any],
+    seed: int,
+    first: int,
+    count: int,
+    threads: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]: ...
+def sample_scenario(
+    population: dict[str, Any], book: dict[str, Any], shocks: dict[str, Any], seed: int, scenario: int
+) -> tuple[OrderBook, dict[str, np.ndarray], float]: ...
+def sample_book(book: dict[str, Any], seed: int = 0, scenario: int = 0) -> OrderBook: ...
+def cascade_many(
+    book: OrderBook,
+    positions: PositionSet,
+    shocks: _F64,
+    ref_price: float | None = None,
+    threads: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]: ...
+def philox4x32_10(counter: list[int], key: list[int]) -> list[int]: ...
