@@ -21,6 +21,7 @@ from .montecarlo import (
     sample_scenario,
 )
 from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
+from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, gbm_path, simulate
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,11 @@ __all__ = [
     "Scenario",
     "ScenarioTable",
     "ShockModel",
+    "CircuitBreaker",
+    "LiquidationPolicy",
+    "SimulationResult",
+    "gbm_path",
+    "simulate",
     "cascade_many",
     "monte_carlo",
     "sample_scenario",

@@ -12,13 +12,13 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Union
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._table import ColumnTable
 from ._validation import FloatArray, first_bad, float_column, int_scalar, real_scalar
 from .book import OrderBook
 from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
@@ -374,64 +374,24 @@ def _quantile(x: np.ndarray, q: float) -> Estimate:
     return Estimate(float(np.quantile(x, q)), float(hi - lo) / (2 * 1.96))
 
 
-class ScenarioTable:
+class ScenarioTable(ColumnTable):
     """One row per scenario (or per shock of :func:`cascade_many`), as NumPy columns:
     ``scenario``, ``shock``, ``final_price``, ``final_move``, ``amplification``,
     ``liquidated_notional_long``, ``liquidated_notional_short``, ``n_liquidated``, ``rounds``,
-    ``bad_debt``, ``book_exhausted``."""
+    ``bad_debt``, ``book_exhausted``; ``to_pandas()``, ``to_arrow()``, ``to_parquet(path)``."""
 
-    __slots__ = ("_columns", "seed")
+    __slots__ = ("seed",)
 
     def __init__(self, columns: dict[str, np.ndarray], seed: int | None = None) -> None:
         columns = dict(columns)
         columns["book_exhausted"] = columns["book_exhausted"].view(np.bool_)
         columns["scenario"] = columns["scenario"].astype(np.int64)
-        self._columns = {name: columns[name] for name in COLUMNS}
+        super().__init__({name: columns[name] for name in COLUMNS})
         self.seed = seed
-
-    def __len__(self) -> int:
-        return int(self._columns["scenario"].shape[0])
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._columns[name]
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        try:
-            return self._columns[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return COLUMNS
 
     @property
     def liquidated_notional(self) -> FloatArray:
-        return self._columns["liquidated_notional_long"] + self._columns["liquidated_notional_short"]
-
-    def to_dict(self) -> dict[str, np.ndarray]:
-        return dict(self._columns)
-
-    def to_pandas(self) -> Any:
-        """A pandas DataFrame (pandas is optional: ``pip install pandas``)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("to_pandas needs pandas: pip install pandas") from None
-        return pd.DataFrame(self._columns)
-
-    def to_arrow(self) -> Any:
-        """A pyarrow Table (pyarrow is optional: ``pip install pyarrow``)."""
-        try:
-            import pyarrow as pa
-        except ImportError:
-            raise ImportError("to_arrow/to_parquet need pyarrow: pip install pyarrow") from None
-        return pa.table(self._columns)
-
-    def to_parquet(self, path: str | Path) -> None:
-        import pyarrow.parquet as pq  # to_arrow raises the helpful ImportError first
-
-        pq.write_table(self.to_arrow(), str(path))
+        return self["liquidated_notional_long"] + self["liquidated_notional_short"]
 
     def summary(self, thresholds: Sequence[float] = (0.05, 0.10, 0.20),
                 quantiles: Sequence[float] = (0.01, 0.05, 0.5, 0.95, 0.99),
@@ -442,7 +402,7 @@ class ScenarioTable:
         if len(self) < 2:
             raise ValueError("summary: needs at least two scenarios")
         _finite(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
-        move = self._columns["final_move"]
+        move = self["final_move"]
         for q in quantiles:
             _finite(q, "quantiles", low=0.0, high=1.0)
         for x in thresholds:
@@ -452,16 +412,14 @@ class ScenarioTable:
             move_quantiles={float(q): _quantile(move, q) for q in quantiles},
             prob_down={float(x): _probability(move <= -x) for x in thresholds},
             prob_up={float(x): _probability(move >= x) for x in thresholds},
-            prob_book_exhausted=_probability(self._columns["book_exhausted"]),
+            prob_book_exhausted=_probability(self["book_exhausted"]),
             liquidated_notional_mean=_mean(self.liquidated_notional),
             liquidated_notional_es=_expected_shortfall(self.liquidated_notional, level),
-            bad_debt_mean=_mean(self._columns["bad_debt"]),
-            bad_debt_es=_expected_shortfall(self._columns["bad_debt"], level),
+            bad_debt_mean=_mean(self["bad_debt"]),
+            bad_debt_es=_expected_shortfall(self["bad_debt"], level),
             es_level=float(level),
         )
 
-    def __repr__(self) -> str:
-        return f"ScenarioTable({len(self)} rows)"
 
 
 # -- running ------------------------------------------------------------------------------------

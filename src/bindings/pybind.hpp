@@ -77,5 +77,6 @@ void register_book(py::module_& m);
 void register_positions(py::module_& m);
 void register_cascade(py::module_& m);
 void register_monte_carlo(py::module_& m);
+void register_simulator(py::module_& m);
 
 }  // namespace liqcascade_bindings

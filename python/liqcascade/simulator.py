@@ -1,0 +1,200 @@
+"""The time-stepped simulation of one market through an exchange's liquidation engine
+(DESIGN.md, "Exchange-grade liquidation engine").
+
+Per step ``dt``: the book's profile re-centres on the fundamental price (``path``) and the
+depth consumed so far refills at resilience rate ``rho`` (the consumed volume decays as
+``exp(-rho dt)``, Obizhaeva-Wang); exogenous flow trades (an initial ``shock`` consumes the
+book as the static cascade does, ``flow`` sends signed market orders); the mark price updates
+(last trade, its EMA, or the index = path + basis); the engine liquidates what the mark has
+triggered, in trigger order and within its throughput; the insurance fund collects clearance
+fees, covers bad debt, takes over what the book would not fill and sells it back; ADL closes
+the most profitable, most leveraged opposite positions when the fund cannot; circuit breakers
+halt trading (nothing fills, the book refills, the queue is kept).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._table import ColumnTable
+from ._validation import FloatArray, first_bad, float_column, int_scalar, real_scalar
+from .book import OrderBook
+from .positions import Positions
+
+EVENT_KINDS = ("liquidation", "takeover", "adl", "unwind")
+
+
+@dataclass(frozen=True)
+class LiquidationPolicy:
+    """How the exchange liquidates.
+
+    ``fee_rate``: clearance fee on liquidated notional, paid to the insurance fund, capped at
+    the equity the position has left. ``limit_at_bankruptcy``: liquidation orders are IOC and
+    fill no worse than the bankruptcy price. ``takeover``: the insurance fund (while its
+    balance is positive) takes over what the book would not fill, at the bankruptcy price, and
+    sells it back ``unwind_per_step`` at a time (0: all at once). ``adl``: otherwise, and when
+    the fund is negative, opposite positions are deleveraged, ranked by PnL% x effective
+    leverage (PnL% / effective leverage for losing ones). ``max_orders_per_step``: throughput
+    (0: unlimited); the rest queue in trigger order.
+    """
+
+    name: str = "custom"
+    fee_rate: float = 0.0
+    limit_at_bankruptcy: bool = True
+    takeover: bool = True
+    adl: bool = True
+    max_orders_per_step: int = 0
+    unwind_per_step: float = 0.0
+
+    @classmethod
+    def binance(cls, **overrides: Any) -> LiquidationPolicy:
+        """Binance-like: IOC orders at no worse than bankruptcy, a 1.25 % clearance fee (capped
+        at the equity left) to the insurance fund, takeover at bankruptcy, then ADL."""
+        return replace(cls("binance", fee_rate=0.0125), **overrides)
+
+    @classmethod
+    def market_orders(cls, **overrides: Any) -> LiquidationPolicy:
+        """Full-size market orders with no price limit, no fee, no takeover, no ADL: what the
+        static cascade models (a simulation with it, rho = 0, the last-price mark and one step
+        reproduces ``cascade``)."""
+        return replace(cls("market_orders", limit_at_bankruptcy=False, takeover=False, adl=False), **overrides)
+
+    def __post_init__(self) -> None:
+        x = real_scalar(self.fee_rate, "fee_rate")
+        if not (math.isfinite(x) and 0 <= x < 1):
+            raise ValueError(f"fee_rate: must be in [0, 1), got {x!r}")
+        int_scalar(self.max_orders_per_step, "max_orders_per_step", minimum=0)
+        u = real_scalar(self.unwind_per_step, "unwind_per_step")
+        if not (math.isfinite(u) and u >= 0):
+            raise ValueError(f"unwind_per_step: must be finite and >= 0, got {u!r}")
+        for name in ("limit_at_bankruptcy", "takeover", "adl"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name}: expected a bool")
+
+
+@dataclass(frozen=True)
+class CircuitBreaker:
+    """Halt for ``halt`` steps when the last price moved by ``move`` (relative) or more over
+    the last ``window`` steps. Several express levels (e.g. 7 / 13 / 20 %)."""
+
+    move: float
+    window: int
+    halt: int
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """``timeline``: one row per step (``time``, ``price``, ``mark_price``, ``fundamental``,
+    ``liquidated_qty``, ``liquidated_notional``, ``insurance_fund``, ``fund_inventory``,
+    ``adl_qty``, ``halted``, ``queued``, ``bid_depth``, ``ask_depth``, ``book_depth``).
+    ``events``: one row per liquidation fill, takeover, ADL fill or fund unwind (``step``,
+    ``position`` (-1 for the fund), ``kind``, ``qty``, ``price``, ``fee``, ``loss``).
+    ``final_qty`` and ``liquidated``: each position's final state."""
+
+    timeline: ColumnTable
+    events: ColumnTable
+    final_qty: FloatArray
+    liquidated: npt.NDArray[np.bool_]
+    exogenous_filled: float
+    insurance_fund_start: float = field(default=0.0)
+
+
+def simulate(
+    book: OrderBook,
+    positions: Positions,
+    policy: LiquidationPolicy | str = "binance",
+    steps: int = 1,
+    dt: float = 1.0,
+    *,
+    path: Any = None,
+    flow: Any = None,
+    shock: float = 0.0,
+    resilience: float = 0.0,
+    mark: Literal["last", "ema", "index"] = "last",
+    mark_halflife: float = 0.0,
+    basis: float = 0.0,
+    band: float = 0.0,
+    breakers: Sequence[CircuitBreaker] = (),
+    insurance_fund: float = 0.0,
+) -> SimulationResult:
+    """Simulate ``steps`` steps of ``dt`` (see the module docstring). ``path``: the fundamental
+    price per step (an array, e.g. from :func:`gbm_path`; default: the book's mid throughout).
+    ``flow``: exogenous market orders per step, signed base quantity (+ buys). Deterministic:
+    the same inputs give the same result."""
+    if not isinstance(book, OrderBook):
+        raise TypeError(f"book: expected liqcascade.OrderBook, got {type(book).__name__}")
+    if not isinstance(positions, Positions):
+        raise TypeError(f"positions: expected liqcascade.Positions, got {type(positions).__name__}")
+    if isinstance(policy, str):
+        presets = {"binance": LiquidationPolicy.binance, "market_orders": LiquidationPolicy.market_orders}
+        if policy not in presets:
+            raise ValueError(f"policy: expected one of {', '.join(map(repr, presets))} or a LiquidationPolicy, got {policy!r}")
+        policy = presets[policy]()
+    if not isinstance(policy, LiquidationPolicy):
+        raise TypeError(f"policy: expected LiquidationPolicy or a preset name, got {type(policy).__name__}")
+    n_steps = int_scalar(steps, "steps", minimum=1)
+    for item in breakers:
+        if not isinstance(item, CircuitBreaker):
+            raise TypeError(f"breakers: expected CircuitBreaker items, got {type(item).__name__}")
+    if mark not in ("last", "ema", "index"):
+        raise ValueError(f"mark: expected 'last', 'ema' or 'index', got {mark!r}")
+    config = {
+        "steps": n_steps, "dt": real_scalar(dt, "dt"), "resilience": real_scalar(resilience, "resilience"),
+        "path": [] if path is None else float_column(path, "path").tolist(),
+        "flow": [] if flow is None else float_column(flow, "flow").tolist(),
+        "shock": real_scalar(shock, "shock"), "mark": mark,
+        "mark_halflife": real_scalar(mark_halflife, "mark_halflife"), "basis": real_scalar(basis, "basis"),
+        "band": real_scalar(band, "band"),
+        "breakers": [(real_scalar(b.move, "breakers.move"), int_scalar(b.window, "breakers.window"),
+                      int_scalar(b.halt, "breakers.halt")) for b in breakers],
+        "insurance_fund": real_scalar(insurance_fund, "insurance_fund"),
+        "fee_rate": float(policy.fee_rate), "limit_at_bankruptcy": bool(policy.limit_at_bankruptcy),
+        "takeover": bool(policy.takeover), "adl": bool(policy.adl),
+        "max_orders_per_step": int(policy.max_orders_per_step), "unwind_per_step": float(policy.unwind_per_step),
+    }
+    raw = _core.simulate(book._book, positions._set, config)
+    timeline = dict(raw["timeline"])
+    timeline["halted"] = timeline["halted"].view(np.bool_)
+    timeline["book_depth"] = timeline["bid_depth"] + timeline["ask_depth"]
+    events = dict(raw["events"])
+    return SimulationResult(
+        timeline=ColumnTable(timeline),
+        events=ColumnTable(events),
+        final_qty=raw["final_qty"],
+        liquidated=raw["liquidated"].view(np.bool_),
+        exogenous_filled=float(raw["exogenous_filled"]),
+        insurance_fund_start=config["insurance_fund"],
+    )
+
+
+def gbm_path(steps: int, dt: float, start: float, sigma: float, mu: float = 0.0, *, jump_rate: float = 0.0,
+             jump_mean: float = 0.0, jump_std: float = 0.0, seed: int = 0) -> FloatArray:
+    """A fundamental path: geometric Brownian motion with (Merton) lognormal jumps, from
+    NumPy's counter-based Philox generator (deterministic for a seed). ``sigma`` and ``mu``
+    per unit time; jumps arrive at ``jump_rate`` per unit time with log-size
+    N(``jump_mean``, ``jump_std``). The first value is ``start``."""
+    n = int_scalar(steps, "steps", minimum=1)
+    values = {"dt": dt, "start": start, "sigma": sigma, "mu": mu, "jump_rate": jump_rate,
+              "jump_mean": jump_mean, "jump_std": jump_std}
+    checked = {k: real_scalar(v, k) for k, v in values.items()}
+    arr = np.array(list(checked.values()))
+    first_bad(~np.isfinite(arr), "gbm_path", arr, "parameters must be finite")
+    for name in ("dt", "start"):
+        if checked[name] <= 0:
+            raise ValueError(f"{name}: must be > 0, got {checked[name]!r}")
+    for name in ("sigma", "jump_rate", "jump_std"):
+        if checked[name] < 0:
+            raise ValueError(f"{name}: must be >= 0, got {checked[name]!r}")
+    rng = np.random.Generator(np.random.Philox(int_scalar(seed, "seed", minimum=0)))
+    dt_, s = checked["dt"], checked["sigma"]
+    log_steps = (checked["mu"] - 0.5 * s * s) * dt_ + s * math.sqrt(dt_) * rng.standard_normal(n - 1)
+    jumps = rng.poisson(checked["jump_rate"] * dt_, n - 1)
+    log_steps += jumps * checked["jump_mean"] + np.sqrt(jumps) * checked["jump_std"] * rng.standard_normal(n - 1)
+    return checked["start"] * np.exp(np.concatenate(([0.0], np.cumsum(log_steps))))

@@ -1,0 +1,97 @@
+#include "pybind.hpp"
+#include "interruptible.hpp"
+
+#include <cascade_core/simulator.hpp>
+
+namespace cc = cascade_core;
+
+namespace liqcascade_bindings {
+
+namespace {
+
+template <class T>
+T item(const py::dict& d, const char* key) {
+  if (!d.contains(key)) throw py::value_error(std::string(key) + ": missing from the configuration");
+  return d[key].cast<T>();
+}
+
+cc::SimulationConfig config_from(const py::dict& d) {
+  cc::SimulationConfig c;
+  c.steps = item<std::int64_t>(d, "steps");
+  c.dt = item<double>(d, "dt");
+  c.resilience = item<double>(d, "resilience");
+  c.path = item<std::vector<double>>(d, "path");
+  c.flow = item<std::vector<double>>(d, "flow");
+  c.shock = item<double>(d, "shock");
+  const auto mark = item<std::string>(d, "mark");
+  if (mark == "last") c.mark = cc::SimulationConfig::Mark::last;
+  else if (mark == "ema") c.mark = cc::SimulationConfig::Mark::ema;
+  else if (mark == "index") c.mark = cc::SimulationConfig::Mark::index;
+  else throw py::value_error("mark: expected 'last', 'ema' or 'index', got '" + mark + "'");
+  c.mark_halflife = item<double>(d, "mark_halflife");
+  c.basis = item<double>(d, "basis");
+  c.band = item<double>(d, "band");
+  for (const auto& b : item<std::vector<std::tuple<double, std::int64_t, std::int64_t>>>(d, "breakers")) {
+    c.breakers.push_back({std::get<0>(b), std::get<1>(b), std::get<2>(b)});
+  }
+  c.insurance_fund = item<double>(d, "insurance_fund");
+  c.policy.fee_rate = item<double>(d, "fee_rate");
+  c.policy.limit_at_bankruptcy = item<bool>(d, "limit_at_bankruptcy");
+  c.policy.takeover = item<bool>(d, "takeover");
+  c.policy.adl = item<bool>(d, "adl");
+  c.policy.max_orders_per_step = item<std::int64_t>(d, "max_orders_per_step");
+  c.policy.unwind_per_step = item<double>(d, "unwind_per_step");
+  return c;
+}
+
+}  // namespace
+
+void register_simulator(py::module_& m) {
+  m.def(
+      "simulate",
+      [](const py::object& book_obj, const py::object& positions_obj, const py::dict& config_dict) {
+        const cc::OrderBook& book = order_book(book_obj, "book");
+        const cc::PositionSet& positions = position_set(positions_obj, "positions");
+        const auto config = config_from(config_dict);
+        cc::RunControl control;
+        auto r = run_interruptible([&] { return cc::simulate(book, positions, config, &control.cancel); },
+                                   control, py::none());
+        py::dict timeline;
+        timeline["time"] = to_numpy(std::move(r.time));
+        timeline["price"] = to_numpy(std::move(r.price));
+        timeline["mark_price"] = to_numpy(std::move(r.mark_price));
+        timeline["fundamental"] = to_numpy(std::move(r.fundamental));
+        timeline["liquidated_qty"] = to_numpy(std::move(r.liquidated_qty));
+        timeline["liquidated_notional"] = to_numpy(std::move(r.liquidated_notional));
+        timeline["insurance_fund"] = to_numpy(std::move(r.insurance_fund));
+        timeline["fund_inventory"] = to_numpy(std::move(r.fund_inventory));
+        timeline["adl_qty"] = to_numpy(std::move(r.adl_qty));
+        timeline["halted"] = to_numpy(std::move(r.halted));
+        timeline["queued"] = to_numpy(std::move(r.queued));
+        timeline["bid_depth"] = to_numpy(std::move(r.bid_depth));
+        timeline["ask_depth"] = to_numpy(std::move(r.ask_depth));
+        timeline["best_bid"] = to_numpy(std::move(r.best_bid));
+        timeline["best_ask"] = to_numpy(std::move(r.best_ask));
+        py::dict events;
+        events["step"] = to_numpy(std::move(r.event_step));
+        events["position"] = to_numpy(std::move(r.event_position));
+        events["kind"] = to_numpy(std::move(r.event_kind));
+        events["counterparty"] = to_numpy(std::move(r.event_counterparty));
+        events["fund"] = to_numpy(std::move(r.event_fund));
+        events["qty"] = to_numpy(std::move(r.event_qty));
+        events["price"] = to_numpy(std::move(r.event_price));
+        events["fee"] = to_numpy(std::move(r.event_fee));
+        events["loss"] = to_numpy(std::move(r.event_loss));
+        py::dict out;
+        out["timeline"] = timeline;
+        out["events"] = events;
+        out["final_qty"] = to_numpy(std::move(r.final_qty));
+        out["liquidated"] = to_numpy(std::move(r.liquidated));
+        out["exogenous_filled"] = r.exogenous_filled;
+        return out;
+      },
+      py::arg("book"), py::arg("positions"), py::arg("config"),
+      "Run the time-stepped simulation; returns timeline, events and final state as arrays.");
+}
+
+}  // namespace liqcascade_bindings

@@ -1,0 +1,75 @@
+// The time-stepped simulator of one market (DESIGN.md, "Exchange-grade liquidation engine"):
+// a book that refills toward its profile (Obizhaeva-Wang), a mark price, a liquidation engine
+// with a throughput limit, an insurance fund with takeovers and their unwinding, auto-
+// deleveraging, price bands and circuit breakers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "cascade_core/order_book.hpp"
+#include "cascade_core/positions.hpp"
+
+namespace cascade_core {
+
+struct CircuitBreaker {
+  double move = 0.0;             // halt when |last / last[t - window] - 1| >= move
+  std::int64_t window = 1;       // steps
+  std::int64_t halt = 1;         // steps halted
+};
+
+struct LiquidationPolicy {
+  double fee_rate = 0.0;               // clearance fee on liquidated notional, to the fund, capped at equity left
+  bool limit_at_bankruptcy = true;     // IOC orders fill no worse than the bankruptcy price
+  bool takeover = true;                // the insurance fund takes over what the book would not fill
+  bool adl = true;                     // auto-deleverage opposite positions when the fund cannot
+  std::int64_t max_orders_per_step = 0;  // 0: no limit; the rest queue in trigger order
+  double unwind_per_step = 0.0;        // fund inventory sold back into the book per step (0: all)
+};
+
+struct SimulationConfig {
+  std::int64_t steps = 1;
+  double dt = 1.0;
+  double resilience = 0.0;             // rho: consumed depth refills as exp(-rho dt) per step
+  std::vector<double> path;            // fundamental (book centre) per step; empty: constant
+  std::vector<double> flow;            // exogenous market order per step, signed qty (+ buy); empty: none
+  double shock = 0.0;                  // relative exogenous move at step 0 (consumes depth, as the static cascade)
+  enum class Mark { last, ema, index } mark = Mark::last;
+  double mark_halflife = 0.0;          // ema: half-life in time units
+  double basis = 0.0;                  // index: mark = path + basis
+  double band = 0.0;                   // fills only within mark * (1 +- band); 0: none
+  std::vector<CircuitBreaker> breakers;
+  double insurance_fund = 0.0;         // starting balance
+  LiquidationPolicy policy;
+
+  void validate(std::size_t n_positions) const;
+};
+
+enum class EventKind : std::int8_t { liquidation = 0, takeover = 1, adl = 2, unwind = 3 };
+
+struct SimulationResult {
+  // timeline, one row per step
+  std::vector<double> time, price, mark_price, fundamental, liquidated_qty, liquidated_notional,
+      insurance_fund, fund_inventory, adl_qty, bid_depth, ask_depth, best_bid, best_ask;
+  std::vector<std::uint8_t> halted;
+  std::vector<std::int64_t> queued;
+  // events, one row per fill, takeover or deleveraging
+  std::vector<std::int64_t> event_step, event_position;
+  std::vector<std::int64_t> event_counterparty;  // adl: the position (or -1: the fund) deleveraged against
+  std::vector<double> event_fund;                // insurance fund balance after the event
+  std::vector<std::int8_t> event_kind;
+  std::vector<double> event_qty, event_price, event_fee, event_loss;
+  // final state per position
+  std::vector<double> final_qty;               // open quantity left
+  std::vector<std::uint8_t> liquidated;        // closed by the liquidation engine
+  // totals
+  double exogenous_filled = 0.0;
+  std::int64_t queued_now = 0;  // working value: positions waiting for the engine
+};
+
+// Runs the simulation. `book` is the profile the book refills toward, centred on its mid.
+SimulationResult simulate(const OrderBook& book, const PositionSet& positions,
+                          const SimulationConfig& config, const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace cascade_core

@@ -1,0 +1,417 @@
+#include "cascade_core/simulator.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <string>
+
+#include "cascade_core/errors.hpp"
+
+namespace cascade_core {
+
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+// One side of the book as its profile (prices at the initial centre, quantities) with the
+// consumed volume counted from the top. With no refill it walks with exactly the arithmetic
+// of the static cascade; a refill shrinks the consumed volume (Obizhaeva-Wang).
+class SideBook {
+ public:
+  SideBook(const BookSide& side, bool bids)
+      : price_(side.price), qty_(side.qty), cum_(side.size() + 1, 0.0), bids_(bids) {
+    for (std::size_t k = 0; k < qty_.size(); ++k) cum_[k + 1] = cum_[k] + qty_[k];
+    left_ = qty_.empty() ? 0.0 : qty_[0];
+  }
+
+  [[nodiscard]] double consumed() const noexcept {
+    return level_ >= qty_.size() ? cum_.back() : cum_[level_] + (qty_[level_] - left_);
+  }
+  [[nodiscard]] double remaining() const noexcept { return cum_.back() - consumed(); }
+  [[nodiscard]] double best(double shift) const noexcept {
+    return level_ < qty_.size() ? price_[level_] + shift : std::numeric_limits<double>::quiet_NaN();
+  }
+
+  // Consumed volume decays by `factor` (exp(-rho dt)).
+  void refill(double factor) {
+    const double target = consumed() * factor;
+    const auto it = std::upper_bound(cum_.begin() + 1, cum_.end(), target);
+    level_ = static_cast<std::size_t>(it - cum_.begin()) - 1;
+    left_ = level_ < qty_.size() ? cum_[level_ + 1] - target : 0.0;
+  }
+
+  void remove_beyond(double target, double shift) {
+    while (level_ < qty_.size() && (bids_ ? price_[level_] + shift > target : price_[level_] + shift < target)) {
+      next_level();
+    }
+  }
+
+  struct Fill {
+    double qty = 0.0, notional = 0.0, unfilled = 0.0;
+  };
+
+  // A market order of `qty` that fills no worse than `limit` (bids: >= limit; asks: <= limit).
+  Fill take(double qty, double limit, double shift, double& last) {
+    Fill fill;
+    double remaining = qty;
+    while (remaining > 0.0 && level_ < qty_.size()) {
+      const double price = price_[level_] + shift;
+      if (bids_ ? price < limit : price > limit) break;
+      last = price;
+      if (remaining >= left_) {
+        fill.qty += left_;
+        fill.notional += left_ * price;
+        remaining -= left_;
+        next_level();
+      } else {
+        fill.qty += remaining;
+        fill.notional += remaining * price;
+        left_ -= remaining;
+        remaining = 0.0;
+      }
+    }
+    fill.unfilled = remaining;
+    return fill;
+  }
+
+ private:
+  void next_level() {
+    ++level_;
+    left_ = level_ < qty_.size() ? qty_[level_] : 0.0;
+  }
+
+  const std::vector<double>& price_;
+  const std::vector<double>& qty_;
+  std::vector<double> cum_;
+  bool bids_;
+  std::size_t level_ = 0;
+  double left_ = 0.0;
+};
+
+enum class State : std::uint8_t { open, queued, liquidated };
+
+class Simulation {
+ public:
+  Simulation(const OrderBook& book, const PositionSet& positions, const SimulationConfig& config)
+      : config_(config), positions_(positions), cols_(positions.columns()),
+        bids_(book.bids(), true), asks_(book.asks(), false), centre0_(book.mid()) {
+    const std::size_t n = positions.size();
+    open_qty_.assign(cols_.qty.begin(), cols_.qty.end());
+    margin_.assign(cols_.margin.begin(), cols_.margin.end());
+    state_.assign(n, State::open);
+    last_ = mark_ = centre0_;
+    fund_ = config.insurance_fund;
+  }
+
+  SimulationResult run(const std::atomic<bool>* cancel) {
+    const auto& cfg = config_;
+    const std::size_t steps = static_cast<std::size_t>(cfg.steps);
+    std::vector<double> history;
+    history.reserve(steps);
+    result_.final_qty.clear();
+    const double refill = std::exp(-cfg.resilience * cfg.dt);
+    const double ema_alpha = cfg.mark_halflife > 0.0 ? 1.0 - std::exp2(-cfg.dt / cfg.mark_halflife) : 1.0;
+    std::int64_t halted_until = 0;
+    for (std::size_t t = 0; t < steps; ++t) {
+      if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) break;
+      step_ = static_cast<std::int64_t>(t);
+      const double centre = cfg.path.empty() ? centre0_ : cfg.path[t];
+      shift_ = centre - centre0_;
+      if (t > 0 && cfg.resilience > 0.0) {
+        bids_.refill(refill);
+        asks_.refill(refill);
+      }
+      const bool halted = step_ < halted_until;
+      step_qty_ = step_notional_ = step_adl_ = 0.0;
+      if (!halted) {
+        exogenous(t, centre);
+      }
+      // the mark: last trade, its EMA, or the index (fundamental) plus a basis
+      switch (cfg.mark) {
+        case SimulationConfig::Mark::last: mark_ = last_; break;
+        case SimulationConfig::Mark::ema: mark_ = t == 0 && cfg.shock == 0.0 ? last_ : mark_ + ema_alpha * (last_ - mark_); break;
+        case SimulationConfig::Mark::index: mark_ = centre + cfg.basis; break;
+      }
+      if (!halted) {
+        liquidate();
+        unwind();
+      }
+      history.push_back(last_);
+      for (const auto& breaker : cfg.breakers) {
+        if (t >= static_cast<std::size_t>(breaker.window)) {
+          const double before = history[t - static_cast<std::size_t>(breaker.window)];
+          if (std::abs(last_ / before - 1.0) >= breaker.move) {
+            halted_until = std::max(halted_until, step_ + 1 + breaker.halt);
+          }
+        }
+      }
+      record(t, centre, halted);
+    }
+    result_.final_qty = open_qty_;
+    result_.liquidated.resize(state_.size());
+    for (std::size_t i = 0; i < state_.size(); ++i) result_.liquidated[i] = state_[i] == State::liquidated ? 1 : 0;
+    return std::move(result_);
+  }
+
+ private:
+  void exogenous(std::size_t t, double centre) {
+    const auto& cfg = config_;
+    if (t == 0 && cfg.shock != 0.0) {
+      const double target = centre * (1.0 + cfg.shock);
+      (cfg.shock < 0.0 ? bids_ : asks_).remove_beyond(target, shift_);
+      last_ = target;
+    }
+    if (!cfg.flow.empty() && cfg.flow[t] != 0.0) {
+      const double q = cfg.flow[t];
+      const auto fill = q < 0.0 ? bids_.take(-q, -inf, shift_, last_) : asks_.take(q, inf, shift_, last_);
+      result_.exogenous_filled += fill.qty;
+    }
+  }
+
+  // Moves every newly triggered position into the queues, in trigger order.
+  void enqueue() {
+    const auto& longs = positions_.at_risk(Direction::down);
+    while (next_long_ < longs.size() && mark_ <= longs[next_long_].threshold) {
+      const auto i = longs[next_long_++].index;
+      if (state_[i] == State::open && open_qty_[i] > 0.0) {
+        state_[i] = State::queued;
+        long_queue_.push_back(i);
+      }
+    }
+    const auto& shorts = positions_.at_risk(Direction::up);
+    while (next_short_ < shorts.size() && mark_ >= shorts[next_short_].threshold) {
+      const auto i = shorts[next_short_++].index;
+      if (state_[i] == State::open && open_qty_[i] > 0.0) {
+        state_[i] = State::queued;
+        short_queue_.push_back(i);
+      }
+    }
+  }
+
+  void liquidate() {
+    const auto& policy = config_.policy;
+    std::int64_t budget = policy.max_orders_per_step > 0 ? policy.max_orders_per_step
+                                                         : std::numeric_limits<std::int64_t>::max();
+    for (;;) {
+      enqueue();
+      if (budget == 0 || (long_queue_.empty() && short_queue_.empty())) break;
+      auto& queue = long_queue_.empty() ? short_queue_ : long_queue_;
+      const std::uint32_t i = queue.front();
+      queue.pop_front();
+      close(i);
+      --budget;
+      if (config_.mark == SimulationConfig::Mark::last) mark_ = last_;
+    }
+    result_.queued_now = static_cast<std::int64_t>(long_queue_.size() + short_queue_.size());
+  }
+
+  void close(std::uint32_t i) {
+    const auto& policy = config_.policy;
+    const int side = cols_.side[i];
+    const double q = open_qty_[i];
+    const double entry = cols_.entry_price[i];
+    const double bankrupt = positions_.bankruptcy_price()[i];
+    state_[i] = State::liquidated;
+    double limit = side > 0 ? -inf : inf;
+    if (policy.limit_at_bankruptcy) limit = bankrupt;
+    if (config_.band > 0.0) {
+      const double band_limit = mark_ * (1.0 - side * config_.band);
+      limit = side > 0 ? std::max(limit, band_limit) : std::min(limit, band_limit);
+    }
+    const auto fill = side > 0 ? bids_.take(q, limit, shift_, last_) : asks_.take(q, limit, shift_, last_);
+    double fee = 0.0, loss = 0.0;
+    if (fill.qty > 0.0) {
+      // equity left after closing `filled` at the VWAP (and the rest at bankruptcy):
+      // filled * side * (vwap - bankruptcy)
+      const double equity_left = side * (fill.notional - bankrupt * fill.qty);
+      if (equity_left > 0.0) {
+        fee = std::min(policy.fee_rate * fill.notional, equity_left);
+      } else {
+        loss = -equity_left;  // bad debt: the fund covers it
+      }
+      fund_ += fee - loss;
+      step_qty_ += fill.qty;
+      step_notional_ += fill.notional;
+      event(EventKind::liquidation, i, fill.qty, fill.notional / fill.qty, fee, loss, -1);
+    }
+    (void)entry;
+    double left = fill.unfilled;
+    open_qty_[i] = left;
+    if (left <= 0.0) return;
+    if (policy.takeover && fund_ > 0.0) {
+      // the fund becomes the holder of the rest at the bankruptcy price
+      const double signed_qty = side * left;
+      inventory_cost_ += signed_qty * bankrupt;
+      inventory_ += signed_qty;
+      event(EventKind::takeover, i, left, bankrupt, 0.0, 0.0, -1);
+      open_qty_[i] = 0.0;
+      return;
+    }
+    if (policy.adl) {
+      left -= deleverage(-side, left, bankrupt, i);
+      open_qty_[i] = left;
+    }
+  }
+
+  // Closes up to `qty` of open positions on `side` at `price`, most profitable and most
+  // leveraged first (rank: PnL% x effective leverage when in profit, PnL% / effective leverage
+  // otherwise). Returns the quantity deleveraged.
+  double deleverage(int side, double qty, double price, std::int64_t source) {
+    struct Candidate {
+      double score;
+      std::uint32_t index;
+    };
+    std::vector<Candidate> candidates;
+    for (std::uint32_t j = 0; j < open_qty_.size(); ++j) {
+      if (cols_.side[j] != side || state_[j] != State::open || open_qty_[j] <= 0.0) continue;
+      const double pnl = side * open_qty_[j] * (mark_ - cols_.entry_price[j]);
+      const double equity = margin_[j] + pnl;
+      if (equity <= 0.0) continue;
+      const double pnl_pct = margin_[j] > 0.0 ? pnl / margin_[j] : (pnl > 0.0 ? inf : -inf);
+      const double leverage = open_qty_[j] * mark_ / equity;
+      candidates.push_back({pnl > 0.0 ? pnl_pct * leverage : pnl_pct / leverage, j});
+    }
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+    double done = 0.0;
+    for (const auto& c : candidates) {
+      if (done >= qty) break;
+      const double take = std::min(open_qty_[c.index], qty - done);
+      margin_[c.index] *= 1.0 - take / open_qty_[c.index];
+      open_qty_[c.index] -= take;
+      done += take;
+      step_adl_ += take;
+      event(EventKind::adl, c.index, take, price, 0.0, 0.0, source);
+    }
+    return done;
+  }
+
+  // The fund sells (buys back) its inventory into the book; a fund left negative deleverages
+  // what remains against the opposite side at its cost (so it takes no further loss).
+  void unwind() {
+    if (inventory_ == 0.0) return;
+    const auto& policy = config_.policy;
+    const double held = std::abs(inventory_);
+    const double qty = policy.unwind_per_step > 0.0 ? std::min(held, policy.unwind_per_step) : held;
+    const int side = inventory_ > 0.0 ? 1 : -1;  // a long inventory is sold
+    double limit = side > 0 ? -inf : inf;
+    if (config_.band > 0.0) limit = mark_ * (1.0 - side * config_.band);
+    const double average = inventory_cost_ / inventory_;
+    const auto fill = side > 0 ? bids_.take(qty, limit, shift_, last_) : asks_.take(qty, limit, shift_, last_);
+    if (fill.qty > 0.0) {
+      const double pnl = side * (fill.notional - average * fill.qty);
+      fund_ += pnl;
+      inventory_ -= side * fill.qty;
+      inventory_cost_ -= side * fill.qty * average;
+      event(EventKind::unwind, -1, fill.qty, fill.notional / fill.qty, 0.0, -pnl, -1);
+    }
+    if (fund_ < 0.0 && policy.adl && inventory_ != 0.0) {
+      const double done = deleverage(-side, std::abs(inventory_), average, -1);
+      inventory_ -= side * done;
+      inventory_cost_ -= side * done * average;
+    }
+    if (std::abs(inventory_) < 1e-12 * (1.0 + held)) inventory_ = inventory_cost_ = 0.0;
+  }
+
+  void event(EventKind kind, std::int64_t position, double qty, double price, double fee, double loss,
+             std::int64_t counterparty) {
+    result_.event_step.push_back(step_);
+    result_.event_position.push_back(position);
+    result_.event_counterparty.push_back(counterparty);
+    result_.event_fund.push_back(fund_);
+    result_.event_kind.push_back(static_cast<std::int8_t>(kind));
+    result_.event_qty.push_back(qty);
+    result_.event_price.push_back(price);
+    result_.event_fee.push_back(fee);
+    result_.event_loss.push_back(loss);
+  }
+
+  void record(std::size_t t, double centre, bool halted) {
+    auto& r = result_;
+    r.time.push_back(static_cast<double>(t) * config_.dt);
+    r.price.push_back(last_);
+    r.mark_price.push_back(mark_);
+    r.fundamental.push_back(centre);
+    r.liquidated_qty.push_back(step_qty_);
+    r.liquidated_notional.push_back(step_notional_);
+    r.insurance_fund.push_back(fund_);
+    r.fund_inventory.push_back(inventory_);
+    r.adl_qty.push_back(step_adl_);
+    r.bid_depth.push_back(bids_.remaining());
+    r.ask_depth.push_back(asks_.remaining());
+    r.best_bid.push_back(bids_.best(shift_));
+    r.best_ask.push_back(asks_.best(shift_));
+    r.halted.push_back(halted ? 1 : 0);
+    r.queued.push_back(r.queued_now);
+  }
+
+  const SimulationConfig& config_;
+  const PositionSet& positions_;
+  PositionColumns cols_;
+  SideBook bids_, asks_;
+  double centre0_;
+  double shift_ = 0.0;
+  double last_ = 0.0, mark_ = 0.0;
+  double fund_ = 0.0, inventory_ = 0.0, inventory_cost_ = 0.0;
+  std::vector<double> open_qty_, margin_;
+  std::vector<State> state_;
+  std::size_t next_long_ = 0, next_short_ = 0;
+  std::deque<std::uint32_t> long_queue_, short_queue_;
+  std::int64_t step_ = 0;
+  double step_qty_ = 0.0, step_notional_ = 0.0, step_adl_ = 0.0;
+  SimulationResult result_;
+};
+
+}  // namespace
+
+void SimulationConfig::validate(std::size_t) const {
+  auto require = [](bool ok, const char* field, const std::string& rule, double value) {
+    if (!ok) throw InputError(field, rule + ", got " + format_value(value));
+  };
+  require(steps >= 1, "steps", "must be >= 1", static_cast<double>(steps));
+  require(std::isfinite(dt) && dt > 0.0, "dt", "must be finite and > 0", dt);
+  require(std::isfinite(resilience) && resilience >= 0.0, "resilience", "must be finite and >= 0", resilience);
+  if (!path.empty() && path.size() != static_cast<std::size_t>(steps)) {
+    throw InputError("path", "length " + std::to_string(path.size()) + " does not match steps " + std::to_string(steps));
+  }
+  for (std::size_t t = 0; t < path.size(); ++t) {
+    if (!(std::isfinite(path[t]) && path[t] > 0.0)) {
+      throw InputError("path", static_cast<std::ptrdiff_t>(t), "must be finite and > 0, got " + format_value(path[t]));
+    }
+  }
+  if (!flow.empty() && flow.size() != static_cast<std::size_t>(steps)) {
+    throw InputError("flow", "length " + std::to_string(flow.size()) + " does not match steps " + std::to_string(steps));
+  }
+  for (std::size_t t = 0; t < flow.size(); ++t) {
+    if (!std::isfinite(flow[t])) throw InputError("flow", static_cast<std::ptrdiff_t>(t), "must be finite");
+  }
+  require(std::isfinite(shock) && shock > -1.0, "shock", "must be finite and > -1", shock);
+  require(std::isfinite(mark_halflife) && mark_halflife >= 0.0, "mark_halflife", "must be finite and >= 0", mark_halflife);
+  require(std::isfinite(basis), "basis", "must be finite", basis);
+  require(std::isfinite(band) && band >= 0.0 && band < 1.0, "band", "must be in [0, 1)", band);
+  for (std::size_t k = 0; k < breakers.size(); ++k) {
+    const auto& b = breakers[k];
+    if (!(std::isfinite(b.move) && b.move > 0.0 && b.window >= 1 && b.halt >= 1)) {
+      throw InputError("breakers", static_cast<std::ptrdiff_t>(k), "needs move > 0, window >= 1 and halt >= 1");
+    }
+  }
+  require(std::isfinite(insurance_fund), "insurance_fund", "must be finite", insurance_fund);
+  require(std::isfinite(policy.fee_rate) && policy.fee_rate >= 0.0 && policy.fee_rate < 1.0, "fee_rate",
+          "must be in [0, 1)", policy.fee_rate);
+  require(policy.max_orders_per_step >= 0, "max_orders_per_step", "must be >= 0",
+          static_cast<double>(policy.max_orders_per_step));
+  require(std::isfinite(policy.unwind_per_step) && policy.unwind_per_step >= 0.0, "unwind_per_step",
+          "must be finite and >= 0", policy.unwind_per_step);
+}
+
+SimulationResult simulate(const OrderBook& book, const PositionSet& positions,
+                          const SimulationConfig& config, const std::atomic<bool>* cancel) {
+  config.validate(positions.size());
+  (void)book.mid();  // both sides needed: the mid is the book's centre
+  positions.prepare();
+  Simulation simulation(book, positions, config);
+  return simulation.run(cancel);
+}
+
+}  // namespace cascade_core
