@@ -93,9 +93,13 @@ class CircuitBreaker:
 class SimulationResult:
     """``timeline``: one row per step (``time``, ``price``, ``mark_price``, ``fundamental``,
     ``liquidated_qty``, ``liquidated_notional``, ``insurance_fund``, ``fund_inventory``,
-    ``adl_qty``, ``halted``, ``queued``, ``bid_depth``, ``ask_depth``, ``book_depth``).
+    ``adl_qty``, ``halted``, ``queued``, ``bid_depth``, ``ask_depth``, ``book_depth`` (resting
+    base quantity), ``best_bid``, ``best_ask``).
     ``events``: one row per liquidation fill, takeover, ADL fill or fund unwind (``step``,
-    ``position`` (-1 for the fund), ``kind``, ``qty``, ``price``, ``fee``, ``loss``).
+    ``position`` (-1 for the fund), ``kind`` (0-3) and ``kind_name`` (``EVENT_KINDS``),
+    ``counterparty`` (for ADL: the liquidated position, or -1 for the fund's inventory),
+    ``qty``, ``price``, ``fee``, ``loss`` (bad debt the fund covered; for an unwind, minus its
+    profit), ``fund`` (the balance after the event)).
     ``final_qty`` and ``liquidated``: each position's final state."""
 
     timeline: ColumnTable
@@ -164,6 +168,7 @@ def simulate(
     timeline["halted"] = timeline["halted"].view(np.bool_)
     timeline["book_depth"] = timeline["bid_depth"] + timeline["ask_depth"]
     events = dict(raw["events"])
+    events["kind_name"] = np.array(EVENT_KINDS, dtype=object)[events["kind"]]
     return SimulationResult(
         timeline=ColumnTable(timeline),
         events=ColumnTable(events),

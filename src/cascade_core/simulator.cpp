@@ -107,8 +107,8 @@ class Simulation {
   SimulationResult run(const std::atomic<bool>* cancel) {
     const auto& cfg = config_;
     const std::size_t steps = static_cast<std::size_t>(cfg.steps);
-    std::vector<double> history;
-    history.reserve(steps);
+    std::vector<double> history{centre0_};  // last price before each step
+    history.reserve(steps + 1);
     result_.final_qty.clear();
     const double refill = std::exp(-cfg.resilience * cfg.dt);
     const double ema_alpha = cfg.mark_halflife > 0.0 ? 1.0 - std::exp2(-cfg.dt / cfg.mark_halflife) : 1.0;
@@ -130,7 +130,7 @@ class Simulation {
       // the mark: last trade, its EMA, or the index (fundamental) plus a basis
       switch (cfg.mark) {
         case SimulationConfig::Mark::last: mark_ = last_; break;
-        case SimulationConfig::Mark::ema: mark_ = t == 0 && cfg.shock == 0.0 ? last_ : mark_ + ema_alpha * (last_ - mark_); break;
+        case SimulationConfig::Mark::ema: mark_ += ema_alpha * (last_ - mark_); break;  // from the initial mid
         case SimulationConfig::Mark::index: mark_ = centre + cfg.basis; break;
       }
       if (!halted) {
@@ -139,8 +139,9 @@ class Simulation {
       }
       history.push_back(last_);
       for (const auto& breaker : cfg.breakers) {
-        if (t >= static_cast<std::size_t>(breaker.window)) {
-          const double before = history[t - static_cast<std::size_t>(breaker.window)];
+        const auto window = static_cast<std::size_t>(breaker.window);
+        if (history.size() > window) {
+          const double before = history[history.size() - 1 - window];
           if (std::abs(last_ / before - 1.0) >= breaker.move) {
             halted_until = std::max(halted_until, step_ + 1 + breaker.halt);
           }
@@ -248,15 +249,12 @@ class Simulation {
       open_qty_[i] = 0.0;
       return;
     }
-    if (policy.adl) {
-      left -= deleverage(-side, left, bankrupt, i);
-      open_qty_[i] = left;
-    }
+    if (policy.adl) open_qty_[i] = deleverage(-side, left, bankrupt, i);
   }
 
   // Closes up to `qty` of open positions on `side` at `price`, most profitable and most
   // leveraged first (rank: PnL% x effective leverage when in profit, PnL% / effective leverage
-  // otherwise). Returns the quantity deleveraged.
+  // otherwise). Returns what could not be deleveraged.
   double deleverage(int side, double qty, double price, std::int64_t source) {
     struct Candidate {
       double score;
@@ -274,17 +272,17 @@ class Simulation {
     }
     std::stable_sort(candidates.begin(), candidates.end(),
                      [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
-    double done = 0.0;
+    double remaining = qty;
     for (const auto& c : candidates) {
-      if (done >= qty) break;
-      const double take = std::min(open_qty_[c.index], qty - done);
+      if (remaining <= 0.0) break;
+      const double take = std::min(open_qty_[c.index], remaining);
       margin_[c.index] *= 1.0 - take / open_qty_[c.index];
-      open_qty_[c.index] -= take;
-      done += take;
+      open_qty_[c.index] = take == open_qty_[c.index] ? 0.0 : open_qty_[c.index] - take;
+      remaining = take == remaining ? 0.0 : remaining - take;
       step_adl_ += take;
       event(EventKind::adl, c.index, take, price, 0.0, 0.0, source);
     }
-    return done;
+    return remaining;
   }
 
   // The fund sells (buys back) its inventory into the book; a fund left negative deleverages
@@ -307,7 +305,7 @@ class Simulation {
       event(EventKind::unwind, -1, fill.qty, fill.notional / fill.qty, 0.0, -pnl, -1);
     }
     if (fund_ < 0.0 && policy.adl && inventory_ != 0.0) {
-      const double done = deleverage(-side, std::abs(inventory_), average, -1);
+      const double done = std::abs(inventory_) - deleverage(-side, std::abs(inventory_), average, -1);
       inventory_ -= side * done;
       inventory_cost_ -= side * done * average;
     }

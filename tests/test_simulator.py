@@ -1,0 +1,247 @@
+"""The time-stepped simulator: equivalence with the static cascade, the Obizhaeva-Wang
+refill, accounting identities, ADL ranking, throughput and circuit breakers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import reference
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import books, position_sets, shocks
+
+import liqcascade as lc
+
+
+def positions_of(pos: dict) -> lc.Positions:
+    return lc.Positions(np.array(pos["side"], dtype=np.int8), np.array(pos["qty"], dtype=float),
+                        np.array(pos["entry_price"], dtype=float), np.array(pos["margin"], dtype=float),
+                        np.array(pos["mmr"], dtype=float), np.array(pos["maint_amount"], dtype=float))
+
+
+@given(book=books(), pos=position_sets(), shock=shocks())
+def test_one_step_with_market_orders_reproduces_the_static_cascade(book, pos, shock):
+    ob = lc.OrderBook(**book)
+    ref = ob.mid
+    positions = positions_of(pos)
+    # the static cascade reads one side only; drop opposite positions already underwater
+    (kind, value), = shock.items()
+    down = value <= 0 if kind == "shock" else kind == "sell_qty"
+    liq = positions.liquidation_price
+    keep = np.where(positions.side > 0, True if down else liq < ref, liq > ref if down else True)
+    pos = {k: [v for v, kept in zip(vals, keep) if kept] for k, vals in pos.items()}
+    positions = positions_of(pos)
+    static = lc.cascade(ob, positions, **shock)
+    kwargs = {"shock": value} if kind == "shock" else {"flow": [-value if kind == "sell_qty" else value]}
+    if kind == "shock" and value == 0.0:
+        return  # the identity on both sides; nothing to compare
+    sim = lc.simulate(ob, positions, "market_orders", 1, **kwargs)
+    assert sim.timeline.price[0] == static.final_price
+    np.testing.assert_array_equal(sim.liquidated, static.liquidated)
+    events = sim.events
+    fills = events.kind == 0
+    assert sim.timeline.liquidated_notional[0] == pytest.approx(static.liquidated_notional, rel=1e-12, abs=1e-9)
+    assert sim.timeline.liquidated_qty[0] == pytest.approx(static.liquidated_qty, rel=1e-12, abs=1e-9)
+    assert float(events.loss[fills].sum()) == pytest.approx(static.bad_debt, rel=1e-9, abs=1e-9)
+    np.testing.assert_array_equal(events.position[fills], static.liquidated_index[static.liquidated_filled_qty > 0])
+
+
+def flat_book(levels=180, qty=1.0, tick=0.5, mid=100.0):
+    k = np.arange(1, levels + 1)
+    return lc.OrderBook(mid - tick * k, np.full(levels, qty), mid + tick * k, np.full(levels, qty))
+
+
+def test_block_sale_deviation_decays_at_the_resilience_rate():
+    # Obizhaeva-Wang: after a block sale Q into a book of q per tick, the consumed volume is
+    # Q exp(-rho t) and the best bid sits floor(Q exp(-rho t) / q) ticks below the top.
+    book = flat_book()
+    empty = lc.Positions(np.array([], dtype=np.int8), [], [], [], [], [])
+    rho, dt, block = 0.3, 0.5, 40.3
+    flow = np.zeros(20)
+    flow[0] = -block
+    sim = lc.simulate(book, empty, "market_orders", 20, dt, flow=flow, resilience=rho)
+    t = sim.timeline.time
+    consumed = book.bid_qty.sum() - sim.timeline.bid_depth
+    np.testing.assert_allclose(consumed, block * np.exp(-rho * t), rtol=1e-12)
+    deviation_ticks = (book.best_bid - sim.timeline.best_bid) / 0.5
+    np.testing.assert_allclose(deviation_ticks, np.floor(block * np.exp(-rho * t)), atol=1e-9)
+    assert sim.timeline.price[0] == book.bid_price[40]  # the block's last fill
+
+
+def binance_market(n=3000, seed=5):
+    rng = np.random.default_rng(seed)
+    side = rng.choice([1, -1], n).astype(np.int8)
+    entry = 100.0 * np.exp(rng.normal(0, 0.02, n))
+    lev = rng.choice([10.0, 20.0, 50.0], n)
+    positions = lc.Positions.from_leverage(side, rng.lognormal(-1, 1, n), entry, lev, mmr=0.005)
+    return flat_book(levels=300, qty=3.0, tick=0.1), positions
+
+
+@pytest.mark.parametrize("fund", [0.0, 50.0, 1e6])
+@pytest.mark.parametrize("throughput", [0, 25])
+def test_accounting_identities_hold(fund, throughput):
+    book, positions = binance_market()
+    policy = lc.LiquidationPolicy.binance(max_orders_per_step=throughput, unwind_per_step=5.0)
+    flow = np.zeros(60)
+    flow[:10] = -40.0
+    sim = lc.simulate(book, positions, policy, 60, 1.0, flow=flow, resilience=0.05, insurance_fund=fund)
+    e = sim.events
+    q0 = positions.qty
+    # base quantity: every liquidated position's size = filled + taken over + deleveraged + left
+    for i in np.flatnonzero(sim.liquidated):
+        filled = e.qty[(e.kind == 0) & (e.position == i)].sum()
+        taken = e.qty[(e.kind == 1) & (e.position == i)].sum()
+        deleveraged = e.qty[(e.kind == 2) & (e.counterparty == i)].sum()
+        assert filled + taken + deleveraged + sim.final_qty[i] == pytest.approx(q0[i], rel=1e-12)
+    # no position liquidated twice, none below zero size
+    liq_positions = e.position[e.kind == 0]
+    assert len(liq_positions) == len(set(liq_positions.tolist()))
+    assert np.all(sim.final_qty >= 0) and np.all(sim.final_qty <= q0)
+    # ADL only against the opposite side, and only when the fund could not absorb
+    adl = e.kind == 2
+    for j, source, balance in zip(e.position[adl], e.counterparty[adl], e.fund[adl]):
+        if source >= 0:
+            assert positions.side[j] == -positions.side[source]
+        assert balance <= 0 or source >= 0 and not policy.takeover
+    # the fund: change = fees in - losses covered (unwind profits count as negative losses)
+    assert sim.timeline.insurance_fund[-1] - fund == pytest.approx(e.fee.sum() - e.loss.sum(), abs=1e-6)
+    # the timeline's liquidated quantity is the events'
+    assert sim.timeline.liquidated_qty.sum() == pytest.approx(e.qty[e.kind == 0].sum())
+    assert sim.timeline.liquidated_qty.sum() > 0
+    if throughput:
+        per_step = np.bincount(e.step[e.kind == 0], minlength=60)
+        assert per_step.max() <= throughput
+
+
+def test_binance_fee_is_capped_at_the_equity_left_and_takeover_at_bankruptcy():
+    # Mid 100. Long 1 @ 100 with margin 5: bankruptcy 95, liquidation 95.477 (mmr 0.5 %). A
+    # -4.6 % shock (to 95.4) triggers it; the IOC order fills 0.5 at 95.2 and stops at the
+    # bankruptcy price; the (funded) insurance fund takes the other 0.5 over at 95 and sells it
+    # into the 90 bid, losing 2.5. The 5 % fee (2.38) is capped at the equity left, 0.1.
+    book = lc.OrderBook([95.2, 90.0], [0.5, 10.0], [104.8], [1.0])
+    positions = lc.Positions([1], [1.0], [100.0], [5.0], mmr=0.005)
+    sim = lc.simulate(book, positions, lc.LiquidationPolicy.binance(fee_rate=0.05), 1, shock=-0.046,
+                      insurance_fund=10.0)
+    e = sim.events
+    assert list(e.kind_name) == ["liquidation", "takeover", "unwind"]
+    assert (e.qty[0], e.price[0]) == (0.5, 95.2)
+    assert e.fee[0] == pytest.approx(0.1)
+    assert (e.qty[1], e.price[1]) == (0.5, 95.0)
+    assert (e.qty[2], e.price[2]) == (0.5, 90.0) and e.loss[2] == pytest.approx(2.5)
+    assert sim.timeline.insurance_fund[0] == pytest.approx(10.0 + 0.1 - 2.5)
+    assert sim.timeline.fund_inventory[0] == 0.0 and sim.final_qty[0] == 0.0
+
+
+def test_adl_ranks_by_pnl_percent_times_effective_leverage():
+    # Mid 100, an empty fund. A -6 % shock (mark 94) triggers the long (3 @ 100, margin 15:
+    # liquidation = bankruptcy = 95); no bid at or above 95, so its 3 units are deleveraged at
+    # 95 against the shorts. At mark 94 the shorts at 110 (margins 11, 5.5, 22) are in profit
+    # 16: PnL% x effective leverage = 1.45 x 3.48, 2.91 x 4.37, 0.73 x 2.47; the short at 90
+    # (margin 9.6) is losing: PnL% / leverage < 0. Order: #2, #1, #3; #4 is spared.
+    book = lc.OrderBook([80.0], [0.1], [120.0], [1.0])
+    side = np.array([1, -1, -1, -1, -1], dtype=np.int8)
+    qty = np.array([3.0, 1.0, 1.0, 1.0, 1.0])
+    entry = np.array([100.0, 110.0, 110.0, 110.0, 90.0])
+    margin = np.array([15.0, 11.0, 5.5, 22.0, 9.6])
+    positions = lc.Positions(side, qty, entry, margin, mmr=0.0)
+    sim = lc.simulate(book, positions, "binance", 1, shock=-0.06, insurance_fund=0.0)
+    e = sim.events
+    adl = e.kind == 2
+    assert list(e.position[adl]) == [2, 1, 3]
+    assert np.all(e.counterparty[adl] == 0) and np.all(e.price[adl] == 95.0)
+    assert list(sim.final_qty) == [0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def test_throughput_limit_queues_in_trigger_order():
+    book = flat_book(levels=400, qty=50.0, tick=0.1)
+    n = 10
+    positions = lc.Positions(np.ones(n, dtype=np.int8), 1.0, 100.0, np.linspace(1.0, 2.0, n), mmr=0.0)
+    sim = lc.simulate(book, positions, lc.LiquidationPolicy.market_orders(max_orders_per_step=3), 5, shock=-0.05)
+    e = sim.events
+    assert list(np.bincount(e.step, minlength=5)) == [3, 3, 3, 1, 0]
+    assert list(sim.timeline.queued) == [7, 4, 1, 0, 0]
+    assert list(e.position) == list(range(n))  # liquidation price descending = index order here
+
+
+def test_circuit_breaker_halts_resumes_and_contains_the_cascade():
+    # 3,000 longs at 20x around 100 against a thin book; an exogenous sale starts a cascade
+    # that the engine (50 orders a step) works through over many steps. A 1 % breaker halts
+    # trading for 5 steps: the book refills meanwhile, so the queue meets more depth.
+    book = flat_book(levels=1000, qty=2.0, tick=0.05)
+    rng = np.random.default_rng(3)
+    n = 3000
+    positions = lc.Positions.from_leverage(np.ones(n, dtype=np.int8), rng.lognormal(-1.2, 0.5, n),
+                                           100.0 * np.exp(rng.normal(0, 0.03, n)), 20.0, mmr=0.005)
+    flow = np.zeros(80)
+    flow[0] = -60.0
+    common = dict(flow=flow, resilience=0.1, insurance_fund=1e9)
+    policy = lc.LiquidationPolicy.binance(max_orders_per_step=50)
+    free = lc.simulate(book, positions, policy, 80, 1.0, **common)
+    breaker = lc.CircuitBreaker(move=0.01, window=1, halt=5)
+    halted = lc.simulate(book, positions, policy, 80, 1.0, breakers=[breaker], **common)
+    h = halted.timeline.halted
+    assert list(np.flatnonzero(h)) == [1, 2, 3, 4, 5]  # halts after the 1.95 % first step, resumes
+    assert np.all(halted.timeline.liquidated_qty[h] == 0)  # nothing fills while halted
+    assert np.all(np.diff(halted.timeline.queued[:6]) == 0)  # the queue is kept
+    assert halted.timeline.bid_depth[5] > halted.timeline.bid_depth[0]  # the book refills
+    # the halt contains the cascade: fewer liquidations, a higher low
+    assert halted.liquidated.sum() < free.liquidated.sum()
+    assert halted.timeline.price.min() > free.timeline.price.min()
+
+
+def test_mark_price_options():
+    book = flat_book()
+    empty = lc.Positions(np.array([], dtype=np.int8), [], [], [], [], [])
+    path = np.linspace(100.0, 90.0, 11)
+    sim = lc.simulate(book, empty, "binance", 11, path=path, mark="index", basis=0.5)
+    np.testing.assert_allclose(sim.timeline.mark_price, path + 0.5)
+    np.testing.assert_allclose(sim.timeline.best_bid, path - 0.5)  # the book re-centres
+    flow = np.zeros(11)
+    flow[0] = -20.5
+    ema = lc.simulate(book, empty, "binance", 11, flow=flow, mark="ema", mark_halflife=2.0)
+    assert ema.timeline.mark_price[0] > ema.timeline.price[0]
+    assert np.all(np.diff(ema.timeline.mark_price) <= 0)  # converging down toward the last price
+
+
+def test_gbm_path_is_deterministic_and_has_the_volatility_asked():
+    a = lc.gbm_path(100_001, 1.0, 100.0, 0.01, seed=4)
+    assert np.array_equal(a, lc.gbm_path(100_001, 1.0, 100.0, 0.01, seed=4))
+    assert a[0] == 100.0
+    assert np.std(np.diff(np.log(a))) == pytest.approx(0.01, rel=0.02)
+    jumps = lc.gbm_path(10_001, 1.0, 100.0, 0.0, jump_rate=0.1, jump_mean=-0.05, jump_std=0.0, seed=1)
+    assert np.log(jumps[-1] / 100.0) == pytest.approx(-0.05 * 0.1 * 10_000, rel=0.1)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "pattern"), [
+    (dict(steps=0), ValueError, r"^steps: must be >= 1"),
+    (dict(dt=0.0), ValueError, r"^dt: must be finite and > 0"),
+    (dict(resilience=-1.0), ValueError, r"^resilience"),
+    (dict(path=[100.0, 99.0]), ValueError, r"^path: length 2 does not match steps 3"),
+    (dict(path=[100.0, -1.0, 99.0]), ValueError, r"^path\[1\]: must be finite and > 0"),
+    (dict(flow=[0.0, np.nan, 0.0]), ValueError, r"^flow\[1\]: must be finite"),
+    (dict(shock=-1.0), ValueError, r"^shock: must be finite and > -1"),
+    (dict(band=1.0), ValueError, r"^band"),
+    (dict(mark="vwap"), ValueError, r"^mark"),
+    (dict(breakers=[lc.CircuitBreaker(0.0, 1, 1)]), ValueError, r"^breakers\[0\]"),
+    (dict(breakers=[(0.1, 1, 1)]), TypeError, r"^breakers"),
+    (dict(policy="bitmex"), ValueError, r"^policy: expected one of"),
+    (dict(policy=3), TypeError, r"^policy"),
+    (dict(insurance_fund=math.inf), ValueError, r"^insurance_fund"),
+])
+def test_simulate_rejects_bad_input(kwargs, error, pattern):
+    book, positions = flat_book(), lc.Positions([1], [1.0], [100.0], [5.0])
+    kwargs.setdefault("steps", 3)
+    policy = kwargs.pop("policy", "binance")
+    with pytest.raises(error, match=pattern):
+        lc.simulate(book, positions, policy, **kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "pattern"), [
+    (dict(fee_rate=1.0), r"^fee_rate"), (dict(max_orders_per_step=-1), r"^max_orders_per_step"),
+    (dict(unwind_per_step=-1.0), r"^unwind_per_step"),
+])
+def test_policy_rejects_bad_parameters(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        lc.LiquidationPolicy.binance(**kwargs)
