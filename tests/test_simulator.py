@@ -226,7 +226,7 @@ def test_gbm_path_is_deterministic_and_has_the_volatility_asked():
     (dict(mark="vwap"), ValueError, r"^mark"),
     (dict(breakers=[lc.CircuitBreaker(0.0, 1, 1)]), ValueError, r"^breakers\[0\]"),
     (dict(breakers=[(0.1, 1, 1)]), TypeError, r"^breakers"),
-    (dict(policy="bitmex"), ValueError, r"^policy: expected one of"),
+    (dict(policy="okx"), ValueError, r"^policy: expected one of"),
     (dict(policy=3), TypeError, r"^policy"),
     (dict(insurance_fund=math.inf), ValueError, r"^insurance_fund"),
 ])
@@ -239,9 +239,72 @@ def test_simulate_rejects_bad_input(kwargs, error, pattern):
 
 
 @pytest.mark.parametrize(("kwargs", "pattern"), [
-    (dict(fee_rate=1.0), r"^fee_rate"), (dict(max_orders_per_step=-1), r"^max_orders_per_step"),
+    (dict(fee_rate=1.5), r"^fee_rate"), (dict(max_orders_per_step=-1), r"^max_orders_per_step"),
+    (dict(backstop_fraction=-0.1), r"^backstop_fraction"), (dict(partial_tiers=True), r"^tiers: partial_tiers needs"),
     (dict(unwind_per_step=-1.0), r"^unwind_per_step"),
 ])
 def test_policy_rejects_bad_parameters(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         lc.LiquidationPolicy.binance(**kwargs)
+
+
+def test_bybit_steps_down_a_tier_and_keeps_the_rest():
+    # Mid 100. Tiers without a maintenance amount: notional up to 100 at mmr 0.5 %, above at 5 %.
+    # Long 2 @ 100, margin 20: notional 200 (tier 1), liquidation (200-20)/(2*0.95) = 94.737.
+    # A -5.5 % shock (mark 94.5) triggers it. Bybit reduces it to the lower tier's limit,
+    # 100/94.5 = 1.0582 units, selling 0.9418 at 94.5 (no worse than bankruptcy, 90); the
+    # margin that part leaves (0.9418 * 4.5) goes to the fund; the realised loss (0.9418 * 5.5)
+    # settles against the margin: 20 - 5.180 - 4.238 = 10.582. At mmr 0.5 % the rest
+    # liquidates at (105.82 - 10.582) / (1.0582 * 0.995) = 90.45 < 94.5: it stays open.
+    tiers = lc.MaintenanceTiers([0.0, 100.0], [0.005, 0.05], [0.0, 0.0])
+    book = lc.OrderBook([94.5], [100.0], [105.5], [1.0])
+    positions = lc.Positions([1], [2.0], [100.0], [20.0], tiers=tiers)
+    assert positions.liquidation_price[0] == pytest.approx(94.7368, abs=1e-4)
+    sim = lc.simulate(book, positions, lc.LiquidationPolicy.bybit(tiers=tiers), 3, shock=-0.055)
+    e = sim.events
+    keep = 100.0 / 94.5
+    assert list(e.kind_name) == ["liquidation"]
+    assert e.qty[0] == pytest.approx(2.0 - keep) and e.price[0] == 94.5
+    assert e.fee[0] == pytest.approx((2.0 - keep) * 4.5)
+    assert sim.final_qty[0] == pytest.approx(keep) and not sim.liquidated[0]
+    # Binance's engine closes all of it at once
+    full = lc.simulate(book, positions, lc.LiquidationPolicy.binance(), 3, shock=-0.055)
+    assert full.final_qty[0] == 0.0 and full.liquidated[0]
+
+
+@pytest.mark.parametrize(("shock", "kind", "price"), [(-0.06, "liquidation", 93.0), (-0.08, "takeover", 92.0)])
+def test_hyperliquid_backstop_below_two_thirds_of_maintenance(shock, kind, price):
+    # Mid 100. Long 1 @ 100, margin 10, mmr 5 %: liquidation 94.74. At mark m its equity is
+    # m - 90 and its maintenance 0.05 m: below 2/3 of it when m < 93.10. At mark 94 a market
+    # order sells into the 93 bid; at mark 92 the backstop vault takes the position over at
+    # the mark, keeping the 2 of collateral left.
+    book = lc.OrderBook([93.0], [10.0], [107.0], [1.0])
+    positions = lc.Positions([1], [1.0], [100.0], [10.0], mmr=0.05)
+    sim = lc.simulate(book, positions, "hyperliquid", 1, shock=shock)
+    e = sim.events
+    assert list(e.kind_name) == [kind]
+    assert e.price[0] == price and e.qty[0] == 1.0
+    if kind == "takeover":
+        assert e.fee[0] == pytest.approx(2.0) and sim.timeline.insurance_fund[0] == pytest.approx(2.0)
+        assert sim.timeline.fund_inventory[0] == 1.0  # nothing to unwind into: the 93 bid is gone
+
+
+@pytest.mark.parametrize("preset", ["binance", "bybit", "hyperliquid"])
+def test_presets_keep_the_identities_on_a_busy_market(preset):
+    book, positions = binance_market(n=2000, seed=8)
+    flow = np.zeros(40)
+    flow[:8] = -45.0
+    flow[20:24] = 60.0
+    policy = getattr(lc.LiquidationPolicy, preset)(max_orders_per_step=40)
+    sim = lc.simulate(book, positions, policy, 40, 1.0, flow=flow, resilience=0.05, insurance_fund=20.0)
+    e = sim.events
+    for i in np.union1d(e.position[e.position >= 0], e.counterparty[e.counterparty >= 0]):
+        filled = e.qty[(e.kind == 0) & (e.position == i)].sum()
+        taken = e.qty[(e.kind == 1) & (e.position == i)].sum()
+        deleveraged_as_source = e.qty[(e.kind == 2) & (e.counterparty == i)].sum()
+        deleveraged_as_target = e.qty[(e.kind == 2) & (e.position == i)].sum()
+        total = filled + taken + deleveraged_as_source + deleveraged_as_target + sim.final_qty[i]
+        assert total == pytest.approx(positions.qty[i], rel=1e-9)
+    assert sim.timeline.insurance_fund[-1] - 20.0 == pytest.approx(e.fee.sum() - e.loss.sum(), abs=1e-6)
+    assert np.all(sim.final_qty >= 0)
+    assert (e.kind == 0).any()

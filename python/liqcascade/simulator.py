@@ -26,7 +26,7 @@ from . import _core
 from ._table import ColumnTable
 from ._validation import FloatArray, first_bad, float_column, int_scalar, real_scalar
 from .book import OrderBook
-from .positions import Positions
+from .positions import MaintenanceTiers, Positions
 
 EVENT_KINDS = ("liquidation", "takeover", "adl", "unwind")
 
@@ -42,7 +42,13 @@ class LiquidationPolicy:
     sells it back ``unwind_per_step`` at a time (0: all at once). ``adl``: otherwise, and when
     the fund is negative, opposite positions are deleveraged, ranked by PnL% x effective
     leverage (PnL% / effective leverage for losing ones). ``max_orders_per_step``: throughput
-    (0: unlimited); the rest queue in trigger order.
+    (0: unlimited); the rest queue in trigger order. ``partial_tiers``: a triggered position
+    above the first of ``tiers`` is first reduced to the lower tier's notional limit (its
+    realised PnL and fee settle against its margin; it takes the lower tier's maintenance) and
+    re-checked; only in the first tier is it closed in full. ``backstop_fraction``: a
+    triggered position whose equity is below this fraction of its maintenance is taken over
+    whole by the backstop vault (the insurance fund) at the mark, with what collateral it has
+    left. A deleveraged position keeps its liquidation price.
     """
 
     name: str = "custom"
@@ -52,12 +58,30 @@ class LiquidationPolicy:
     adl: bool = True
     max_orders_per_step: int = 0
     unwind_per_step: float = 0.0
+    partial_tiers: bool = False
+    tiers: MaintenanceTiers | None = None
+    backstop_fraction: float = 0.0
 
     @classmethod
     def binance(cls, **overrides: Any) -> LiquidationPolicy:
         """Binance-like: IOC orders at no worse than bankruptcy, a 1.25 % clearance fee (capped
         at the equity left) to the insurance fund, takeover at bankruptcy, then ADL."""
         return replace(cls("binance", fee_rate=0.0125), **overrides)
+
+    @classmethod
+    def bybit(cls, **overrides: Any) -> LiquidationPolicy:
+        """Bybit-like: partial liquidation down the risk-limit ``tiers`` (Binance's BTCUSDT
+        table unless given: pass the venue's), IOC at bankruptcy, the margin a close leaves goes
+        to the insurance fund (``fee_rate`` 1), takeover, then ADL."""
+        tiers = overrides.pop("tiers", None) or MaintenanceTiers.binance_btcusdt()
+        return replace(cls("bybit", fee_rate=1.0, partial_tiers=True, tiers=tiers), **overrides)
+
+    @classmethod
+    def hyperliquid(cls, **overrides: Any) -> LiquidationPolicy:
+        """Hyperliquid-like: full-size market orders with no price limit; the backstop vault
+        (the fund) takes over positions whose equity is below 2/3 of maintenance; ADL when the
+        fund cannot absorb."""
+        return replace(cls("hyperliquid", limit_at_bankruptcy=False, backstop_fraction=2.0 / 3.0), **overrides)
 
     @classmethod
     def market_orders(cls, **overrides: Any) -> LiquidationPolicy:
@@ -67,14 +91,19 @@ class LiquidationPolicy:
         return replace(cls("market_orders", limit_at_bankruptcy=False, takeover=False, adl=False), **overrides)
 
     def __post_init__(self) -> None:
-        x = real_scalar(self.fee_rate, "fee_rate")
-        if not (math.isfinite(x) and 0 <= x < 1):
-            raise ValueError(f"fee_rate: must be in [0, 1), got {x!r}")
+        for name in ("fee_rate", "backstop_fraction"):
+            x = real_scalar(getattr(self, name), name)
+            if not (math.isfinite(x) and 0 <= x <= 1):
+                raise ValueError(f"{name}: must be in [0, 1], got {x!r}")
+        if self.tiers is not None and not isinstance(self.tiers, MaintenanceTiers):
+            raise TypeError(f"tiers: expected MaintenanceTiers or None, got {type(self.tiers).__name__}")
+        if self.partial_tiers and self.tiers is None:
+            raise ValueError("tiers: partial_tiers needs a tier table")
         int_scalar(self.max_orders_per_step, "max_orders_per_step", minimum=0)
         u = real_scalar(self.unwind_per_step, "unwind_per_step")
         if not (math.isfinite(u) and u >= 0):
             raise ValueError(f"unwind_per_step: must be finite and >= 0, got {u!r}")
-        for name in ("limit_at_bankruptcy", "takeover", "adl"):
+        for name in ("limit_at_bankruptcy", "takeover", "adl", "partial_tiers"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name}: expected a bool")
 
@@ -137,7 +166,8 @@ def simulate(
     if not isinstance(positions, Positions):
         raise TypeError(f"positions: expected liqcascade.Positions, got {type(positions).__name__}")
     if isinstance(policy, str):
-        presets = {"binance": LiquidationPolicy.binance, "market_orders": LiquidationPolicy.market_orders}
+        presets = {"binance": LiquidationPolicy.binance, "bybit": LiquidationPolicy.bybit,
+                   "hyperliquid": LiquidationPolicy.hyperliquid, "market_orders": LiquidationPolicy.market_orders}
         if policy not in presets:
             raise ValueError(f"policy: expected one of {', '.join(map(repr, presets))} or a LiquidationPolicy, got {policy!r}")
         policy = presets[policy]()
@@ -162,6 +192,10 @@ def simulate(
         "fee_rate": float(policy.fee_rate), "limit_at_bankruptcy": bool(policy.limit_at_bankruptcy),
         "takeover": bool(policy.takeover), "adl": bool(policy.adl),
         "max_orders_per_step": int(policy.max_orders_per_step), "unwind_per_step": float(policy.unwind_per_step),
+        "partial_tiers": bool(policy.partial_tiers), "backstop_fraction": float(policy.backstop_fraction),
+        "tier_notional_floor": [] if policy.tiers is None else policy.tiers.notional_floor.tolist(),
+        "tier_mmr": [] if policy.tiers is None else policy.tiers.mmr.tolist(),
+        "tier_maint_amount": [] if policy.tiers is None else policy.tiers.maint_amount.tolist(),
     }
     raw = _core.simulate(book._book, positions._set, config)
     timeline = dict(raw["timeline"])

@@ -41,6 +41,11 @@ cc::SimulationConfig config_from(const py::dict& d) {
   c.policy.adl = item<bool>(d, "adl");
   c.policy.max_orders_per_step = item<std::int64_t>(d, "max_orders_per_step");
   c.policy.unwind_per_step = item<double>(d, "unwind_per_step");
+  c.policy.partial_tiers = item<bool>(d, "partial_tiers");
+  c.policy.tiers.notional_floor = item<std::vector<double>>(d, "tier_notional_floor");
+  c.policy.tiers.mmr = item<std::vector<double>>(d, "tier_mmr");
+  c.policy.tiers.maint_amount = item<std::vector<double>>(d, "tier_maint_amount");
+  c.policy.backstop_fraction = item<double>(d, "backstop_fraction");
   return c;
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <queue>
+#include <utility>
 #include <limits>
 #include <string>
 
@@ -99,6 +101,8 @@ class Simulation {
     const std::size_t n = positions.size();
     open_qty_.assign(cols_.qty.begin(), cols_.qty.end());
     margin_.assign(cols_.margin.begin(), cols_.margin.end());
+    mmr_.assign(cols_.mmr.begin(), cols_.mmr.end());
+    maint_.assign(cols_.maint_amount.begin(), cols_.maint_amount.end());
     state_.assign(n, State::open);
     last_ = mark_ = centre0_;
     fund_ = config.insurance_fund;
@@ -180,6 +184,22 @@ class Simulation {
         long_queue_.push_back(i);
       }
     }
+    while (!relisted_longs_.empty() && mark_ <= relisted_longs_.top().first) {
+      const auto i = relisted_longs_.top().second;
+      relisted_longs_.pop();
+      if (state_[i] == State::open && open_qty_[i] > 0.0) {
+        state_[i] = State::queued;
+        long_queue_.push_back(i);
+      }
+    }
+    while (!relisted_shorts_.empty() && mark_ >= relisted_shorts_.top().first) {
+      const auto i = relisted_shorts_.top().second;
+      relisted_shorts_.pop();
+      if (state_[i] == State::open && open_qty_[i] > 0.0) {
+        state_[i] = State::queued;
+        short_queue_.push_back(i);
+      }
+    }
     const auto& shorts = positions_.at_risk(Direction::up);
     while (next_short_ < shorts.size() && mark_ >= shorts[next_short_].threshold) {
       const auto i = shorts[next_short_++].index;
@@ -207,25 +227,28 @@ class Simulation {
     result_.queued_now = static_cast<std::int64_t>(long_queue_.size() + short_queue_.size());
   }
 
-  void close(std::uint32_t i) {
+  struct CloseFill {
+    SideBook::Fill fill;
+    double fee = 0.0;
+  };
+
+  // A market order for `qty` of position i at no worse than the policy's limit; books the
+  // fee or the bad debt.
+  CloseFill market_close(std::uint32_t i, double qty, double bankrupt) {
     const auto& policy = config_.policy;
     const int side = cols_.side[i];
-    const double q = open_qty_[i];
-    const double entry = cols_.entry_price[i];
-    const double bankrupt = positions_.bankruptcy_price()[i];
-    state_[i] = State::liquidated;
     double limit = side > 0 ? -inf : inf;
     if (policy.limit_at_bankruptcy) limit = bankrupt;
     if (config_.band > 0.0) {
       const double band_limit = mark_ * (1.0 - side * config_.band);
       limit = side > 0 ? std::max(limit, band_limit) : std::min(limit, band_limit);
     }
-    const auto fill = side > 0 ? bids_.take(q, limit, shift_, last_) : asks_.take(q, limit, shift_, last_);
-    double fee = 0.0, loss = 0.0;
+    const auto fill = side > 0 ? bids_.take(qty, limit, shift_, last_) : asks_.take(qty, limit, shift_, last_);
+    double fee = 0.0;
     if (fill.qty > 0.0) {
-      // equity left after closing `filled` at the VWAP (and the rest at bankruptcy):
-      // filled * side * (vwap - bankruptcy)
+      // equity the filled part leaves: filled * side * (vwap - bankruptcy)
       const double equity_left = side * (fill.notional - bankrupt * fill.qty);
+      double loss = 0.0;
       if (equity_left > 0.0) {
         fee = std::min(policy.fee_rate * fill.notional, equity_left);
       } else {
@@ -236,15 +259,65 @@ class Simulation {
       step_notional_ += fill.notional;
       event(EventKind::liquidation, i, fill.qty, fill.notional / fill.qty, fee, loss, -1);
     }
-    (void)entry;
-    double left = fill.unfilled;
+    return {fill, fee};
+  }
+
+  void takeover(std::uint32_t i, double qty, double price) {
+    const double signed_qty = cols_.side[i] * qty;
+    inventory_cost_ += signed_qty * price;
+    inventory_ += signed_qty;
+  }
+
+  void close(std::uint32_t i) {
+    const auto& policy = config_.policy;
+    const int side = cols_.side[i];
+    const double entry = cols_.entry_price[i];
+    auto bankruptcy = [&] { return bankruptcy_price(side, open_qty_[i], entry, margin_[i]); };
+    state_[i] = State::liquidated;
+    if (policy.backstop_fraction > 0.0) {
+      // Hyperliquid-like backstop: too little equity left for a market order
+      const double q = open_qty_[i];
+      const double equity = margin_[i] + side * q * (mark_ - entry);
+      const double maintenance = mmr_[i] * q * mark_ - maint_[i];
+      if (equity < policy.backstop_fraction * maintenance) {
+        takeover(i, q, mark_);
+        fund_ += equity;  // the vault keeps the collateral left (or absorbs its deficit)
+        event(EventKind::takeover, i, q, mark_, std::max(equity, 0.0), std::max(-equity, 0.0), -1);
+        open_qty_[i] = 0.0;
+        return;
+      }
+    }
+    if (policy.partial_tiers && !policy.tiers.notional_floor.empty()) {
+      // Bybit-like: step down the risk-limit tiers before any full close
+      for (;;) {
+        const double q = open_qty_[i];
+        const std::size_t tier = policy.tiers.tier_of(q * mark_);
+        if (tier == 0) break;
+        const double keep = policy.tiers.notional_floor[tier] / mark_;  // the lower tier's limit
+        const double b = bankruptcy();
+        const auto [fill, fee] = market_close(i, q - keep, b);
+        if (fill.qty > 0.0) {  // the realised PnL and the fee settle against the margin
+          margin_[i] += side * (fill.notional - entry * fill.qty) - fee;
+          open_qty_[i] = q - fill.qty;
+        }
+        if (fill.unfilled > 0.0 || margin_[i] <= 0.0) break;  // the book would not take it
+        mmr_[i] = policy.tiers.mmr[tier - 1];
+        maint_[i] = policy.tiers.maint_amount[tier - 1];
+        const double liq = liquidation_price(side, open_qty_[i], entry, margin_[i], mmr_[i], maint_[i]);
+        if (side > 0 ? mark_ > liq : mark_ < liq) {  // safe in the lower tier: back to open
+          state_[i] = State::open;
+          if (side > 0) relisted_longs_.emplace(liq, i); else relisted_shorts_.emplace(liq, i);
+          return;
+        }
+      }
+    }
+    const double bankrupt = bankruptcy();
+    const double left = market_close(i, open_qty_[i], bankrupt).fill.unfilled;
     open_qty_[i] = left;
     if (left <= 0.0) return;
     if (policy.takeover && fund_ > 0.0) {
       // the fund becomes the holder of the rest at the bankruptcy price
-      const double signed_qty = side * left;
-      inventory_cost_ += signed_qty * bankrupt;
-      inventory_ += signed_qty;
+      takeover(i, left, bankrupt);
       event(EventKind::takeover, i, left, bankrupt, 0.0, 0.0, -1);
       open_qty_[i] = 0.0;
       return;
@@ -352,7 +425,11 @@ class Simulation {
   double shift_ = 0.0;
   double last_ = 0.0, mark_ = 0.0;
   double fund_ = 0.0, inventory_ = 0.0, inventory_cost_ = 0.0;
-  std::vector<double> open_qty_, margin_;
+  std::vector<double> open_qty_, margin_, mmr_, maint_;
+  // positions reduced to a lower tier, with their new liquidation prices
+  std::priority_queue<std::pair<double, std::uint32_t>> relisted_longs_;  // highest first
+  std::priority_queue<std::pair<double, std::uint32_t>, std::vector<std::pair<double, std::uint32_t>>,
+                      std::greater<>> relisted_shorts_;  // lowest first
   std::vector<State> state_;
   std::size_t next_long_ = 0, next_short_ = 0;
   std::deque<std::uint32_t> long_queue_, short_queue_;
@@ -395,8 +472,11 @@ void SimulationConfig::validate(std::size_t) const {
     }
   }
   require(std::isfinite(insurance_fund), "insurance_fund", "must be finite", insurance_fund);
-  require(std::isfinite(policy.fee_rate) && policy.fee_rate >= 0.0 && policy.fee_rate < 1.0, "fee_rate",
-          "must be in [0, 1)", policy.fee_rate);
+  require(std::isfinite(policy.fee_rate) && policy.fee_rate >= 0.0 && policy.fee_rate <= 1.0, "fee_rate",
+          "must be in [0, 1]", policy.fee_rate);
+  require(std::isfinite(policy.backstop_fraction) && policy.backstop_fraction >= 0.0 && policy.backstop_fraction <= 1.0,
+          "backstop_fraction", "must be in [0, 1]", policy.backstop_fraction);
+  policy.tiers.validate();
   require(policy.max_orders_per_step >= 0, "max_orders_per_step", "must be >= 0",
           static_cast<double>(policy.max_orders_per_step));
   require(std::isfinite(policy.unwind_per_step) && policy.unwind_per_step >= 0.0, "unwind_per_step",

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cascade_core/models.hpp"
 #include "cascade_core/order_book.hpp"
 #include "cascade_core/positions.hpp"
 
@@ -20,12 +21,19 @@ struct CircuitBreaker {
 };
 
 struct LiquidationPolicy {
-  double fee_rate = 0.0;               // clearance fee on liquidated notional, to the fund, capped at equity left
+  double fee_rate = 0.0;               // clearance fee on liquidated notional, to the fund, capped at equity left (1: all of it)
   bool limit_at_bankruptcy = true;     // IOC orders fill no worse than the bankruptcy price
   bool takeover = true;                // the insurance fund takes over what the book would not fill
   bool adl = true;                     // auto-deleverage opposite positions when the fund cannot
   std::int64_t max_orders_per_step = 0;  // 0: no limit; the rest queue in trigger order
   double unwind_per_step = 0.0;        // fund inventory sold back into the book per step (0: all)
+  // Bybit-like: a triggered position above the first tier is first reduced to the lower tier's
+  // limit (and gets its maintenance), then re-checked; only in the first tier is it closed.
+  bool partial_tiers = false;
+  TierTable tiers;
+  // Hyperliquid-like: a triggered position whose equity is below this fraction of its
+  // maintenance is taken over whole by the backstop vault (the fund) at the mark. 0: off.
+  double backstop_fraction = 0.0;
 };
 
 struct SimulationConfig {
