@@ -100,3 +100,16 @@ def test_console_script_is_installed():
     done = subprocess.run([sys.executable, "-m", "liqcascade.cli", "shocks", "--positions", "1000", "--json"],
                           capture_output=True, text=True, check=True)
     assert len(json.loads(done.stdout)["results"]) == 12
+
+
+def test_cli_simulate_key_moments(capsys, tmp_path):
+    argv = ["simulate", "--positions", "50000", "--steps", "300", "--sell-rate", "20", "--sell-seconds", "40"]
+    assert cli.main([*argv, "--json", "--out", str(tmp_path / "timeline.csv")]) == 0
+    moments = json.loads(capsys.readouterr().out)
+    assert moments["first_liquidation"]["t"] == 0
+    assert moments["low"]["price"] < 99_000
+    assert moments["final"]["liquidated_positions"] > 0
+    assert (tmp_path / "timeline.csv").read_text().startswith("time,price,mark_price")
+    assert cli.main([*argv, "--policy", "hyperliquid"]) == 0
+    text = capsys.readouterr().out
+    assert "hyperliquid engine" in text and "peak minute" in text and "halts" in text

@@ -2,12 +2,14 @@
 
 ``liqcascade run``     a Monte Carlo study on the default scenario, printing its summary.
 ``liqcascade shocks``  the default scenario under a list of fixed shocks, as a table.
+``liqcascade simulate`` the default scenario through time, through an exchange's engine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -83,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="number of positions (default 1,000,000; open interest stays the same)")
     shocks.add_argument("--seed", type=_seed, default=0, help="seed of the position population (default 0)")
     shocks.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    sim = commands.add_parser("simulate", help="the default scenario through time (key moments)")
+    sim.add_argument("--policy", choices=("binance", "bybit", "hyperliquid"), default="binance")
+    sim.add_argument("--positions", type=_positive_int, default=1_000_000, help="number of positions (default 1,000,000)")
+    sim.add_argument("--seed", type=_seed, default=0, help="seed of the population and the price path (default 0)")
+    sim.add_argument("--steps", type=_positive_int, default=1800, help="seconds simulated (default 1800)")
+    sim.add_argument("--sell-rate", type=float, default=20.0, help="exogenous selling, BTC per second (default 20)")
+    sim.add_argument("--sell-seconds", type=_positive_int, default=60, help="for how long (default 60 s)")
+    sim.add_argument("--fund", type=float, default=1e6, help="insurance fund at the start, USD (default 1,000,000)")
+    sim.add_argument("--throughput", type=_positive_int, default=2000, help="liquidation orders per second (default 2000)")
+    sim.add_argument("--out", default=None, help="write the timeline to this .parquet (pyarrow) or .csv file")
+    sim.add_argument("--json", action="store_true", help="print the key moments as JSON")
     return parser
 
 
@@ -161,9 +175,91 @@ def run_shocks(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def _intervals(mask) -> list[tuple[int, int]]:
+    """[start, end) runs of True."""
+    import numpy as np
+
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def run_simulation(args: argparse.Namespace) -> str:
+    import numpy as np
+
+    from .simulator import CircuitBreaker, LiquidationPolicy, gbm_path, simulate
+
+    start = time.perf_counter()
+    book = calibrated_book()
+    positions = default_positions(n=args.positions, seed=args.seed)
+    flow = np.zeros(args.steps)
+    flow[: args.sell_seconds] = -abs(args.sell_rate)
+    policy = getattr(LiquidationPolicy, args.policy)(max_orders_per_step=args.throughput)
+    sim = simulate(book, positions, policy, args.steps, 1.0, flow=flow, resilience=1 / 120, mark="ema",
+                   mark_halflife=3.0, insurance_fund=args.fund,
+                   breakers=[CircuitBreaker(0.05, 60, 120), CircuitBreaker(0.10, 300, 600)],
+                   path=gbm_path(args.steps, 1.0, DEFAULT_MID, 0.0003, seed=args.seed))
+    elapsed = time.perf_counter() - start
+    tl, ev = sim.timeline, sim.events
+    if args.out:
+        if args.out.endswith(".csv"):
+            np.savetxt(args.out, np.column_stack([tl[c] for c in tl.columns]), delimiter=",",
+                       header=",".join(tl.columns), comments="")
+        else:
+            tl.to_parquet(args.out)
+    fills = ev.kind == 0
+    minutes = np.add.reduceat(tl.liquidated_notional, np.arange(0, len(tl), 60))
+    peak = int(np.argmax(minutes))
+    first = int(np.flatnonzero(tl.liquidated_qty > 0)[0]) if (tl.liquidated_qty > 0).any() else None
+    adl_steps = np.flatnonzero(tl.adl_qty > 0)
+    moments = {
+        "policy": args.policy, "positions": args.positions, "seconds": args.steps, "seed": args.seed,
+        "first_liquidation": None if first is None else {"t": first, "price": float(tl.price[first])},
+        "peak_minute": {"minute": peak, "liquidated_notional": float(minutes[peak]),
+                        "liquidations": int(np.count_nonzero(fills & (ev.step // 60 == peak)))},
+        "low": {"t": int(np.argmin(tl.price)), "price": float(tl.price.min())},
+        "halts": [{"from": a, "to": b} for a, b in _intervals(tl.halted)],
+        "adl": None if adl_steps.size == 0 else {"first_t": int(adl_steps[0]), "qty": float(tl.adl_qty.sum())},
+        "takeovers": int(np.count_nonzero(ev.kind == 1)),
+        "final": {"price": float(tl.price[-1]), "mark": float(tl.mark_price[-1]),
+                  "liquidated_positions": int(sim.liquidated.sum()),
+                  "liquidated_notional": float(tl.liquidated_notional.sum()),
+                  "insurance_fund": float(tl.insurance_fund[-1]), "fund_low": float(tl.insurance_fund.min()),
+                  "fund_inventory": float(tl.fund_inventory[-1])},
+        "run_seconds": elapsed,
+    }
+    if args.json:
+        return json.dumps(moments, indent=2)
+    m = moments
+    lines = [f"liqcascade {__version__} - the default scenario through time ({args.policy} engine)",
+             f"  {args.positions:,} positions; {abs(args.sell_rate):g} BTC/s sold for {args.sell_seconds} s; "
+             f"book refill half-life {120 * math.log(2):.0f} s; EMA mark (3 s); breakers 5 %/60 s -> 120 s, "
+             f"10 %/300 s -> 600 s; fund ${args.fund:,.0f}", ""]
+    if m["first_liquidation"]:
+        lines.append(f"first liquidation   t = {m['first_liquidation']['t']:>5} s   price {m['first_liquidation']['price']:>10,.1f}")
+    else:
+        lines.append("first liquidation   none")
+    lines.append(f"peak minute         {m['peak_minute']['minute']:>5}       ${m['peak_minute']['liquidated_notional'] / 1e6:,.2f}M "
+                 f"liquidated in {m['peak_minute']['liquidations']:,} fills")
+    lines.append(f"low                 t = {m['low']['t']:>5} s   price {m['low']['price']:>10,.1f}")
+    if m["halts"]:
+        lines.append("halts               " + ", ".join(f"{h['from']}-{h['to']} s" for h in m["halts"]))
+    else:
+        lines.append("halts               none")
+    lines.append("ADL                 " + ("none" if m["adl"] is None else
+                                           f"from t = {m['adl']['first_t']} s, {m['adl']['qty']:,.3f} BTC"))
+    f = m["final"]
+    lines += [f"takeovers           {m['takeovers']:,}",
+              f"final               price {f['price']:,.1f}, mark {f['mark']:,.1f}; {f['liquidated_positions']:,} positions "
+              f"liquidated, ${f['liquidated_notional'] / 1e6:,.2f}M; fund ${f['insurance_fund']:,.0f} "
+              f"(low ${f['fund_low']:,.0f}), inventory {f['fund_inventory']:,.3f} BTC",
+              "", f"{args.steps:,} steps in {elapsed:.2f} s" + (f"; timeline written to {args.out}" if args.out else "")]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    print(run_study(args) if args.command == "run" else run_shocks(args))
+    jobs = {"run": run_study, "shocks": run_shocks, "simulate": run_simulation}
+    print(jobs[args.command](args))
     return 0
 
 

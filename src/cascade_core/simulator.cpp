@@ -143,12 +143,11 @@ class Simulation {
       }
       history.push_back(last_);
       for (const auto& breaker : cfg.breakers) {
+        // the move over the window (or since the start, while it is shorter)
         const auto window = static_cast<std::size_t>(breaker.window);
-        if (history.size() > window) {
-          const double before = history[history.size() - 1 - window];
-          if (std::abs(last_ / before - 1.0) >= breaker.move) {
-            halted_until = std::max(halted_until, step_ + 1 + breaker.halt);
-          }
+        const double before = history[history.size() > window ? history.size() - 1 - window : 0];
+        if (std::abs(last_ / before - 1.0) >= breaker.move) {
+          halted_until = std::max(halted_until, step_ + 1 + breaker.halt);
         }
       }
       record(t, centre, halted);
@@ -327,13 +326,34 @@ class Simulation {
 
   // Closes up to `qty` of open positions on `side` at `price`, most profitable and most
   // leveraged first (rank: PnL% x effective leverage when in profit, PnL% / effective leverage
-  // otherwise). Returns what could not be deleveraged.
+  // otherwise), ranked at the step's first deleveraging on that side. Returns what could not
+  // be deleveraged.
   double deleverage(int side, double qty, double price, std::int64_t source) {
-    struct Candidate {
-      double score;
-      std::uint32_t index;
-    };
-    std::vector<Candidate> candidates;
+    auto& ranking = side > 0 ? adl_longs_ : adl_shorts_;
+    if (ranking.step != step_) rank(side, ranking);
+    double remaining = qty;
+    for (; remaining > 0.0 && ranking.next < ranking.order.size(); ++ranking.next) {
+      const std::uint32_t j = ranking.order[ranking.next];
+      if (state_[j] != State::open || open_qty_[j] <= 0.0) continue;
+      const double take = std::min(open_qty_[j], remaining);
+      margin_[j] *= 1.0 - take / open_qty_[j];
+      open_qty_[j] = take == open_qty_[j] ? 0.0 : open_qty_[j] - take;
+      remaining = take == remaining ? 0.0 : remaining - take;
+      step_adl_ += take;
+      event(EventKind::adl, j, take, price, 0.0, 0.0, source);
+      if (open_qty_[j] > 0.0) break;  // partly used: the next call starts with it
+    }
+    return remaining;
+  }
+
+  struct Ranking {
+    std::int64_t step = -1;
+    std::size_t next = 0;
+    std::vector<std::uint32_t> order;
+  };
+
+  void rank(int side, Ranking& ranking) {
+    std::vector<std::pair<double, std::uint32_t>> scored;
     for (std::uint32_t j = 0; j < open_qty_.size(); ++j) {
       if (cols_.side[j] != side || state_[j] != State::open || open_qty_[j] <= 0.0) continue;
       const double pnl = side * open_qty_[j] * (mark_ - cols_.entry_price[j]);
@@ -341,21 +361,14 @@ class Simulation {
       if (equity <= 0.0) continue;
       const double pnl_pct = margin_[j] > 0.0 ? pnl / margin_[j] : (pnl > 0.0 ? inf : -inf);
       const double leverage = open_qty_[j] * mark_ / equity;
-      candidates.push_back({pnl > 0.0 ? pnl_pct * leverage : pnl_pct / leverage, j});
+      scored.emplace_back(pnl > 0.0 ? pnl_pct * leverage : pnl_pct / leverage, j);
     }
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
-    double remaining = qty;
-    for (const auto& c : candidates) {
-      if (remaining <= 0.0) break;
-      const double take = std::min(open_qty_[c.index], remaining);
-      margin_[c.index] *= 1.0 - take / open_qty_[c.index];
-      open_qty_[c.index] = take == open_qty_[c.index] ? 0.0 : open_qty_[c.index] - take;
-      remaining = take == remaining ? 0.0 : remaining - take;
-      step_adl_ += take;
-      event(EventKind::adl, c.index, take, price, 0.0, 0.0, source);
-    }
-    return remaining;
+    std::stable_sort(scored.begin(), scored.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    ranking.order.resize(scored.size());
+    for (std::size_t k = 0; k < scored.size(); ++k) ranking.order[k] = scored[k].second;
+    ranking.next = 0;
+    ranking.step = step_;
   }
 
   // The fund sells (buys back) its inventory into the book; a fund left negative deleverages
@@ -433,6 +446,7 @@ class Simulation {
   std::vector<State> state_;
   std::size_t next_long_ = 0, next_short_ = 0;
   std::deque<std::uint32_t> long_queue_, short_queue_;
+  Ranking adl_longs_, adl_shorts_;
   std::int64_t step_ = 0;
   double step_qty_ = 0.0, step_notional_ = 0.0, step_adl_ = 0.0;
   SimulationResult result_;
