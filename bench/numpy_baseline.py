@@ -131,3 +131,34 @@ def monte_carlo_scenario(rng, population, book_arrays, shock: float) -> dict:
     pos = sample_population(rng, population, ref, 1 if shock < 0 else -1)
     prepared = prepare(pos["side"], pos["qty"], pos["entry"], pos["margin"], pos["mmr"], pos["maint"])
     return cascade(bid_price, bid_qty, ask_price, ask_qty, prepared, pos["qty"], shock)
+
+
+# -- the time-stepped simulation, simplest policy, in NumPy --------------------------------------
+
+def simulate_market_orders(bid_price, bid_qty, prepared: Prepared, qty, flow, resilience: float, dt: float = 1.0):
+    """Full-size market orders, unlimited throughput, the last-price mark, sell flow only (so
+    only longs can trigger): per step the consumed bid volume decays by exp(-rho dt), the
+    exogenous sale consumes the book, then rounds of liquidations until none is triggered.
+    Returns the last price per step and the number of longs liquidated."""
+    cum_book = np.cumsum(bid_qty)
+    thresholds = prepared.liq[prepared.long_order]
+    cum_qty = prepared.long_cum_qty
+    decay = np.exp(-resilience * dt)
+    consumed, k = 0.0, 0
+    last = bid_price[0]
+    prices = np.empty(len(flow))
+    for t, q in enumerate(flow):
+        if t:
+            consumed *= decay
+        if q < 0:
+            consumed += -q
+            last = bid_price[min(np.searchsorted(cum_book, consumed, side="left"), len(bid_price) - 1)]
+            while True:
+                k_new = int(np.searchsorted(-thresholds, -last, side="right"))
+                if k_new <= k:  # a recovered price un-triggers nobody
+                    break
+                consumed += cum_qty[k_new - 1] - (cum_qty[k - 1] if k else 0.0)
+                k = k_new
+                last = bid_price[min(np.searchsorted(cum_book, consumed, side="left"), len(bid_price) - 1)]
+        prices[t] = last
+    return prices, k
