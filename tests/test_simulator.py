@@ -308,3 +308,28 @@ def test_presets_keep_the_identities_on_a_busy_market(preset):
     assert sim.timeline.insurance_fund[-1] - 20.0 == pytest.approx(e.fee.sum() - e.loss.sum(), abs=1e-6)
     assert np.all(sim.final_qty >= 0)
     assert (e.kind == 0).any()
+
+
+def test_random_flow_has_the_rate_size_and_sides_asked():
+    flow = lc.random_flow(200_000, rate=0.5, mean_size=2.0, buy_share=0.3, seed=9)
+    assert np.array_equal(flow, lc.random_flow(200_000, rate=0.5, mean_size=2.0, buy_share=0.3, seed=9))
+    assert np.mean(flow) == pytest.approx(0.5 * 2.0 * (0.3 - 0.7), rel=0.03)
+    assert np.mean(flow == 0) == pytest.approx(math.exp(-0.5), abs=0.01)  # Poisson: no order in a step
+    with pytest.raises(ValueError, match=r"^buy_share"):
+        lc.random_flow(10, 1.0, 1.0, buy_share=1.5)
+
+
+def test_price_band_stops_fills_beyond_it():
+    # Mid 100; long 1 @ 100, margin 5 (liquidation 95 at mmr 0). After a -5.5 % shock (mark
+    # 94.5) the bids are 94 (0.3) and 90. With a 1 % band fills stop below 93.555: 0.3 fill at
+    # 94, the rest goes to the (funded) insurance fund at bankruptcy, 95; without the band
+    # the market-order policy sells it all, into 90 as well.
+    book = lc.OrderBook([94.0, 90.0], [0.3, 10.0], [106.0], [1.0])
+    positions = lc.Positions([1], [1.0], [100.0], [5.0], mmr=0.0)
+    policy = lc.LiquidationPolicy.market_orders(takeover=True)
+    banded = lc.simulate(book, positions, policy, 1, shock=-0.055, band=0.01, insurance_fund=1.0)
+    e = banded.events
+    assert list(e.kind_name[:2]) == ["liquidation", "takeover"]
+    assert (e.qty[0], e.price[0]) == (0.3, 94.0) and e.qty[1] == pytest.approx(0.7) and e.price[1] == 95.0
+    free = lc.simulate(book, positions, policy, 1, shock=-0.055, insurance_fund=1.0)
+    assert list(free.events.kind_name) == ["liquidation"] and free.events.qty[0] == 1.0

@@ -21,7 +21,7 @@ from .montecarlo import (
     sample_scenario,
 )
 from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
-from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, gbm_path, simulate
+from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, gbm_path, random_flow, simulate
 
 __version__ = "0.1.0"
 
@@ -39,6 +39,7 @@ __all__ = [
     "LiquidationPolicy",
     "SimulationResult",
     "gbm_path",
+    "random_flow",
     "simulate",
     "cascade_many",
     "monte_carlo",

@@ -237,3 +237,21 @@ def gbm_path(steps: int, dt: float, start: float, sigma: float, mu: float = 0.0,
     jumps = rng.poisson(checked["jump_rate"] * dt_, n - 1)
     log_steps += jumps * checked["jump_mean"] + np.sqrt(jumps) * checked["jump_std"] * rng.standard_normal(n - 1)
     return checked["start"] * np.exp(np.concatenate(([0.0], np.cumsum(log_steps))))
+
+
+def random_flow(steps: int, rate: float, mean_size: float, *, buy_share: float = 0.5, seed: int = 0) -> FloatArray:
+    """Random exogenous market orders, summed per step (signed base quantity, + buys): a
+    Poisson number of orders per step with mean ``rate``, exponential sizes of mean
+    ``mean_size``, each a buy with probability ``buy_share``. Add it to any other flow."""
+    n = int_scalar(steps, "steps", minimum=1)
+    checked = {name: real_scalar(v, name) for name, v in (("rate", rate), ("mean_size", mean_size), ("buy_share", buy_share))}
+    for name, v in checked.items():
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name}: must be finite and >= 0, got {v!r}")
+    if checked["buy_share"] > 1:
+        raise ValueError(f"buy_share: must be in [0, 1], got {checked['buy_share']!r}")
+    rng = np.random.Generator(np.random.Philox(int_scalar(seed, "seed", minimum=0)))
+    counts = rng.poisson(checked["rate"], n)
+    sizes = rng.exponential(checked["mean_size"], int(counts.sum()))
+    signs = np.where(rng.random(sizes.size) < checked["buy_share"], 1.0, -1.0)
+    return np.bincount(np.repeat(np.arange(n), counts), weights=sizes * signs, minlength=n).astype(np.float64)
