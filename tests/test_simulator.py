@@ -163,6 +163,10 @@ def test_throughput_limit_queues_in_trigger_order():
     assert list(np.bincount(e.step, minlength=5)) == [3, 3, 3, 1, 0]
     assert list(sim.timeline.queued) == [7, 4, 1, 0, 0]
     assert list(e.position) == list(range(n))  # liquidation price descending = index order here
+    # a notional cap: orders start while the step's liquidated notional is below 250 (~2.5 orders)
+    capped = lc.simulate(book, positions, lc.LiquidationPolicy.market_orders(max_notional_per_step=250.0), 5,
+                         shock=-0.05)
+    assert list(np.bincount(capped.events.step, minlength=5)) == [3, 3, 3, 1, 0]
 
 
 def test_circuit_breaker_halts_resumes_and_contains_the_cascade():
@@ -241,7 +245,7 @@ def test_simulate_rejects_bad_input(kwargs, error, pattern):
 @pytest.mark.parametrize(("kwargs", "pattern"), [
     (dict(fee_rate=1.5), r"^fee_rate"), (dict(max_orders_per_step=-1), r"^max_orders_per_step"),
     (dict(backstop_fraction=-0.1), r"^backstop_fraction"), (dict(partial_tiers=True), r"^tiers: partial_tiers needs"),
-    (dict(unwind_per_step=-1.0), r"^unwind_per_step"),
+    (dict(unwind_per_step=-1.0), r"^unwind_per_step"), (dict(max_notional_per_step=np.nan), r"^max_notional_per_step"),
 ])
 def test_policy_rejects_bad_parameters(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):

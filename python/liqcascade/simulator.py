@@ -41,8 +41,9 @@ class LiquidationPolicy:
     balance is positive) takes over what the book would not fill, at the bankruptcy price, and
     sells it back ``unwind_per_step`` at a time (0: all at once). ``adl``: otherwise, and when
     the fund is negative, opposite positions are deleveraged, ranked by PnL% x effective
-    leverage (PnL% / effective leverage for losing ones). ``max_orders_per_step``: throughput
-    (0: unlimited); the rest queue in trigger order. ``partial_tiers``: a triggered position
+    leverage (PnL% / effective leverage for losing ones). ``max_orders_per_step`` and
+    ``max_notional_per_step``: throughput (0: unlimited; an order starts while the step's
+    liquidated notional is below the cap); the rest queue in trigger order. ``partial_tiers``: a triggered position
     above the first of ``tiers`` is first reduced to the lower tier's notional limit (its
     realised PnL and fee settle against its margin; it takes the lower tier's maintenance) and
     re-checked; only in the first tier is it closed in full. ``backstop_fraction``: a
@@ -57,6 +58,7 @@ class LiquidationPolicy:
     takeover: bool = True
     adl: bool = True
     max_orders_per_step: int = 0
+    max_notional_per_step: float = 0.0
     unwind_per_step: float = 0.0
     partial_tiers: bool = False
     tiers: MaintenanceTiers | None = None
@@ -100,9 +102,10 @@ class LiquidationPolicy:
         if self.partial_tiers and self.tiers is None:
             raise ValueError("tiers: partial_tiers needs a tier table")
         int_scalar(self.max_orders_per_step, "max_orders_per_step", minimum=0)
-        u = real_scalar(self.unwind_per_step, "unwind_per_step")
-        if not (math.isfinite(u) and u >= 0):
-            raise ValueError(f"unwind_per_step: must be finite and >= 0, got {u!r}")
+        for name in ("unwind_per_step", "max_notional_per_step"):
+            u = real_scalar(getattr(self, name), name)
+            if not (math.isfinite(u) and u >= 0):
+                raise ValueError(f"{name}: must be finite and >= 0, got {u!r}")
         for name in ("limit_at_bankruptcy", "takeover", "adl", "partial_tiers"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name}: expected a bool")
@@ -192,6 +195,7 @@ def simulate(
         "fee_rate": float(policy.fee_rate), "limit_at_bankruptcy": bool(policy.limit_at_bankruptcy),
         "takeover": bool(policy.takeover), "adl": bool(policy.adl),
         "max_orders_per_step": int(policy.max_orders_per_step), "unwind_per_step": float(policy.unwind_per_step),
+        "max_notional_per_step": float(policy.max_notional_per_step),
         "partial_tiers": bool(policy.partial_tiers), "backstop_fraction": float(policy.backstop_fraction),
         "tier_notional_floor": [] if policy.tiers is None else policy.tiers.notional_floor.tolist(),
         "tier_mmr": [] if policy.tiers is None else policy.tiers.mmr.tolist(),

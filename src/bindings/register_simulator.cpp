@@ -41,6 +41,7 @@ cc::SimulationConfig config_from(const py::dict& d) {
   c.policy.adl = item<bool>(d, "adl");
   c.policy.max_orders_per_step = item<std::int64_t>(d, "max_orders_per_step");
   c.policy.unwind_per_step = item<double>(d, "unwind_per_step");
+  c.policy.max_notional_per_step = item<double>(d, "max_notional_per_step");
   c.policy.partial_tiers = item<bool>(d, "partial_tiers");
   c.policy.tiers.notional_floor = item<std::vector<double>>(d, "tier_notional_floor");
   c.policy.tiers.mmr = item<std::vector<double>>(d, "tier_mmr");

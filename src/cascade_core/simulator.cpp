@@ -216,6 +216,7 @@ class Simulation {
     for (;;) {
       enqueue();
       if (budget == 0 || (long_queue_.empty() && short_queue_.empty())) break;
+      if (policy.max_notional_per_step > 0.0 && step_notional_ >= policy.max_notional_per_step) break;
       auto& queue = long_queue_.empty() ? short_queue_ : long_queue_;
       const std::uint32_t i = queue.front();
       queue.pop_front();
@@ -493,6 +494,8 @@ void SimulationConfig::validate(std::size_t) const {
   policy.tiers.validate();
   require(policy.max_orders_per_step >= 0, "max_orders_per_step", "must be >= 0",
           static_cast<double>(policy.max_orders_per_step));
+  require(std::isfinite(policy.max_notional_per_step) && policy.max_notional_per_step >= 0.0,
+          "max_notional_per_step", "must be finite and >= 0", policy.max_notional_per_step);
   require(std::isfinite(policy.unwind_per_step) && policy.unwind_per_step >= 0.0, "unwind_per_step",
           "must be finite and >= 0", policy.unwind_per_step);
 }

@@ -26,6 +26,7 @@ struct LiquidationPolicy {
   bool takeover = true;                // the insurance fund takes over what the book would not fill
   bool adl = true;                     // auto-deleverage opposite positions when the fund cannot
   std::int64_t max_orders_per_step = 0;  // 0: no limit; the rest queue in trigger order
+  double max_notional_per_step = 0.0;    // 0: no limit; orders start while the step's liquidated notional is below it
   double unwind_per_step = 0.0;        // fund inventory sold back into the book per step (0: all)
   // Bybit-like: a triggered position above the first tier is first reduced to the lower tier's
   // limit (and gets its maintenance), then re-checked; only in the first tier is it closed.
