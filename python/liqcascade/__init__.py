@@ -25,6 +25,18 @@ from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, gbm_
 
 __version__ = "0.1.0"
 
+
+def get_include() -> str:
+    """The directory of the engine's C++ headers, for compiled code that uses them (C++ or
+    Cython through ``liqcascade/cascade_core.pxd``)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "include", here.parents[1] / "src" / "cascade_core" / "include"):
+        if (candidate / "cascade_core" / "positions.hpp").is_file():
+            return str(candidate)
+    raise FileNotFoundError("the cascade_core headers are not installed with this liqcascade")
+
 __all__ = [
     "DEFAULT_MMR",
     "BookDepth",
@@ -51,4 +63,5 @@ __all__ = [
     "Positions",
     "cascade",
     "__version__",
+    "get_include",
 ]
