@@ -102,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_study(args: argparse.Namespace) -> str:
     start = time.perf_counter()
-    table = monte_carlo(PositionPopulation(count=args.positions), DEFAULT_STUDY_BOOK, DEFAULT_STUDY_SHOCKS,
+    population = PositionPopulation(count=args.positions)
+    table = monte_carlo(population, DEFAULT_STUDY_BOOK, DEFAULT_STUDY_SHOCKS,
                         args.scenarios, seed=args.seed, threads=args.threads,
                         progress=False if args.no_progress else "auto")
     elapsed = time.perf_counter() - start
@@ -122,7 +123,8 @@ def run_study(args: argparse.Namespace) -> str:
         f"liqcascade {__version__} - Monte Carlo study of the default scenario",
         f"  BTC-like perpetual at mid {DEFAULT_MID:,.0f}; book $20M / $60M / $75M within 1 / 5 / 10 %, "
         f"thinning up to {DEFAULT_STUDY_BOOK.thinning:.0%}, level noise {DEFAULT_STUDY_BOOK.level_noise:.0%}",
-        f"  {args.positions:,} positions per scenario, $44M expected open interest, Binance BTCUSDT tiers",
+        f"  {args.positions:,} positions per scenario, ${population.open_interest / 1e6:,.0f}M expected open interest, "
+        "Binance BTCUSDT tiers",
         f"  shocks: Student-t, {DEFAULT_STUDY_SHOCKS.df:g} degrees of freedom, scale {DEFAULT_STUDY_SHOCKS.scale:.0%}",
         "",
         str(summary) if summary else "(one scenario: no summary)",

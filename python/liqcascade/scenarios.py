@@ -38,6 +38,6 @@ def calibrated_book(mid: float = DEFAULT_MID, tick: float = 1.0) -> OrderBook:
 
 
 def default_positions(n: int = 1_000_000, seed: int = 0, mid: float = DEFAULT_MID) -> Positions:
-    """``n`` positions of the default population around ``mid`` (``$42M`` of expected open
+    """``n`` positions of the default population around ``mid`` (``$44M`` of expected open
     interest, whatever ``n``)."""
     return PositionPopulation(count=n).sample(seed=seed, book_model=BookModel(mid=mid))
