@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "cascade_core/book_walker.hpp"
 #include "cascade_core/errors.hpp"
 
 namespace cascade_core {
@@ -11,70 +12,6 @@ namespace cascade_core {
 namespace {
 
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-
-// Walks one side of the book from the top without copying it: levels before `level` are gone,
-// `level_left` is what remains of level `level`.
-class BookWalker {
- public:
-  explicit BookWalker(const BookSide& side)
-      : price_(side.price.data()), qty_(side.qty.data()), n_(side.size()),
-        level_left_(n_ > 0 ? qty_[0] : 0.0) {}
-
-  // Levels traded against or removed so far.
-  [[nodiscard]] std::size_t levels_touched() const noexcept {
-    return level_ + (level_ < n_ && level_left_ < qty_[level_] ? 1 : 0);
-  }
-
-  // Removes every level priced strictly beyond `target` (above it for bids, below for asks).
-  void remove_beyond(double target, Direction direction) noexcept {
-    while (level_ < n_ && (direction == Direction::down ? price_[level_] > target
-                                                        : price_[level_] < target)) {
-      next_level();
-    }
-  }
-
-  struct Fill {
-    double qty = 0.0;
-    double notional = 0.0;
-    double unfilled = 0.0;  // what the side could not take (exactly 0 when filled in full)
-  };
-
-  // A market order of `qty`: takes from the top until filled or the side is empty; `last`
-  // becomes the price of every level it takes from.
-  Fill take(double qty, double& last) noexcept {
-    Fill fill;
-    double remaining = qty;
-    while (remaining > 0.0 && level_ < n_) {
-      const double price = price_[level_];
-      last = price;
-      if (remaining >= level_left_) {
-        fill.qty += level_left_;
-        fill.notional += level_left_ * price;
-        remaining -= level_left_;
-        next_level();
-      } else {
-        fill.qty += remaining;
-        fill.notional += remaining * price;
-        level_left_ -= remaining;
-        remaining = 0.0;
-      }
-    }
-    fill.unfilled = remaining;
-    return fill;
-  }
-
- private:
-  void next_level() noexcept {
-    ++level_;
-    level_left_ = level_ < n_ ? qty_[level_] : 0.0;
-  }
-
-  const double* price_;
-  const double* qty_;
-  std::size_t n_;
-  std::size_t level_ = 0;
-  double level_left_;
-};
 
 double checked_ref_price(const OrderBook& book, double ref_price) {
   if (std::isnan(ref_price)) return book.mid();
@@ -113,7 +50,7 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
   }
 
   double last = result.ref_price;
-  BookWalker walker(side);
+  BookWalker walker(side, direction == Direction::down);
   if (shock.kind == Shock::Kind::relative) {
     if (no_move) {
       // A zero shock is the identity: nothing moves, nothing is triggered.
@@ -121,7 +58,7 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
       return result;
     }
     last = result.ref_price * (1.0 + shock.value);
-    walker.remove_beyond(last, direction);
+    walker.remove_beyond(last);
   } else {
     const auto fill = walker.take(shock.value, last);
     result.exogenous_filled_qty = fill.qty;

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "cascade_core/book_walker.hpp"
 #include "cascade_core/errors.hpp"
 
 namespace cascade_core {
@@ -16,88 +17,13 @@ namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 
-// One side of the book as its profile (prices at the initial centre, quantities) with the
-// consumed volume counted from the top. With no refill it walks with exactly the arithmetic
-// of the static cascade; a refill shrinks the consumed volume (Obizhaeva-Wang).
-class SideBook {
- public:
-  SideBook(const BookSide& side, bool bids)
-      : price_(side.price), qty_(side.qty), cum_(side.size() + 1, 0.0), bids_(bids) {
-    for (std::size_t k = 0; k < qty_.size(); ++k) cum_[k + 1] = cum_[k] + qty_[k];
-    left_ = qty_.empty() ? 0.0 : qty_[0];
-  }
-
-  [[nodiscard]] double consumed() const noexcept {
-    return level_ >= qty_.size() ? cum_.back() : cum_[level_] + (qty_[level_] - left_);
-  }
-  [[nodiscard]] double remaining() const noexcept { return cum_.back() - consumed(); }
-  [[nodiscard]] double best(double shift) const noexcept {
-    return level_ < qty_.size() ? price_[level_] + shift : std::numeric_limits<double>::quiet_NaN();
-  }
-
-  // Consumed volume decays by `factor` (exp(-rho dt)).
-  void refill(double factor) {
-    const double target = consumed() * factor;
-    const auto it = std::upper_bound(cum_.begin() + 1, cum_.end(), target);
-    level_ = static_cast<std::size_t>(it - cum_.begin()) - 1;
-    left_ = level_ < qty_.size() ? cum_[level_ + 1] - target : 0.0;
-  }
-
-  void remove_beyond(double target, double shift) {
-    while (level_ < qty_.size() && (bids_ ? price_[level_] + shift > target : price_[level_] + shift < target)) {
-      next_level();
-    }
-  }
-
-  struct Fill {
-    double qty = 0.0, notional = 0.0, unfilled = 0.0;
-  };
-
-  // A market order of `qty` that fills no worse than `limit` (bids: >= limit; asks: <= limit).
-  Fill take(double qty, double limit, double shift, double& last) {
-    Fill fill;
-    double remaining = qty;
-    while (remaining > 0.0 && level_ < qty_.size()) {
-      const double price = price_[level_] + shift;
-      if (bids_ ? price < limit : price > limit) break;
-      last = price;
-      if (remaining >= left_) {
-        fill.qty += left_;
-        fill.notional += left_ * price;
-        remaining -= left_;
-        next_level();
-      } else {
-        fill.qty += remaining;
-        fill.notional += remaining * price;
-        left_ -= remaining;
-        remaining = 0.0;
-      }
-    }
-    fill.unfilled = remaining;
-    return fill;
-  }
-
- private:
-  void next_level() {
-    ++level_;
-    left_ = level_ < qty_.size() ? qty_[level_] : 0.0;
-  }
-
-  const std::vector<double>& price_;
-  const std::vector<double>& qty_;
-  std::vector<double> cum_;
-  bool bids_;
-  std::size_t level_ = 0;
-  double left_ = 0.0;
-};
-
 enum class State : std::uint8_t { open, queued, liquidated };
 
 class Simulation {
  public:
   Simulation(const OrderBook& book, const PositionSet& positions, const SimulationConfig& config)
       : config_(config), positions_(positions), cols_(positions.columns()),
-        bids_(book.bids(), true), asks_(book.asks(), false), centre0_(book.mid()) {
+        bids_(book.bids(), true, /*track_volume=*/true), asks_(book.asks(), false, /*track_volume=*/true), centre0_(book.mid()) {
     const std::size_t n = positions.size();
     open_qty_.assign(cols_.qty.begin(), cols_.qty.end());
     margin_.assign(cols_.margin.begin(), cols_.margin.end());
@@ -168,7 +94,7 @@ class Simulation {
     }
     if (!cfg.flow.empty() && cfg.flow[t] != 0.0) {
       const double q = cfg.flow[t];
-      const auto fill = q < 0.0 ? bids_.take(-q, -inf, shift_, last_) : asks_.take(q, inf, shift_, last_);
+      const auto fill = q < 0.0 ? bids_.take(-q, last_, -inf, shift_) : asks_.take(q, last_, inf, shift_);
       result_.exogenous_filled += fill.qty;
     }
   }
@@ -228,7 +154,7 @@ class Simulation {
   }
 
   struct CloseFill {
-    SideBook::Fill fill;
+    BookWalker::Fill fill;
     double fee = 0.0;
   };
 
@@ -243,7 +169,7 @@ class Simulation {
       const double band_limit = mark_ * (1.0 - side * config_.band);
       limit = side > 0 ? std::max(limit, band_limit) : std::min(limit, band_limit);
     }
-    const auto fill = side > 0 ? bids_.take(qty, limit, shift_, last_) : asks_.take(qty, limit, shift_, last_);
+    const auto fill = side > 0 ? bids_.take(qty, last_, limit, shift_) : asks_.take(qty, last_, limit, shift_);
     double fee = 0.0;
     if (fill.qty > 0.0) {
       // equity the filled part leaves: filled * side * (vwap - bankruptcy)
@@ -383,7 +309,7 @@ class Simulation {
     double limit = side > 0 ? -inf : inf;
     if (config_.band > 0.0) limit = mark_ * (1.0 - side * config_.band);
     const double average = inventory_cost_ / inventory_;
-    const auto fill = side > 0 ? bids_.take(qty, limit, shift_, last_) : asks_.take(qty, limit, shift_, last_);
+    const auto fill = side > 0 ? bids_.take(qty, last_, limit, shift_) : asks_.take(qty, last_, limit, shift_);
     if (fill.qty > 0.0) {
       const double pnl = side * (fill.notional - average * fill.qty);
       fund_ += pnl;
@@ -434,7 +360,7 @@ class Simulation {
   const SimulationConfig& config_;
   const PositionSet& positions_;
   PositionColumns cols_;
-  SideBook bids_, asks_;
+  BookWalker bids_, asks_;
   double centre0_;
   double shift_ = 0.0;
   double last_ = 0.0, mark_ = 0.0;
