@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 
 from . import __version__
+from ._table import ColumnTable
 from .cascade import cascade
 from .montecarlo import PositionPopulation, monte_carlo
 from .scenarios import (
@@ -100,6 +101,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _write(table: ColumnTable, path: str) -> None:
+    """A table to ``.csv`` (NumPy) or, otherwise, Parquet (pyarrow)."""
+    if path.endswith(".csv"):
+        import numpy as np
+
+        np.savetxt(path, np.column_stack([table[c] for c in table.columns]), delimiter=",",
+                   header=",".join(table.columns), comments="")
+    else:
+        table.to_parquet(path)
+
+
 def run_study(args: argparse.Namespace) -> str:
     start = time.perf_counter()
     population = PositionPopulation(count=args.positions)
@@ -108,13 +120,7 @@ def run_study(args: argparse.Namespace) -> str:
                         progress=False if args.no_progress else "auto")
     elapsed = time.perf_counter() - start
     if args.out:
-        if args.out.endswith(".csv"):
-            import numpy as np
-
-            np.savetxt(args.out, np.column_stack([table[c] for c in table.columns]), delimiter=",",
-                       header=",".join(table.columns), comments="")
-        else:
-            table.to_parquet(args.out)
+        _write(table, args.out)
     summary = table.summary() if len(table) > 1 else None
     if args.json:
         return json.dumps({"scenarios": args.scenarios, "positions": args.positions, "seed": args.seed,
@@ -203,11 +209,7 @@ def run_simulation(args: argparse.Namespace) -> str:
     elapsed = time.perf_counter() - start
     tl, ev = sim.timeline, sim.events
     if args.out:
-        if args.out.endswith(".csv"):
-            np.savetxt(args.out, np.column_stack([tl[c] for c in tl.columns]), delimiter=",",
-                       header=",".join(tl.columns), comments="")
-        else:
-            tl.to_parquet(args.out)
+        _write(tl, args.out)
     fills = ev.kind == 0
     minutes = np.add.reduceat(tl.liquidated_notional, np.arange(0, len(tl), 60))
     peak = int(np.argmax(minutes))

@@ -52,6 +52,13 @@ std::span<const T> as_span(const py::array_t<T, py::array::c_style>& arr) {
   return {arr.data(), static_cast<std::size_t>(arr.size())};
 }
 
+// `d[key]` as T; a missing key is a ValueError naming it.
+template <class T>
+T dict_item(const py::dict& d, const char* key) {
+  if (!d.contains(key)) throw py::value_error(std::string(key) + ": missing");
+  return d[key].cast<T>();
+}
+
 // A read-only view of memory owned by `owner` (kept alive as the array's base).
 template <class T>
 py::array_t<T> readonly_view(std::span<const T> data, const py::object& owner) {

@@ -19,63 +19,57 @@ namespace liqcascade_bindings {
 
 namespace {
 
-template <class T>
-T item(const py::dict& d, const char* key) {
-  if (!d.contains(key)) throw py::value_error(std::string(key) + ": missing from the model");
-  return d[key].cast<T>();
-}
-
 cc::PopulationModel population_from(const py::dict& d) {
   cc::PopulationModel m;
-  m.count = item<std::uint64_t>(d, "count");
-  m.long_share = item<double>(d, "long_share");
-  m.leverage = item<std::vector<double>>(d, "leverage");
-  m.leverage_weight = item<std::vector<double>>(d, "leverage_weights");
-  const auto entry = item<std::string>(d, "entry_distribution");
+  m.count = dict_item<std::uint64_t>(d, "count");
+  m.long_share = dict_item<double>(d, "long_share");
+  m.leverage = dict_item<std::vector<double>>(d, "leverage");
+  m.leverage_weight = dict_item<std::vector<double>>(d, "leverage_weights");
+  const auto entry = dict_item<std::string>(d, "entry_distribution");
   if (entry == "lognormal") m.entry_distribution = cc::PopulationModel::EntryDistribution::lognormal;
   else if (entry == "student_t") m.entry_distribution = cc::PopulationModel::EntryDistribution::student_t;
   else if (entry == "uniform") m.entry_distribution = cc::PopulationModel::EntryDistribution::uniform;
   else throw py::value_error("entry_distribution: expected 'lognormal', 'student_t' or 'uniform', got '" + entry + "'");
-  m.entry_spread = item<double>(d, "entry_spread");
-  m.entry_df = item<double>(d, "entry_df");
-  const auto size = item<std::string>(d, "size_distribution");
+  m.entry_spread = dict_item<double>(d, "entry_spread");
+  m.entry_df = dict_item<double>(d, "entry_df");
+  const auto size = dict_item<std::string>(d, "size_distribution");
   if (size == "pareto") m.size_distribution = cc::PopulationModel::SizeDistribution::pareto;
   else if (size == "lognormal") m.size_distribution = cc::PopulationModel::SizeDistribution::lognormal;
   else if (size == "fixed") m.size_distribution = cc::PopulationModel::SizeDistribution::fixed;
   else throw py::value_error("size_distribution: expected 'pareto', 'lognormal' or 'fixed', got '" + size + "'");
-  m.size_shape = item<double>(d, "size_shape");
-  m.open_interest = item<double>(d, "open_interest");
-  m.tiers.notional_floor = item<std::vector<double>>(d, "tier_notional_floor");
-  m.tiers.mmr = item<std::vector<double>>(d, "tier_mmr");
-  m.tiers.maint_amount = item<std::vector<double>>(d, "tier_maint_amount");
-  m.mmr = item<double>(d, "mmr");
-  m.maint_amount = item<double>(d, "maint_amount");
-  m.exclude_underwater = item<bool>(d, "exclude_underwater");
+  m.size_shape = dict_item<double>(d, "size_shape");
+  m.open_interest = dict_item<double>(d, "open_interest");
+  m.tiers.notional_floor = dict_item<std::vector<double>>(d, "tier_notional_floor");
+  m.tiers.mmr = dict_item<std::vector<double>>(d, "tier_mmr");
+  m.tiers.maint_amount = dict_item<std::vector<double>>(d, "tier_maint_amount");
+  m.mmr = dict_item<double>(d, "mmr");
+  m.maint_amount = dict_item<double>(d, "maint_amount");
+  m.exclude_underwater = dict_item<bool>(d, "exclude_underwater");
   return m;
 }
 
 cc::BookModel book_from(const py::dict& d) {
   cc::BookModel m;
-  m.mid = item<double>(d, "mid");
-  m.tick = item<double>(d, "tick");
-  m.profile_distance = item<std::vector<double>>(d, "profile_distance");
-  m.profile_notional = item<std::vector<double>>(d, "profile_notional");
-  m.thinning = item<double>(d, "thinning");
-  m.level_noise = item<double>(d, "level_noise");
+  m.mid = dict_item<double>(d, "mid");
+  m.tick = dict_item<double>(d, "tick");
+  m.profile_distance = dict_item<std::vector<double>>(d, "profile_distance");
+  m.profile_notional = dict_item<std::vector<double>>(d, "profile_notional");
+  m.thinning = dict_item<double>(d, "thinning");
+  m.level_noise = dict_item<double>(d, "level_noise");
   return m;
 }
 
 cc::ShockModel shocks_from(const py::dict& d) {
   cc::ShockModel m;
-  const auto kind = item<std::string>(d, "kind");
+  const auto kind = dict_item<std::string>(d, "kind");
   if (kind == "fixed") m.kind = cc::ShockModel::Kind::fixed;
   else if (kind == "normal") m.kind = cc::ShockModel::Kind::normal;
   else if (kind == "student_t") m.kind = cc::ShockModel::Kind::student_t;
   else if (kind == "empirical") m.kind = cc::ShockModel::Kind::empirical;
   else throw py::value_error("kind: expected 'fixed', 'normal', 'student_t' or 'empirical', got '" + kind + "'");
-  m.values = item<std::vector<double>>(d, "values");
-  m.scale = item<double>(d, "scale");
-  m.df = item<double>(d, "df");
+  m.values = dict_item<std::vector<double>>(d, "values");
+  m.scale = dict_item<double>(d, "scale");
+  m.df = dict_item<double>(d, "df");
   return m;
 }
 

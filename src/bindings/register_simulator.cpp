@@ -9,44 +9,38 @@ namespace liqcascade_bindings {
 
 namespace {
 
-template <class T>
-T item(const py::dict& d, const char* key) {
-  if (!d.contains(key)) throw py::value_error(std::string(key) + ": missing from the configuration");
-  return d[key].cast<T>();
-}
-
 cc::SimulationConfig config_from(const py::dict& d) {
   cc::SimulationConfig c;
-  c.steps = item<std::int64_t>(d, "steps");
-  c.dt = item<double>(d, "dt");
-  c.resilience = item<double>(d, "resilience");
-  c.path = item<std::vector<double>>(d, "path");
-  c.flow = item<std::vector<double>>(d, "flow");
-  c.shock = item<double>(d, "shock");
-  const auto mark = item<std::string>(d, "mark");
+  c.steps = dict_item<std::int64_t>(d, "steps");
+  c.dt = dict_item<double>(d, "dt");
+  c.resilience = dict_item<double>(d, "resilience");
+  c.path = dict_item<std::vector<double>>(d, "path");
+  c.flow = dict_item<std::vector<double>>(d, "flow");
+  c.shock = dict_item<double>(d, "shock");
+  const auto mark = dict_item<std::string>(d, "mark");
   if (mark == "last") c.mark = cc::SimulationConfig::Mark::last;
   else if (mark == "ema") c.mark = cc::SimulationConfig::Mark::ema;
   else if (mark == "index") c.mark = cc::SimulationConfig::Mark::index;
   else throw py::value_error("mark: expected 'last', 'ema' or 'index', got '" + mark + "'");
-  c.mark_halflife = item<double>(d, "mark_halflife");
-  c.basis = item<double>(d, "basis");
-  c.band = item<double>(d, "band");
-  for (const auto& b : item<std::vector<std::tuple<double, std::int64_t, std::int64_t>>>(d, "breakers")) {
+  c.mark_halflife = dict_item<double>(d, "mark_halflife");
+  c.basis = dict_item<double>(d, "basis");
+  c.band = dict_item<double>(d, "band");
+  for (const auto& b : dict_item<std::vector<std::tuple<double, std::int64_t, std::int64_t>>>(d, "breakers")) {
     c.breakers.push_back({std::get<0>(b), std::get<1>(b), std::get<2>(b)});
   }
-  c.insurance_fund = item<double>(d, "insurance_fund");
-  c.policy.fee_rate = item<double>(d, "fee_rate");
-  c.policy.limit_at_bankruptcy = item<bool>(d, "limit_at_bankruptcy");
-  c.policy.takeover = item<bool>(d, "takeover");
-  c.policy.adl = item<bool>(d, "adl");
-  c.policy.max_orders_per_step = item<std::int64_t>(d, "max_orders_per_step");
-  c.policy.unwind_per_step = item<double>(d, "unwind_per_step");
-  c.policy.max_notional_per_step = item<double>(d, "max_notional_per_step");
-  c.policy.partial_tiers = item<bool>(d, "partial_tiers");
-  c.policy.tiers.notional_floor = item<std::vector<double>>(d, "tier_notional_floor");
-  c.policy.tiers.mmr = item<std::vector<double>>(d, "tier_mmr");
-  c.policy.tiers.maint_amount = item<std::vector<double>>(d, "tier_maint_amount");
-  c.policy.backstop_fraction = item<double>(d, "backstop_fraction");
+  c.insurance_fund = dict_item<double>(d, "insurance_fund");
+  c.policy.fee_rate = dict_item<double>(d, "fee_rate");
+  c.policy.limit_at_bankruptcy = dict_item<bool>(d, "limit_at_bankruptcy");
+  c.policy.takeover = dict_item<bool>(d, "takeover");
+  c.policy.adl = dict_item<bool>(d, "adl");
+  c.policy.max_orders_per_step = dict_item<std::int64_t>(d, "max_orders_per_step");
+  c.policy.unwind_per_step = dict_item<double>(d, "unwind_per_step");
+  c.policy.max_notional_per_step = dict_item<double>(d, "max_notional_per_step");
+  c.policy.partial_tiers = dict_item<bool>(d, "partial_tiers");
+  c.policy.tiers.notional_floor = dict_item<std::vector<double>>(d, "tier_notional_floor");
+  c.policy.tiers.mmr = dict_item<std::vector<double>>(d, "tier_mmr");
+  c.policy.tiers.maint_amount = dict_item<std::vector<double>>(d, "tier_maint_amount");
+  c.policy.backstop_fraction = dict_item<double>(d, "backstop_fraction");
   return c;
 }
 
