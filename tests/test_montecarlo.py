@@ -323,3 +323,19 @@ def test_normal_draws_follow_the_normal_law():
         # distribution-free bound on the sample quantile's rank error, 4.5 sigma
         rank_tol = 4.5 * math.sqrt(q * (1 - q) / draws.size)
         assert NormalDist().cdf(np.quantile(draws, q)) == pytest.approx(q, abs=rank_tol)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+def test_ctrl_c_stops_cascade_many_too():
+    book = lc.BookModel().build()
+    positions = lc.PositionPopulation(count=200_000).sample(seed=1).prepare()
+    shocks = np.full(200_000, -0.2)  # each touches every long: tens of seconds in all
+    before = _threads_of_this_process()
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        lc.cascade_many(book, positions, shocks, threads=2)
+    assert time.perf_counter() - start - 0.3 < 0.5
+    timer.join()
+    assert _threads_of_this_process() == before
