@@ -103,35 +103,27 @@ class Simulation {
   void enqueue() {
     const auto& longs = positions_.at_risk(Direction::down);
     while (next_long_ < longs.size() && mark_ <= longs[next_long_].threshold) {
-      const auto i = longs[next_long_++].index;
-      if (state_[i] == State::open && open_qty_[i] > 0.0) {
-        state_[i] = State::queued;
-        long_queue_.push_back(i);
-      }
+      admit(longs[next_long_++].index, long_queue_);
     }
     while (!relisted_longs_.empty() && mark_ <= relisted_longs_.top().first) {
-      const auto i = relisted_longs_.top().second;
+      admit(relisted_longs_.top().second, long_queue_);
       relisted_longs_.pop();
-      if (state_[i] == State::open && open_qty_[i] > 0.0) {
-        state_[i] = State::queued;
-        long_queue_.push_back(i);
-      }
     }
     while (!relisted_shorts_.empty() && mark_ >= relisted_shorts_.top().first) {
-      const auto i = relisted_shorts_.top().second;
+      admit(relisted_shorts_.top().second, short_queue_);
       relisted_shorts_.pop();
-      if (state_[i] == State::open && open_qty_[i] > 0.0) {
-        state_[i] = State::queued;
-        short_queue_.push_back(i);
-      }
     }
     const auto& shorts = positions_.at_risk(Direction::up);
     while (next_short_ < shorts.size() && mark_ >= shorts[next_short_].threshold) {
-      const auto i = shorts[next_short_++].index;
-      if (state_[i] == State::open && open_qty_[i] > 0.0) {
-        state_[i] = State::queued;
-        short_queue_.push_back(i);
-      }
+      admit(shorts[next_short_++].index, short_queue_);
+    }
+  }
+
+  // Queues position i for the engine unless it is already queued, closed or empty.
+  void admit(std::uint32_t i, std::deque<std::uint32_t>& queue) {
+    if (state_[i] == State::open && open_qty_[i] > 0.0) {
+      state_[i] = State::queued;
+      queue.push_back(i);
     }
   }
 
