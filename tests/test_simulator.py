@@ -7,9 +7,7 @@ import math
 
 import numpy as np
 import pytest
-import reference
 from hypothesis import given
-from hypothesis import strategies as st
 from strategies import books, position_sets, shocks
 
 import liqcascade as lc
@@ -216,6 +214,10 @@ def test_gbm_path_is_deterministic_and_has_the_volatility_asked():
     assert np.std(np.diff(np.log(a))) == pytest.approx(0.01, rel=0.02)
     jumps = lc.gbm_path(10_001, 1.0, 100.0, 0.0, jump_rate=0.1, jump_mean=-0.05, jump_std=0.0, seed=1)
     assert np.log(jumps[-1] / 100.0) == pytest.approx(-0.05 * 0.1 * 10_000, rel=0.1)
+    with pytest.raises(ValueError, match=r"^sigma: must be finite and >= 0"):
+        lc.gbm_path(10, 1.0, 100.0, -0.01)
+    with pytest.raises(ValueError, match=r"^dt: must be finite and > 0"):
+        lc.gbm_path(10, float("nan"), 100.0, 0.01)
 
 
 @pytest.mark.parametrize(("kwargs", "error", "pattern"), [

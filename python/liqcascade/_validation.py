@@ -8,6 +8,7 @@ shape, and rejects what cannot be converted (``TypeError``) or has the wrong sha
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,23 @@ def real_scalar(value: Any, field: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{field}: expected a real number, got {type(value).__name__}")
     return float(value)
+
+
+def bounded_scalar(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+            low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real in the given bounds, or ValueError naming ``name`` and the rule."""
+    x = real_scalar(value, name)
+    ok = math.isfinite(x)
+    if ok and low is not None:
+        ok = x > low if low_open else x >= low
+    if ok and high is not None:
+        ok = x < high if high_open else x <= high
+    if not ok:
+        lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
+        hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
+        rule = f"in {lo}, {hi}" if lo and hi else (f"> {low:g}" if low_open else f">= {low:g}") if lo else f"<= {high:g}"
+        raise ValueError(f"{name}: must be finite and {rule}, got {x!r}")
+    return x
 
 
 def int_scalar(value: Any, field: str, *, minimum: int | None = None) -> int:

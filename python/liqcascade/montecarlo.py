@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 import numpy as np
-import numpy.typing as npt
 
 from . import _core
 from ._table import ColumnTable
 from ._validation import FloatArray, first_bad, float_column, int_scalar, real_scalar
+from ._validation import bounded_scalar as _finite
 from .book import OrderBook
-from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
+from .positions import DEFAULT_MMR, MaintenanceTiers, Positions, tier_columns
 
 #: Leverage mix of the default population: weighted to 10-25x with a tail to 125x.
 DEFAULT_LEVERAGE = (2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 75.0, 100.0, 125.0)
@@ -34,22 +34,6 @@ DEFAULT_DEPTH_PROFILE: tuple[tuple[float, float], ...] = (
 )
 
 ProgressArg = Union[bool, Literal["auto"], Callable[[int, int], Any], None]
-
-
-def _finite(value: Any, name: str, *, low: float | None = None, high: float | None = None,
-            low_open: bool = False, high_open: bool = False) -> float:
-    x = real_scalar(value, name)
-    ok = math.isfinite(x)
-    if ok and low is not None:
-        ok = x > low if low_open else x >= low
-    if ok and high is not None:
-        ok = x < high if high_open else x <= high
-    if not ok:
-        lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
-        hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
-        rule = f"in {lo}, {hi}" if lo and hi else (f"> {low:g}" if low_open else f">= {low:g}") if lo else f"<= {high:g}"
-        raise ValueError(f"{name}: must be finite and {rule}, got {x!r}")
-    return x
 
 
 def _choice(value: Any, name: str, options: Sequence[str]) -> str:
@@ -128,16 +112,13 @@ class PositionPopulation:
         _choice(self.margin_mode, "margin_mode", ("isolated",))
 
     def _to_core(self) -> dict[str, Any]:
-        tiers = self.tiers
         return {
             "count": int(self.count), "long_share": float(self.long_share),
             "leverage": list(self.leverage), "leverage_weights": list(self.leverage_weights),
             "entry_distribution": self.entry_distribution, "entry_spread": float(self.entry_spread),
             "entry_df": float(self.entry_df), "size_distribution": self.size_distribution,
             "size_shape": float(self.size_shape), "open_interest": float(self.open_interest),
-            "tier_notional_floor": [] if tiers is None else tiers.notional_floor.tolist(),
-            "tier_mmr": [] if tiers is None else tiers.mmr.tolist(),
-            "tier_maint_amount": [] if tiers is None else tiers.maint_amount.tolist(),
+            **tier_columns(self.tiers),
             "mmr": float(self.mmr), "maint_amount": float(self.maint_amount),
             "exclude_underwater": bool(self.exclude_underwater),
         }

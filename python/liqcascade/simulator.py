@@ -24,9 +24,9 @@ import numpy.typing as npt
 
 from . import _core
 from ._table import ColumnTable
-from ._validation import FloatArray, first_bad, float_column, int_scalar, real_scalar
+from ._validation import FloatArray, bounded_scalar, float_column, int_scalar, real_scalar
 from .book import OrderBook
-from .positions import MaintenanceTiers, Positions
+from .positions import MaintenanceTiers, Positions, tier_columns
 
 EVENT_KINDS = ("liquidation", "takeover", "adl", "unwind")
 
@@ -94,18 +94,14 @@ class LiquidationPolicy:
 
     def __post_init__(self) -> None:
         for name in ("fee_rate", "backstop_fraction"):
-            x = real_scalar(getattr(self, name), name)
-            if not (math.isfinite(x) and 0 <= x <= 1):
-                raise ValueError(f"{name}: must be in [0, 1], got {x!r}")
+            bounded_scalar(getattr(self, name), name, low=0.0, high=1.0)
         if self.tiers is not None and not isinstance(self.tiers, MaintenanceTiers):
             raise TypeError(f"tiers: expected MaintenanceTiers or None, got {type(self.tiers).__name__}")
         if self.partial_tiers and self.tiers is None:
             raise ValueError("tiers: partial_tiers needs a tier table")
         int_scalar(self.max_orders_per_step, "max_orders_per_step", minimum=0)
         for name in ("unwind_per_step", "max_notional_per_step"):
-            u = real_scalar(getattr(self, name), name)
-            if not (math.isfinite(u) and u >= 0):
-                raise ValueError(f"{name}: must be finite and >= 0, got {u!r}")
+            bounded_scalar(getattr(self, name), name, low=0.0)
         for name in ("limit_at_bankruptcy", "takeover", "adl", "partial_tiers"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name}: expected a bool")
@@ -197,9 +193,7 @@ def simulate(
         "max_orders_per_step": int(policy.max_orders_per_step), "unwind_per_step": float(policy.unwind_per_step),
         "max_notional_per_step": float(policy.max_notional_per_step),
         "partial_tiers": bool(policy.partial_tiers), "backstop_fraction": float(policy.backstop_fraction),
-        "tier_notional_floor": [] if policy.tiers is None else policy.tiers.notional_floor.tolist(),
-        "tier_mmr": [] if policy.tiers is None else policy.tiers.mmr.tolist(),
-        "tier_maint_amount": [] if policy.tiers is None else policy.tiers.maint_amount.tolist(),
+        **tier_columns(policy.tiers),
     }
     raw = _core.simulate(book._book, positions._set, config)
     timeline = dict(raw["timeline"])
@@ -224,17 +218,15 @@ def gbm_path(steps: int, dt: float, start: float, sigma: float, mu: float = 0.0,
     per unit time; jumps arrive at ``jump_rate`` per unit time with log-size
     N(``jump_mean``, ``jump_std``). The first value is ``start``."""
     n = int_scalar(steps, "steps", minimum=1)
-    values = {"dt": dt, "start": start, "sigma": sigma, "mu": mu, "jump_rate": jump_rate,
-              "jump_mean": jump_mean, "jump_std": jump_std}
-    checked = {k: real_scalar(v, k) for k, v in values.items()}
-    arr = np.array(list(checked.values()))
-    first_bad(~np.isfinite(arr), "gbm_path", arr, "parameters must be finite")
-    for name in ("dt", "start"):
-        if checked[name] <= 0:
-            raise ValueError(f"{name}: must be > 0, got {checked[name]!r}")
-    for name in ("sigma", "jump_rate", "jump_std"):
-        if checked[name] < 0:
-            raise ValueError(f"{name}: must be >= 0, got {checked[name]!r}")
+    checked = {
+        "dt": bounded_scalar(dt, "dt", low=0.0, low_open=True),
+        "start": bounded_scalar(start, "start", low=0.0, low_open=True),
+        "sigma": bounded_scalar(sigma, "sigma", low=0.0),
+        "mu": bounded_scalar(mu, "mu"),
+        "jump_rate": bounded_scalar(jump_rate, "jump_rate", low=0.0),
+        "jump_mean": bounded_scalar(jump_mean, "jump_mean"),
+        "jump_std": bounded_scalar(jump_std, "jump_std", low=0.0),
+    }
     rng = np.random.Generator(np.random.Philox(int_scalar(seed, "seed", minimum=0)))
     dt_, s = checked["dt"], checked["sigma"]
     log_steps = (checked["mu"] - 0.5 * s * s) * dt_ + s * math.sqrt(dt_) * rng.standard_normal(n - 1)
@@ -248,12 +240,11 @@ def random_flow(steps: int, rate: float, mean_size: float, *, buy_share: float =
     Poisson number of orders per step with mean ``rate``, exponential sizes of mean
     ``mean_size``, each a buy with probability ``buy_share``. Add it to any other flow."""
     n = int_scalar(steps, "steps", minimum=1)
-    checked = {name: real_scalar(v, name) for name, v in (("rate", rate), ("mean_size", mean_size), ("buy_share", buy_share))}
-    for name, v in checked.items():
-        if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{name}: must be finite and >= 0, got {v!r}")
-    if checked["buy_share"] > 1:
-        raise ValueError(f"buy_share: must be in [0, 1], got {checked['buy_share']!r}")
+    checked = {
+        "rate": bounded_scalar(rate, "rate", low=0.0),
+        "mean_size": bounded_scalar(mean_size, "mean_size", low=0.0),
+        "buy_share": bounded_scalar(buy_share, "buy_share", low=0.0, high=1.0),
+    }
     rng = np.random.Generator(np.random.Philox(int_scalar(seed, "seed", minimum=0)))
     counts = rng.poisson(checked["rate"], n)
     sizes = rng.exponential(checked["mean_size"], int(counts.sum()))
