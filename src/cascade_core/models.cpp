@@ -11,10 +11,6 @@ namespace cascade_core {
 
 namespace {
 
-void require(bool ok, const char* field, const std::string& rule, double value) {
-  if (!ok) throw InputError(field, rule + ", got " + format_value(value));
-}
-
 void require_each(const std::vector<double>& values, const char* field, bool (*ok)(double),
                   const char* rule) {
   for (std::size_t i = 0; i < values.size(); ++i) {

@@ -374,9 +374,6 @@ class Simulation {
 }  // namespace
 
 void SimulationConfig::validate(std::size_t) const {
-  auto require = [](bool ok, const char* field, const std::string& rule, double value) {
-    if (!ok) throw InputError(field, rule + ", got " + format_value(value));
-  };
   require(steps >= 1, "steps", "must be >= 1", static_cast<double>(steps));
   require(std::isfinite(dt) && dt > 0.0, "dt", "must be finite and > 0", dt);
   require(std::isfinite(resilience) && resilience >= 0.0, "resilience", "must be finite and >= 0", resilience);

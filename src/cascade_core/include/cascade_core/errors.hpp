@@ -29,4 +29,9 @@ class InputError : public std::invalid_argument {
 // Formats a double the way the messages show it (shortest round-trip form).
 std::string format_value(double value);
 
+// Throws InputError("field: rule, got value") unless `ok`.
+inline void require(bool ok, const char* field, const std::string& rule, double value) {
+  if (!ok) throw InputError(field, rule + ", got " + format_value(value));
+}
+
 }  // namespace cascade_core
