@@ -68,8 +68,13 @@ def test_repeated_cascades_reuse_the_sort_and_agree(book, pos, first, second):
     ob, positions = build(book, pos)
     for shock in (first, second, first):
         assert_agrees(lc.cascade(ob, positions, **shock), reference.cascade(book, pos, **shock))
-    moved = any(s != {"shock": 0.0} for s in (first, second))
-    assert positions.prepared == moved
+    # each cascade sorts only the side it triggers, once
+    moved = {("up" if s.get("shock", 0.0) > 0 or "buy_qty" in s else "down")
+             for s in (first, second) if s != {"shock": 0.0}}
+    assert positions.is_sorted("down") == ("down" in moved)
+    assert positions.is_sorted("up") == ("up" in moved)
+    assert positions.prepared == (moved == {"down", "up"})
+    assert positions.prepare().prepared
 
 
 @given(pos=position_sets())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -225,13 +225,23 @@ class Positions:
         return self._set.bankruptcy_price
 
     def prepare(self) -> Positions:
-        """Sort the liquidation thresholds now rather than on the first cascade."""
+        """Sort both sides' liquidation thresholds now. Otherwise a cascade sorts the side it
+        needs (longs for a down move, shorts for an up move) on first use; either way each
+        side is sorted once per set."""
         self._set.prepare()
         return self
 
     @property
     def prepared(self) -> bool:
+        """Both sides are sorted."""
         return bool(self._set.prepared)
+
+    def is_sorted(self, direction: Literal["down", "up"]) -> bool:
+        """Whether the side a ``direction`` move triggers (longs for ``"down"``, shorts for
+        ``"up"``) is sorted yet."""
+        if direction not in ("down", "up"):
+            raise ValueError(f"direction: expected 'down' or 'up', got {direction!r}")
+        return bool(self._set.prepared_side(-1 if direction == "down" else 1))
 
     def __repr__(self) -> str:
         longs = int(np.count_nonzero(self.side > 0))

@@ -68,10 +68,11 @@ py::array_t<T> readonly_view(std::span<const T> data, const py::object& owner) {
 }
 
 // Hands a vector to NumPy without copying it.
-template <class T>
-py::array_t<T> to_numpy(std::vector<T>&& values) {
-  auto* heap = new std::vector<T>(std::move(values));
-  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+template <class T, class Alloc>
+py::array_t<T> to_numpy(std::vector<T, Alloc>&& values) {
+  using Vector = std::vector<T, Alloc>;
+  auto* heap = new Vector(std::move(values));
+  py::capsule owner(heap, [](void* p) { delete static_cast<Vector*>(p); });
   return py::array_t<T>(static_cast<py::ssize_t>(heap->size()), heap->data(), owner);
 }
 

@@ -22,7 +22,7 @@ py::dict result_to_dict(cc::CascadeResult&& r) {
     trace_count.push_back(round.count);
     trace_qty.push_back(round.qty);
   }
-  std::vector<std::int64_t> index(r.liquidated_index.begin(), r.liquidated_index.end());
+  cc::bulk_vector<std::int64_t> index(r.liquidated_index.begin(), r.liquidated_index.end());
 
   py::dict d;
   d["direction"] = r.direction == cc::Direction::down ? -1 : 1;

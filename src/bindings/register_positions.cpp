@@ -3,6 +3,7 @@
 #include <cascade_core/positions.hpp>
 #include <cascade_core/radix_sort.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include <limits>
@@ -39,19 +40,48 @@ void register_positions(py::module_& m) {
           }
         }
         const std::uint64_t flip = descending ? ~std::uint64_t{0} : 0;
-        cc::bulk_vector<std::uint32_t> order;
+        struct KeyIndex {
+          std::uint64_t key;
+          std::uint32_t index;
+        };
+        cc::bulk_vector<KeyIndex> order(n);
         {
           py::gil_scoped_release release;
-          order = cc::stable_order(n, [data, flip](std::size_t i) {
-            return cc::ordered_key(data[i]) ^ flip;
-          });
+          std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+          for (std::size_t i = 0; i < n; ++i) {
+            const std::uint64_t key = cc::ordered_key(data[i]) ^ flip;
+            order[i] = {key, static_cast<std::uint32_t>(i)};
+            lo = std::min(lo, key);
+            hi = std::max(hi, key);
+          }
+          cc::stable_sort_records(order, lo, hi, [](const KeyIndex& r) { return r.key; });
         }
-        std::vector<std::int64_t> out(order.begin(), order.end());
+        std::vector<std::int64_t> out(n);
+        for (std::size_t i = 0; i < n; ++i) out[i] = order[i].index;
         return to_numpy(std::move(out));
       },
       py::arg("keys"), py::arg("descending") = false,
       "The engine's linear-time stable sort: the permutation ordering `keys` (float64, no NaN) "
       "ascending (or descending), ties by position. Exposed for testing and reuse.");
+
+  m.def(
+      "buffer_cache",
+      [](const py::object& limit) {
+        if (!limit.is_none()) {
+          const auto value = limit.cast<py::int_>();
+          if (value.cast<long long>() < 0) throw py::value_error("limit: must be >= 0 bytes");
+          cc::set_buffer_cache_limit(value.cast<std::size_t>());
+        }
+        py::dict d;
+        d["limit"] = cc::buffer_cache_limit();
+        d["cached"] = cc::cached_buffer_bytes();
+        return d;
+      },
+      py::arg("limit") = py::none(),
+      "The engine's cache of freed large buffers: set its limit in bytes (None: unchanged) "
+      "and return {'limit', 'cached'}.");
+  m.def("release_buffers", &cc::release_cached_buffers,
+        "Return every cached buffer to the system; the number of bytes freed.");
 
   py::class_<PositionSetHolder>(m, "PositionSet")
       .def(py::init([](const py::object& side, const py::object& qty, const py::object& entry_price,
@@ -85,14 +115,30 @@ void register_positions(py::module_& m) {
           "Sort both sides' liquidation thresholds now (otherwise done by the first cascade).")
       .def_property_readonly("prepared",
                              [](const PositionSetHolder& h) { return h.set->prepared(); })
+      .def(
+          "prepared_side",
+          [](const PositionSetHolder& h, int direction) {
+            return h.set->prepared(direction < 0 ? cc::Direction::down : cc::Direction::up);
+          },
+          py::arg("direction"), "Whether the longs (direction < 0) or shorts (> 0) are sorted.")
       .def_property_readonly("liquidation_price",
                              [](const py::object& self) {
                                const auto& h = self.cast<const PositionSetHolder&>();
-                               return readonly_view<double>(h.set->liquidation_price(), self);
+                               std::span<const double> prices;
+                               {
+                                 py::gil_scoped_release release;
+                                 prices = h.set->liquidation_price();
+                               }
+                               return readonly_view<double>(prices, self);
                              })
       .def_property_readonly("bankruptcy_price", [](const py::object& self) {
         const auto& h = self.cast<const PositionSetHolder&>();
-        return readonly_view<double>(h.set->bankruptcy_price(), self);
+        std::span<const double> prices;
+        {
+          py::gil_scoped_release release;
+          prices = h.set->bankruptcy_price();
+        }
+        return readonly_view<double>(prices, self);
       });
 }
 

@@ -68,25 +68,24 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
   result.shock_price = last;
 
   // Merge the sorted thresholds against the book: a round takes every position whose
-  // threshold `last` has reached at the round's start.
+  // threshold `last` had reached at the round's start. One pass: a position is filled as soon
+  // as it is known to belong to the round.
   const SortedThresholds& at_risk = positions.at_risk(direction);
   const bool down = direction == Direction::down;
+  const AtRisk* record = at_risk.data();
   const std::size_t n = at_risk.size();
+  const auto reached = [down](double start, double threshold) {
+    return down ? start <= threshold : start >= threshold;
+  };
   std::size_t next = 0;
-  while (next < n) {
+  while (next < n && reached(last, record[next].threshold)) {
     const double start = last;
-    std::size_t end = next;
+    std::size_t k = next;
     double round_qty = 0.0;
-    while (end < n && (down ? start <= at_risk[end].threshold : start >= at_risk[end].threshold)) {
-      round_qty += at_risk[end].qty;
-      ++end;
-    }
-    if (end == next) break;
-    result.trace.push_back({start, static_cast<std::int64_t>(end - next), round_qty});
-    for (std::size_t k = next; k < end; ++k) {
-      const AtRisk& position = at_risk[k];
+    do {
+      const AtRisk& position = record[k];
       const double qty = position.qty;
-      const std::uint32_t index = position.index;
+      round_qty += qty;
       const auto fill = walker.take(qty, last);
       if (fill.unfilled > 0.0) {
         result.unfilled_qty += fill.unfilled;
@@ -94,20 +93,21 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
       }
       result.liquidated_qty += fill.qty;
       result.liquidated_notional += fill.notional;
-      if (fill.qty > 0.0) {
-        // Shortfall of the fills against the bankruptcy price, over the filled quantity.
-        const double bankrupt = position.bankruptcy;
-        const double shortfall = down ? bankrupt * fill.qty - fill.notional
-                                      : fill.notional - bankrupt * fill.qty;
-        if (shortfall > 0.0) result.bad_debt += shortfall;
-      }
+      // Shortfall of the fills against the bankruptcy price, over the filled quantity (zero
+      // when nothing filled). Adding max(shortfall, 0) is exactly adding it where positive.
+      const double bankrupt = position.bankruptcy;
+      const double shortfall = down ? bankrupt * fill.qty - fill.notional
+                                    : fill.notional - bankrupt * fill.qty;
+      result.bad_debt += shortfall > 0.0 ? shortfall : 0.0;
       if (record_positions) {
-        result.liquidated_index.push_back(index);
+        result.liquidated_index.push_back(position.index);
         result.filled_qty.push_back(fill.qty);
         result.fill_price.push_back(fill.qty > 0.0 ? fill.notional / fill.qty : nan);
       }
-    }
-    next = end;
+      ++k;
+    } while (k < n && reached(start, record[k].threshold));
+    result.trace.push_back({start, static_cast<std::int64_t>(k - next), round_qty});
+    next = k;
   }
   result.n_liquidated = static_cast<std::int64_t>(next);
   result.rounds = static_cast<std::int64_t>(result.trace.size());

@@ -1,6 +1,8 @@
 #include "cascade_core/positions.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <limits>
 #include <string>
 #include <utility>
@@ -24,22 +26,11 @@ void check_length(std::size_t expected, std::size_t actual, const char* field) {
                    std::string(rule) + ", got " + format_value(value));
 }
 
-// `side_records` holds one side's positions in index order; returns them in trigger order.
-// Sorting 8-byte words and then moving each 32-byte record once keeps the random memory
-// traffic to one access per position.
-SortedThresholds sort_side(const SortedThresholds& side_records, bool descending) {
-  const std::uint64_t flip = descending ? ~std::uint64_t{0} : 0;
-  const auto order = stable_order(side_records.size(), [&side_records, flip](std::size_t m) {
-    return ordered_key(side_records[m].threshold) ^ flip;
-  });
-  SortedThresholds sorted(side_records.size());
-  for (std::size_t k = 0; k < sorted.size(); ++k) sorted[k] = side_records[order[k]];
-  return sorted;
-}
+constexpr double infinity = std::numeric_limits<double>::infinity();
 
 }  // namespace
 
-PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns), side_(columns.side) {
+PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns) {
   const std::size_t n = columns.side.size();
   check_length(n, columns.qty.size(), "qty");
   check_length(n, columns.entry_price.size(), "entry_price");
@@ -49,81 +40,129 @@ PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns), si
   if (n >= std::numeric_limits<std::uint32_t>::max()) {
     throw InputError("side", "at most 4,294,967,294 positions per set, got " + std::to_string(n));
   }
-  // Validate first (branchy, stops at the first bad value), then compute in a loop the
-  // compiler can vectorise.
+  // One pass: compute both prices, check every rule without a branch (a bad value only
+  // clears `all_ok`; the first one is found afterwards), and append the record to its side
+  // (written to both, kept by one: sides are unpredictable). Both sides are sized exactly
+  // (one extra pass over a byte per position): fresh memory is expensive to touch.
+  const std::int8_t* side = columns.side.data();
+  std::size_t total_long = 0;
+  for (std::size_t i = 0; i < n; ++i) total_long += side[i] > 0 ? 1U : 0U;
+  SortedThresholds longs(total_long + 1), shorts(n - total_long + 1);  // +1: branchless slack
+  std::size_t n_long = 0, n_short = 0;
+  bool all_ok = true;
+  double long_min = infinity, long_max = -infinity, short_min = infinity, short_max = -infinity;
   for (std::size_t i = 0; i < n; ++i) {
-    const int side = columns.side[i];
-    const double qty = columns.qty[i];
-    const double entry = columns.entry_price[i];
-    const double margin = columns.margin[i];
-    const double mmr = columns.mmr[i];
-    const double maint = columns.maint_amount[i];
-    const bool ok = (side == 1 || side == -1) && std::isfinite(qty) && qty > 0.0 &&
-                    std::isfinite(entry) && entry > 0.0 && std::isfinite(margin) && margin >= 0.0 &&
-                    std::isfinite(mmr) && mmr >= 0.0 && mmr < 1.0 && std::isfinite(maint);
-    if (ok) continue;
-    if (side != 1 && side != -1) reject("side", i, "must be +1 or -1", side);
-    if (!std::isfinite(qty) || qty <= 0.0) reject("qty", i, "must be finite and > 0", qty);
-    if (!std::isfinite(entry) || entry <= 0.0) {
-      reject("entry_price", i, "must be finite and > 0", entry);
-    }
-    if (!std::isfinite(margin) || margin < 0.0) reject("margin", i, "must be finite and >= 0", margin);
-    if (!std::isfinite(mmr) || mmr < 0.0 || mmr >= 1.0) reject("mmr", i, "must be in [0, 1)", mmr);
-    reject("maint_amount", i, "must be finite", maint);
+    const int s = side[i];
+    const double qty = columns.qty[i], entry = columns.entry_price[i], margin = columns.margin[i];
+    const double mmr = columns.mmr[i], maint = columns.maint_amount[i];
+    const double liq = cascade_core::liquidation_price(s, qty, entry, margin, mmr, maint);
+    const double bankrupt = cascade_core::bankruptcy_price(s, qty, entry, margin);
+    // Finite, positive qty and entry, ... written as range checks that are false for NaN.
+    const bool ok = ((s == 1) | (s == -1)) & (qty > 0.0) & (qty <= std::numeric_limits<double>::max()) &
+                    (entry > 0.0) & (entry <= std::numeric_limits<double>::max()) &
+                    (margin >= 0.0) & (margin <= std::numeric_limits<double>::max()) &
+                    (mmr >= 0.0) & (mmr < 1.0) & (std::abs(maint) <= std::numeric_limits<double>::max()) &
+                    (std::abs(liq) <= std::numeric_limits<double>::max()) &
+                    (std::abs(bankrupt) <= std::numeric_limits<double>::max());
+    all_ok &= ok;
+    const AtRisk record{liq, qty, bankrupt, static_cast<std::uint32_t>(i)};
+    const bool is_long = s > 0;
+    longs[n_long] = record;
+    shorts[n_short] = record;
+    n_long += is_long ? 1U : 0U;
+    n_short += is_long ? 0U : 1U;
+    long_min = std::min(long_min, is_long ? liq : infinity);
+    long_max = std::max(long_max, is_long ? liq : -infinity);
+    short_min = std::min(short_min, is_long ? infinity : liq);
+    short_max = std::max(short_max, is_long ? -infinity : liq);
   }
-  liq_.resize(n);
-  bankrupt_.resize(n);
-  bool overflow = false;
-  for (std::size_t i = 0; i < n; ++i) {
-    const int side = columns.side[i];
-    const double liq = cascade_core::liquidation_price(side, columns.qty[i], columns.entry_price[i],
-                                                       columns.margin[i], columns.mmr[i],
-                                                       columns.maint_amount[i]);
-    const double bankrupt = cascade_core::bankruptcy_price(side, columns.qty[i],
-                                                           columns.entry_price[i], columns.margin[i]);
-    liq_[i] = liq;
-    bankrupt_[i] = bankrupt;
-    overflow |= !(std::isfinite(liq) && std::isfinite(bankrupt));
-  }
-  if (overflow) {
-    // Finite inputs can still overflow (e.g. qty*entry beyond 1.8e308).
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!std::isfinite(liq_[i]) || !std::isfinite(bankrupt_[i])) {
-        reject("qty", i, "liquidation price overflows for this position", columns.qty[i]);
-      }
-    }
-  }
+  if (!all_ok) validate_and_report(n);
+  longs.resize(n_long);
+  shorts.resize(n_short);
+  longs_.records = std::move(longs);
+  shorts_.records = std::move(shorts);
+  longs_.min_threshold = long_min;
+  longs_.max_threshold = long_max;
+  shorts_.min_threshold = short_min;
+  shorts_.max_threshold = short_max;
 }
 
-void PositionSet::prepare() const {
-  std::call_once(prepare_once_, [this] {
-    // Split the positions by side without a branch per position (sides are unpredictable).
-    // Fresh memory is expensive to touch: size both sides exactly (one extra pass over a
-    // byte per position) rather than allocating n for each.
-    const std::size_t n = size();
-    std::size_t total_long = 0;
-    for (std::size_t i = 0; i < n; ++i) total_long += side_[i] > 0 ? 1U : 0U;
-    SortedThresholds longs(total_long + 1), shorts(n - total_long + 1);  // +1: branchless slack
-    std::size_t n_long = 0, n_short = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const AtRisk record{liq_[i], columns_.qty[i], bankrupt_[i], static_cast<std::uint32_t>(i)};
-      const bool is_long = side_[i] > 0;
-      longs[n_long] = record;
-      shorts[n_short] = record;
-      n_long += is_long ? 1U : 0U;
-      n_short += is_long ? 0U : 1U;
+// Finds the first bad value (the fused pass only knows there is one) and throws.
+void PositionSet::validate_and_report(std::size_t n) const {
+  const PositionColumns& c = columns_;
+  for (std::size_t i = 0; i < n; ++i) {
+    const int side = c.side[i];
+    const double qty = c.qty[i], entry = c.entry_price[i], margin = c.margin[i];
+    const double mmr = c.mmr[i], maint = c.maint_amount[i];
+    if (side != 1 && side != -1) reject("side", i, "must be +1 or -1", side);
+    if (!std::isfinite(qty) || qty <= 0.0) reject("qty", i, "must be finite and > 0", qty);
+    if (!std::isfinite(entry) || entry <= 0.0) reject("entry_price", i, "must be finite and > 0", entry);
+    if (!std::isfinite(margin) || margin < 0.0) reject("margin", i, "must be finite and >= 0", margin);
+    if (!std::isfinite(mmr) || mmr < 0.0 || mmr >= 1.0) reject("mmr", i, "must be in [0, 1)", mmr);
+    if (!std::isfinite(maint)) reject("maint_amount", i, "must be finite", maint);
+  }
+  // Every value is in its domain, so some price overflowed (e.g. qty*entry beyond 1.8e308).
+  for (std::size_t i = 0; i < n; ++i) {
+    const int side = c.side[i];
+    const double liq = cascade_core::liquidation_price(side, c.qty[i], c.entry_price[i], c.margin[i],
+                                                       c.mmr[i], c.maint_amount[i]);
+    const double bankrupt = cascade_core::bankruptcy_price(side, c.qty[i], c.entry_price[i], c.margin[i]);
+    if (!std::isfinite(liq) || !std::isfinite(bankrupt)) {
+      reject("qty", i, "liquidation price overflows for this position", c.qty[i]);
     }
-    longs.resize(n_long);
-    shorts.resize(n_short);
-    longs_ = sort_side(longs, /*descending=*/true);
-    shorts_ = sort_side(shorts, /*descending=*/false);
-    prepared_ = true;
+  }
+  throw std::logic_error("PositionSet: a bad value was flagged but not found");
+}
+
+std::span<const double> PositionSet::liquidation_price() const {
+  std::call_once(prices_once_, [this] {
+    const std::size_t n = size();
+    const PositionColumns& c = columns_;
+    liq_.resize(n);
+    bankrupt_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      liq_[i] = cascade_core::liquidation_price(c.side[i], c.qty[i], c.entry_price[i], c.margin[i],
+                                                c.mmr[i], c.maint_amount[i]);
+      bankrupt_[i] = cascade_core::bankruptcy_price(c.side[i], c.qty[i], c.entry_price[i], c.margin[i]);
+    }
+  });
+  return liq_;
+}
+
+std::span<const double> PositionSet::bankruptcy_price() const {
+  (void)liquidation_price();
+  return bankrupt_;
+}
+
+void PositionSet::prepare(Direction direction) const {
+  const Side& s = side_of(direction);
+  std::call_once(s.sort_once, [&s, direction] {
+    // Longs trigger by liquidation price descending, shorts ascending; ties by index (the
+    // records are in index order and the sort is stable).
+    const bool descending = direction == Direction::down;
+    const std::uint64_t flip = descending ? ~std::uint64_t{0} : 0;
+    if (!s.records.empty()) {
+      const std::uint64_t a = ordered_key(s.min_threshold) ^ flip;
+      const std::uint64_t b = ordered_key(s.max_threshold) ^ flip;
+      stable_sort_records(s.records, std::min(a, b), std::max(a, b),
+                          [flip](const AtRisk& r) { return ordered_key(r.threshold) ^ flip; });
+    }
+    s.sorted.store(true, std::memory_order_release);
   });
 }
 
+void PositionSet::prepare() const {
+  prepare(Direction::down);
+  prepare(Direction::up);
+}
+
+bool PositionSet::prepared(Direction direction) const noexcept {
+  return side_of(direction).sorted.load(std::memory_order_acquire);
+}
+
 const SortedThresholds& PositionSet::at_risk(Direction direction) const {
-  prepare();
-  return direction == Direction::down ? longs_ : shorts_;
+  prepare(direction);
+  return side_of(direction).records;
 }
 
 }  // namespace cascade_core

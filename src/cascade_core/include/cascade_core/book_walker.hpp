@@ -33,7 +33,17 @@ class BookWalker {
   };
 
   // A market order of `qty`; `last` becomes the price of every level it takes from.
-  Fill take(double qty, double& last) noexcept { return take(qty, last, bids_ ? -infinity : infinity, 0.0); }
+  Fill take(double qty, double& last) noexcept {
+    if (qty < left_ && level_ < n_) {
+      // Within the current level (most liquidations are smaller than a level): the general
+      // loop below would compute exactly this.
+      const double price = price_[level_];
+      last = price;
+      left_ -= qty;
+      return {qty, qty * price, 0.0};
+    }
+    return take(qty, last, bids_ ? -infinity : infinity, 0.0);
+  }
 
   // The same, filling no worse than `limit` (sells: at >= limit; buys: <= limit), the
   // levels' prices shifted by `shift` (the book's centre has moved).
@@ -61,10 +71,14 @@ class BookWalker {
   }
 
   // Removes every level priced strictly beyond `target` (above it for bids, below for asks).
+  // Binary search: the levels are sorted, so "beyond" holds for a prefix of them.
   void remove_beyond(double target, double shift = 0.0) noexcept {
-    while (level_ < n_ && (bids_ ? price_[level_] + shift > target : price_[level_] + shift < target)) {
-      next_level();
-    }
+    const auto beyond = [this, target, shift](double price) {
+      return bids_ ? price + shift > target : price + shift < target;
+    };
+    if (level_ >= n_ || !beyond(price_[level_])) return;
+    level_ = static_cast<std::size_t>(std::partition_point(price_ + level_ + 1, price_ + n_, beyond) - price_);
+    left_ = level_ < n_ ? qty_[level_] : 0.0;
   }
 
   // Levels traded against or removed so far.

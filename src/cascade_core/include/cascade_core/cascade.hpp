@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cascade_core/bulk_allocator.hpp"
 #include "cascade_core/order_book.hpp"
 #include "cascade_core/positions.hpp"
 
@@ -46,9 +47,9 @@ struct CascadeResult {
   std::int64_t levels_touched = 0;    // book levels traded against or removed
   std::vector<RoundTrace> trace;
   // Per liquidated position, in processing order.
-  std::vector<std::uint32_t> liquidated_index;
-  std::vector<double> filled_qty;
-  std::vector<double> fill_price;     // VWAP of its fills, NaN if nothing filled
+  bulk_vector<std::uint32_t> liquidated_index;
+  bulk_vector<double> filled_qty;
+  bulk_vector<double> fill_price;     // VWAP of its fills, NaN if nothing filled
 };
 
 // Runs one cascade. A NaN `ref_price` means the book's mid. Throws InputError for a bad

@@ -56,37 +56,53 @@ using SortedThresholds = bulk_vector<AtRisk>;
 
 class PositionSet {
  public:
-  // Validates every column (InputError names the field and the first bad index) and computes
-  // liquidation and bankruptcy prices. O(n).
+  // Validates every column (InputError names the field and the first bad index) and splits
+  // the positions by side into at-risk records (liquidation and bankruptcy prices computed),
+  // in one pass. O(n).
   explicit PositionSet(const PositionColumns& columns);
 
   PositionSet(const PositionSet&) = delete;
   PositionSet& operator=(const PositionSet&) = delete;
 
-  [[nodiscard]] std::size_t size() const noexcept { return side_.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return columns_.side.size(); }
   [[nodiscard]] const PositionColumns& columns() const noexcept { return columns_; }
-  [[nodiscard]] std::span<const double> liquidation_price() const noexcept { return liq_; }
-  [[nodiscard]] std::span<const double> bankruptcy_price() const noexcept { return bankrupt_; }
-  [[nodiscard]] std::span<const std::int8_t> side() const noexcept { return side_; }
+  [[nodiscard]] std::span<const std::int8_t> side() const noexcept { return columns_.side; }
+  // Per position, in index order; computed on first use (the engine itself works from the
+  // at-risk records). Thread-safe.
+  [[nodiscard]] std::span<const double> liquidation_price() const;
+  [[nodiscard]] std::span<const double> bankruptcy_price() const;
 
-  // Sorts both sides' thresholds once (linear-time radix sort); later calls return at once.
-  // Thread-safe.
+  // Sorts a side's thresholds once (linear-time radix sort); later calls return at once.
+  // prepare() sorts both sides. Thread-safe.
+  void prepare(Direction direction) const;
   void prepare() const;
-  [[nodiscard]] bool prepared() const noexcept { return prepared_; }
+  [[nodiscard]] bool prepared(Direction direction) const noexcept;
+  [[nodiscard]] bool prepared() const noexcept {
+    return prepared(Direction::down) && prepared(Direction::up);
+  }
 
-  // Positions at risk when the price moves in `direction`: longs for down, shorts for up.
-  // Prepares on first use.
+  // Positions at risk when the price moves in `direction`: longs for down, shorts for up, in
+  // trigger order. Sorts that side on first use.
   [[nodiscard]] const SortedThresholds& at_risk(Direction direction) const;
 
  private:
+  struct Side {
+    // Index order until sorted, trigger order after.
+    mutable SortedThresholds records;
+    double min_threshold = 0.0, max_threshold = 0.0;
+    mutable std::once_flag sort_once;
+    mutable std::atomic<bool> sorted{false};
+  };
+  const Side& side_of(Direction direction) const noexcept {
+    return direction == Direction::down ? longs_ : shorts_;
+  }
+  void validate_and_report(std::size_t n) const;
+
   PositionColumns columns_;
-  std::span<const std::int8_t> side_;
-  bulk_vector<double> liq_;
-  bulk_vector<double> bankrupt_;
-  mutable std::once_flag prepare_once_;
-  mutable std::atomic<bool> prepared_{false};
-  mutable SortedThresholds longs_;
-  mutable SortedThresholds shorts_;
+  Side longs_, shorts_;
+  mutable std::once_flag prices_once_;
+  mutable bulk_vector<double> liq_;
+  mutable bulk_vector<double> bankrupt_;
 };
 
 }  // namespace cascade_core

@@ -1,14 +1,19 @@
-// Linear-time stable ordering of float64 keys (liquidation thresholds).
+// Linear-time stable sorting on float64 keys (liquidation thresholds).
 //
 // Each key is mapped to an order-preserving uint64 (ordered_key), then to 32 bits relative
-// to the keys' range; (digits << 32 | position) words are sorted on their high half with a
-// stable least-significant-digit radix sort (three passes of 11 bits over 8-byte words, a
-// pass with a constant digit skipped). Keys that share all 32 digits — true ties, or keys
-// closer than range / 2^32 — are then put in exact order by insertion over their (typically
+// to the keys' range; a stable least-significant-digit radix sort orders by those 32 bits
+// (three passes of 11 bits, every digit's histogram counted in one pass, a pass whose digit
+// is constant skipped). Keys that share all 32 digits — true ties, or keys closer than
+// range / 2^32 — are then put in exact order by insertion over their (typically
 // one-element) runs, which keeps ties in input order. Cost: O(n), plus the runs of
 // near-equal keys.
+//
+// The records themselves move through the passes: on large sets that is cheaper than sorting
+// indices and then gathering the records from random places.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -26,59 +31,73 @@ inline std::uint64_t ordered_key(double value) noexcept {
   return (bits & 0x8000000000000000ULL) ? ~bits : (bits | 0x8000000000000000ULL);
 }
 
-// Returns the permutation that orders `n` keys ascending, ties in input order: key_of(m) is
-// the m-th key (m < 2^32). The result's m-th entry is the input position of the m-th smallest.
-template <class KeyOf>
-bulk_vector<std::uint32_t> stable_order(std::size_t n, KeyOf key_of) {
-  bulk_vector<std::uint32_t> order(n);
-  if (n == 0) return order;
-  std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
-  for (std::size_t m = 0; m < n; ++m) {
-    const std::uint64_t k = key_of(m);
-    lo = k < lo ? k : lo;
-    hi = k > hi ? k : hi;
-  }
-  if (lo == hi) {
-    for (std::size_t m = 0; m < n; ++m) order[m] = static_cast<std::uint32_t>(m);
-    return order;
-  }
+// Sorts `records` by key_of(record) ascending, ties in input order. `lo` and `hi` bound the
+// keys (lo <= key_of(r) <= hi for every record; the caller knows them from an earlier pass).
+template <class Record, class KeyOf>
+void stable_sort_records(bulk_vector<Record>& records, std::uint64_t lo, std::uint64_t hi,
+                         KeyOf key_of) {
+  const std::size_t n = records.size();
+  if (n < 2 || lo >= hi) return;  // a constant key: input order is the order
   const int width = static_cast<int>(std::bit_width(hi - lo));
   const int shift = width > 32 ? width - 32 : 0;
-  bulk_vector<std::uint64_t> word(n), tmp(n);
-  for (std::size_t m = 0; m < n; ++m) word[m] = ((key_of(m) - lo) >> shift) << 32 | m;
-  // LSD on bits 32..63: passes of 11, 11 and 10 bits; a pass whose digit is constant is skipped.
-  constexpr int digit_bits[3] = {11, 11, 10};
-  int bit = 32;
-  std::vector<std::size_t> count;
-  for (const int bits : digit_bits) {
-    const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
-    count.assign((std::size_t{1} << bits) + 1, 0);
-    for (const std::uint64_t w : word) ++count[((w >> bit) & mask) + 1];
-    if (count[((word[0] >> bit) & mask) + 1] != n) {
-      for (std::size_t b = 1; b < count.size(); ++b) count[b] += count[b - 1];
-      for (const std::uint64_t w : word) tmp[count[(w >> bit) & mask]++] = w;
-      word.swap(tmp);
-    }
-    bit += bits;
+  const auto digits = [&](const Record& r) {
+    return static_cast<std::uint32_t>((key_of(r) - lo) >> shift);
+  };
+  constexpr int pass_bits[3] = {11, 11, 10};
+  constexpr int pass_shift[3] = {0, 11, 22};
+  std::array<std::array<std::size_t, 2048>, 3> count{};
+  for (const Record& r : records) {
+    const std::uint32_t d = digits(r);
+    ++count[0][d & 0x7FF];
+    ++count[1][(d >> 11) & 0x7FF];
+    ++count[2][d >> 22];
   }
-  for (std::size_t m = 0; m < n; ++m) order[m] = static_cast<std::uint32_t>(word[m]);
+  bulk_vector<Record> other(n);
+  bulk_vector<std::uint32_t> sorted_digits(n);  // the digits in final order, for the tie pass
+  int last_pass = -1;
+  for (int p = 0; p < 3; ++p) {
+    if (*std::max_element(count[p].begin(), count[p].end()) != n) last_pass = p;
+  }
+  for (int p = 0; p <= last_pass; ++p) {
+    auto& c = count[p];
+    if (*std::max_element(c.begin(), c.end()) == n) continue;  // constant digit
+    std::size_t running = 0;
+    for (std::size_t b = 0; b < (std::size_t{1} << pass_bits[p]); ++b) {
+      const std::size_t here = c[b];
+      c[b] = running;
+      running += here;
+    }
+    const std::uint32_t mask = (1U << pass_bits[p]) - 1;
+    if (p == last_pass) {
+      for (const Record& r : records) {
+        const std::uint32_t d = digits(r);
+        const std::size_t at = c[(d >> pass_shift[p]) & mask]++;
+        other[at] = r;
+        sorted_digits[at] = d;
+      }
+    } else {
+      for (const Record& r : records) other[c[(digits(r) >> pass_shift[p]) & mask]++] = r;
+    }
+    records.swap(other);
+  }
+  if (last_pass < 0) return;  // unreachable: lo < hi makes some digit vary
+  other = bulk_vector<Record>();
   // Exact order within runs of equal digits (insertion by the full key, strict: stable).
   std::size_t run = 0;
   for (std::size_t m = 1; m <= n; ++m) {
-    if (m < n && (word[m] >> 32) == (word[run] >> 32)) continue;
+    if (m < n && sorted_digits[m] == sorted_digits[run]) continue;
     for (std::size_t a = run + 1; a < m; ++a) {
-      const std::uint32_t value = order[a];
+      const Record value = records[a];
       const std::uint64_t key = key_of(value);
       std::size_t b = a;
-      while (b > run && key_of(order[b - 1]) > key) {
-        order[b] = order[b - 1];
+      while (b > run && key_of(records[b - 1]) > key) {
+        records[b] = records[b - 1];
         --b;
       }
-      order[b] = value;
+      records[b] = value;
     }
     run = m;
   }
-  return order;
 }
 
 }  // namespace cascade_core
