@@ -1,6 +1,7 @@
 #include "cascade_core/positions.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 #include <limits>
@@ -40,49 +41,38 @@ PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns) {
   if (n >= std::numeric_limits<std::uint32_t>::max()) {
     throw InputError("side", "at most 4,294,967,294 positions per set, got " + std::to_string(n));
   }
-  // One pass: compute both prices, check every rule without a branch (a bad value only
-  // clears `all_ok`; the first one is found afterwards), and append the record to its side
-  // (written to both, kept by one: sides are unpredictable). Both sides are sized exactly
-  // (one extra pass over a byte per position): fresh memory is expensive to touch.
-  const std::int8_t* side = columns.side.data();
-  std::size_t total_long = 0;
-  for (std::size_t i = 0; i < n; ++i) total_long += side[i] > 0 ? 1U : 0U;
-  SortedThresholds longs(total_long + 1), shorts(n - total_long + 1);  // +1: branchless slack
-  std::size_t n_long = 0, n_short = 0;
+  // One pass: compute the prices and check every rule without a branch (a bad value only
+  // clears `all_ok`; the first one is found afterwards). The sides' threshold ranges and
+  // sizes come along for the sort.
+  liq_.resize(n);
   bool all_ok = true;
+  std::size_t n_long = 0;
   double long_min = infinity, long_max = -infinity, short_min = infinity, short_max = -infinity;
+  constexpr double max = std::numeric_limits<double>::max();
   for (std::size_t i = 0; i < n; ++i) {
-    const int s = side[i];
+    const int s = columns.side[i];
     const double qty = columns.qty[i], entry = columns.entry_price[i], margin = columns.margin[i];
     const double mmr = columns.mmr[i], maint = columns.maint_amount[i];
     const double liq = cascade_core::liquidation_price(s, qty, entry, margin, mmr, maint);
     const double bankrupt = cascade_core::bankruptcy_price(s, qty, entry, margin);
     // Finite, positive qty and entry, ... written as range checks that are false for NaN.
-    const bool ok = ((s == 1) | (s == -1)) & (qty > 0.0) & (qty <= std::numeric_limits<double>::max()) &
-                    (entry > 0.0) & (entry <= std::numeric_limits<double>::max()) &
-                    (margin >= 0.0) & (margin <= std::numeric_limits<double>::max()) &
-                    (mmr >= 0.0) & (mmr < 1.0) & (std::abs(maint) <= std::numeric_limits<double>::max()) &
-                    (std::abs(liq) <= std::numeric_limits<double>::max()) &
-                    (std::abs(bankrupt) <= std::numeric_limits<double>::max());
+    const bool ok = ((s == 1) | (s == -1)) & (qty > 0.0) & (qty <= max) & (entry > 0.0) &
+                    (entry <= max) & (margin >= 0.0) & (margin <= max) & (mmr >= 0.0) & (mmr < 1.0) &
+                    (std::abs(maint) <= max) & (std::abs(liq) <= max) & (std::abs(bankrupt) <= max);
     all_ok &= ok;
-    const AtRisk record{liq, qty, bankrupt, static_cast<std::uint32_t>(i)};
+    liq_[i] = liq;
     const bool is_long = s > 0;
-    longs[n_long] = record;
-    shorts[n_short] = record;
     n_long += is_long ? 1U : 0U;
-    n_short += is_long ? 0U : 1U;
     long_min = std::min(long_min, is_long ? liq : infinity);
     long_max = std::max(long_max, is_long ? liq : -infinity);
     short_min = std::min(short_min, is_long ? infinity : liq);
     short_max = std::max(short_max, is_long ? -infinity : liq);
   }
   if (!all_ok) validate_and_report(n);
-  longs.resize(n_long);
-  shorts.resize(n_short);
-  longs_.records = std::move(longs);
-  shorts_.records = std::move(shorts);
+  longs_.count = n_long;
   longs_.min_threshold = long_min;
   longs_.max_threshold = long_max;
+  shorts_.count = n - n_long;
   shorts_.min_threshold = short_min;
   shorts_.max_threshold = short_max;
 }
@@ -114,39 +104,62 @@ void PositionSet::validate_and_report(std::size_t n) const {
   throw std::logic_error("PositionSet: a bad value was flagged but not found");
 }
 
-std::span<const double> PositionSet::liquidation_price() const {
-  std::call_once(prices_once_, [this] {
-    const std::size_t n = size();
+std::span<const double> PositionSet::bankruptcy_price() const {
+  std::call_once(bankrupt_once_, [this] {
     const PositionColumns& c = columns_;
-    liq_.resize(n);
-    bankrupt_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      liq_[i] = cascade_core::liquidation_price(c.side[i], c.qty[i], c.entry_price[i], c.margin[i],
-                                                c.mmr[i], c.maint_amount[i]);
+    bankrupt_.resize(size());
+    for (std::size_t i = 0; i < size(); ++i) {
       bankrupt_[i] = cascade_core::bankruptcy_price(c.side[i], c.qty[i], c.entry_price[i], c.margin[i]);
     }
   });
-  return liq_;
-}
-
-std::span<const double> PositionSet::bankruptcy_price() const {
-  (void)liquidation_price();
   return bankrupt_;
 }
 
 void PositionSet::prepare(Direction direction) const {
   const Side& s = side_of(direction);
-  std::call_once(s.sort_once, [&s, direction] {
-    // Longs trigger by liquidation price descending, shorts ascending; ties by index (the
-    // records are in index order and the sort is stable).
-    const bool descending = direction == Direction::down;
-    const std::uint64_t flip = descending ? ~std::uint64_t{0} : 0;
-    if (!s.records.empty()) {
-      const std::uint64_t a = ordered_key(s.min_threshold) ^ flip;
-      const std::uint64_t b = ordered_key(s.max_threshold) ^ flip;
-      stable_sort_records(s.records, std::min(a, b), std::max(a, b),
-                          [flip](const AtRisk& r) { return ordered_key(r.threshold) ^ flip; });
+  std::call_once(s.sort_once, [this, &s, direction] {
+    // Longs trigger by liquidation price descending, shorts ascending; ties by index. The
+    // side's records are written straight from the columns into their top-digit buckets
+    // (positions of the other side go to a slot past the end that is never kept), in index
+    // order, and each bucket is then sorted in cache (radix_sort.hpp).
+    const bool down = direction == Direction::down;
+    const std::int8_t wanted = down ? 1 : -1;
+    const std::uint64_t flip = down ? ~std::uint64_t{0} : 0;
+    const auto key_of = [flip](double threshold) { return ordered_key(threshold) ^ flip; };
+    SortedThresholds records(s.count + 1);
+    if (s.count > 0) {
+      const std::uint64_t key_a = key_of(s.min_threshold), key_b = key_of(s.max_threshold);
+      const TopDigit top(std::min(key_a, key_b), std::max(key_a, key_b));
+      const std::size_t n = size();
+      const PositionColumns& c = columns_;
+      constexpr std::size_t elsewhere = 2048;  // the bucket of the other side's positions
+      std::array<std::uint32_t, 2050> count{};
+      // Sides are unpredictable: the bucket is chosen with a mask, not a branch.
+      const auto bucket_of = [&](std::size_t i, std::size_t mine) {
+        return (top.bucket(key_of(liq_[i])) & (0 - mine)) | (elsewhere & (mine - 1));
+      };
+      for (std::size_t i = 0; i < n; ++i) ++count[bucket_of(i, c.side[i] == wanted) + 1];
+      BucketStarts start;
+      start[0] = 0;
+      for (std::size_t b = 1; b < start.size(); ++b) start[b] = start[b - 1] + count[b];
+      std::array<std::uint32_t, 2049> next;
+      std::copy(start.begin(), start.end() - 1, next.begin());
+      next[elsewhere] = static_cast<std::uint32_t>(s.count);
+      const double sign = wanted;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t mine = c.side[i] == wanted;
+        const std::size_t bucket = bucket_of(i, mine);
+        const double qty = c.qty[i];
+        records[next[bucket]] = {liq_[i], qty, c.entry_price[i] - sign * (c.margin[i] / qty),
+                                 static_cast<std::uint32_t>(i)};
+        next[bucket] += static_cast<std::uint32_t>(mine);
+      }
+      records.resize(s.count);
+      sort_buckets(records, start, top,
+                   [flip](const AtRisk& r) { return ordered_key(r.threshold) ^ flip; });
     }
+    records.resize(s.count);
+    s.records = std::move(records);
     s.sorted.store(true, std::memory_order_release);
   });
 }

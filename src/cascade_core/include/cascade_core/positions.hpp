@@ -56,9 +56,8 @@ using SortedThresholds = bulk_vector<AtRisk>;
 
 class PositionSet {
  public:
-  // Validates every column (InputError names the field and the first bad index) and splits
-  // the positions by side into at-risk records (liquidation and bankruptcy prices computed),
-  // in one pass. O(n).
+  // Validates every column (InputError names the field and the first bad index) and computes
+  // the liquidation prices, in one pass. O(n).
   explicit PositionSet(const PositionColumns& columns);
 
   PositionSet(const PositionSet&) = delete;
@@ -67,9 +66,9 @@ class PositionSet {
   [[nodiscard]] std::size_t size() const noexcept { return columns_.side.size(); }
   [[nodiscard]] const PositionColumns& columns() const noexcept { return columns_; }
   [[nodiscard]] std::span<const std::int8_t> side() const noexcept { return columns_.side; }
-  // Per position, in index order; computed on first use (the engine itself works from the
-  // at-risk records). Thread-safe.
-  [[nodiscard]] std::span<const double> liquidation_price() const;
+  // Per position, in index order. The bankruptcy prices are computed on first use (the engine
+  // itself computes them into the sorted records). Thread-safe.
+  [[nodiscard]] std::span<const double> liquidation_price() const noexcept { return liq_; }
   [[nodiscard]] std::span<const double> bankruptcy_price() const;
 
   // Sorts a side's thresholds once (linear-time radix sort); later calls return at once.
@@ -87,8 +86,8 @@ class PositionSet {
 
  private:
   struct Side {
-    // Index order until sorted, trigger order after.
-    mutable SortedThresholds records;
+    mutable SortedThresholds records;  // empty until sorted
+    std::size_t count = 0;
     double min_threshold = 0.0, max_threshold = 0.0;
     mutable std::once_flag sort_once;
     mutable std::atomic<bool> sorted{false};
@@ -100,8 +99,8 @@ class PositionSet {
 
   PositionColumns columns_;
   Side longs_, shorts_;
-  mutable std::once_flag prices_once_;
-  mutable bulk_vector<double> liq_;
+  bulk_vector<double> liq_;
+  mutable std::once_flag bankrupt_once_;
   mutable bulk_vector<double> bankrupt_;
 };
 

@@ -1,15 +1,9 @@
 // Linear-time stable sorting on float64 keys (liquidation thresholds).
 //
-// Each key is mapped to an order-preserving uint64 (ordered_key), then to 32 bits relative
-// to the keys' range; a stable least-significant-digit radix sort orders by those 32 bits
-// (three passes of 11 bits, every digit's histogram counted in one pass, a pass whose digit
-// is constant skipped). Keys that share all 32 digits — true ties, or keys closer than
-// range / 2^32 — are then put in exact order by insertion over their (typically
-// one-element) runs, which keeps ties in input order. Cost: O(n), plus the runs of
-// near-equal keys.
-//
-// The records themselves move through the passes: on large sets that is cheaper than sorting
-// indices and then gathering the records from random places.
+// Each key is mapped to an order-preserving uint64 (ordered_key); records are sorted by it
+// with a most-significant-digit radix sort (stable_sort_records below). The records
+// themselves move through the passes: on large sets that is cheaper than sorting indices and
+// then gathering the records from random places.
 #pragma once
 
 #include <algorithm>
@@ -31,73 +25,123 @@ inline std::uint64_t ordered_key(double value) noexcept {
   return (bits & 0x8000000000000000ULL) ? ~bits : (bits | 0x8000000000000000ULL);
 }
 
+namespace detail {
+
+// Stable insertion sort by the full key: for short ranges, for ranges whose keys are all
+// equal (already in input order: one comparison per record), and to finish a range whose
+// buckets are in order and small (cost: the range plus the inversions inside buckets).
+template <class Record, class KeyOf>
+void insertion_sort(Record* a, std::size_t n, KeyOf& key_of) {
+  for (std::size_t i = 1; i < n; ++i) {
+    const Record value = a[i];
+    const std::uint64_t key = key_of(value);
+    std::size_t j = i;
+    while (j > 0 && key_of(a[j - 1]) > key) {
+      a[j] = a[j - 1];
+      --j;
+    }
+    a[j] = value;
+  }
+}
+
+// Sorts a[0, n) by the `bits` low bits of (key - lo) — the higher ones are equal across the
+// range — with one stable counting pass on the top digit (sized to the range: ~log2(n) bits,
+// at most 11) into `scratch`, then each sub-range recursively. Ranges are small and hot in
+// cache after the first level.
+template <class Record, class KeyOf>
+void msd_sort(Record* a, Record* scratch, std::size_t n, int bits, std::uint64_t lo, KeyOf& key_of) {
+  constexpr std::size_t small = 32;
+  while (n > small && bits > 0) {
+    const int digit_bits = std::min(bits, std::clamp(static_cast<int>(std::bit_width(n)), 4, 11));
+    const int shift = bits - digit_bits;
+    const std::uint64_t mask = (std::uint64_t{1} << digit_bits) - 1;
+    const std::size_t buckets = std::size_t{1} << digit_bits;
+    std::array<std::uint32_t, 2049> start;  // n < 2^32
+    std::fill(start.begin(), start.begin() + static_cast<std::ptrdiff_t>(buckets) + 1, 0U);
+    for (std::size_t i = 0; i < n; ++i) ++start[((key_of(a[i]) - lo) >> shift & mask) + 1];
+    bits = shift;
+    if (*std::max_element(start.begin() + 1, start.begin() + static_cast<std::ptrdiff_t>(buckets) + 1) == n) {
+      continue;  // one digit for all: go to the next digit without moving anything
+    }
+    for (std::size_t b = 1; b <= buckets; ++b) start[b] += start[b - 1];
+    std::array<std::uint32_t, 2048> next;
+    std::copy(start.begin(), start.begin() + static_cast<std::ptrdiff_t>(buckets), next.begin());
+    for (std::size_t i = 0; i < n; ++i) scratch[next[(key_of(a[i]) - lo) >> shift & mask]++] = a[i];
+    std::copy(scratch, scratch + n, a);
+    for (std::size_t b = 0; b < buckets; ++b) {
+      const std::size_t size = start[b + 1] - start[b];
+      if (size > small) msd_sort(a + start[b], scratch + start[b], size, bits, lo, key_of);
+    }
+    break;  // the small buckets are left to one insertion pass over the whole range
+  }
+  insertion_sort(a, n, key_of);
+}
+
+}  // namespace detail
+
+// The first pass of the sort below, for callers that distribute records themselves (e.g.
+// straight from columns): with keys in [lo, hi], a key's top digit is bucket(key), one of
+// 2^top_bits <= 2048 buckets in key order; `low_bits` bits are left below it.
+struct TopDigit {
+  std::uint64_t lo = 0;
+  int shift = 0;
+  int top_bits = 0;
+
+  TopDigit(std::uint64_t lo_key, std::uint64_t hi_key) : lo(lo_key) {
+    const int bits = lo_key < hi_key ? static_cast<int>(std::bit_width(hi_key - lo_key)) : 0;
+    top_bits = std::min(bits, 11);
+    shift = bits - top_bits;
+  }
+  [[nodiscard]] std::uint32_t bucket(std::uint64_t key) const noexcept {
+    return static_cast<std::uint32_t>(((key - lo) >> shift) & 0x7FF);
+  }
+  [[nodiscard]] int low_bits() const noexcept { return shift; }
+};
+
+using BucketStarts = std::array<std::uint32_t, 2049>;  // bucket b is [start[b], start[b + 1])
+
+// Sorts each bucket of `records` (laid out by `start`) by the bits below the top digit, in
+// cache: a scratch area the size of the largest bucket, then detail::msd_sort.
+template <class Record, class KeyOf>
+void sort_buckets(bulk_vector<Record>& records, const BucketStarts& start, const TopDigit& top,
+                  KeyOf key_of) {
+  std::uint32_t largest = 0;
+  for (std::size_t b = 0; b < 2048; ++b) largest = std::max(largest, start[b + 1] - start[b]);
+  if (largest < 2) return;
+  bulk_vector<Record> scratch(largest);
+  for (std::size_t b = 0; b < 2048; ++b) {
+    const std::size_t size = start[b + 1] - start[b];
+    if (size > 1) {
+      detail::msd_sort(records.data() + start[b], scratch.data(), size, top.low_bits(), top.lo, key_of);
+    }
+  }
+}
+
 // Sorts `records` by key_of(record) ascending, ties in input order. `lo` and `hi` bound the
 // keys (lo <= key_of(r) <= hi for every record; the caller knows them from an earlier pass).
+//
+// Most-significant-digit radix sort on key - lo: one counting pass over the whole set on the
+// top 11 bits (the only pass that goes to memory), then each bucket — a few hundred records
+// on real data — sorted in cache the same way on the next bits, down to single records or
+// equal keys. Every pass is stable, so ties keep input order. Cost: O(n) passes plus, per
+// bucket, O(size) and the inversions left inside its smallest sub-buckets.
 template <class Record, class KeyOf>
 void stable_sort_records(bulk_vector<Record>& records, std::uint64_t lo, std::uint64_t hi,
                          KeyOf key_of) {
   const std::size_t n = records.size();
   if (n < 2 || lo >= hi) return;  // a constant key: input order is the order
-  const int width = static_cast<int>(std::bit_width(hi - lo));
-  const int shift = width > 32 ? width - 32 : 0;
-  const auto digits = [&](const Record& r) {
-    return static_cast<std::uint32_t>((key_of(r) - lo) >> shift);
-  };
-  constexpr int pass_bits[3] = {11, 11, 10};
-  constexpr int pass_shift[3] = {0, 11, 22};
-  std::array<std::array<std::size_t, 2048>, 3> count{};
-  for (const Record& r : records) {
-    const std::uint32_t d = digits(r);
-    ++count[0][d & 0x7FF];
-    ++count[1][(d >> 11) & 0x7FF];
-    ++count[2][d >> 22];
+  const TopDigit top(lo, hi);
+  BucketStarts start{};
+  for (const Record& r : records) ++start[top.bucket(key_of(r)) + 1];
+  for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+  {
+    bulk_vector<Record> bucketed(n);
+    std::array<std::uint32_t, 2048> next;
+    std::copy(start.begin(), start.end() - 1, next.begin());
+    for (const Record& r : records) bucketed[next[top.bucket(key_of(r))]++] = r;
+    records.swap(bucketed);
   }
-  bulk_vector<Record> other(n);
-  bulk_vector<std::uint32_t> sorted_digits(n);  // the digits in final order, for the tie pass
-  int last_pass = -1;
-  for (int p = 0; p < 3; ++p) {
-    if (*std::max_element(count[p].begin(), count[p].end()) != n) last_pass = p;
-  }
-  for (int p = 0; p <= last_pass; ++p) {
-    auto& c = count[p];
-    if (*std::max_element(c.begin(), c.end()) == n) continue;  // constant digit
-    std::size_t running = 0;
-    for (std::size_t b = 0; b < (std::size_t{1} << pass_bits[p]); ++b) {
-      const std::size_t here = c[b];
-      c[b] = running;
-      running += here;
-    }
-    const std::uint32_t mask = (1U << pass_bits[p]) - 1;
-    if (p == last_pass) {
-      for (const Record& r : records) {
-        const std::uint32_t d = digits(r);
-        const std::size_t at = c[(d >> pass_shift[p]) & mask]++;
-        other[at] = r;
-        sorted_digits[at] = d;
-      }
-    } else {
-      for (const Record& r : records) other[c[(digits(r) >> pass_shift[p]) & mask]++] = r;
-    }
-    records.swap(other);
-  }
-  if (last_pass < 0) return;  // unreachable: lo < hi makes some digit vary
-  other = bulk_vector<Record>();
-  // Exact order within runs of equal digits (insertion by the full key, strict: stable).
-  std::size_t run = 0;
-  for (std::size_t m = 1; m <= n; ++m) {
-    if (m < n && sorted_digits[m] == sorted_digits[run]) continue;
-    for (std::size_t a = run + 1; a < m; ++a) {
-      const Record value = records[a];
-      const std::uint64_t key = key_of(value);
-      std::size_t b = a;
-      while (b > run && key_of(records[b - 1]) > key) {
-        records[b] = records[b - 1];
-        --b;
-      }
-      records[b] = value;
-    }
-    run = m;
-  }
+  sort_buckets(records, start, top, key_of);
 }
 
 }  // namespace cascade_core
