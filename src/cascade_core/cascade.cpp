@@ -77,6 +77,13 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
   const auto reached = [down](double start, double threshold) {
     return down ? start <= threshold : start >= threshold;
   };
+  if (record_positions) {
+    // Sized for the worst case and written in place (the allocator leaves the memory
+    // untouched until written, and recycles it), then cut to what the cascade reached.
+    result.liquidated_index.resize(n);
+    result.filled_qty.resize(n);
+    result.fill_price.resize(n);
+  }
   std::size_t next = 0;
   while (next < n && reached(last, record[next].threshold)) {
     const double start = last;
@@ -100,14 +107,19 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
                                     : fill.notional - bankrupt * fill.qty;
       result.bad_debt += shortfall > 0.0 ? shortfall : 0.0;
       if (record_positions) {
-        result.liquidated_index.push_back(position.index);
-        result.filled_qty.push_back(fill.qty);
-        result.fill_price.push_back(fill.qty > 0.0 ? fill.notional / fill.qty : nan);
+        result.liquidated_index[k] = position.index;
+        result.filled_qty[k] = fill.qty;
+        result.fill_price[k] = fill.qty > 0.0 ? fill.notional / fill.qty : nan;
       }
       ++k;
     } while (k < n && reached(start, record[k].threshold));
     result.trace.push_back({start, static_cast<std::int64_t>(k - next), round_qty});
     next = k;
+  }
+  if (record_positions) {
+    result.liquidated_index.resize(next);
+    result.filled_qty.resize(next);
+    result.fill_price.resize(next);
   }
   result.n_liquidated = static_cast<std::int64_t>(next);
   result.rounds = static_cast<std::int64_t>(result.trace.size());

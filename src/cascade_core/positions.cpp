@@ -39,11 +39,12 @@ constexpr double infinity = std::numeric_limits<double>::infinity();
 #define CASCADE_CORE_SIMD_CLONES
 #endif
 
-// Liquidation prices into `liq`, and whether every position is valid: every rule is checked
+// Liquidation and bankruptcy prices into `liq` and `bankruptcy`, and whether every position is valid: every rule is checked
 // without a branch (written as range checks that are false for NaN), so the loop vectorises;
 // the first bad value is found afterwards by the slow path.
 CASCADE_CORE_SIMD_CLONES
-bool compute_prices(std::size_t n, const PositionColumns& columns, double* __restrict liq) {
+bool compute_prices(std::size_t n, const PositionColumns& columns, double* __restrict liq,
+                    double* __restrict bankruptcy) {
   constexpr double max = std::numeric_limits<double>::max();
   const std::int8_t* __restrict side = columns.side.data();
   const double* __restrict qty = columns.qty.data();
@@ -63,6 +64,7 @@ bool compute_prices(std::size_t n, const PositionColumns& columns, double* __res
                     (std::abs(price) <= max) & (std::abs(bankrupt) <= max);
     bad |= ok ? 0 : 1;
     liq[i] = price;
+    bankruptcy[i] = bankrupt;
   }
   return bad == 0;
 }
@@ -80,7 +82,8 @@ PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns) {
     throw InputError("side", "at most 4,294,967,294 positions per set, got " + std::to_string(n));
   }
   liq_.resize(n);
-  const bool all_ok = compute_prices(n, columns, liq_.data());
+  bankrupt_.resize(n);
+  const bool all_ok = compute_prices(n, columns, liq_.data(), bankrupt_.data());
   if (!all_ok) validate_and_report(n);
   // The sides' sizes and threshold ranges, for the sort; without a branch (sides are
   // unpredictable): a position of the other side contributes +-inf.
@@ -133,17 +136,6 @@ void PositionSet::validate_and_report(std::size_t n) const {
   throw std::logic_error("PositionSet: a bad value was flagged but not found");
 }
 
-std::span<const double> PositionSet::bankruptcy_price() const {
-  std::call_once(bankrupt_once_, [this] {
-    const PositionColumns& c = columns_;
-    bankrupt_.resize(size());
-    for (std::size_t i = 0; i < size(); ++i) {
-      bankrupt_[i] = cascade_core::bankruptcy_price(c.side[i], c.qty[i], c.entry_price[i], c.margin[i]);
-    }
-  });
-  return bankrupt_;
-}
-
 void PositionSet::prepare(Direction direction) const {
   const Side& s = side_of(direction);
   std::call_once(s.sort_once, [this, &s, direction] {
@@ -161,8 +153,8 @@ void PositionSet::prepare(Direction direction) const {
       const TopDigit top(std::min(key_a, key_b), std::max(key_a, key_b));
       const std::size_t n = size();
       const PositionColumns& c = columns_;
-      constexpr std::size_t elsewhere = 2048;  // the bucket of the other side's positions
-      std::array<std::uint32_t, 2050> count{};
+      constexpr std::size_t elsewhere = top_buckets;  // the bucket of the other side's positions
+      std::array<std::uint32_t, top_buckets + 2> count{};
       // Sides are unpredictable: the bucket is chosen with a mask, not a branch.
       const auto bucket_of = [&](std::size_t i, std::size_t mine) {
         return (top.bucket(key_of(liq_[i])) & (0 - mine)) | (elsewhere & (mine - 1));
@@ -171,16 +163,13 @@ void PositionSet::prepare(Direction direction) const {
       BucketStarts start;
       start[0] = 0;
       for (std::size_t b = 1; b < start.size(); ++b) start[b] = start[b - 1] + count[b];
-      std::array<std::uint32_t, 2049> next;
+      std::array<std::uint32_t, top_buckets + 1> next;
       std::copy(start.begin(), start.end() - 1, next.begin());
       next[elsewhere] = static_cast<std::uint32_t>(s.count);
-      const double sign = wanted;
       for (std::size_t i = 0; i < n; ++i) {
         const std::size_t mine = c.side[i] == wanted;
         const std::size_t bucket = bucket_of(i, mine);
-        const double qty = c.qty[i];
-        records[next[bucket]] = {liq_[i], qty, c.entry_price[i] - sign * (c.margin[i] / qty),
-                                 static_cast<std::uint32_t>(i)};
+        records[next[bucket]] = {liq_[i], c.qty[i], bankrupt_[i], static_cast<std::uint32_t>(i)};
         next[bucket] += static_cast<std::uint32_t>(mine);
       }
       records.resize(s.count);

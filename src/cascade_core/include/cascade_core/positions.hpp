@@ -66,10 +66,9 @@ class PositionSet {
   [[nodiscard]] std::size_t size() const noexcept { return columns_.side.size(); }
   [[nodiscard]] const PositionColumns& columns() const noexcept { return columns_; }
   [[nodiscard]] std::span<const std::int8_t> side() const noexcept { return columns_.side; }
-  // Per position, in index order. The bankruptcy prices are computed on first use (the engine
-  // itself computes them into the sorted records). Thread-safe.
+  // Per position, in index order.
   [[nodiscard]] std::span<const double> liquidation_price() const noexcept { return liq_; }
-  [[nodiscard]] std::span<const double> bankruptcy_price() const;
+  [[nodiscard]] std::span<const double> bankruptcy_price() const noexcept { return bankrupt_; }
 
   // Sorts a side's thresholds once (linear-time radix sort); later calls return at once.
   // prepare() sorts both sides. Thread-safe.
@@ -100,8 +99,7 @@ class PositionSet {
   PositionColumns columns_;
   Side longs_, shorts_;
   bulk_vector<double> liq_;
-  mutable std::once_flag bankrupt_once_;
-  mutable bulk_vector<double> bankrupt_;
+  bulk_vector<double> bankrupt_;
 };
 
 }  // namespace cascade_core

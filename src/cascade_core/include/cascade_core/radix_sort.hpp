@@ -81,7 +81,10 @@ void msd_sort(Record* a, Record* scratch, std::size_t n, int bits, std::uint64_t
 
 // The first pass of the sort below, for callers that distribute records themselves (e.g.
 // straight from columns): with keys in [lo, hi], a key's top digit is bucket(key), one of
-// 2^top_bits <= 2048 buckets in key order; `low_bits` bits are left below it.
+// 2^top_bits <= top_buckets buckets in key order; `low_bits` bits are left below it.
+inline constexpr int top_digit_bits = 11;
+inline constexpr std::size_t top_buckets = std::size_t{1} << top_digit_bits;
+
 struct TopDigit {
   std::uint64_t lo = 0;
   int shift = 0;
@@ -89,16 +92,16 @@ struct TopDigit {
 
   TopDigit(std::uint64_t lo_key, std::uint64_t hi_key) : lo(lo_key) {
     const int bits = lo_key < hi_key ? static_cast<int>(std::bit_width(hi_key - lo_key)) : 0;
-    top_bits = std::min(bits, 11);
+    top_bits = std::min(bits, top_digit_bits);
     shift = bits - top_bits;
   }
   [[nodiscard]] std::uint32_t bucket(std::uint64_t key) const noexcept {
-    return static_cast<std::uint32_t>(((key - lo) >> shift) & 0x7FF);
+    return static_cast<std::uint32_t>(((key - lo) >> shift) & (top_buckets - 1));
   }
   [[nodiscard]] int low_bits() const noexcept { return shift; }
 };
 
-using BucketStarts = std::array<std::uint32_t, 2049>;  // bucket b is [start[b], start[b + 1])
+using BucketStarts = std::array<std::uint32_t, top_buckets + 1>;  // bucket b is [start[b], start[b + 1])
 
 // Sorts each bucket of `records` (laid out by `start`) by the bits below the top digit, in
 // cache: a scratch area the size of the largest bucket, then detail::msd_sort.
@@ -106,10 +109,10 @@ template <class Record, class KeyOf>
 void sort_buckets(bulk_vector<Record>& records, const BucketStarts& start, const TopDigit& top,
                   KeyOf key_of) {
   std::uint32_t largest = 0;
-  for (std::size_t b = 0; b < 2048; ++b) largest = std::max(largest, start[b + 1] - start[b]);
+  for (std::size_t b = 0; b < top_buckets; ++b) largest = std::max(largest, start[b + 1] - start[b]);
   if (largest < 2) return;
   bulk_vector<Record> scratch(largest);
-  for (std::size_t b = 0; b < 2048; ++b) {
+  for (std::size_t b = 0; b < top_buckets; ++b) {
     const std::size_t size = start[b + 1] - start[b];
     if (size > 1) {
       detail::msd_sort(records.data() + start[b], scratch.data(), size, top.low_bits(), top.lo, key_of);
@@ -136,7 +139,7 @@ void stable_sort_records(bulk_vector<Record>& records, std::uint64_t lo, std::ui
   for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
   {
     bulk_vector<Record> bucketed(n);
-    std::array<std::uint32_t, 2048> next;
+    std::array<std::uint32_t, top_buckets> next;
     std::copy(start.begin(), start.end() - 1, next.begin());
     for (const Record& r : records) bucketed[next[top.bucket(key_of(r))]++] = r;
     records.swap(bucketed);
