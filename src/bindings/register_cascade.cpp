@@ -22,7 +22,7 @@ py::dict result_to_dict(cc::CascadeResult&& r) {
     trace_count.push_back(round.count);
     trace_qty.push_back(round.qty);
   }
-  cc::bulk_vector<std::int64_t> index(r.liquidated_index.begin(), r.liquidated_index.end());
+
 
   py::dict d;
   d["direction"] = r.direction == cc::Direction::down ? -1 : 1;
@@ -42,7 +42,7 @@ py::dict result_to_dict(cc::CascadeResult&& r) {
   d["trace_start_price"] = to_numpy(std::move(trace_price));
   d["trace_count"] = to_numpy(std::move(trace_count));
   d["trace_qty"] = to_numpy(std::move(trace_qty));
-  d["liquidated_index"] = to_numpy(std::move(index));
+  d["liquidated_index"] = to_numpy(std::move(r.liquidated_index));
   d["filled_qty"] = to_numpy(std::move(r.filled_qty));
   d["fill_price"] = to_numpy(std::move(r.fill_price));
   return d;

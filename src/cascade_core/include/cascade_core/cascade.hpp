@@ -47,7 +47,7 @@ struct CascadeResult {
   std::int64_t levels_touched = 0;    // book levels traded against or removed
   std::vector<RoundTrace> trace;
   // Per liquidated position, in processing order.
-  bulk_vector<std::uint32_t> liquidated_index;
+  bulk_vector<std::int64_t> liquidated_index;  // int64: what NumPy indexes with
   bulk_vector<double> filled_qty;
   bulk_vector<double> fill_price;     // VWAP of its fills, NaN if nothing filled
 };

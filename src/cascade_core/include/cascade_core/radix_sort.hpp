@@ -82,7 +82,7 @@ void msd_sort(Record* a, Record* scratch, std::size_t n, int bits, std::uint64_t
 // The first pass of the sort below, for callers that distribute records themselves (e.g.
 // straight from columns): with keys in [lo, hi], a key's top digit is bucket(key), one of
 // 2^top_bits <= top_buckets buckets in key order; `low_bits` bits are left below it.
-inline constexpr int top_digit_bits = 11;
+inline constexpr int top_digit_bits = 12;
 inline constexpr std::size_t top_buckets = std::size_t{1} << top_digit_bits;
 
 struct TopDigit {
