@@ -39,3 +39,17 @@ def test_stable_order_large_and_clustered():
     rng.shuffle(keys)
     for descending in (False, True):
         np.testing.assert_array_equal(_core.stable_order(keys, descending), expected(keys, descending))
+
+
+def test_stable_order_when_an_outlier_puts_everything_in_one_top_bucket():
+    # one key far away: the rest share one top digit and must be ordered by the lower ones;
+    # the near-equal keys arrive in reverse order (the worst case for an insertion pass)
+    rng = np.random.default_rng(2)
+    keys = np.concatenate([
+        rng.normal(95_000, 3_000, 100_000),
+        (90_000.0 + np.arange(30_000) * 1e-11)[::-1],
+        [1e300, -1e300],
+    ])
+    rng.shuffle(keys[:100_000])
+    for descending in (False, True):
+        np.testing.assert_array_equal(_core.stable_order(keys, descending), expected(keys, descending))
