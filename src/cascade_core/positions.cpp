@@ -85,9 +85,11 @@ PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns) {
   bankrupt_.resize(n);
   const bool all_ok = compute_prices(n, columns, liq_.data(), bankrupt_.data());
   if (!all_ok) validate_and_report(n);
-  // The sides' sizes and threshold ranges, for the sort; without a branch (sides are
-  // unpredictable): a position of the other side contributes +-inf.
-  std::size_t n_long = 0;
+  // Each side's positions (index lists) and threshold range, for the sort; without a branch
+  // (sides are unpredictable): every index is written to both lists and kept by one, and a
+  // position of the other side contributes +-inf to a range.
+  bulk_vector<std::uint32_t> long_index(n + 1), short_index(n + 1);
+  std::size_t n_long = 0, n_short = 0;
   double long_min = infinity, long_max = -infinity, short_min = infinity, short_max = -infinity;
   constexpr auto inf_bits = std::bit_cast<std::uint64_t>(infinity);
   constexpr auto minus_inf_bits = std::bit_cast<std::uint64_t>(-infinity);
@@ -95,12 +97,19 @@ PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns) {
     const std::uint64_t is_long = columns.side[i] > 0 ? 1U : 0U;
     const std::uint64_t mask = 0 - is_long;
     const auto bits = std::bit_cast<std::uint64_t>(liq_[i]);
+    long_index[n_long] = static_cast<std::uint32_t>(i);
+    short_index[n_short] = static_cast<std::uint32_t>(i);
     n_long += is_long;
+    n_short += 1 - is_long;
     long_min = std::min(long_min, std::bit_cast<double>((bits & mask) | (inf_bits & ~mask)));
     long_max = std::max(long_max, std::bit_cast<double>((bits & mask) | (minus_inf_bits & ~mask)));
     short_min = std::min(short_min, std::bit_cast<double>((bits & ~mask) | (inf_bits & mask)));
     short_max = std::max(short_max, std::bit_cast<double>((bits & ~mask) | (minus_inf_bits & mask)));
   }
+  long_index.resize(n_long);
+  short_index.resize(n_short);
+  longs_.index = std::move(long_index);
+  shorts_.index = std::move(short_index);
   longs_.count = n_long;
   longs_.min_threshold = long_min;
   longs_.max_threshold = long_max;
@@ -140,43 +149,32 @@ void PositionSet::prepare(Direction direction) const {
   const Side& s = side_of(direction);
   std::call_once(s.sort_once, [this, &s, direction] {
     // Longs trigger by liquidation price descending, shorts ascending; ties by index. The
-    // side's records are written straight from the columns into their top-digit buckets
-    // (positions of the other side go to a slot past the end that is never kept), in index
-    // order, and each bucket is then sorted in cache (radix_sort.hpp).
+    // side's records are written straight from the columns into their top-digit buckets, in
+    // index order, and each bucket is then sorted in cache (radix_sort.hpp).
     const bool down = direction == Direction::down;
-    const std::int8_t wanted = down ? 1 : -1;
     const std::uint64_t flip = down ? ~std::uint64_t{0} : 0;
     const auto key_of = [flip](double threshold) { return ordered_key(threshold) ^ flip; };
-    SortedThresholds records(s.count + 1);
+    SortedThresholds records(s.count);
     if (s.count > 0) {
       const std::uint64_t key_a = key_of(s.min_threshold), key_b = key_of(s.max_threshold);
       const TopDigit top(std::min(key_a, key_b), std::max(key_a, key_b));
-      const std::size_t n = size();
-      const PositionColumns& c = columns_;
-      constexpr std::size_t elsewhere = top_buckets;  // the bucket of the other side's positions
-      std::array<std::uint32_t, top_buckets + 2> count{};
-      // Sides are unpredictable: the bucket is chosen with a mask, not a branch.
-      const auto bucket_of = [&](std::size_t i, std::size_t mine) {
-        return (top.bucket(key_of(liq_[i])) & (0 - mine)) | (elsewhere & (mine - 1));
-      };
-      for (std::size_t i = 0; i < n; ++i) ++count[bucket_of(i, c.side[i] == wanted) + 1];
+      const std::uint32_t* index = s.index.data();
+      std::array<std::uint32_t, top_buckets + 1> count{};
+      for (std::size_t m = 0; m < s.count; ++m) ++count[top.bucket(key_of(liq_[index[m]])) + 1];
       BucketStarts start;
       start[0] = 0;
       for (std::size_t b = 1; b < start.size(); ++b) start[b] = start[b - 1] + count[b];
-      std::array<std::uint32_t, top_buckets + 1> next;
+      std::array<std::uint32_t, top_buckets> next;
       std::copy(start.begin(), start.end() - 1, next.begin());
-      next[elsewhere] = static_cast<std::uint32_t>(s.count);
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t mine = c.side[i] == wanted;
-        const std::size_t bucket = bucket_of(i, mine);
-        records[next[bucket]] = {liq_[i], c.qty[i], bankrupt_[i], static_cast<std::uint32_t>(i)};
-        next[bucket] += static_cast<std::uint32_t>(mine);
+      for (std::size_t m = 0; m < s.count; ++m) {
+        const std::uint32_t i = index[m];
+        const double liq = liq_[i];
+        records[next[top.bucket(key_of(liq))]++] = {liq, columns_.qty[i], bankrupt_[i], i};
       }
-      records.resize(s.count);
       sort_buckets(records, start, top,
                    [flip](const AtRisk& r) { return ordered_key(r.threshold) ^ flip; });
     }
-    records.resize(s.count);
+    s.index = bulk_vector<std::uint32_t>();  // not needed any more
     s.records = std::move(records);
     s.sorted.store(true, std::memory_order_release);
   });

@@ -86,6 +86,7 @@ class PositionSet {
  private:
   struct Side {
     mutable SortedThresholds records;  // empty until sorted
+    mutable bulk_vector<std::uint32_t> index;  // the side's positions, until sorted
     std::size_t count = 0;
     double min_threshold = 0.0, max_threshold = 0.0;
     mutable std::once_flag sort_once;
