@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cmath>
 #include <stdexcept>
 #include <limits>
@@ -28,7 +27,6 @@ void check_length(std::size_t expected, std::size_t actual, const char* field) {
                    std::string(rule) + ", got " + format_value(value));
 }
 
-constexpr double infinity = std::numeric_limits<double>::infinity();
 
 // Compiled twice where the compiler can dispatch at run time (GCC on x86-64 Linux): AVX2
 // halves the cost of the two divisions per position. Same IEEE operations either way (no
@@ -85,37 +83,23 @@ PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns) {
   bankrupt_.resize(n);
   const bool all_ok = compute_prices(n, columns, liq_.data(), bankrupt_.data());
   if (!all_ok) validate_and_report(n);
-  // Each side's positions (index lists) and threshold range, for the sort; without a branch
-  // (sides are unpredictable): every index is written to both lists and kept by one, and a
-  // position of the other side contributes +-inf to a range.
+  // Each side's positions, for its sort: without a branch (sides are unpredictable), every
+  // index is written to both lists and kept by one.
   bulk_vector<std::uint32_t> long_index(n + 1), short_index(n + 1);
   std::size_t n_long = 0, n_short = 0;
-  double long_min = infinity, long_max = -infinity, short_min = infinity, short_max = -infinity;
-  constexpr auto inf_bits = std::bit_cast<std::uint64_t>(infinity);
-  constexpr auto minus_inf_bits = std::bit_cast<std::uint64_t>(-infinity);
   for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t is_long = columns.side[i] > 0 ? 1U : 0U;
-    const std::uint64_t mask = 0 - is_long;
-    const auto bits = std::bit_cast<std::uint64_t>(liq_[i]);
+    const std::size_t is_long = columns.side[i] > 0 ? 1U : 0U;
     long_index[n_long] = static_cast<std::uint32_t>(i);
     short_index[n_short] = static_cast<std::uint32_t>(i);
     n_long += is_long;
     n_short += 1 - is_long;
-    long_min = std::min(long_min, std::bit_cast<double>((bits & mask) | (inf_bits & ~mask)));
-    long_max = std::max(long_max, std::bit_cast<double>((bits & mask) | (minus_inf_bits & ~mask)));
-    short_min = std::min(short_min, std::bit_cast<double>((bits & ~mask) | (inf_bits & mask)));
-    short_max = std::max(short_max, std::bit_cast<double>((bits & ~mask) | (minus_inf_bits & mask)));
   }
   long_index.resize(n_long);
   short_index.resize(n_short);
   longs_.index = std::move(long_index);
   shorts_.index = std::move(short_index);
   longs_.count = n_long;
-  longs_.min_threshold = long_min;
-  longs_.max_threshold = long_max;
-  shorts_.count = n - n_long;
-  shorts_.min_threshold = short_min;
-  shorts_.max_threshold = short_max;
+  shorts_.count = n_short;
 }
 
 // Finds the first bad value (the fused pass only knows there is one) and throws.
@@ -156,9 +140,14 @@ void PositionSet::prepare(Direction direction) const {
     const auto key_of = [flip](double threshold) { return ordered_key(threshold) ^ flip; };
     SortedThresholds records(s.count);
     if (s.count > 0) {
-      const std::uint64_t key_a = key_of(s.min_threshold), key_b = key_of(s.max_threshold);
-      const TopDigit top(std::min(key_a, key_b), std::max(key_a, key_b));
       const std::uint32_t* index = s.index.data();
+      std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+      for (std::size_t m = 0; m < s.count; ++m) {
+        const std::uint64_t key = key_of(liq_[index[m]]);
+        lo = std::min(lo, key);
+        hi = std::max(hi, key);
+      }
+      const TopDigit top(lo, hi);
       std::array<std::uint32_t, top_buckets + 1> count{};
       for (std::size_t m = 0; m < s.count; ++m) ++count[top.bucket(key_of(liq_[index[m]])) + 1];
       BucketStarts start;

@@ -88,7 +88,6 @@ class PositionSet {
     mutable SortedThresholds records;  // empty until sorted
     mutable bulk_vector<std::uint32_t> index;  // the side's positions, until sorted
     std::size_t count = 0;
-    double min_threshold = 0.0, max_threshold = 0.0;
     mutable std::once_flag sort_once;
     mutable std::atomic<bool> sorted{false};
   };
