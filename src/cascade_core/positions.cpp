@@ -37,9 +37,9 @@ void check_length(std::size_t expected, std::size_t actual, const char* field) {
 #define CASCADE_CORE_SIMD_CLONES
 #endif
 
-// Liquidation and bankruptcy prices into `liq` and `bankruptcy`, and whether every position is valid: every rule is checked
-// without a branch (written as range checks that are false for NaN), so the loop vectorises;
-// the first bad value is found afterwards by the slow path.
+// Liquidation and bankruptcy prices into `liq` and `bankruptcy`, and whether every position
+// is valid: every rule is checked without a branch (written as range checks that are false for
+// NaN), so the loop vectorises; the first bad value is found afterwards by the slow path.
 CASCADE_CORE_SIMD_CLONES
 bool compute_prices(std::size_t n, const PositionColumns& columns, double* __restrict liq,
                     double* __restrict bankruptcy) {
@@ -98,8 +98,6 @@ PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns) {
   short_index.resize(n_short);
   longs_.index = std::move(long_index);
   shorts_.index = std::move(short_index);
-  longs_.count = n_long;
-  shorts_.count = n_short;
 }
 
 // Finds the first bad value (the fused pass only knows there is one) and throws.
@@ -138,24 +136,25 @@ void PositionSet::prepare(Direction direction) const {
     const bool down = direction == Direction::down;
     const std::uint64_t flip = down ? ~std::uint64_t{0} : 0;
     const auto key_of = [flip](double threshold) { return ordered_key(threshold) ^ flip; };
-    SortedThresholds records(s.count);
-    if (s.count > 0) {
+    const std::size_t count = s.index.size();
+    SortedThresholds records(count);
+    if (count > 0) {
       const std::uint32_t* index = s.index.data();
       std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
-      for (std::size_t m = 0; m < s.count; ++m) {
+      for (std::size_t m = 0; m < count; ++m) {
         const std::uint64_t key = key_of(liq_[index[m]]);
         lo = std::min(lo, key);
         hi = std::max(hi, key);
       }
       const TopDigit top(lo, hi);
-      std::array<std::uint32_t, top_buckets + 1> count{};
-      for (std::size_t m = 0; m < s.count; ++m) ++count[top.bucket(key_of(liq_[index[m]])) + 1];
+      std::array<std::uint32_t, top_buckets + 1> per_bucket{};
+      for (std::size_t m = 0; m < count; ++m) ++per_bucket[top.bucket(key_of(liq_[index[m]])) + 1];
       BucketStarts start;
       start[0] = 0;
-      for (std::size_t b = 1; b < start.size(); ++b) start[b] = start[b - 1] + count[b];
+      for (std::size_t b = 1; b < start.size(); ++b) start[b] = start[b - 1] + per_bucket[b];
       std::array<std::uint32_t, top_buckets> next;
       std::copy(start.begin(), start.end() - 1, next.begin());
-      for (std::size_t m = 0; m < s.count; ++m) {
+      for (std::size_t m = 0; m < count; ++m) {
         const std::uint32_t i = index[m];
         const double liq = liq_[i];
         records[next[top.bucket(key_of(liq))]++] = {liq, columns_.qty[i], bankrupt_[i], i};

@@ -87,7 +87,6 @@ class PositionSet {
   struct Side {
     mutable SortedThresholds records;  // empty until sorted
     mutable bulk_vector<std::uint32_t> index;  // the side's positions, until sorted
-    std::size_t count = 0;
     mutable std::once_flag sort_once;
     mutable std::atomic<bool> sorted{false};
   };
