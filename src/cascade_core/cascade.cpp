@@ -4,6 +4,10 @@
 #include <limits>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "cascade_core/book_walker.hpp"
 #include "cascade_core/errors.hpp"
 
@@ -19,6 +23,157 @@ double checked_ref_price(const OrderBook& book, double ref_price) {
     throw InputError("ref_price", "must be finite and > 0, got " + format_value(ref_price));
   }
   return ref_price;
+}
+
+
+// Kept out of line on purpose: inlined into merge(), GCC keeps the loop's sums on the stack.
+#if defined(__GNUC__)
+#define CASCADE_CORE_NOINLINE __attribute__((noinline))
+#else
+#define CASCADE_CORE_NOINLINE
+#endif
+
+// (0 < x) ? x : 0, as one instruction where there is one (a branch here mispredicts
+// whenever bad debt comes and goes).
+inline double positive_part(double x) noexcept {
+#if defined(__SSE2__)
+  return _mm_cvtsd_f64(_mm_max_sd(_mm_set_sd(x), _mm_setzero_pd()));  // x > 0 ? x : 0
+#else
+  return 0.0 < x ? x : 0.0;
+#endif
+}
+
+// The running sums of a merge, and the walker's in-level state.
+struct MergeSums {
+  double liquidated_qty = 0.0;
+  double liquidated_notional = 0.0;
+  double bad_debt = 0.0;
+  double round_qty = 0.0;
+  double left = 0.0;  // what remains of the current book level
+};
+
+// Where the recorded per-position results go (unused when not recording).
+struct MergeOutput {
+  std::int64_t* index = nullptr;
+  double* qty = nullptr;
+  double* price = nullptr;
+};
+
+template <bool Down>
+bool reached(double start, double threshold) noexcept {
+  return Down ? start <= threshold : start >= threshold;
+}
+
+// The hot loop: positions k, k+1, ... of the round that started at `start`, each filled in
+// full within the current book level (BookWalker::take's fast path, same arithmetic), until
+// one reaches the level's end, leaves the round or the set ends. Returns the first position
+// not processed. A leaf function: every sum and the level's remainder stay in registers.
+template <bool Down, bool Record>
+CASCADE_CORE_NOINLINE std::size_t fill_in_level(const AtRisk* record, std::size_t k, std::size_t n, double start,
+                          double price, MergeSums& sums, MergeOutput out) noexcept {
+  MergeSums s = sums;
+  for (; k < n; ++k) {
+    const AtRisk& position = record[k];
+    const double qty = position.qty;
+    if (!(qty < s.left) || !reached<Down>(start, position.threshold)) break;
+    s.left -= qty;
+    s.round_qty += qty;
+    const double notional = qty * price;
+    s.liquidated_qty += qty;
+    s.liquidated_notional += notional;
+    const double shortfall = Down ? position.bankruptcy * qty - notional
+                                  : notional - position.bankruptcy * qty;
+    s.bad_debt += positive_part(shortfall);
+    if constexpr (Record) {
+      out.index[k] = position.index;
+      out.qty[k] = qty;
+      out.price[k] = notional / qty;  // qty > 0 here
+    }
+  }
+  sums = s;
+  return k;
+}
+
+// Merges the sorted thresholds against the book: a round takes every position whose threshold
+// `last` had reached at the round's start. One pass: a position is filled as soon as it is
+// known to belong to the round. Returns how many positions were liquidated. Every fill has
+// BookWalker::take's arithmetic and every sum adds in the reference model's order; only the
+// loop is split, so that orders filled within a level (most of them) run in a leaf loop.
+template <bool Down, bool Record>
+std::size_t merge(const SortedThresholds& at_risk, BookWalker& walker, double& last_price,
+                  CascadeResult& result) {
+  const AtRisk* record = at_risk.data();
+  const std::size_t n = at_risk.size();
+  MergeOutput out;
+  if constexpr (Record) {
+    // Sized for the worst case and written in place (the allocator leaves the memory
+    // untouched until written, and recycles it), then cut to what the cascade reached.
+    result.liquidated_index.resize(n);
+    result.filled_qty.resize(n);
+    result.fill_price.resize(n);
+    out = {result.liquidated_index.data(), result.filled_qty.data(), result.fill_price.data()};
+  }
+  double last = last_price;
+  double unfilled_qty = 0.0;
+  bool exhausted = false;
+  MergeSums sums;
+  BookWalker::Cursor cursor = walker.cursor();
+  double level_price = walker.price_at(cursor.level);
+  std::size_t next = 0;
+  while (next < n && reached<Down>(last, record[next].threshold)) {
+    const double start = last;
+    std::size_t k = next;
+    sums.round_qty = 0.0;
+    for (;;) {
+      sums.left = cursor.left;
+      const std::size_t stop = fill_in_level<Down, Record>(record, k, n, start, level_price, sums, out);
+      cursor.left = sums.left;
+      if (stop > k) last = level_price;
+      k = stop;
+      if (k == n || !reached<Down>(start, record[k].threshold)) break;
+      // Position k reaches the end of the level: the general path.
+      const AtRisk& position = record[k];
+      const double qty = position.qty;
+      sums.round_qty += qty;
+      walker.set_cursor(cursor);
+      const auto fill = walker.take(qty, last);
+      cursor = walker.cursor();
+      level_price = walker.price_at(cursor.level);
+      if (fill.unfilled > 0.0) {
+        unfilled_qty += fill.unfilled;
+        exhausted = true;
+      }
+      sums.liquidated_qty += fill.qty;
+      sums.liquidated_notional += fill.notional;
+      // Shortfall of the fills against the bankruptcy price, over the filled quantity (zero
+      // when nothing filled); only its positive part is bad debt.
+      const double shortfall = Down ? position.bankruptcy * fill.qty - fill.notional
+                                    : fill.notional - position.bankruptcy * fill.qty;
+      sums.bad_debt += positive_part(shortfall);
+      if constexpr (Record) {
+        out.index[k] = position.index;
+        out.qty[k] = fill.qty;
+        out.price[k] = fill.qty > 0.0 ? fill.notional / fill.qty : nan;
+      }
+      ++k;
+      if (k == n || !reached<Down>(start, record[k].threshold)) break;
+    }
+    result.trace.push_back({start, static_cast<std::int64_t>(k - next), sums.round_qty});
+    next = k;
+  }
+  walker.set_cursor(cursor);
+  last_price = last;
+  result.liquidated_qty = sums.liquidated_qty;
+  result.liquidated_notional = sums.liquidated_notional;
+  result.unfilled_qty = unfilled_qty;
+  result.bad_debt = sums.bad_debt;
+  if (exhausted) result.book_exhausted = true;
+  if constexpr (Record) {
+    result.liquidated_index.resize(next);
+    result.filled_qty.resize(next);
+    result.fill_price.resize(next);
+  }
+  return next;
 }
 
 }  // namespace
@@ -67,59 +222,15 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
   }
   result.shock_price = last;
 
-  // Merge the sorted thresholds against the book: a round takes every position whose
-  // threshold `last` had reached at the round's start. One pass: a position is filled as soon
-  // as it is known to belong to the round.
   const SortedThresholds& at_risk = positions.at_risk(direction);
   const bool down = direction == Direction::down;
-  const AtRisk* record = at_risk.data();
-  const std::size_t n = at_risk.size();
-  const auto reached = [down](double start, double threshold) {
-    return down ? start <= threshold : start >= threshold;
-  };
+  std::size_t next;
   if (record_positions) {
-    // Sized for the worst case and written in place (the allocator leaves the memory
-    // untouched until written, and recycles it), then cut to what the cascade reached.
-    result.liquidated_index.resize(n);
-    result.filled_qty.resize(n);
-    result.fill_price.resize(n);
-  }
-  std::size_t next = 0;
-  while (next < n && reached(last, record[next].threshold)) {
-    const double start = last;
-    std::size_t k = next;
-    double round_qty = 0.0;
-    do {
-      const AtRisk& position = record[k];
-      const double qty = position.qty;
-      round_qty += qty;
-      const auto fill = walker.take(qty, last);
-      if (fill.unfilled > 0.0) {
-        result.unfilled_qty += fill.unfilled;
-        result.book_exhausted = true;
-      }
-      result.liquidated_qty += fill.qty;
-      result.liquidated_notional += fill.notional;
-      // Shortfall of the fills against the bankruptcy price, over the filled quantity (zero
-      // when nothing filled). Adding max(shortfall, 0) is exactly adding it where positive.
-      const double bankrupt = position.bankruptcy;
-      const double shortfall = down ? bankrupt * fill.qty - fill.notional
-                                    : fill.notional - bankrupt * fill.qty;
-      result.bad_debt += shortfall > 0.0 ? shortfall : 0.0;
-      if (record_positions) {
-        result.liquidated_index[k] = position.index;
-        result.filled_qty[k] = fill.qty;
-        result.fill_price[k] = fill.qty > 0.0 ? fill.notional / fill.qty : nan;
-      }
-      ++k;
-    } while (k < n && reached(start, record[k].threshold));
-    result.trace.push_back({start, static_cast<std::int64_t>(k - next), round_qty});
-    next = k;
-  }
-  if (record_positions) {
-    result.liquidated_index.resize(next);
-    result.filled_qty.resize(next);
-    result.fill_price.resize(next);
+    next = down ? merge<true, true>(at_risk, walker, last, result)
+                : merge<false, true>(at_risk, walker, last, result);
+  } else {
+    next = down ? merge<true, false>(at_risk, walker, last, result)
+                : merge<false, false>(at_risk, walker, last, result);
   }
   result.n_liquidated = static_cast<std::int64_t>(next);
   result.rounds = static_cast<std::int64_t>(result.trace.size());

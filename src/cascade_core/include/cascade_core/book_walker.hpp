@@ -81,6 +81,23 @@ class BookWalker {
     left_ = level_ < n_ ? qty_[level_] : 0.0;
   }
 
+  // The walker's position, for a loop that keeps it in registers and calls take() only when
+  // an order reaches the end of the current level (see cascade.cpp). `left` is 0 once the
+  // side is used up, so `qty < left` alone decides the in-level fast path of take().
+  struct Cursor {
+    std::size_t level;
+    double left;
+  };
+  [[nodiscard]] Cursor cursor() const noexcept { return {level_, left_}; }
+  void set_cursor(Cursor cursor) noexcept {
+    level_ = cursor.level;
+    left_ = cursor.left;
+  }
+  // The price of `level` (meaningful only below size(); the fast path never reads it else).
+  [[nodiscard]] double price_at(std::size_t level) const noexcept {
+    return level < n_ ? price_[level] : 0.0;
+  }
+
   // Levels traded against or removed so far.
   [[nodiscard]] std::size_t levels_touched() const noexcept {
     return level_ + (level_ < n_ && left_ < qty_[level_] ? 1 : 0);
