@@ -54,8 +54,9 @@ def test_compiled_code_gets_the_engines_liquidation_prices(use_core):
 
 
 def test_compiled_code_gets_the_engines_random_streams(use_core):
-    # the side draw of a population's position j is the first uniform32 of its stream
+    SIDE = 4  # Purpose::side in rng.hpp
+    # stream layout 2: position j's side is uniform32 number j % 4 of the side stream j // 4
     population = lc.PositionPopulation(count=64, long_share=0.5)
     sampled = population.sample(seed=11, scenario=3)
-    draws = [use_core.uniforms(11, 3, j, 1)[0] for j in range(64)]
+    draws = [use_core.uniforms(11, 3, j // 4, 4, SIDE)[j % 4] for j in range(64)]
     np.testing.assert_array_equal(sampled.side, np.where(np.array(draws) < 0.5, 1, -1))

@@ -24,6 +24,8 @@ cdef extern from "cascade_core/rng.hpp" namespace "cascade_core" nogil:
         book_bids
         book_asks
         position
+        side
+        entry
 
     # A counter-based stream (Philox4x32-10): a pure function of (seed, scenario, purpose, item)
     cdef cppclass Stream:

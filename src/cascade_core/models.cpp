@@ -1,11 +1,15 @@
 #include "cascade_core/models.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "cascade_core/errors.hpp"
+#include "cascade_core/det_math.hpp"
 #include "cascade_core/rng.hpp"
+#include "simd_clones.hpp"
 
 namespace cascade_core {
 
@@ -190,8 +194,8 @@ OrderBook sample_book(const BookModel& model, std::uint64_t seed, std::uint64_t 
     double bid_noise = 1.0, ask_noise = 1.0;
     if (model.level_noise > 0.0) {
       const auto item = static_cast<std::uint32_t>(k);
-      bid_noise = std::exp(model.level_noise * Stream(seed, scenario, Purpose::book_bids, item).normal() + noise_shift);
-      ask_noise = std::exp(model.level_noise * Stream(seed, scenario, Purpose::book_asks, item).normal() + noise_shift);
+      bid_noise = det_exp(model.level_noise * Stream(seed, scenario, Purpose::book_bids, item).normal() + noise_shift);
+      ask_noise = det_exp(model.level_noise * Stream(seed, scenario, Purpose::book_asks, item).normal() + noise_shift);
     }
     bid_price.push_back(bid);
     bid_qty.push_back(notional * bid_noise / bid);
@@ -210,65 +214,336 @@ void PositionSample::clear() noexcept {
   maint_amount.clear();
 }
 
+// ---- positions: stream layout 2 -----------------------------------------------------------
+//
+// Position j of a scenario:
+//  - side: word j % 4 of the block {j / 4, side << 24, scenario} — long when that word's
+//    uniform32 < long_share (four positions per block: most of a study's positions are only
+//    asked their side).
+//  - the block {j, position << 24 | a, scenario} for attempt a = 0, 1, ... (an attempt is
+//    redrawn while exclude_underwater finds the position past its liquidation price at the
+//    reference, up to 64 times): word 0 chooses the leverage (uniform32 against the
+//    cumulative weights); 48-bit uniforms U_size = (w1, high half of w3) and
+//    U_entry = (w2, low half of w3). The size is drawn on attempt 0 only:
+//    Pareto size_scale * U_size^(-1/shape) (as exp(log U * -1/shape)), lognormal
+//    size_scale * exp(shape * Phi^-1(U_size) - shape^2/2), or fixed; the tier follows from it.
+//    The entry is ref * exp(spread * Phi^-1(U_entry)) (lognormal) or
+//    ref * (1 + spread * (2 U_entry - 1)) (uniform); a Student-t entry draws
+//    ref * exp(spread * T) from the stream {j, entry << 24, scenario} instead, attempts one
+//    after the other.
+// Every exp/log is det_math's, so the draws are the same bits everywhere; the batch sampler
+// below computes exactly this for many positions at once (tests/cpp checks it against
+// sample_position, the one-at-a-time form).
+
+namespace {
+
+struct Sizing {
+  double size_scale;       // expected notional per position, over the size law's mean
+  double neg_inv_shape;    // Pareto: -1/shape
+  double lognormal_shift;  // -shape^2/2
+  std::vector<double> cumulative;  // leverage weights, cumulated
+
+  explicit Sizing(const PopulationModel& model) {
+    using Size = PopulationModel::SizeDistribution;
+    size_scale = model.open_interest / static_cast<double>(model.count == 0 ? 1 : model.count);
+    if (model.size_distribution == Size::pareto) {
+      size_scale *= (model.size_shape - 1.0) / model.size_shape;  // mean of U^(-1/a) is a/(a-1)
+    }
+    neg_inv_shape = -1.0 / model.size_shape;
+    lognormal_shift = -0.5 * model.size_shape * model.size_shape;
+    cumulative.resize(model.leverage_weight.size());
+    double running = 0.0;
+    for (std::size_t k = 0; k < cumulative.size(); ++k) cumulative[k] = running += model.leverage_weight[k];
+  }
+};
+
+// The leverage bucket of a uniform32: how many cumulative weights (but the last) it reaches.
+std::size_t leverage_choice(double u, const std::vector<double>& cumulative) noexcept {
+  std::size_t k = 0;
+  for (std::size_t t = 0; t + 1 < cumulative.size(); ++t) k += u >= cumulative[t] ? 1 : 0;
+  return k;
+}
+
+// The tier of a notional: how many floors lie strictly below it, less one (at least 0).
+std::size_t tier_choice(double notional, const std::vector<double>& floor) noexcept {
+  std::size_t k = 0;
+  for (const double f : floor) k += f < notional ? 1 : 0;
+  return k == 0 ? 0 : k - 1;
+}
+
+double size_of(const PopulationModel& model, const Sizing& sizing, double u_size) noexcept {
+  using Size = PopulationModel::SizeDistribution;
+  switch (model.size_distribution) {
+    case Size::pareto: return sizing.size_scale * det_exp(det_log(u_size) * sizing.neg_inv_shape);
+    case Size::lognormal:
+      return sizing.size_scale *
+             det_exp(model.size_shape * inverse_normal_cdf(u_size) + sizing.lognormal_shift);
+    case Size::fixed: break;
+  }
+  return sizing.size_scale;
+}
+
+bool live(int side, double liq, double ref_price) noexcept {
+  return side > 0 ? liq < ref_price : liq > ref_price;
+}
+
+PositionDraw draw_position(const PopulationModel& model, const Sizing& sizing, double ref_price,
+                           std::uint64_t seed, std::uint64_t scenario, std::uint32_t j, int side) {
+  using Entry = PopulationModel::EntryDistribution;
+  const PhiloxKey key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+  const auto sc_lo = static_cast<std::uint32_t>(scenario), sc_hi = static_cast<std::uint32_t>(scenario >> 32);
+  const std::uint32_t purpose = static_cast<std::uint32_t>(Purpose::position) << 24;
+  PositionDraw d;
+  d.side = side;
+  double notional = 0.0;
+  std::optional<Stream> t_stream;
+  if (model.entry_distribution == Entry::student_t) t_stream.emplace(seed, scenario, Purpose::entry, j);
+  for (std::uint32_t attempt = 0; attempt < max_scenario_draws; ++attempt) {
+    const PhiloxCounter w = philox4x32_10({j, purpose | attempt, sc_lo, sc_hi}, key);
+    if (attempt == 0) {
+      notional = size_of(model, sizing, open_unit_from_u48(w[1], w[3] >> 16));
+      d.mmr = model.mmr;
+      d.maint_amount = model.maint_amount;
+      if (!model.tiers.notional_floor.empty()) {
+        const std::size_t tier = tier_choice(notional, model.tiers.notional_floor);
+        d.mmr = model.tiers.mmr[tier];
+        d.maint_amount = model.tiers.maint_amount[tier];
+      }
+    }
+    const double leverage = model.leverage[leverage_choice(unit_from_u32(w[0]), sizing.cumulative)];
+    const double u_entry = open_unit_from_u48(w[2], w[3]);
+    switch (model.entry_distribution) {
+      case Entry::lognormal: d.entry_price = ref_price * det_exp(model.entry_spread * inverse_normal_cdf(u_entry)); break;
+      case Entry::uniform: d.entry_price = ref_price * (1.0 + model.entry_spread * (2.0 * u_entry - 1.0)); break;
+      case Entry::student_t:
+        d.entry_price = ref_price * det_exp(model.entry_spread * t_stream->student_t(model.entry_df));
+        break;
+    }
+    d.qty = notional / d.entry_price;
+    d.margin = notional / leverage;
+    if (!model.exclude_underwater) break;
+    if (live(side, liquidation_price(side, d.qty, d.entry_price, d.margin, d.mmr, d.maint_amount), ref_price)) break;
+  }
+  return d;
+}
+
+constexpr std::size_t batch = 256;  // positions per batch (a multiple of 4)
+
+// A batch of positions in columns. Every kernel below computes, lane by lane, exactly what
+// draw_position computes (same operations in the same order), without a branch, so that
+// its loops vectorise.
+struct BatchColumns {
+  std::array<std::uint32_t, batch> item, w0, w1, w2, w3;
+  std::array<double, batch> side, notional, leverage, entry, qty, margin, mmr, maint, liq;
+  std::array<double, batch> u, z;  // scratch: uniforms and their normal quantiles
+};
+
+// Standard normal quantiles of u[0, m) into z: the central form vectorised over all, then
+// the tail form where needed (about 5 % of draws), one at a time.
+CASCADE_CORE_SIMD_CLONES
+void normal_quantiles(std::size_t m, const double* __restrict u, double* __restrict z) noexcept {
+  for (std::size_t i = 0; i < m; ++i) z[i] = inverse_normal_central(u[i]);
+  for (std::size_t i = 0; i < m; ++i) {
+    if (normal_tail(u[i])) z[i] = inverse_normal_tail(u[i]);
+  }
+}
+
+// Attempt 0's size and maintenance terms (w1, w3 -> notional, mmr, maint).
+CASCADE_CORE_SIMD_CLONES
+void draw_sizes(std::size_t m, const PopulationModel& model, const Sizing& sizing, BatchColumns& b) {
+  using Size = PopulationModel::SizeDistribution;
+  std::array<double, batch>& u = b.u;
+  for (std::size_t i = 0; i < m; ++i) u[i] = open_unit_from_u48(b.w1[i], b.w3[i] >> 16);
+  const double scale = sizing.size_scale;
+  if (model.size_distribution == Size::pareto) {
+    const double e = sizing.neg_inv_shape;
+    for (std::size_t i = 0; i < m; ++i) b.notional[i] = scale * det_exp(det_log(u[i]) * e);
+  } else if (model.size_distribution == Size::lognormal) {
+    std::array<double, batch>& z = b.z;
+    normal_quantiles(m, u.data(), z.data());
+    const double shape = model.size_shape, shift = sizing.lognormal_shift;
+    for (std::size_t i = 0; i < m; ++i) b.notional[i] = scale * det_exp(shape * z[i] + shift);
+  } else {
+    for (std::size_t i = 0; i < m; ++i) b.notional[i] = scale;
+  }
+  if (model.tiers.notional_floor.empty()) {
+    for (std::size_t i = 0; i < m; ++i) {
+      b.mmr[i] = model.mmr;
+      b.maint[i] = model.maint_amount;
+    }
+    return;
+  }
+  std::array<std::uint32_t, batch> k{};
+  for (const double f : model.tiers.notional_floor) {
+    for (std::size_t i = 0; i < m; ++i) k[i] += f < b.notional[i] ? 1U : 0U;
+  }
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::uint32_t tier = k[i] == 0 ? 0 : k[i] - 1;
+    b.mmr[i] = model.tiers.mmr[tier];
+    b.maint[i] = model.tiers.maint_amount[tier];
+  }
+}
+
+// One attempt's leverage and entry (w0, w2, w3) and the resulting position and liquidation
+// price, for a lognormal or uniform entry.
+CASCADE_CORE_SIMD_CLONES
+void draw_terms(std::size_t m, const PopulationModel& model, const Sizing& sizing, double ref_price,
+                BatchColumns& b) {
+  using Entry = PopulationModel::EntryDistribution;
+  std::array<double, batch>& u = b.u;
+  std::array<std::uint32_t, batch> k{};
+  for (std::size_t i = 0; i < m; ++i) u[i] = unit_from_u32(b.w0[i]);
+  for (std::size_t t = 0; t + 1 < sizing.cumulative.size(); ++t) {
+    const double c = sizing.cumulative[t];
+    for (std::size_t i = 0; i < m; ++i) k[i] += u[i] >= c ? 1U : 0U;
+  }
+  for (std::size_t i = 0; i < m; ++i) b.leverage[i] = model.leverage[k[i]];
+  for (std::size_t i = 0; i < m; ++i) u[i] = open_unit_from_u48(b.w2[i], b.w3[i]);
+  const double spread = model.entry_spread;
+  if (model.entry_distribution == Entry::uniform) {
+    for (std::size_t i = 0; i < m; ++i) b.entry[i] = ref_price * (1.0 + spread * (2.0 * u[i] - 1.0));
+  } else {
+    std::array<double, batch>& z = b.z;
+    normal_quantiles(m, u.data(), z.data());
+    for (std::size_t i = 0; i < m; ++i) b.entry[i] = ref_price * det_exp(spread * z[i]);
+  }
+  for (std::size_t i = 0; i < m; ++i) {
+    const double s = b.side[i];
+    const double qty = b.notional[i] / b.entry[i];
+    const double margin = b.notional[i] / b.leverage[i];
+    b.qty[i] = qty;
+    b.margin[i] = margin;
+    // liquidation_price(), operation for operation
+    b.liq[i] = (qty * b.entry[i] - s * (margin + b.maint[i])) / (qty * (1.0 - s * b.mmr[i]));
+  }
+}
+
+}  // namespace
+
+PositionDraw sample_position(const PopulationModel& model, double ref_price, std::uint64_t seed,
+                             std::uint64_t scenario, std::uint32_t j) {
+  const Sizing sizing(model);
+  const std::uint32_t purpose = static_cast<std::uint32_t>(Purpose::side) << 24;
+  const PhiloxCounter w = philox4x32_10({j >> 2, purpose, static_cast<std::uint32_t>(scenario),
+                                         static_cast<std::uint32_t>(scenario >> 32)},
+                                        {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)});
+  const int side = unit_from_u32(w[j & 3]) < model.long_share ? 1 : -1;
+  return draw_position(model, sizing, ref_price, seed, scenario, j, side);
+}
+
 void sample_positions(const PopulationModel& model, double ref_price, std::uint64_t seed,
                       std::uint64_t scenario, int only_side, PositionSample& out,
                       const std::atomic<bool>* cancel) {
   out.clear();
-  using Size = PopulationModel::SizeDistribution;
-  using Entry = PopulationModel::EntryDistribution;
-  // Expected notional per position is open_interest / count.
-  double size_scale = model.open_interest / static_cast<double>(model.count == 0 ? 1 : model.count);
-  if (model.size_distribution == Size::pareto) {
-    size_scale *= (model.size_shape - 1.0) / model.size_shape;  // mean of U^(-1/a) is a/(a-1)
-  }
-  std::vector<double> cumulative(model.leverage_weight.size());
-  double running = 0.0;
-  for (std::size_t k = 0; k < cumulative.size(); ++k) cumulative[k] = running += model.leverage_weight[k];
-  const bool tiered = !model.tiers.notional_floor.empty();
-  const double lognormal_shift = -0.5 * model.size_shape * model.size_shape;
+  const Sizing sizing(model);
+  const PhiloxKey key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+  const auto sc_lo = static_cast<std::uint32_t>(scenario), sc_hi = static_cast<std::uint32_t>(scenario >> 32);
+  const std::uint32_t side_purpose = static_cast<std::uint32_t>(Purpose::side) << 24;
+  const std::uint32_t position_purpose = static_cast<std::uint32_t>(Purpose::position) << 24;
+  // Expected output: the side's share of the count (reserve a little more than that).
+  const double share = only_side == 0 ? 1.0 : (only_side > 0 ? model.long_share : 1.0 - model.long_share);
+  const auto expected = static_cast<std::size_t>(static_cast<double>(model.count) * share * 1.01) + batch;
+  out.side.reserve(expected);
+  out.qty.reserve(expected);
+  out.entry_price.reserve(expected);
+  out.margin.reserve(expected);
+  out.mmr.reserve(expected);
+  out.maint_amount.reserve(expected);
 
-  for (std::uint64_t j = 0; j < model.count; ++j) {
-    if (cancel != nullptr && (j & 0xFFFF) == 0 && cancel->load(std::memory_order_relaxed)) return;
-    Stream stream(seed, scenario, Purpose::position, static_cast<std::uint32_t>(j));
-    const int side = stream.uniform32() < model.long_share ? 1 : -1;
-    if (only_side != 0 && side != only_side) continue;
-    double notional = size_scale;
-    if (model.size_distribution == Size::pareto) {
-      notional = size_scale * std::pow(stream.uniform(), -1.0 / model.size_shape);
-    } else if (model.size_distribution == Size::lognormal) {
-      notional = size_scale * std::exp(model.size_shape * stream.normal() + lognormal_shift);
-    }
-    double mmr = model.mmr, maint = model.maint_amount;
-    if (tiered) {
-      const std::size_t tier = model.tiers.tier_of(notional);
-      mmr = model.tiers.mmr[tier];
-      maint = model.tiers.maint_amount[tier];
-    }
-    double entry = ref_price, qty = 0.0, margin = 0.0;
-    for (std::uint64_t attempt = 0; attempt < max_scenario_draws; ++attempt) {
-      const double u = stream.uniform32();
-      std::size_t k = 0;
-      while (k + 1 < cumulative.size() && u >= cumulative[k]) ++k;
-      const double leverage = model.leverage[k];
-      switch (model.entry_distribution) {
-        case Entry::lognormal: entry = ref_price * std::exp(model.entry_spread * stream.normal()); break;
-        case Entry::student_t:
-          entry = ref_price * std::exp(model.entry_spread * stream.student_t(model.entry_df));
-          break;
-        case Entry::uniform: entry = ref_price * (1.0 + model.entry_spread * (2.0 * stream.uniform() - 1.0)); break;
+  const bool student = model.entry_distribution == PopulationModel::EntryDistribution::student_t;
+  const auto long_threshold = static_cast<std::uint64_t>(std::ceil(model.long_share * 0x1p32));
+  const bool keep_long = only_side >= 0, keep_short = only_side <= 0;
+  BatchColumns b, r;  // r: the positions being redrawn, compacted
+  std::array<std::uint32_t, batch> lane;
+  std::array<std::uint32_t, batch / 4> side_item;
+  std::array<std::uint32_t, batch / 4> s0, s1, s2, s3;
+  for (std::uint64_t j0 = 0; j0 < model.count; j0 += batch) {
+    if (cancel != nullptr && (j0 & 0xFFFF) == 0 && cancel->load(std::memory_order_relaxed)) return;
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(batch, model.count - j0));
+    // sides, four per block
+    const std::size_t blocks = (n + 3) / 4;
+    for (std::size_t q = 0; q < blocks; ++q) side_item[q] = static_cast<std::uint32_t>((j0 >> 2) + q);
+    philox_blocks(blocks, side_item.data(), side_purpose, sc_lo, sc_hi, key, s0.data(), s1.data(),
+                  s2.data(), s3.data());
+    // the positions of the side asked for, in index order (integer-only and branch-free:
+    // w * 2^-32 < long_share exactly when w < long_threshold)
+    std::size_t m = 0;
+    for (std::size_t q = 0; q < blocks; ++q) {
+      const std::uint32_t words[4] = {s0[q], s1[q], s2[q], s3[q]};
+      const std::size_t in_block = std::min<std::size_t>(4, n - 4 * q);
+      for (std::size_t w = 0; w < in_block; ++w) {
+        const bool is_long = words[w] < long_threshold;
+        b.item[m] = static_cast<std::uint32_t>(j0 + 4 * q + w);
+        b.side[m] = is_long ? 1.0 : -1.0;
+        m += (keep_long & is_long) | (keep_short & !is_long) ? 1 : 0;
       }
-      qty = notional / entry;
-      margin = notional / leverage;
-      if (!model.exclude_underwater) break;
-      const double liq = liquidation_price(side, qty, entry, margin, mmr, maint);
-      if (side > 0 ? liq < ref_price : liq > ref_price) break;  // a live position: keep it
     }
-    out.side.push_back(static_cast<std::int8_t>(side));
-    out.qty.push_back(qty);
-    out.entry_price.push_back(entry);
-    out.margin.push_back(margin);
-    out.mmr.push_back(mmr);
-    out.maint_amount.push_back(maint);
+    if (m == 0) continue;
+    philox_blocks(m, b.item.data(), position_purpose, sc_lo, sc_hi, key, b.w0.data(), b.w1.data(),
+                  b.w2.data(), b.w3.data());
+    draw_sizes(m, model, sizing, b);
+    const std::size_t at = out.side.size();
+    out.side.resize(at + m);
+    out.qty.resize(at + m);
+    out.entry_price.resize(at + m);
+    out.margin.resize(at + m);
+    out.mmr.resize(at + m);
+    out.maint_amount.resize(at + m);
+    if (student) {
+      // Student-t entries: one position at a time (a rejection method draws them)
+      for (std::size_t i = 0; i < m; ++i) {
+        const PositionDraw d = draw_position(model, sizing, ref_price, seed, scenario, b.item[i],
+                                             static_cast<int>(b.side[i]));
+        out.qty[at + i] = d.qty;
+        out.entry_price[at + i] = d.entry_price;
+        out.margin[at + i] = d.margin;
+      }
+    } else {
+      draw_terms(m, model, sizing, ref_price, b);
+      for (std::size_t i = 0; i < m; ++i) {
+        out.qty[at + i] = b.qty[i];
+        out.entry_price[at + i] = b.entry[i];
+        out.margin[at + i] = b.margin[i];
+      }
+      // Positions already past their liquidation price at the reference: the next attempt,
+      // for those only (compacted into `r`), until none is left or 64 attempts are made.
+      if (model.exclude_underwater) {
+        std::size_t left = 0;
+        for (std::size_t i = 0; i < m; ++i) {
+          const bool dead = !live(static_cast<int>(b.side[i]), b.liq[i], ref_price);
+          lane[left] = static_cast<std::uint32_t>(i);
+          left += dead ? 1 : 0;
+        }
+        for (std::uint32_t attempt = 1; left > 0 && attempt < max_scenario_draws; ++attempt) {
+          for (std::size_t q = 0; q < left; ++q) {
+            const std::uint32_t i = lane[q];
+            r.item[q] = b.item[i];
+            r.side[q] = b.side[i];
+            r.notional[q] = b.notional[i];
+            r.mmr[q] = b.mmr[i];
+            r.maint[q] = b.maint[i];
+          }
+          philox_blocks(left, r.item.data(), position_purpose | attempt, sc_lo, sc_hi, key,
+                        r.w0.data(), r.w1.data(), r.w2.data(), r.w3.data());
+          draw_terms(left, model, sizing, ref_price, r);
+          std::size_t still = 0;
+          for (std::size_t q = 0; q < left; ++q) {
+            const std::uint32_t i = lane[q];
+            out.qty[at + i] = r.qty[q];
+            out.entry_price[at + i] = r.entry[q];
+            out.margin[at + i] = r.margin[q];
+            lane[still] = i;
+            still += live(static_cast<int>(r.side[q]), r.liq[q], ref_price) ? 0 : 1;
+          }
+          left = still;
+        }
+      }
+    }
+    for (std::size_t i = 0; i < m; ++i) {
+      out.side[at + i] = static_cast<std::int8_t>(b.side[i]);
+      out.mmr[at + i] = b.mmr[i];
+      out.maint_amount[at + i] = b.maint[i];
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "cascade_core/errors.hpp"
 #include "cascade_core/radix_sort.hpp"
+#include "simd_clones.hpp"
 
 namespace cascade_core {
 
@@ -27,15 +28,6 @@ void check_length(std::size_t expected, std::size_t actual, const char* field) {
                    std::string(rule) + ", got " + format_value(value));
 }
 
-
-// Compiled twice where the compiler can dispatch at run time (GCC on x86-64 Linux): AVX2
-// halves the cost of the two divisions per position. Same IEEE operations either way (no
-// FMA: -ffp-contract=off), so the same bits.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define CASCADE_CORE_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CASCADE_CORE_SIMD_CLONES
-#endif
 
 // Liquidation and bankruptcy prices into `liq` and `bankruptcy`, and whether every position
 // is valid: every rule is checked without a branch (written as range checks that are false for

@@ -19,8 +19,9 @@ def liquidation_prices(signed char[::1] side, double[::1] qty, double[::1] entry
     return out
 
 
-def uniforms(unsigned long long seed, unsigned long long scenario, unsigned int item, int n):
-    cdef Stream* stream = new Stream(seed, scenario, Purpose.position, item)
+def uniforms(unsigned long long seed, unsigned long long scenario, unsigned int item, int n,
+             unsigned int purpose=<unsigned int>Purpose.position):
+    cdef Stream* stream = new Stream(seed, scenario, <Purpose>purpose, item)
     try:
         return [stream.uniform32() for _ in range(n)]
     finally:

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cascade_core/bulk_allocator.hpp"
 #include "cascade_core/order_book.hpp"
 #include "cascade_core/positions.hpp"
 
@@ -67,15 +68,22 @@ struct ShockModel {
   void validate() const;
 };
 
-// Owned columns of a sampled position set.
+// Owned columns of a sampled position set (bulk vectors: growing one does not zero-fill what
+// the sampler is about to write).
 struct PositionSample {
-  std::vector<std::int8_t> side;
-  std::vector<double> qty, entry_price, margin, mmr, maint_amount;
+  bulk_vector<std::int8_t> side;
+  bulk_vector<double> qty, entry_price, margin, mmr, maint_amount;
 
   void clear() noexcept;
   [[nodiscard]] PositionColumns columns() const noexcept {
     return {side, qty, entry_price, margin, mmr, maint_amount};
   }
+};
+
+// One sampled position (the row sample_positions would write for it).
+struct PositionDraw {
+  int side = 1;
+  double qty = 0.0, entry_price = 0.0, margin = 0.0, mmr = 0.0, maint_amount = 0.0;
 };
 
 double sample_shock(const ShockModel& model, std::uint64_t seed, std::uint64_t scenario);
@@ -90,5 +98,10 @@ OrderBook sample_book(const BookModel& model, std::uint64_t seed, std::uint64_t 
 void sample_positions(const PopulationModel& model, double ref_price, std::uint64_t seed,
                       std::uint64_t scenario, int only_side, PositionSample& out,
                       const std::atomic<bool>* cancel = nullptr);
+
+// Position j of `scenario`, drawn on its own: the literal form of the layout that
+// sample_positions computes in vectorised batches (and what a test checks it against).
+PositionDraw sample_position(const PopulationModel& model, double ref_price, std::uint64_t seed,
+                             std::uint64_t scenario, std::uint32_t j);
 
 }  // namespace cascade_core

@@ -8,8 +8,12 @@
 #pragma once
 
 #include <array>
+#include <bit>
+#include <cstddef>
 #include <cmath>
 #include <cstdint>
+
+#include "cascade_core/det_math.hpp"
 
 namespace cascade_core {
 
@@ -34,7 +38,32 @@ inline PhiloxCounter philox4x32_10(PhiloxCounter ctr, PhiloxKey key) noexcept {
 }
 
 // What a stream is for; part of its counter, so streams of different purposes never overlap.
-enum class Purpose : std::uint32_t { scenario = 0, book_bids = 1, book_asks = 2, position = 3 };
+// (Values 0-3 and the layout of `position` and `side` are stream layout 2: see models.cpp.)
+enum class Purpose : std::uint32_t {
+  scenario = 0,   // item 0: the shock; item 1: the book's thinning
+  book_bids = 1,  // item k: level k's noise
+  book_asks = 2,
+  position = 3,   // item j: position j's leverage, size and entry (block a: redraw a)
+  side = 4,       // item j / 4, word j % 4: position j's side
+  entry = 5,      // item j: position j's Student-t entry draws
+};
+
+// Philox4x32-10 of n counters {item[i], c1, c2, c3} under one key, into word columns w0..w3:
+// the batch form of philox4x32_10 (same bits), written as a loop the compiler vectorises.
+void philox_blocks(std::size_t n, const std::uint32_t* item, std::uint32_t c1, std::uint32_t c2,
+                   std::uint32_t c3, PhiloxKey key, std::uint32_t* w0, std::uint32_t* w1,
+                   std::uint32_t* w2, std::uint32_t* w3) noexcept;
+
+// Uniforms from raw words, exactly as Stream draws them: 32 bits on [0, 1), and 48 bits
+// (a word and 16 bits of another) on the open interval (0, 1). Written with the exponent
+// trick instead of an integer conversion, so that batches of them vectorise.
+inline double unit_from_u32(std::uint32_t w) noexcept {
+  return (std::bit_cast<double>(std::uint64_t{w} | 0x4330000000000000ULL) - 0x1p52) * 0x1.0p-32;
+}
+inline double open_unit_from_u48(std::uint32_t hi, std::uint32_t lo16) noexcept {
+  const std::uint64_t bits = (std::uint64_t{hi} << 16) | (lo16 & 0xFFFFU);
+  return (std::bit_cast<double>(bits | 0x4330000000000000ULL) - 0x1p52 + 0.5) * 0x1.0p-48;
+}
 
 class Stream {
  public:
@@ -65,29 +94,8 @@ class Stream {
   double uniform32() noexcept { return static_cast<double>(next_u32()) * 0x1.0p-32; }
 
   // Standard normal by inversion of one 53-bit uniform (Acklam's rational approximation,
-  // relative error < 1.2e-9): no transcendental call for the central 95 % of draws.
+  // relative error < 1.15e-9; det_math.hpp).
   double normal() noexcept { return inverse_normal_cdf(uniform()); }
-
-  static double inverse_normal_cdf(double p) noexcept {
-    constexpr double a[6] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-                             1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
-    constexpr double b[5] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-                             6.680131188771972e+01,  -1.328068155288572e+01};
-    constexpr double c[6] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-                             -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
-    constexpr double d[4] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-                             3.754408661907416e+00};
-    constexpr double p_low = 0.02425;
-    if (p < p_low || p > 1.0 - p_low) {
-      const double q = std::sqrt(-2.0 * std::log(p < p_low ? p : 1.0 - p));
-      const double x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-                       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
-      return p < p_low ? x : -x;
-    }
-    const double q = p - 0.5, r = q * q;
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-           (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
-  }
 
   // Student-t with `df` > 0 degrees of freedom (Bailey's polar method).
   double student_t(double df) noexcept {
@@ -95,7 +103,7 @@ class Stream {
       const double u = 2.0 * uniform() - 1.0, v = 2.0 * uniform() - 1.0;
       const double w = u * u + v * v;
       if (w >= 1.0 || w == 0.0) continue;
-      return u * std::sqrt(df * (std::pow(w, -2.0 / df) - 1.0) / w);
+      return u * std::sqrt(df * (det_exp(det_log(w) * (-2.0 / df)) - 1.0) / w);
     }
   }
 

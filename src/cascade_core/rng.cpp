@@ -1,0 +1,106 @@
+#include "cascade_core/rng.hpp"
+
+#include <array>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CASCADE_CORE_PHILOX_AVX2 1
+#include <immintrin.h>
+#endif
+
+namespace cascade_core {
+
+namespace {
+
+constexpr std::uint32_t m0 = 0xD2511F53U, m1 = 0xCD9E8D57U;
+
+struct KeySchedule {
+  std::array<std::uint32_t, 10> k0, k1;  // the round keys, the same for every counter
+  explicit KeySchedule(PhiloxKey key) {
+    for (std::uint32_t round = 0; round < 10; ++round) {
+      k0[round] = key[0] + round * 0x9E3779B9U;
+      k1[round] = key[1] + round * 0xBB67AE85U;
+    }
+  }
+};
+
+void philox_scalar(std::size_t begin, std::size_t n, const std::uint32_t* item, std::uint32_t c1,
+                   std::uint32_t c2, std::uint32_t c3, const KeySchedule& ks, std::uint32_t* w0,
+                   std::uint32_t* w1, std::uint32_t* w2, std::uint32_t* w3) noexcept {
+  for (std::size_t i = begin; i < n; ++i) {
+    std::uint32_t x0 = item[i], x1 = c1, x2 = c2, x3 = c3;
+    for (int round = 0; round < 10; ++round) {  // philox4x32_10's round
+      const std::uint64_t p0 = std::uint64_t{m0} * x0;
+      const std::uint64_t p1 = std::uint64_t{m1} * x2;
+      x0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1 ^ ks.k0[round];
+      x1 = static_cast<std::uint32_t>(p1);
+      x2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3 ^ ks.k1[round];
+      x3 = static_cast<std::uint32_t>(p0);
+    }
+    w0[i] = x0;
+    w1[i] = x1;
+    w2[i] = x2;
+    w3[i] = x3;
+  }
+}
+
+#ifdef CASCADE_CORE_PHILOX_AVX2
+// Four counters per vector, each word in the low half of a 64-bit lane: a 32x32->64 product
+// is one vpmuludq (which reads only low halves), so the high halves that x1 and x3 carry
+// from the products are never read. Two vectors at a time for instruction-level parallelism.
+// Returns how many counters it did (a multiple of 8); the rest go to philox_scalar.
+// The low halves of a's and b's lanes, as 8 words.
+__attribute__((target("avx2"))) inline void store_low_halves(std::uint32_t* out, __m256i a, __m256i b) noexcept {
+  const __m256i pack = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // low halves first
+  const __m128i lo = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a, pack));
+  const __m128i hi = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(b, pack));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_set_m128i(hi, lo));
+}
+
+__attribute__((target("avx2"))) std::size_t philox_avx2(
+    std::size_t n, const std::uint32_t* item, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3,
+    const KeySchedule& ks, std::uint32_t* w0, std::uint32_t* w1, std::uint32_t* w2,
+    std::uint32_t* w3) noexcept {
+  const __m256i mul0 = _mm256_set1_epi64x(m0), mul1 = _mm256_set1_epi64x(m1);
+  const __m256i v1 = _mm256_set1_epi64x(c1), v2 = _mm256_set1_epi64x(c2), v3 = _mm256_set1_epi64x(c3);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i a0 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(item + i)));
+    __m256i b0 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(item + i + 4)));
+    __m256i a1 = v1, b1 = v1, a2 = v2, b2 = v2, a3 = v3, b3 = v3;
+    for (int round = 0; round < 10; ++round) {
+      const __m256i k0 = _mm256_set1_epi64x(ks.k0[round]), k1 = _mm256_set1_epi64x(ks.k1[round]);
+      const __m256i pa0 = _mm256_mul_epu32(a0, mul0), pa1 = _mm256_mul_epu32(a2, mul1);
+      const __m256i pb0 = _mm256_mul_epu32(b0, mul0), pb1 = _mm256_mul_epu32(b2, mul1);
+      a0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pa1, 32), a1), k0);
+      b0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pb1, 32), b1), k0);
+      a1 = pa1;
+      b1 = pb1;
+      a2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pa0, 32), a3), k1);
+      b2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pb0, 32), b3), k1);
+      a3 = pa0;
+      b3 = pb0;
+    }
+    store_low_halves(w0 + i, a0, b0);
+    store_low_halves(w1 + i, a1, b1);
+    store_low_halves(w2 + i, a2, b2);
+    store_low_halves(w3 + i, a3, b3);
+  }
+  return i;
+}
+#endif
+
+}  // namespace
+
+void philox_blocks(std::size_t n, const std::uint32_t* item, std::uint32_t c1, std::uint32_t c2,
+                   std::uint32_t c3, PhiloxKey key, std::uint32_t* w0, std::uint32_t* w1,
+                   std::uint32_t* w2, std::uint32_t* w3) noexcept {
+  const KeySchedule ks(key);
+  std::size_t done = 0;
+#ifdef CASCADE_CORE_PHILOX_AVX2
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) done = philox_avx2(n, item, c1, c2, c3, ks, w0, w1, w2, w3);
+#endif
+  philox_scalar(done, n, item, c1, c2, c3, ks, w0, w1, w2, w3);
+}
+
+}  // namespace cascade_core
