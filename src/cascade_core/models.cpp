@@ -205,13 +205,24 @@ OrderBook sample_book(const BookModel& model, std::uint64_t seed, std::uint64_t 
   return OrderBook(bid_price, bid_qty, ask_price, ask_qty);
 }
 
-void PositionSample::clear() noexcept {
-  side.clear();
-  qty.clear();
-  entry_price.clear();
-  margin.clear();
-  mmr.clear();
-  maint_amount.clear();
+void PositionSample::clear() noexcept { resize(0); }
+
+void PositionSample::resize(std::size_t n) {
+  side.resize(n);
+  qty.resize(n);
+  entry_price.resize(n);
+  margin.resize(n);
+  mmr.resize(n);
+  maint_amount.resize(n);
+}
+
+void PositionSample::reserve(std::size_t n) {
+  side.reserve(n);
+  qty.reserve(n);
+  entry_price.reserve(n);
+  margin.reserve(n);
+  mmr.reserve(n);
+  maint_amount.reserve(n);
 }
 
 // ---- positions: stream layout 2 -----------------------------------------------------------
@@ -264,13 +275,6 @@ std::size_t leverage_choice(double u, const std::vector<double>& cumulative) noe
   return k;
 }
 
-// The tier of a notional: how many floors lie strictly below it, less one (at least 0).
-std::size_t tier_choice(double notional, const std::vector<double>& floor) noexcept {
-  std::size_t k = 0;
-  for (const double f : floor) k += f < notional ? 1 : 0;
-  return k == 0 ? 0 : k - 1;
-}
-
 double size_of(const PopulationModel& model, const Sizing& sizing, double u_size) noexcept {
   using Size = PopulationModel::SizeDistribution;
   switch (model.size_distribution) {
@@ -305,7 +309,7 @@ PositionDraw draw_position(const PopulationModel& model, const Sizing& sizing, d
       d.mmr = model.mmr;
       d.maint_amount = model.maint_amount;
       if (!model.tiers.notional_floor.empty()) {
-        const std::size_t tier = tier_choice(notional, model.tiers.notional_floor);
+        const std::size_t tier = model.tiers.tier_of(notional);
         d.mmr = model.tiers.mmr[tier];
         d.maint_amount = model.tiers.maint_amount[tier];
       }
@@ -443,12 +447,7 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
   // Expected output: the side's share of the count (reserve a little more than that).
   const double share = only_side == 0 ? 1.0 : (only_side > 0 ? model.long_share : 1.0 - model.long_share);
   const auto expected = static_cast<std::size_t>(static_cast<double>(model.count) * share * 1.01) + batch;
-  out.side.reserve(expected);
-  out.qty.reserve(expected);
-  out.entry_price.reserve(expected);
-  out.margin.reserve(expected);
-  out.mmr.reserve(expected);
-  out.maint_amount.reserve(expected);
+  out.reserve(expected);
 
   const bool student = model.entry_distribution == PopulationModel::EntryDistribution::student_t;
   const auto long_threshold = static_cast<std::uint64_t>(std::ceil(model.long_share * 0x1p32));
@@ -483,12 +482,7 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
                   b.w2.data(), b.w3.data());
     draw_sizes(m, model, sizing, b);
     const std::size_t at = out.side.size();
-    out.side.resize(at + m);
-    out.qty.resize(at + m);
-    out.entry_price.resize(at + m);
-    out.margin.resize(at + m);
-    out.mmr.resize(at + m);
-    out.maint_amount.resize(at + m);
+    out.resize(at + m);
     if (student) {
       // Student-t entries: one position at a time (a rejection method draws them)
       for (std::size_t i = 0; i < m; ++i) {

@@ -11,6 +11,19 @@ namespace cascade_core {
 
 namespace {
 
+void philox_scalar(std::size_t begin, std::size_t n, const std::uint32_t* item, std::uint32_t c1,
+                   std::uint32_t c2, std::uint32_t c3, PhiloxKey key, std::uint32_t* w0,
+                   std::uint32_t* w1, std::uint32_t* w2, std::uint32_t* w3) noexcept {
+  for (std::size_t i = begin; i < n; ++i) {
+    const PhiloxCounter w = philox4x32_10({item[i], c1, c2, c3}, key);
+    w0[i] = w[0];
+    w1[i] = w[1];
+    w2[i] = w[2];
+    w3[i] = w[3];
+  }
+}
+
+#ifdef CASCADE_CORE_PHILOX_AVX2
 constexpr std::uint32_t m0 = 0xD2511F53U, m1 = 0xCD9E8D57U;
 
 struct KeySchedule {
@@ -23,27 +36,6 @@ struct KeySchedule {
   }
 };
 
-void philox_scalar(std::size_t begin, std::size_t n, const std::uint32_t* item, std::uint32_t c1,
-                   std::uint32_t c2, std::uint32_t c3, const KeySchedule& ks, std::uint32_t* w0,
-                   std::uint32_t* w1, std::uint32_t* w2, std::uint32_t* w3) noexcept {
-  for (std::size_t i = begin; i < n; ++i) {
-    std::uint32_t x0 = item[i], x1 = c1, x2 = c2, x3 = c3;
-    for (int round = 0; round < 10; ++round) {  // philox4x32_10's round
-      const std::uint64_t p0 = std::uint64_t{m0} * x0;
-      const std::uint64_t p1 = std::uint64_t{m1} * x2;
-      x0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1 ^ ks.k0[round];
-      x1 = static_cast<std::uint32_t>(p1);
-      x2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3 ^ ks.k1[round];
-      x3 = static_cast<std::uint32_t>(p0);
-    }
-    w0[i] = x0;
-    w1[i] = x1;
-    w2[i] = x2;
-    w3[i] = x3;
-  }
-}
-
-#ifdef CASCADE_CORE_PHILOX_AVX2
 // Four counters per vector, each word in the low half of a 64-bit lane: a 32x32->64 product
 // is one vpmuludq (which reads only low halves), so the high halves that x1 and x3 carry
 // from the products are never read. Two vectors at a time for instruction-level parallelism.
@@ -94,13 +86,12 @@ __attribute__((target("avx2"))) std::size_t philox_avx2(
 void philox_blocks(std::size_t n, const std::uint32_t* item, std::uint32_t c1, std::uint32_t c2,
                    std::uint32_t c3, PhiloxKey key, std::uint32_t* w0, std::uint32_t* w1,
                    std::uint32_t* w2, std::uint32_t* w3) noexcept {
-  const KeySchedule ks(key);
   std::size_t done = 0;
 #ifdef CASCADE_CORE_PHILOX_AVX2
   static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) done = philox_avx2(n, item, c1, c2, c3, ks, w0, w1, w2, w3);
+  if (avx2) done = philox_avx2(n, item, c1, c2, c3, KeySchedule(key), w0, w1, w2, w3);
 #endif
-  philox_scalar(done, n, item, c1, c2, c3, ks, w0, w1, w2, w3);
+  philox_scalar(done, n, item, c1, c2, c3, key, w0, w1, w2, w3);
 }
 
 }  // namespace cascade_core

@@ -75,6 +75,8 @@ struct PositionSample {
   bulk_vector<double> qty, entry_price, margin, mmr, maint_amount;
 
   void clear() noexcept;
+  void resize(std::size_t n);  // new rows are not initialised
+  void reserve(std::size_t n);
   [[nodiscard]] PositionColumns columns() const noexcept {
     return {side, qty, entry_price, margin, mmr, maint_amount};
   }

@@ -49,7 +49,7 @@ enum class Purpose : std::uint32_t {
 };
 
 // Philox4x32-10 of n counters {item[i], c1, c2, c3} under one key, into word columns w0..w3:
-// the batch form of philox4x32_10 (same bits), written as a loop the compiler vectorises.
+// the batch form of philox4x32_10 (same bits): AVX2 where the CPU has it, else one by one.
 void philox_blocks(std::size_t n, const std::uint32_t* item, std::uint32_t c1, std::uint32_t c2,
                    std::uint32_t c3, PhiloxKey key, std::uint32_t* w0, std::uint32_t* w1,
                    std::uint32_t* w2, std::uint32_t* w3) noexcept;
@@ -91,7 +91,7 @@ class Stream {
   }
 
   // Uniform on [0, 1) with 32 bits: enough for choosing among a few categories.
-  double uniform32() noexcept { return static_cast<double>(next_u32()) * 0x1.0p-32; }
+  double uniform32() noexcept { return unit_from_u32(next_u32()); }
 
   // Standard normal by inversion of one 53-bit uniform (Acklam's rational approximation,
   // relative error < 1.15e-9; det_math.hpp).
