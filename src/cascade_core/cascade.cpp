@@ -64,6 +64,13 @@ bool reached(double start, double threshold) noexcept {
   return Down ? start <= threshold : start >= threshold;
 }
 
+// Shortfall of a position's fills against its bankruptcy price, over the filled quantity
+// (zero when nothing filled); only its positive part is bad debt.
+template <bool Down>
+double shortfall(double bankruptcy, double fill_qty, double fill_notional) noexcept {
+  return Down ? bankruptcy * fill_qty - fill_notional : fill_notional - bankruptcy * fill_qty;
+}
+
 // The hot loop: positions k, k+1, ... of the round that started at `start`, each filled in
 // full within the current book level (BookWalker::take's fast path, same arithmetic), until
 // one reaches the level's end, leaves the round or the set ends. Returns the first position
@@ -81,9 +88,7 @@ CASCADE_CORE_NOINLINE std::size_t fill_in_level(const AtRisk* record, std::size_
     const double notional = qty * price;
     s.liquidated_qty += qty;
     s.liquidated_notional += notional;
-    const double shortfall = Down ? position.bankruptcy * qty - notional
-                                  : notional - position.bankruptcy * qty;
-    s.bad_debt += positive_part(shortfall);
+    s.bad_debt += positive_part(shortfall<Down>(position.bankruptcy, qty, notional));
     if constexpr (Record) {
       out.index[k] = position.index;
       out.qty[k] = qty;
@@ -145,11 +150,7 @@ std::size_t merge(const SortedThresholds& at_risk, BookWalker& walker, double& l
       }
       sums.liquidated_qty += fill.qty;
       sums.liquidated_notional += fill.notional;
-      // Shortfall of the fills against the bankruptcy price, over the filled quantity (zero
-      // when nothing filled); only its positive part is bad debt.
-      const double shortfall = Down ? position.bankruptcy * fill.qty - fill.notional
-                                    : fill.notional - position.bankruptcy * fill.qty;
-      sums.bad_debt += positive_part(shortfall);
+      sums.bad_debt += positive_part(shortfall<Down>(position.bankruptcy, fill.qty, fill.notional));
       if constexpr (Record) {
         out.index[k] = position.index;
         out.qty[k] = fill.qty;
