@@ -294,7 +294,7 @@ bool live(int side, double liq, double ref_price) noexcept {
 PositionDraw draw_position(const PopulationModel& model, const Sizing& sizing, double ref_price,
                            std::uint64_t seed, std::uint64_t scenario, std::uint32_t j, int side) {
   using Entry = PopulationModel::EntryDistribution;
-  const PhiloxKey key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+  const PhiloxKey key = philox_key(seed);
   const auto sc_lo = static_cast<std::uint32_t>(scenario), sc_hi = static_cast<std::uint32_t>(scenario >> 32);
   const std::uint32_t purpose = static_cast<std::uint32_t>(Purpose::position) << 24;
   PositionDraw d;
@@ -430,7 +430,7 @@ PositionDraw sample_position(const PopulationModel& model, double ref_price, std
   const std::uint32_t purpose = static_cast<std::uint32_t>(Purpose::side) << 24;
   const PhiloxCounter w = philox4x32_10({j >> 2, purpose, static_cast<std::uint32_t>(scenario),
                                          static_cast<std::uint32_t>(scenario >> 32)},
-                                        {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)});
+                                        philox_key(seed));
   const int side = unit_from_u32(w[j & 3]) < model.long_share ? 1 : -1;
   return draw_position(model, sizing, ref_price, seed, scenario, j, side);
 }
@@ -440,7 +440,7 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
                       const std::atomic<bool>* cancel) {
   out.clear();
   const Sizing sizing(model);
-  const PhiloxKey key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+  const PhiloxKey key = philox_key(seed);
   const auto sc_lo = static_cast<std::uint32_t>(scenario), sc_hi = static_cast<std::uint32_t>(scenario >> 32);
   const std::uint32_t side_purpose = static_cast<std::uint32_t>(Purpose::side) << 24;
   const std::uint32_t position_purpose = static_cast<std::uint32_t>(Purpose::position) << 24;

@@ -37,6 +37,11 @@ inline PhiloxCounter philox4x32_10(PhiloxCounter ctr, PhiloxKey key) noexcept {
   return ctr;
 }
 
+// A seed's Philox key: its low and high halves.
+inline PhiloxKey philox_key(std::uint64_t seed) noexcept {
+  return {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+}
+
 // What a stream is for; part of its counter, so streams of different purposes never overlap.
 // (Values 0-3 and the layout of `position` and `side` are stream layout 2: see models.cpp.)
 enum class Purpose : std::uint32_t {
@@ -68,7 +73,7 @@ inline double open_unit_from_u48(std::uint32_t hi, std::uint32_t lo16) noexcept 
 class Stream {
  public:
   Stream(std::uint64_t seed, std::uint64_t scenario, Purpose purpose, std::uint32_t item) noexcept
-      : key_{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)},
+      : key_(philox_key(seed)),
         item_(item),
         purpose_(static_cast<std::uint32_t>(purpose) << 24),
         scenario_lo_(static_cast<std::uint32_t>(scenario)),
