@@ -54,7 +54,7 @@ enum class Purpose : std::uint32_t {
 };
 
 // Philox4x32-10 of n counters {item[i], c1, c2, c3} under one key, into word columns w0..w3:
-// the batch form of philox4x32_10 (same bits): AVX2 where the CPU has it, else one by one.
+// the batch form of philox4x32_10 (same bits): AVX-512 or AVX2 where the CPU has them, else one by one.
 void philox_blocks(std::size_t n, const std::uint32_t* item, std::uint32_t c1, std::uint32_t c2,
                    std::uint32_t c3, PhiloxKey key, std::uint32_t* w0, std::uint32_t* w1,
                    std::uint32_t* w2, std::uint32_t* w3) noexcept;
