@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -422,6 +423,40 @@ void draw_terms(std::size_t m, const PopulationModel& model, const Sizing& sizin
   }
 }
 
+// The positions of the side asked for (only_side +1 or -1; 0: all) among items j0 .. j0 + n - 1,
+// in index order, with their sides: item j is long when word j % 4 of side block j / 4 (in
+// columns s0..s3) is below long_threshold (w * 2^-32 < long_share exactly then). 64 items at a
+// time: their long bits in one word, then the kept bits' positions one by one — no branch on
+// a side (they are unpredictable). Returns how many were kept.
+CASCADE_CORE_SIMD_CLONES
+std::size_t select_items(std::size_t n, std::uint64_t j0, const std::uint32_t* s0, const std::uint32_t* s1,
+                         const std::uint32_t* s2, const std::uint32_t* s3, std::uint64_t long_threshold,
+                         int only_side, std::uint32_t* __restrict item, double* __restrict side) noexcept {
+  std::size_t m = 0;
+  for (std::size_t q0 = 0; 4 * q0 < n; q0 += 16) {
+    std::uint64_t longs = 0;
+    for (std::size_t q = 0; q < 16; ++q) {
+      const std::uint64_t bits = std::uint64_t{s0[q0 + q] < long_threshold} |
+                                 std::uint64_t{s1[q0 + q] < long_threshold} << 1 |
+                                 std::uint64_t{s2[q0 + q] < long_threshold} << 2 |
+                                 std::uint64_t{s3[q0 + q] < long_threshold} << 3;
+      longs |= bits << (4 * q);
+    }
+    const std::size_t in_group = std::min<std::size_t>(64, n - 4 * q0);
+    const std::uint64_t valid = in_group == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << in_group) - 1;
+    std::uint64_t keep = (only_side > 0 ? longs : (only_side < 0 ? ~longs : ~std::uint64_t{0})) & valid;
+    const auto base = static_cast<std::uint32_t>(j0 + 4 * q0);
+    while (keep != 0) {
+      const int t = std::countr_zero(keep);
+      item[m] = base + static_cast<std::uint32_t>(t);
+      side[m] = (longs >> t & 1U) != 0 ? 1.0 : -1.0;
+      ++m;
+      keep &= keep - 1;
+    }
+  }
+  return m;
+}
+
 }  // namespace
 
 PositionDraw sample_position(const PopulationModel& model, double ref_price, std::uint64_t seed,
@@ -451,11 +486,10 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
 
   const bool student = model.entry_distribution == PopulationModel::EntryDistribution::student_t;
   const auto long_threshold = static_cast<std::uint64_t>(std::ceil(model.long_share * 0x1p32));
-  const bool keep_long = only_side >= 0, keep_short = only_side <= 0;
   BatchColumns b, r;  // r: the positions being redrawn, compacted
   std::array<std::uint32_t, batch> lane;
   std::array<std::uint32_t, batch / 4> side_item;
-  std::array<std::uint32_t, batch / 4> s0, s1, s2, s3;
+  std::array<std::uint32_t, batch / 4> s0{}, s1{}, s2{}, s3{};  // (select_items reads whole groups of 16)
   for (std::uint64_t j0 = 0; j0 < model.count; j0 += batch) {
     if (cancel != nullptr && (j0 & 0xFFFF) == 0 && cancel->load(std::memory_order_relaxed)) return;
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(batch, model.count - j0));
@@ -464,19 +498,8 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
     for (std::size_t q = 0; q < blocks; ++q) side_item[q] = static_cast<std::uint32_t>((j0 >> 2) + q);
     philox_blocks(blocks, side_item.data(), side_purpose, sc_lo, sc_hi, key, s0.data(), s1.data(),
                   s2.data(), s3.data());
-    // the positions of the side asked for, in index order (integer-only and branch-free:
-    // w * 2^-32 < long_share exactly when w < long_threshold)
-    std::size_t m = 0;
-    for (std::size_t q = 0; q < blocks; ++q) {
-      const std::uint32_t words[4] = {s0[q], s1[q], s2[q], s3[q]};
-      const std::size_t in_block = std::min<std::size_t>(4, n - 4 * q);
-      for (std::size_t w = 0; w < in_block; ++w) {
-        const bool is_long = words[w] < long_threshold;
-        b.item[m] = static_cast<std::uint32_t>(j0 + 4 * q + w);
-        b.side[m] = is_long ? 1.0 : -1.0;
-        m += (keep_long & is_long) | (keep_short & !is_long) ? 1 : 0;
-      }
-    }
+    const std::size_t m = select_items(n, j0, s0.data(), s1.data(), s2.data(), s3.data(),
+                                       long_threshold, only_side, b.item.data(), b.side.data());
     if (m == 0) continue;
     philox_blocks(m, b.item.data(), position_purpose, sc_lo, sc_hi, key, b.w0.data(), b.w1.data(),
                   b.w2.data(), b.w3.data());
