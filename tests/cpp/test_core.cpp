@@ -139,6 +139,39 @@ int main() {
     CHECK(same && cases == 27);
   }
 
+  // Side selection at the edges: everyone long, nobody long, counts around a group of 64.
+  {
+    bool same = true;
+    int cases = 0;
+    for (const double long_share : {0.0, 1.0, 0.3}) {
+      for (const std::uint64_t count : {1ULL, 3ULL, 64ULL, 65ULL, 255ULL, 256ULL, 257ULL}) {
+        for (const int only_side : {0, 1, -1}) {
+          cc::PopulationModel pop;
+          pop.count = count;
+          pop.long_share = long_share;
+          pop.leverage = {10.0};
+          pop.leverage_weight = {1.0};
+          pop.entry_spread = 0.02;
+          pop.open_interest = 1e6;
+          cc::PositionSample sample;
+          cc::sample_positions(pop, 100.0, 3, 1, only_side, sample);
+          std::size_t row = 0;
+          for (std::uint32_t j = 0; j < count; ++j) {
+            const cc::PositionDraw d = cc::sample_position(pop, 100.0, 3, 1, j);
+            same = same && (long_share != 1.0 || d.side == 1) && (long_share != 0.0 || d.side == -1);
+            if (only_side != 0 && d.side != only_side) continue;
+            same = same && row < sample.side.size() && sample.side[row] == d.side &&
+                   sample.qty[row] == d.qty && sample.entry_price[row] == d.entry_price;
+            ++row;
+          }
+          same = same && row == sample.side.size();
+          ++cases;
+        }
+      }
+    }
+    CHECK(same && cases == 63);
+  }
+
   std::printf("cascade_core C++ tests: %d passed, %d failed\n", checks - failures, failures);
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
