@@ -9,6 +9,7 @@
 #include <cascade_core/rng.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -25,6 +26,25 @@ static int checks = 0;
       ++failures;                                                     \
     }                                                                 \
   } while (0)
+
+// Whether the batch sampler's rows are the one-at-a-time draws of the side asked for, bit for
+// bit and in index order.
+static bool batch_matches_one_at_a_time(const cc::PopulationModel& pop, double ref_price,
+                                        std::uint64_t seed, std::uint64_t scenario, int only_side) {
+  cc::PositionSample sample;
+  cc::sample_positions(pop, ref_price, seed, scenario, only_side, sample);
+  std::size_t row = 0;
+  bool same = true;
+  for (std::uint32_t j = 0; j < pop.count; ++j) {
+    const cc::PositionDraw d = cc::sample_position(pop, ref_price, seed, scenario, j);
+    if (only_side != 0 && d.side != only_side) continue;
+    same = same && row < sample.side.size() && sample.side[row] == d.side && sample.qty[row] == d.qty &&
+           sample.entry_price[row] == d.entry_price && sample.margin[row] == d.margin &&
+           sample.mmr[row] == d.mmr && sample.maint_amount[row] == d.maint_amount;
+    ++row;
+  }
+  return same && row == sample.side.size();
+}
 
 int main() {
   // Random123's known answer for philox4x32_10 with zero counter and key.
@@ -119,19 +139,7 @@ int main() {
             pop.tiers.maint_amount = {0.0, 50.0, 950.0};
           }
           pop.exclude_underwater = only_side != -1 || entry != Pop::EntryDistribution::lognormal;
-          cc::PositionSample sample;
-          cc::sample_positions(pop, 100.0, 99, 5, only_side, sample);
-          std::size_t row = 0;
-          for (std::uint32_t j = 0; j < pop.count; ++j) {
-            const cc::PositionDraw d = cc::sample_position(pop, 100.0, 99, 5, j);
-            if (only_side != 0 && d.side != only_side) continue;
-            same = same && row < sample.side.size() && sample.side[row] == d.side &&
-                   sample.qty[row] == d.qty && sample.entry_price[row] == d.entry_price &&
-                   sample.margin[row] == d.margin && sample.mmr[row] == d.mmr &&
-                   sample.maint_amount[row] == d.maint_amount;
-            ++row;
-          }
-          same = same && row == sample.side.size();
+          same = same && batch_matches_one_at_a_time(pop, 100.0, 99, 5, only_side);
           ++cases;
         }
       }
@@ -153,18 +161,11 @@ int main() {
           pop.leverage_weight = {1.0};
           pop.entry_spread = 0.02;
           pop.open_interest = 1e6;
-          cc::PositionSample sample;
-          cc::sample_positions(pop, 100.0, 3, 1, only_side, sample);
-          std::size_t row = 0;
           for (std::uint32_t j = 0; j < count; ++j) {
-            const cc::PositionDraw d = cc::sample_position(pop, 100.0, 3, 1, j);
-            same = same && (long_share != 1.0 || d.side == 1) && (long_share != 0.0 || d.side == -1);
-            if (only_side != 0 && d.side != only_side) continue;
-            same = same && row < sample.side.size() && sample.side[row] == d.side &&
-                   sample.qty[row] == d.qty && sample.entry_price[row] == d.entry_price;
-            ++row;
+            const int side = cc::sample_position(pop, 100.0, 3, 1, j).side;
+            same = same && (long_share != 1.0 || side == 1) && (long_share != 0.0 || side == -1);
           }
-          same = same && row == sample.side.size();
+          same = same && batch_matches_one_at_a_time(pop, 100.0, 3, 1, only_side);
           ++cases;
         }
       }
