@@ -19,10 +19,12 @@ namespace cascade_core {
 
 // Maps a double to an unsigned integer with the same order (-0.0 is folded onto +0.0 so that
 // equal values tie, as they compare equal). NaN must not reach here.
+// Without a branch, so that loops computing keys vectorise: x + 0.0 is +0.0 for x = -0.0 and
+// x otherwise; negative values have all bits flipped, the others only the sign bit.
 inline std::uint64_t ordered_key(double value) noexcept {
-  if (value == 0.0) value = 0.0;
-  const auto bits = std::bit_cast<std::uint64_t>(value);
-  return (bits & 0x8000000000000000ULL) ? ~bits : (bits | 0x8000000000000000ULL);
+  const auto bits = std::bit_cast<std::uint64_t>(value + 0.0);
+  const auto negative = static_cast<std::uint64_t>(static_cast<std::int64_t>(bits) >> 63);
+  return bits ^ (negative | 0x8000000000000000ULL);
 }
 
 namespace detail {
@@ -44,6 +46,22 @@ void insertion_sort(Record* a, std::size_t n, KeyOf& key_of) {
   }
 }
 
+// Stable insertion sort of from[0, n) into to[0, n) (the ranges do not overlap): the sorted
+// prefix grows in `to`, so the records move once instead of being copied and then sorted.
+template <class Record, class KeyOf>
+void insertion_copy(const Record* from, Record* to, std::size_t n, KeyOf& key_of) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const Record value = from[i];
+    const std::uint64_t key = key_of(value);
+    std::size_t j = i;
+    while (j > 0 && key_of(to[j - 1]) > key) {
+      to[j] = to[j - 1];
+      --j;
+    }
+    to[j] = value;
+  }
+}
+
 // Sorts a[0, n) by the `bits` low bits of (key - lo) — the higher ones are equal across the
 // range — with one stable counting pass on the top digit (sized to the range: ~log2(n) bits,
 // at most 11) into `scratch`, then each sub-range recursively. Ranges are small and hot in
@@ -60,13 +78,19 @@ void msd_sort(Record* a, Record* scratch, std::size_t n, int bits, std::uint64_t
     std::fill(start.begin(), start.begin() + static_cast<std::ptrdiff_t>(buckets) + 1, 0U);
     for (std::size_t i = 0; i < n; ++i) ++start[((key_of(a[i]) - lo) >> shift & mask) + 1];
     bits = shift;
-    if (*std::max_element(start.begin() + 1, start.begin() + static_cast<std::ptrdiff_t>(buckets) + 1) == n) {
-      continue;  // one digit for all: go to the next digit without moving anything
-    }
+    const std::uint32_t largest =
+        *std::max_element(start.begin() + 1, start.begin() + static_cast<std::ptrdiff_t>(buckets) + 1);
+    if (largest == n) continue;  // one digit for all: go to the next digit without moving anything
     for (std::size_t b = 1; b <= buckets; ++b) start[b] += start[b - 1];
     std::array<std::uint32_t, 2048> next;
     std::copy(start.begin(), start.begin() + static_cast<std::ptrdiff_t>(buckets), next.begin());
     for (std::size_t i = 0; i < n; ++i) scratch[next[(key_of(a[i]) - lo) >> shift & mask]++] = a[i];
+    if (largest <= small) {
+      // Every bucket is small: one insertion pass over the whole range moves the records back
+      // into `a` in order (the buckets are in order; inversions are only inside buckets).
+      insertion_copy(scratch, a, n, key_of);
+      return;
+    }
     std::copy(scratch, scratch + n, a);
     for (std::size_t b = 0; b < buckets; ++b) {
       const std::size_t size = start[b + 1] - start[b];
