@@ -43,13 +43,17 @@ inline double positive_part(double x) noexcept {
 #endif
 }
 
-// The running sums of a merge, and the walker's in-level state.
-struct MergeSums {
+// The running sums of a merge, the book position and what the book could not take.
+struct MergeState {
   double liquidated_qty = 0.0;
   double liquidated_notional = 0.0;
   double bad_debt = 0.0;
   double round_qty = 0.0;
-  double left = 0.0;  // what remains of the current book level
+  double last = 0.0;          // last trade price
+  double unfilled_qty = 0.0;
+  std::size_t level = 0;      // the book walker's cursor: current level
+  double left = 0.0;          // and what remains of it
+  bool exhausted = false;
 };
 
 // Where the recorded per-position results go (unused when not recording).
@@ -71,39 +75,79 @@ double shortfall(double bankruptcy, double fill_qty, double fill_notional) noexc
   return Down ? bankruptcy * fill_qty - fill_notional : fill_notional - bankruptcy * fill_qty;
 }
 
-// The hot loop: positions k, k+1, ... of the round that started at `start`, each filled in
-// full within the current book level (BookWalker::take's fast path, same arithmetic), until
-// one reaches the level's end, leaves the round or the set ends. Returns the first position
-// not processed. A leaf function: every sum and the level's remainder stay in registers.
+// One round: positions k, k+1, ... that `start` (the price when the round began) has
+// reached, each closed by a market order in trigger order. Returns the first position not in
+// the round. The book is walked here with BookWalker::take's arithmetic (same operations,
+// same order: a fill within the current level, or the general loop across levels), and every
+// sum adds in the reference model's order. A leaf function: the sums, the last price and the
+// book cursor stay in registers, also when an order crosses levels.
 template <bool Down, bool Record>
-CASCADE_CORE_NOINLINE std::size_t fill_in_level(const AtRisk* record, std::size_t k, std::size_t n, double start,
-                          double price, MergeSums& sums, MergeOutput out) noexcept {
-  MergeSums s = sums;
+CASCADE_CORE_NOINLINE std::size_t fill_round(const AtRisk* record, std::size_t k, std::size_t n,
+                                             double start, const double* level_price,
+                                             const double* level_qty, std::size_t levels,
+                                             MergeState& state, MergeOutput out) noexcept {
+  MergeState s = state;
+  double price = s.level < levels ? level_price[s.level] : 0.0;
   for (; k < n; ++k) {
     const AtRisk& position = record[k];
+    if (!reached<Down>(start, position.threshold)) break;
     const double qty = position.qty;
-    if (!(qty < s.left) || !reached<Down>(start, position.threshold)) break;
-    s.left -= qty;
+    if (qty < s.left) {
+      // within the current level (s.left is 0 once the side is used up)
+      s.left -= qty;
+      s.round_qty += qty;
+      s.last = price;
+      const double notional = qty * price;
+      s.liquidated_qty += qty;
+      s.liquidated_notional += notional;
+      s.bad_debt += positive_part(shortfall<Down>(position.bankruptcy, qty, notional));
+      if constexpr (Record) {
+        out.index[k] = position.index;
+        out.qty[k] = qty;
+        out.price[k] = notional / qty;  // qty > 0 here
+      }
+      continue;
+    }
+    // the order reaches the end of the level: take()'s general loop
     s.round_qty += qty;
-    const double notional = qty * price;
-    s.liquidated_qty += qty;
-    s.liquidated_notional += notional;
-    s.bad_debt += positive_part(shortfall<Down>(position.bankruptcy, qty, notional));
+    double fill_qty = 0.0, fill_notional = 0.0, remaining = qty;
+    while (remaining > 0.0 && s.level < levels) {
+      const double p = level_price[s.level];
+      s.last = p;
+      if (remaining >= s.left) {
+        fill_qty += s.left;
+        fill_notional += s.left * p;
+        remaining -= s.left;
+        ++s.level;
+        s.left = s.level < levels ? level_qty[s.level] : 0.0;
+      } else {
+        fill_qty += remaining;
+        fill_notional += remaining * p;
+        s.left -= remaining;
+        remaining = 0.0;
+      }
+    }
+    price = s.level < levels ? level_price[s.level] : 0.0;
+    if (remaining > 0.0) {
+      s.unfilled_qty += remaining;
+      s.exhausted = true;
+    }
+    s.liquidated_qty += fill_qty;
+    s.liquidated_notional += fill_notional;
+    s.bad_debt += positive_part(shortfall<Down>(position.bankruptcy, fill_qty, fill_notional));
     if constexpr (Record) {
       out.index[k] = position.index;
-      out.qty[k] = qty;
-      out.price[k] = notional / qty;  // qty > 0 here
+      out.qty[k] = fill_qty;
+      out.price[k] = fill_qty > 0.0 ? fill_notional / fill_qty : nan;
     }
   }
-  sums = s;
+  state = s;
   return k;
 }
 
 // Merges the sorted thresholds against the book: a round takes every position whose threshold
 // `last` had reached at the round's start. One pass: a position is filled as soon as it is
-// known to belong to the round. Returns how many positions were liquidated. Every fill has
-// BookWalker::take's arithmetic and every sum adds in the reference model's order; only the
-// loop is split, so that orders filled within a level (most of them) run in a leaf loop.
+// known to belong to the round. Returns how many positions were liquidated.
 template <bool Down, bool Record>
 std::size_t merge(const SortedThresholds& at_risk, BookWalker& walker, double& last_price,
                   CascadeResult& result) {
@@ -118,57 +162,27 @@ std::size_t merge(const SortedThresholds& at_risk, BookWalker& walker, double& l
     result.fill_price.resize(n);
     out = {result.liquidated_index.data(), result.filled_qty.data(), result.fill_price.data()};
   }
-  double last = last_price;
-  double unfilled_qty = 0.0;
-  bool exhausted = false;
-  MergeSums sums;
-  BookWalker::Cursor cursor = walker.cursor();
-  double level_price = walker.price_at(cursor.level);
+  MergeState state;
+  state.last = last_price;
+  const BookWalker::Cursor cursor = walker.cursor();
+  state.level = cursor.level;
+  state.left = cursor.left;
   std::size_t next = 0;
-  while (next < n && reached<Down>(last, record[next].threshold)) {
-    const double start = last;
-    std::size_t k = next;
-    sums.round_qty = 0.0;
-    for (;;) {
-      sums.left = cursor.left;
-      const std::size_t stop = fill_in_level<Down, Record>(record, k, n, start, level_price, sums, out);
-      cursor.left = sums.left;
-      if (stop > k) last = level_price;
-      k = stop;
-      if (k == n || !reached<Down>(start, record[k].threshold)) break;
-      // Position k reaches the end of the level: the general path.
-      const AtRisk& position = record[k];
-      const double qty = position.qty;
-      sums.round_qty += qty;
-      walker.set_cursor(cursor);
-      const auto fill = walker.take(qty, last);
-      cursor = walker.cursor();
-      level_price = walker.price_at(cursor.level);
-      if (fill.unfilled > 0.0) {
-        unfilled_qty += fill.unfilled;
-        exhausted = true;
-      }
-      sums.liquidated_qty += fill.qty;
-      sums.liquidated_notional += fill.notional;
-      sums.bad_debt += positive_part(shortfall<Down>(position.bankruptcy, fill.qty, fill.notional));
-      if constexpr (Record) {
-        out.index[k] = position.index;
-        out.qty[k] = fill.qty;
-        out.price[k] = fill.qty > 0.0 ? fill.notional / fill.qty : nan;
-      }
-      ++k;
-      if (k == n || !reached<Down>(start, record[k].threshold)) break;
-    }
-    result.trace.push_back({start, static_cast<std::int64_t>(k - next), sums.round_qty});
+  while (next < n && reached<Down>(state.last, record[next].threshold)) {
+    const double start = state.last;
+    state.round_qty = 0.0;
+    const std::size_t k = fill_round<Down, Record>(record, next, n, start, walker.prices(),
+                                                   walker.quantities(), walker.size(), state, out);
+    result.trace.push_back({start, static_cast<std::int64_t>(k - next), state.round_qty});
     next = k;
   }
-  walker.set_cursor(cursor);
-  last_price = last;
-  result.liquidated_qty = sums.liquidated_qty;
-  result.liquidated_notional = sums.liquidated_notional;
-  result.unfilled_qty = unfilled_qty;
-  result.bad_debt = sums.bad_debt;
-  if (exhausted) result.book_exhausted = true;
+  walker.set_cursor({state.level, state.left});
+  last_price = state.last;
+  result.liquidated_qty = state.liquidated_qty;
+  result.liquidated_notional = state.liquidated_notional;
+  result.unfilled_qty = state.unfilled_qty;
+  result.bad_debt = state.bad_debt;
+  if (state.exhausted) result.book_exhausted = true;
   if constexpr (Record) {
     result.liquidated_index.resize(next);
     result.filled_qty.resize(next);

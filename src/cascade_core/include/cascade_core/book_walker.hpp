@@ -81,9 +81,9 @@ class BookWalker {
     left_ = level_ < n_ ? qty_[level_] : 0.0;
   }
 
-  // The walker's position, for a loop that keeps it in registers and calls take() only when
-  // an order reaches the end of the current level (see cascade.cpp). `left` is 0 once the
-  // side is used up, so `qty < left` alone decides the in-level fast path of take().
+  // The walker's position and the side's levels, for a loop that keeps the position in
+  // registers and walks the levels itself with take()'s arithmetic (cascade.cpp). `left` is 0
+  // once the side is used up, so `qty < left` alone decides take()'s in-level fast path.
   struct Cursor {
     std::size_t level;
     double left;
@@ -93,10 +93,9 @@ class BookWalker {
     level_ = cursor.level;
     left_ = cursor.left;
   }
-  // The price of `level` (meaningful only below size(); the fast path never reads it else).
-  [[nodiscard]] double price_at(std::size_t level) const noexcept {
-    return level < n_ ? price_[level] : 0.0;
-  }
+  [[nodiscard]] const double* prices() const noexcept { return price_; }
+  [[nodiscard]] const double* quantities() const noexcept { return qty_; }
+  [[nodiscard]] std::size_t size() const noexcept { return n_; }
 
   // Levels traded against or removed so far.
   [[nodiscard]] std::size_t levels_touched() const noexcept {
