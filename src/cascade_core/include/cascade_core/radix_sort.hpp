@@ -29,25 +29,13 @@ inline std::uint64_t ordered_key(double value) noexcept {
 
 namespace detail {
 
-// Stable insertion sort by the full key: for short ranges, for ranges whose keys are all
-// equal (already in input order: one comparison per record), and to finish a range whose
-// buckets are in order and small (cost: the range plus the inversions inside buckets).
-template <class Record, class KeyOf>
-void insertion_sort(Record* a, std::size_t n, KeyOf& key_of) {
-  for (std::size_t i = 1; i < n; ++i) {
-    const Record value = a[i];
-    const std::uint64_t key = key_of(value);
-    std::size_t j = i;
-    while (j > 0 && key_of(a[j - 1]) > key) {
-      a[j] = a[j - 1];
-      --j;
-    }
-    a[j] = value;
-  }
-}
-
-// Stable insertion sort of from[0, n) into to[0, n) (the ranges do not overlap): the sorted
-// prefix grows in `to`, so the records move once instead of being copied and then sorted.
+// Stable insertion sort by the full key of from[0, n) into to[0, n): the sorted prefix grows
+// in `to`, so coming from a scratch area the records move once instead of being copied and
+// then sorted. `from` is either `to` itself (in place: record i is read before anything at i
+// or beyond is written) or a range that does not overlap it. Used for short ranges, for
+// ranges whose keys are all equal (already in input order: one comparison per record), and to
+// finish a range whose buckets are in order and small (cost: the range plus the inversions
+// inside buckets).
 template <class Record, class KeyOf>
 void insertion_copy(const Record* from, Record* to, std::size_t n, KeyOf& key_of) {
   for (std::size_t i = 0; i < n; ++i) {
@@ -60,6 +48,11 @@ void insertion_copy(const Record* from, Record* to, std::size_t n, KeyOf& key_of
     }
     to[j] = value;
   }
+}
+
+template <class Record, class KeyOf>
+void insertion_sort(Record* a, std::size_t n, KeyOf& key_of) {
+  insertion_copy(a, a, n, key_of);
 }
 
 // Sorts a[0, n) by the `bits` low bits of (key - lo) — the higher ones are equal across the
