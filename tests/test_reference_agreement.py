@@ -107,3 +107,17 @@ def test_empty_position_set():
     got = lc.cascade(ob, positions, -0.02)
     assert_agrees(got, reference.cascade(book, pos, shock=-0.02))
     assert got.n_liquidated == 0 and got.final_price == 98.0 and math.isclose(got.amplification, 1.0)
+
+
+def test_a_negative_zero_threshold_at_a_price_that_underflows_to_zero():
+    # The engine compares thresholds with prices by their bit patterns; -0.0 (the first
+    # long's liquidation price: -5e-324 / 4 rounds to -0.0) must still count as 0.0 once
+    # the shocked price underflows to 0.0, as it does in the reference.
+    book = {"bid_price": [1.0], "bid_qty": [1.0], "ask_price": [2.0], "ask_qty": [1.0]}
+    pos = {"side": [1, 1], "qty": [4.0, 1.0], "entry_price": [2.5e-321, 0.5], "margin": [1e-320, 0.5],
+           "mmr": [0.0, 0.0], "maint_amount": [5e-324, 0.0]}
+    ob, positions = build(book, pos)
+    assert math.copysign(1.0, positions.liquidation_price[0]) == -1.0 and positions.liquidation_price[0] == 0.0
+    got = lc.cascade(ob, positions, -0.6, ref_price=5e-324)
+    assert got.shock_price == 0.0 and got.n_liquidated == 2
+    assert_agrees(got, reference.cascade(book, pos, shock=-0.6, ref_price=5e-324))

@@ -149,7 +149,9 @@ void PositionSet::prepare(Direction direction) const {
       for (std::size_t m = 0; m < count; ++m) {
         const std::uint32_t i = index[m];
         const double liq = liq_[i];
-        records[next[top.bucket(key_of(liq))]++] = {liq, columns_.qty[i], bankrupt_[i], i};
+        // liq + 0.0: a -0.0 threshold is kept as +0.0 (the same value), so that the cascade
+        // may compare thresholds by their bit patterns (cascade.cpp, reached()).
+        records[next[top.bucket(key_of(liq))]++] = {liq + 0.0, columns_.qty[i], bankrupt_[i], i};
       }
       sort_buckets(records, start, top,
                    [flip](const AtRisk& r) { return ordered_key(r.threshold) ^ flip; });

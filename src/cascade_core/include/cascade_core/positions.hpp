@@ -44,7 +44,7 @@ inline double bankruptcy_price(int side, double qty, double entry, double margin
 
 // One position at risk on one side, as the cascade's merge reads it.
 struct AtRisk {
-  double threshold;        // liquidation price
+  double threshold;        // liquidation price (never -0.0: stored as +0.0)
   double qty;              // quantity
   double bankruptcy;       // bankruptcy price
   std::uint32_t index;     // index in the set
