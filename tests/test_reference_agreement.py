@@ -120,4 +120,5 @@ def test_a_negative_zero_threshold_at_a_price_that_underflows_to_zero():
     assert math.copysign(1.0, positions.liquidation_price[0]) == -1.0 and positions.liquidation_price[0] == 0.0
     got = lc.cascade(ob, positions, -0.6, ref_price=5e-324)
     assert got.shock_price == 0.0 and got.n_liquidated == 2
+    assert list(got.liquidated_index) == [0, 1]  # -0.0 and +0.0 tie: by index
     assert_agrees(got, reference.cascade(book, pos, shock=-0.6, ref_price=5e-324))

@@ -149,12 +149,14 @@ void PositionSet::prepare(Direction direction) const {
       for (std::size_t m = 0; m < count; ++m) {
         const std::uint32_t i = index[m];
         const double liq = liq_[i];
-        // liq + 0.0: a -0.0 threshold is kept as +0.0 (the same value), so that the cascade
-        // may compare thresholds by their bit patterns (cascade.cpp, reached()).
+        // liq + 0.0: a -0.0 threshold is kept as +0.0 (the same value), so that the bucket
+        // sorts below and the cascade (cascade.cpp, reached()) may read thresholds as bit
+        // patterns without folding -0.0 each time.
         records[next[top.bucket(key_of(liq))]++] = {liq + 0.0, columns_.qty[i], bankrupt_[i], i};
       }
-      sort_buckets(records, start, top,
-                   [flip](const AtRisk& r) { return ordered_key(r.threshold) ^ flip; });
+      sort_buckets(records, start, top, [flip](const AtRisk& r) {
+        return ordered_key_of_bits(std::bit_cast<std::uint64_t>(r.threshold)) ^ flip;
+      });
     }
     s.index = bulk_vector<std::uint32_t>();  // not needed any more
     s.records = std::move(records);
