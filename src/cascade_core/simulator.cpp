@@ -78,8 +78,8 @@ class Simulation {
       }
       record(t, centre, halted);
     }
-    result_.final_qty = open_qty_;
-    result_.liquidated.resize(state_.size());
+    result_.final_qty = std::move(open_qty_);  // run() is the simulation's last use
+    result_.liquidated.resize(state_.size());  // recycled memory: every element written below
     for (std::size_t i = 0; i < state_.size(); ++i) result_.liquidated[i] = state_[i] == State::liquidated ? 1 : 0;
     return std::move(result_);
   }
@@ -357,12 +357,13 @@ class Simulation {
   double shift_ = 0.0;
   double last_ = 0.0, mark_ = 0.0;
   double fund_ = 0.0, inventory_ = 0.0, inventory_cost_ = 0.0;
-  std::vector<double> open_qty_, margin_, mmr_, maint_;
+  // per-position working copies: recycled buffers (a run in a loop reuses mapped pages)
+  bulk_vector<double> open_qty_, margin_, mmr_, maint_;
   // positions reduced to a lower tier, with their new liquidation prices
   std::priority_queue<std::pair<double, std::uint32_t>> relisted_longs_;  // highest first
   std::priority_queue<std::pair<double, std::uint32_t>, std::vector<std::pair<double, std::uint32_t>>,
                       std::greater<>> relisted_shorts_;  // lowest first
-  std::vector<State> state_;
+  bulk_vector<State> state_;
   std::size_t next_long_ = 0, next_short_ = 0;
   std::deque<std::uint32_t> long_queue_, short_queue_;
   Ranking adl_longs_, adl_shorts_;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cascade_core/bulk_allocator.hpp"
 #include "cascade_core/models.hpp"
 #include "cascade_core/order_book.hpp"
 #include "cascade_core/positions.hpp"
@@ -70,8 +71,8 @@ struct SimulationResult {
   std::vector<std::int8_t> event_kind;
   std::vector<double> event_qty, event_price, event_fee, event_loss;
   // final state per position
-  std::vector<double> final_qty;               // open quantity left
-  std::vector<std::uint8_t> liquidated;        // closed by the liquidation engine
+  bulk_vector<double> final_qty;               // open quantity left
+  bulk_vector<std::uint8_t> liquidated;        // closed by the liquidation engine
   // totals
   double exogenous_filled = 0.0;
   std::int64_t queued_now = 0;  // working value: positions waiting for the engine
