@@ -17,14 +17,16 @@
 
 namespace cascade_core {
 
-// Maps a double to an unsigned integer with the same order (-0.0 is folded onto +0.0 so that
-// equal values tie, as they compare equal). NaN must not reach here.
-// Without a branch, so that loops computing keys vectorise: x + 0.0 is +0.0 for x = -0.0 and
-// x otherwise; negative values have all bits flipped, the others only the sign bit.
+// ordered_key below on a double's bits, for a value known not to be -0.0 (no fold): negative
+// values have all bits flipped, the others only the sign bit.
 inline std::uint64_t ordered_key_of_bits(std::uint64_t bits) noexcept {
   const auto negative = static_cast<std::uint64_t>(static_cast<std::int64_t>(bits) >> 63);
   return bits ^ (negative | 0x8000000000000000ULL);
 }
+
+// Maps a double to an unsigned integer with the same order (-0.0 is folded onto +0.0 so that
+// equal values tie, as they compare equal). NaN must not reach here. Without a branch, so
+// that loops computing keys vectorise: x + 0.0 is +0.0 for x = -0.0 and x otherwise.
 inline std::uint64_t ordered_key(double value) noexcept {
   return ordered_key_of_bits(std::bit_cast<std::uint64_t>(value + 0.0));
 }
