@@ -317,6 +317,17 @@ def test_bad_run_arguments(kwargs, error, pattern):
         run(**kwargs)
 
 
+def test_a_sampled_position_whose_price_overflows_is_rejected_not_cascaded():
+    # A valid model can still sample a position PositionSet rejects (here a maintenance amount
+    # near -DBL_MAX pushes the longs' liquidation price past it); studies raise its error.
+    population = lc.PositionPopulation(count=10, open_interest=1e307, tiers=None, maint_amount=-1.79e308,
+                                       exclude_underwater=False)
+    with pytest.raises(ValueError, match=r"^qty\[0\]: liquidation price overflows"):
+        lc.monte_carlo(population, lc.BookModel(), [-0.05], 2, seed=1, threads=1, progress=False)
+    # the shorts' price (entry + margin + maint) stays finite: that side runs
+    assert lc.monte_carlo(population, lc.BookModel(), [0.05], 2, seed=1, threads=1, progress=False).final_price.size == 2
+
+
 def test_shock_models_sample_what_they_say():
     pop = lc.PositionPopulation(count=10)
     normal = lc.monte_carlo(pop, lc.BookModel(), lc.ShockModel.normal(0.02), 4000, 1, progress=False).shock

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string>
+#include <type_traits>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -88,15 +90,15 @@ double shortfall(double bankruptcy, double fill_qty, double fill_notional) noexc
 // same order: a fill within the current level, or the general loop across levels), and every
 // sum adds in the reference model's order. A leaf function: the sums, the last price and the
 // book cursor stay in registers, also when an order crosses levels.
-template <bool Down, bool Record>
-CASCADE_CORE_NOINLINE std::size_t fill_round(const AtRisk* record, std::size_t k, std::size_t n,
+template <bool Down, bool Record, class Position>
+CASCADE_CORE_NOINLINE std::size_t fill_round(const Position* record, std::size_t k, std::size_t n,
                                              double start, const double* level_price,
                                              const double* level_qty, std::size_t levels,
                                              MergeState& state, MergeOutput out) noexcept {
   MergeState s = state;
   double price = s.level < levels ? level_price[s.level] : 0.0;
   for (; k < n; ++k) {
-    const AtRisk& position = record[k];
+    const Position& position = record[k];
     if (!reached<Down>(start, position.threshold)) break;
     const double qty = position.qty;
     const double rest = s.left - qty;
@@ -156,11 +158,12 @@ CASCADE_CORE_NOINLINE std::size_t fill_round(const AtRisk* record, std::size_t k
 
 // Merges the sorted thresholds against the book: a round takes every position whose threshold
 // `last` had reached at the round's start. One pass: a position is filled as soon as it is
-// known to belong to the round. Returns how many positions were liquidated.
-template <bool Down, bool Record>
-std::size_t merge(const SortedThresholds& at_risk, BookWalker& walker, double& last_price,
+// known to belong to the round. Returns how many positions were liquidated. `Position` is
+// AtRisk or, without recording (no index needed), Trigger.
+template <bool Down, bool Record, class Position>
+std::size_t merge(std::span<const Position> at_risk, BookWalker& walker, double& last_price,
                   CascadeResult& result) {
-  const AtRisk* record = at_risk.data();
+  const Position* record = at_risk.data();
   const std::size_t n = at_risk.size();
   MergeOutput out;
   if constexpr (Record) {
@@ -180,7 +183,7 @@ std::size_t merge(const SortedThresholds& at_risk, BookWalker& walker, double& l
   while (next < n && reached<Down>(state.last, record[next].threshold)) {
     const double start = state.last;
     state.round_qty = 0.0;
-    const std::size_t k = fill_round<Down, Record>(record, next, n, start, walker.prices(),
+    const std::size_t k = fill_round<Down, Record, Position>(record, next, n, start, walker.prices(),
                                                    walker.quantities(), walker.size(), state, out);
     result.trace.push_back({start, static_cast<std::int64_t>(k - next), state.round_qty});
     next = k;
@@ -200,10 +203,11 @@ std::size_t merge(const SortedThresholds& at_risk, BookWalker& walker, double& l
   return next;
 }
 
-}  // namespace
-
-CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock,
-                      double ref_price, bool record_positions) {
+// The cascade of DESIGN.md against one side's positions in trigger order, which
+// `at_risk(direction)` gives once the shock's direction is known and checked.
+template <class AtRiskOf>
+CascadeResult run_cascade(const OrderBook& book, const Shock& shock, double ref_price,
+                          bool record_positions, AtRiskOf at_risk_of) {
   CascadeResult result;
   if (shock.kind == Shock::Kind::relative) {
     if (!std::isfinite(shock.value) || shock.value <= -1.0) {
@@ -246,21 +250,46 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
   }
   result.shock_price = last;
 
-  const SortedThresholds& at_risk = positions.at_risk(direction);
+  const auto at_risk = at_risk_of(direction);
+  using Position = typename decltype(at_risk)::value_type;
   const bool down = direction == Direction::down;
   std::size_t next;
-  if (record_positions) {
-    next = down ? merge<true, true>(at_risk, walker, last, result)
-                : merge<false, true>(at_risk, walker, last, result);
+  if constexpr (std::is_same_v<Position, AtRisk>) {
+    if (record_positions) {
+      next = down ? merge<true, true, Position>(at_risk, walker, last, result)
+                  : merge<false, true, Position>(at_risk, walker, last, result);
+    } else {
+      next = down ? merge<true, false, Position>(at_risk, walker, last, result)
+                  : merge<false, false, Position>(at_risk, walker, last, result);
+    }
   } else {
-    next = down ? merge<true, false>(at_risk, walker, last, result)
-                : merge<false, false>(at_risk, walker, last, result);
+    next = down ? merge<true, false, Position>(at_risk, walker, last, result)
+                : merge<false, false, Position>(at_risk, walker, last, result);
   }
   result.n_liquidated = static_cast<std::int64_t>(next);
   result.rounds = static_cast<std::int64_t>(result.trace.size());
   result.final_price = last;
   result.levels_touched = static_cast<std::int64_t>(walker.levels_touched());
   return result;
+}
+
+}  // namespace
+
+CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock,
+                      double ref_price, bool record_positions) {
+  return run_cascade(book, shock, ref_price, record_positions, [&](Direction direction) {
+    return std::span<const AtRisk>(positions.at_risk(direction));
+  });
+}
+
+CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,
+                      Direction at_risk_direction, const Shock& shock, double ref_price) {
+  return run_cascade(book, shock, ref_price, false, [&](Direction direction) {
+    if (direction != at_risk_direction) {
+      throw InputError("shock", "moves the price the other way than the positions given are at risk");
+    }
+    return at_risk;
+  });
 }
 
 }  // namespace cascade_core

@@ -4,11 +4,14 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "cascade_core/errors.hpp"
 #include "cascade_core/det_math.hpp"
+#include "cascade_core/radix_sort.hpp"
 #include "cascade_core/rng.hpp"
 #include "simd_clones.hpp"
 
@@ -470,20 +473,21 @@ PositionDraw sample_position(const PopulationModel& model, double ref_price, std
   return draw_position(model, sizing, ref_price, seed, scenario, j, side);
 }
 
-void sample_positions(const PopulationModel& model, double ref_price, std::uint64_t seed,
-                      std::uint64_t scenario, int only_side, PositionSample& out,
-                      const std::atomic<bool>* cancel) {
-  out.clear();
+namespace {
+
+// The batch loop of sample_positions and sample_triggers: the kept positions of `only_side`
+// (0: all), a batch at a time, in index order; for each batch, `emit(m, b)` gets the final
+// draws of its m positions in b's columns (side, qty, entry, margin, mmr, maint, liq).
+// Returns false when cancelled.
+template <class Emit>
+bool sample_batches(const PopulationModel& model, double ref_price, std::uint64_t seed,
+                    std::uint64_t scenario, int only_side, const std::atomic<bool>* cancel,
+                    Emit&& emit) {
   const Sizing sizing(model);
   const PhiloxKey key = philox_key(seed);
   const auto sc_lo = static_cast<std::uint32_t>(scenario), sc_hi = static_cast<std::uint32_t>(scenario >> 32);
   const std::uint32_t side_purpose = static_cast<std::uint32_t>(Purpose::side) << 24;
   const std::uint32_t position_purpose = static_cast<std::uint32_t>(Purpose::position) << 24;
-  // Expected output: the side's share of the count (reserve a little more than that).
-  const double share = only_side == 0 ? 1.0 : (only_side > 0 ? model.long_share : 1.0 - model.long_share);
-  const auto expected = static_cast<std::size_t>(static_cast<double>(model.count) * share * 1.01) + batch;
-  out.reserve(expected);
-
   const bool student = model.entry_distribution == PopulationModel::EntryDistribution::student_t;
   const auto long_threshold = static_cast<std::uint64_t>(std::ceil(model.long_share * 0x1p32));
   BatchColumns b, r;  // r: the positions being redrawn, compacted
@@ -491,7 +495,7 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
   std::array<std::uint32_t, batch / 4> side_item;
   std::array<std::uint32_t, batch / 4> s0{}, s1{}, s2{}, s3{};  // (select_items reads whole groups of 16)
   for (std::uint64_t j0 = 0; j0 < model.count; j0 += batch) {
-    if (cancel != nullptr && (j0 & 0xFFFF) == 0 && cancel->load(std::memory_order_relaxed)) return;
+    if (cancel != nullptr && (j0 & 0xFFFF) == 0 && cancel->load(std::memory_order_relaxed)) return false;
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(batch, model.count - j0));
     // sides, four per block
     const std::size_t blocks = (n + 3) / 4;
@@ -504,24 +508,18 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
     philox_blocks(m, b.item.data(), position_purpose, sc_lo, sc_hi, key, b.w0.data(), b.w1.data(),
                   b.w2.data(), b.w3.data());
     draw_sizes(m, model, sizing, b);
-    const std::size_t at = out.side.size();
-    out.resize(at + m);
     if (student) {
       // Student-t entries: one position at a time (a rejection method draws them)
       for (std::size_t i = 0; i < m; ++i) {
-        const PositionDraw d = draw_position(model, sizing, ref_price, seed, scenario, b.item[i],
-                                             static_cast<int>(b.side[i]));
-        out.qty[at + i] = d.qty;
-        out.entry_price[at + i] = d.entry_price;
-        out.margin[at + i] = d.margin;
+        const int side = static_cast<int>(b.side[i]);
+        const PositionDraw d = draw_position(model, sizing, ref_price, seed, scenario, b.item[i], side);
+        b.qty[i] = d.qty;
+        b.entry[i] = d.entry_price;
+        b.margin[i] = d.margin;
+        b.liq[i] = liquidation_price(side, d.qty, d.entry_price, d.margin, d.mmr, d.maint_amount);
       }
     } else {
       draw_terms(m, model, sizing, ref_price, b);
-      for (std::size_t i = 0; i < m; ++i) {
-        out.qty[at + i] = b.qty[i];
-        out.entry_price[at + i] = b.entry[i];
-        out.margin[at + i] = b.margin[i];
-      }
       // Positions already past their liquidation price at the reference: the next attempt,
       // for those only (compacted into `r`), until none is left or 64 attempts are made.
       if (model.exclude_underwater) {
@@ -546,9 +544,10 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
           std::size_t still = 0;
           for (std::size_t q = 0; q < left; ++q) {
             const std::uint32_t i = lane[q];
-            out.qty[at + i] = r.qty[q];
-            out.entry_price[at + i] = r.entry[q];
-            out.margin[at + i] = r.margin[q];
+            b.qty[i] = r.qty[q];
+            b.entry[i] = r.entry[q];
+            b.margin[i] = r.margin[q];
+            b.liq[i] = r.liq[q];
             lane[still] = i;
             still += live(static_cast<int>(r.side[q]), r.liq[q], ref_price) ? 0 : 1;
           }
@@ -556,12 +555,94 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
         }
       }
     }
-    for (std::size_t i = 0; i < m; ++i) {
-      out.side[at + i] = static_cast<std::int8_t>(b.side[i]);
-      out.mmr[at + i] = b.mmr[i];
-      out.maint_amount[at + i] = b.maint[i];
-    }
+    emit(m, static_cast<const BatchColumns&>(b));
   }
+  return true;
+}
+
+// Expected output size: the side's share of the count, and a little more.
+std::size_t expected_size(const PopulationModel& model, int only_side) noexcept {
+  const double share = only_side == 0 ? 1.0 : (only_side > 0 ? model.long_share : 1.0 - model.long_share);
+  return static_cast<std::size_t>(static_cast<double>(model.count) * share * 1.01) + batch;
+}
+
+// A batch's trigger records into `out` (what PositionSet's construction and sort compute from
+// the columns: prices as compute_prices in positions.cpp, operation for operation, -0.0
+// stored as +0.0, keys as its sort's), widening [lo, hi] to their keys. Returns whether every
+// position is one PositionSet accepts (its checks, without a branch).
+CASCADE_CORE_SIMD_CLONES
+bool append_triggers(std::size_t m, const BatchColumns& b, std::uint64_t flip, Trigger* __restrict out,
+                     std::uint64_t& lo, std::uint64_t& hi) noexcept {
+  constexpr double max = std::numeric_limits<double>::max();
+  std::array<double, batch> bankrupt;
+  std::uint64_t key_lo = lo, key_hi = hi;
+  int bad = 0;
+  for (std::size_t i = 0; i < m; ++i) {
+    const double s = b.side[i], q = b.qty[i], e = b.entry[i], g = b.margin[i];
+    const double r = b.mmr[i], a = b.maint[i], price = b.liq[i];
+    const double bk = e - s * (g / q);
+    const bool ok = (q > 0.0) & (q <= max) & (e > 0.0) & (e <= max) & (g >= 0.0) & (g <= max) &
+                    (r >= 0.0) & (r < 1.0) & (std::abs(a) <= max) & (std::abs(price) <= max) &
+                    (std::abs(bk) <= max);
+    bad |= ok ? 0 : 1;
+    bankrupt[i] = bk;
+    const std::uint64_t k = ordered_key(price) ^ flip;
+    key_lo = std::min(key_lo, k);
+    key_hi = std::max(key_hi, k);
+  }
+  for (std::size_t i = 0; i < m; ++i) out[i] = {b.liq[i] + 0.0, b.qty[i], bankrupt[i]};
+  lo = key_lo;
+  hi = key_hi;
+  return bad == 0;
+}
+
+}  // namespace
+
+void sample_positions(const PopulationModel& model, double ref_price, std::uint64_t seed,
+                      std::uint64_t scenario, int only_side, PositionSample& out,
+                      const std::atomic<bool>* cancel) {
+  out.clear();
+  out.reserve(expected_size(model, only_side));
+  sample_batches(model, ref_price, seed, scenario, only_side, cancel,
+                 [&out](std::size_t m, const BatchColumns& b) {
+                   const std::size_t at = out.side.size();
+                   out.resize(at + m);
+                   std::int8_t* const side = out.side.data() + at;
+                   double* const qty = out.qty.data() + at;
+                   double* const entry = out.entry_price.data() + at;
+                   double* const margin = out.margin.data() + at;
+                   double* const mmr = out.mmr.data() + at;
+                   double* const maint = out.maint_amount.data() + at;
+                   for (std::size_t i = 0; i < m; ++i) {
+                     side[i] = static_cast<std::int8_t>(b.side[i]);
+                     qty[i] = b.qty[i];
+                     entry[i] = b.entry[i];
+                     margin[i] = b.margin[i];
+                     mmr[i] = b.mmr[i];
+                     maint[i] = b.maint[i];
+                   }
+                 });
+}
+
+void sample_triggers(const PopulationModel& model, double ref_price, std::uint64_t seed,
+                     std::uint64_t scenario, int only_side, TriggerSample& out,
+                     const std::atomic<bool>* cancel) {
+  if (only_side != 1 && only_side != -1) throw std::invalid_argument("sample_triggers: only_side must be +1 or -1");
+  out.records.clear();
+  out.records.reserve(expected_size(model, only_side));
+  out.key_lo = ~std::uint64_t{0};
+  out.key_hi = 0;
+  out.valid = true;
+  const std::uint64_t flip = only_side > 0 ? ~std::uint64_t{0} : 0;
+  sample_batches(model, ref_price, seed, scenario, only_side, cancel,
+                 [&out, flip](std::size_t m, const BatchColumns& b) {
+                   const std::size_t at = out.records.size();
+                   out.records.resize(at + m);
+                   if (!append_triggers(m, b, flip, out.records.data() + at, out.key_lo, out.key_hi)) {
+                     out.valid = false;
+                   }
+                 });
+  if (out.records.empty()) out.key_lo = out.key_hi = 0;
 }
 
 }  // namespace cascade_core

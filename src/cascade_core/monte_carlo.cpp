@@ -1,14 +1,17 @@
 #include "cascade_core/monte_carlo.hpp"
 
+#include <bit>
 #include <cmath>
 #include <exception>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "cascade_core/errors.hpp"
+#include "cascade_core/radix_sort.hpp"
 
 namespace cascade_core {
 
@@ -99,9 +102,9 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
   if (threads == 0) threads = default_threads();
   // One position sample per worker thread, reused across its scenarios: memory stays bounded.
   std::mutex samples_mutex;
-  std::vector<std::unique_ptr<PositionSample>> spare;
+  std::vector<std::unique_ptr<TriggerSample>> spare;
   parallel_for(count, threads, control, [&](std::size_t row) {
-    std::unique_ptr<PositionSample> sample;
+    std::unique_ptr<TriggerSample> sample;
     {
       std::lock_guard lock(samples_mutex);
       if (!spare.empty()) {
@@ -109,22 +112,38 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
         spare.pop_back();
       }
     }
-    if (!sample) sample = std::make_unique<PositionSample>();
+    if (!sample) sample = std::make_unique<TriggerSample>();
     const std::uint64_t scenario = first + row;
     const double shock = sample_shock(shocks, seed, scenario);
     std::optional<OrderBook> scenario_book;
     if (!fixed_book) scenario_book.emplace(sample_book(book_model, seed, scenario));
     const OrderBook& book = fixed_book ? *fixed_book : *scenario_book;
-    const int at_risk = shock < 0.0 ? 1 : (shock > 0.0 ? -1 : 0);
-    if (at_risk != 0) {
-      sample_positions(population, book.mid(), seed, scenario, at_risk, *sample, &control.cancel);
+    // Only the side the shock moves toward can be triggered: sample that side straight into
+    // trigger records, sort them, cascade (the same values and order as a PositionSet built
+    // from sample_positions' columns: the row equals cascade() on sample_scenario's inputs).
+    const Direction direction = shock > 0.0 ? Direction::up : Direction::down;
+    if (shock != 0.0) {
+      sample_triggers(population, book.mid(), seed, scenario, direction == Direction::down ? 1 : -1,
+                      *sample, &control.cancel);
     } else {
-      sample->clear();
+      sample->records.clear();
     }
     if (!control.cancel.load()) {
-      const PositionSet positions(sample->columns());
+      if (!sample->valid) {
+        // some position is one PositionSet rejects: build it to raise its error
+        PositionSample columns;
+        sample_positions(population, book.mid(), seed, scenario, direction == Direction::down ? 1 : -1,
+                         columns);
+        const PositionSet positions(columns.columns());
+        throw std::logic_error("run_monte_carlo: a sampled position was flagged but not rejected");
+      }
+      const std::uint64_t flip = direction == Direction::down ? ~std::uint64_t{0} : 0;
+      stable_sort_records(sample->records, sample->key_lo, sample->key_hi, [flip](const Trigger& t) {
+        return ordered_key_of_bits(std::bit_cast<std::uint64_t>(t.threshold)) ^ flip;
+      });
       out.set(row, scenario, shock,
-              cascade(book, positions, Shock::relative(shock), book.mid(), /*record_positions=*/false));
+              cascade(book, std::span<const Trigger>(sample->records), direction,
+                      Shock::relative(shock), book.mid()));
     }
     std::lock_guard lock(samples_mutex);
     spare.push_back(std::move(sample));

@@ -6,8 +6,11 @@
 #include <cascade_core/errors.hpp>
 #include <cascade_core/models.hpp>
 #include <cascade_core/monte_carlo.hpp>
+#include <cascade_core/radix_sort.hpp>
 #include <cascade_core/rng.hpp>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -44,6 +47,30 @@ static bool batch_matches_one_at_a_time(const cc::PopulationModel& pop, double r
     ++row;
   }
   return same && row == sample.side.size();
+}
+
+// Whether a study's trigger records of one side are, in index order, the threshold (-0.0 as
+// +0.0), quantity and bankruptcy price a PositionSet computes from sample_positions' columns,
+// bit for bit, with the range of their sort keys.
+static bool triggers_match_columns(const cc::PopulationModel& pop, double ref_price, std::uint64_t seed,
+                                   std::uint64_t scenario, int only_side) {
+  cc::PositionSample sample;
+  cc::sample_positions(pop, ref_price, seed, scenario, only_side, sample);
+  const cc::PositionSet set(sample.columns());
+  cc::TriggerSample triggers;
+  cc::sample_triggers(pop, ref_price, seed, scenario, only_side, triggers);
+  const auto bits = [](double x) { return std::bit_cast<std::uint64_t>(x); };
+  const std::uint64_t flip = only_side > 0 ? ~std::uint64_t{0} : 0;
+  std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+  bool same = triggers.valid && triggers.records.size() == set.size();
+  for (std::size_t i = 0; same && i < set.size(); ++i) {
+    const cc::Trigger& t = triggers.records[i];
+    same = bits(t.threshold) == bits(set.liquidation_price()[i] + 0.0) && bits(t.qty) == bits(sample.qty[i]) &&
+           bits(t.bankruptcy) == bits(set.bankruptcy_price()[i]);
+    lo = std::min(lo, cc::ordered_key(t.threshold) ^ flip);
+    hi = std::max(hi, cc::ordered_key(t.threshold) ^ flip);
+  }
+  return same && (set.size() == 0 || (triggers.key_lo == lo && triggers.key_hi == hi));
 }
 
 int main() {
@@ -140,6 +167,7 @@ int main() {
           }
           pop.exclude_underwater = only_side != -1 || entry != Pop::EntryDistribution::lognormal;
           same = same && batch_matches_one_at_a_time(pop, 100.0, 99, 5, only_side);
+          if (only_side != 0) same = same && triggers_match_columns(pop, 100.0, 99, 5, only_side);
           ++cases;
         }
       }

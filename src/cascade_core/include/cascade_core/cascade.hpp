@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "cascade_core/bulk_allocator.hpp"
@@ -59,5 +60,13 @@ struct CascadeResult {
 // aggregates skip their allocation).
 CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock,
                       double ref_price, bool record_positions = true);
+
+// The same cascade for a caller that has sorted one side's positions itself (a Monte Carlo
+// study): `at_risk` holds the positions a move in `at_risk_direction` triggers (longs for
+// down, shorts for up), in trigger order — what PositionSet::at_risk gives, without the
+// index. Per-position results are not recorded. Throws InputError, as above, and when the
+// shock moves the other way.
+CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,
+                      Direction at_risk_direction, const Shock& shock, double ref_price);
 
 }  // namespace cascade_core

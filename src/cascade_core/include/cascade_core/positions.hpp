@@ -50,6 +50,14 @@ struct AtRisk {
   std::uint32_t index;     // index in the set
 };
 
+// A position at risk as a cascade that records no per-position result reads it: AtRisk
+// without the index (a study's sort moves 24 bytes per position instead of 32).
+struct Trigger {
+  double threshold;        // liquidation price (never -0.0: stored as +0.0)
+  double qty;              // quantity
+  double bankruptcy;       // bankruptcy price
+};
+
 // The positions of one side, in the order a falling (longs) or rising (shorts) price triggers
 // them: longs by liquidation price descending, shorts ascending, ties by index.
 using SortedThresholds = bulk_vector<AtRisk>;
