@@ -124,20 +124,71 @@ struct TopDigit {
 
 using BucketStarts = std::array<std::uint32_t, top_buckets + 1>;  // bucket b is [start[b], start[b + 1])
 
-// Sorts each bucket of `records` (laid out by `start`) by the bits below the top digit, in
-// cache: a scratch area the size of the largest bucket, then detail::msd_sort.
+namespace detail {
+
+// Sorts n >= 2 distinct integers below 2^total_bits from `from` into `to`: one stable counting
+// pass on their top digit (~log2(n) bits), then an insertion pass in which an element moves
+// up to two places without a branch (a mispredicted branch per element would cost more than
+// the moves); an element that must move further, rare after the counting pass, takes a loop.
+inline void sort_distinct(const std::uint64_t* from, std::uint64_t* to, std::size_t n, int total_bits) {
+  const int digit_bits = std::min(total_bits, std::clamp(static_cast<int>(std::bit_width(n)), 4, 11));
+  const int shift = total_bits - digit_bits;
+  const std::size_t buckets = std::size_t{1} << digit_bits;
+  std::array<std::uint32_t, 2049> next;
+  std::fill(next.begin(), next.begin() + static_cast<std::ptrdiff_t>(buckets) + 1, 0U);
+  for (std::size_t i = 0; i < n; ++i) ++next[(from[i] >> shift) + 1];
+  for (std::size_t b = 1; b <= buckets; ++b) next[b] += next[b - 1];
+  for (std::size_t i = 0; i < n; ++i) to[next[from[i] >> shift]++] = from[i];
+  if (to[1] < to[0]) std::swap(to[0], to[1]);
+  for (std::size_t i = 2; i < n; ++i) {
+    const std::uint64_t v = to[i], p1 = to[i - 1], p2 = to[i - 2];
+    const bool above1 = p1 > v, above2 = p2 > v;  // above2 implies above1: to[0, i) is sorted
+    if (above2 && i >= 3 && to[i - 3] > v) [[unlikely]] {
+      std::size_t j = i;
+      for (; j > 0 && to[j - 1] > v; --j) to[j] = to[j - 1];
+      to[j] = v;
+      continue;
+    }
+    to[i] = above1 ? p1 : v;
+    to[i - 1] = above2 ? p2 : (above1 ? v : p1);
+    to[i - 2] = above2 ? v : p2;
+  }
+}
+
+}  // namespace detail
+
+// Sorts each bucket of `records` (laid out by `start`) by the `top.low_bits()` bits below the
+// top digit, in cache. A bucket of n records whose low key bits and position (log2(n) bits)
+// fit in 64 bits is sorted as those integers, (key bits << position bits) | position — distinct,
+// in key order, ties in input order — and its records are then gathered by position (8 bytes
+// move through the passes instead of a whole record); other buckets go through
+// detail::msd_sort.
 template <class Record, class KeyOf>
 void sort_buckets(bulk_vector<Record>& records, const BucketStarts& start, const TopDigit& top,
                   KeyOf key_of) {
   std::uint32_t largest = 0;
   for (std::size_t b = 0; b < top_buckets; ++b) largest = std::max(largest, start[b + 1] - start[b]);
-  if (largest < 2) return;
+  const int bits = top.low_bits();
+  if (largest < 2 || bits == 0) return;  // single records, or every bucket one key
   bulk_vector<Record> scratch(largest);
+  bulk_vector<std::uint64_t> packed(largest), sorted(largest);
+  const std::uint64_t low_mask = (std::uint64_t{1} << bits) - 1;  // bits <= 64 - top digit
   for (std::size_t b = 0; b < top_buckets; ++b) {
     const std::size_t size = start[b + 1] - start[b];
-    if (size > 1) {
-      detail::msd_sort(records.data() + start[b], scratch.data(), size, top.low_bits(), top.lo, key_of);
+    if (size < 2) continue;
+    Record* const a = records.data() + start[b];
+    const int position_bits = static_cast<int>(std::bit_width(size - 1));
+    if (size <= 32 || bits + position_bits > 64) {
+      detail::msd_sort(a, scratch.data(), size, bits, top.lo, key_of);
+      continue;
     }
+    for (std::size_t i = 0; i < size; ++i) {
+      packed[i] = ((key_of(a[i]) - top.lo) & low_mask) << position_bits | i;
+    }
+    detail::sort_distinct(packed.data(), sorted.data(), size, bits + position_bits);
+    const std::uint64_t position_mask = (std::uint64_t{1} << position_bits) - 1;
+    for (std::size_t i = 0; i < size; ++i) scratch[i] = a[sorted[i] & position_mask];
+    std::copy(scratch.data(), scratch.data() + size, a);
   }
 }
 
