@@ -257,6 +257,9 @@ struct Sizing {
   double neg_inv_shape;    // Pareto: -1/shape
   double lognormal_shift;  // -shape^2/2
   std::vector<double> cumulative;  // leverage weights, cumulated
+  // The leverage choice in integers: uniform32(w) = w 2^-32 >= cumulative[t] exactly when
+  // w >= ceil(cumulative[t] 2^32) (the scaling is exact); weights that no w reaches are left out.
+  std::vector<std::uint32_t> leverage_floor;
 
   explicit Sizing(const PopulationModel& model) {
     using Size = PopulationModel::SizeDistribution;
@@ -269,6 +272,11 @@ struct Sizing {
     cumulative.resize(model.leverage_weight.size());
     double running = 0.0;
     for (std::size_t k = 0; k < cumulative.size(); ++k) cumulative[k] = running += model.leverage_weight[k];
+    for (std::size_t t = 0; t + 1 < cumulative.size(); ++t) {
+      const double w = std::ceil(cumulative[t] * 0x1p32);
+      if (!(w <= 4294967295.0)) break;  // cumulative weights never decrease: the rest are out too
+      leverage_floor.push_back(static_cast<std::uint32_t>(w));
+    }
   }
 };
 
@@ -381,14 +389,35 @@ void draw_sizes(std::size_t m, const PopulationModel& model, const Sizing& sizin
     }
     return;
   }
+  // k = how many floors a notional is above (its tier is k - 1, or 0). Floors increase, so
+  // once none of the batch is above one, none is above the next: stop there (sizes are
+  // heavy-tailed, and most batches need the first two floors only).
   std::array<std::uint32_t, batch> k{};
-  for (const double f : model.tiers.notional_floor) {
-    for (std::size_t i = 0; i < m; ++i) k[i] += f < b.notional[i] ? 1U : 0U;
+  const std::vector<double>& floors = model.tiers.notional_floor;
+  std::size_t used = 0;
+  for (; used < floors.size(); ++used) {
+    const double f = floors[used];
+    std::uint32_t any = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+      const std::uint32_t above = f < b.notional[i] ? 1U : 0U;
+      k[i] += above;
+      any |= above;
+    }
+    if (any == 0) break;
   }
+  // tier k - 1 (or 0) without a gather: each tier that occurs overwrites the lower ones
+  const double* const tier_mmr = model.tiers.mmr.data();
+  const double* const tier_maint = model.tiers.maint_amount.data();
   for (std::size_t i = 0; i < m; ++i) {
-    const std::uint32_t tier = k[i] == 0 ? 0 : k[i] - 1;
-    b.mmr[i] = model.tiers.mmr[tier];
-    b.maint[i] = model.tiers.maint_amount[tier];
+    b.mmr[i] = tier_mmr[0];
+    b.maint[i] = tier_maint[0];
+  }
+  for (std::size_t t = 1; t < used; ++t) {
+    const double r = tier_mmr[t], a = tier_maint[t];
+    for (std::size_t i = 0; i < m; ++i) {
+      b.mmr[i] = k[i] > t ? r : b.mmr[i];
+      b.maint[i] = k[i] > t ? a : b.maint[i];
+    }
   }
 }
 
@@ -400,12 +429,11 @@ void draw_terms(std::size_t m, const PopulationModel& model, const Sizing& sizin
   using Entry = PopulationModel::EntryDistribution;
   std::array<double, batch>& u = b.u;
   std::array<std::uint32_t, batch> k{};
-  for (std::size_t i = 0; i < m; ++i) u[i] = unit_from_u32(b.w0[i]);
-  for (std::size_t t = 0; t + 1 < sizing.cumulative.size(); ++t) {
-    const double c = sizing.cumulative[t];
-    for (std::size_t i = 0; i < m; ++i) k[i] += u[i] >= c ? 1U : 0U;
+  for (const std::uint32_t f : sizing.leverage_floor) {  // leverage_choice, in integers
+    for (std::size_t i = 0; i < m; ++i) k[i] += b.w0[i] >= f ? 1U : 0U;
   }
-  for (std::size_t i = 0; i < m; ++i) b.leverage[i] = model.leverage[k[i]];
+  const double* const leverage = model.leverage.data();
+  for (std::size_t i = 0; i < m; ++i) b.leverage[i] = leverage[k[i]];
   for (std::size_t i = 0; i < m; ++i) u[i] = open_unit_from_u48(b.w2[i], b.w3[i]);
   const double spread = model.entry_spread;
   if (model.entry_distribution == Entry::uniform) {
@@ -607,12 +635,12 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
                  [&out](std::size_t m, const BatchColumns& b) {
                    const std::size_t at = out.side.size();
                    out.resize(at + m);
-                   std::int8_t* const side = out.side.data() + at;
-                   double* const qty = out.qty.data() + at;
-                   double* const entry = out.entry_price.data() + at;
-                   double* const margin = out.margin.data() + at;
-                   double* const mmr = out.mmr.data() + at;
-                   double* const maint = out.maint_amount.data() + at;
+                   std::int8_t* __restrict const side = out.side.data() + at;
+                   double* __restrict const qty = out.qty.data() + at;
+                   double* __restrict const entry = out.entry_price.data() + at;
+                   double* __restrict const margin = out.margin.data() + at;
+                   double* __restrict const mmr = out.mmr.data() + at;
+                   double* __restrict const maint = out.maint_amount.data() + at;
                    for (std::size_t i = 0; i < m; ++i) {
                      side[i] = static_cast<std::int8_t>(b.side[i]);
                      qty[i] = b.qty[i];
