@@ -6,6 +6,10 @@
 #include <cstdlib>
 #include <mutex>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace cascade_core {
 
 namespace {
@@ -52,6 +56,22 @@ void* checked_malloc(std::size_t bytes) {
   return p;
 }
 
+// A new large block. From 2 MiB on it is aligned to 2 MiB and, on Linux, offered transparent
+// huge pages (MADV_HUGEPAGE; a hint, honoured when the system's THP mode is "madvise" or
+// "always"): the passes that scatter records across a large block (the sort's first pass
+// writes to 4,096 places at once) then miss the TLB far less.
+void* new_block(std::size_t bytes) {
+  constexpr std::size_t huge_page = std::size_t{2} << 20;
+  if (bytes < huge_page) return checked_malloc(bytes);
+  const std::size_t whole = (bytes + huge_page - 1) / huge_page * huge_page;  // whole pages
+  void* p = std::aligned_alloc(huge_page, whole);
+  if (p == nullptr) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  ::madvise(p, whole, MADV_HUGEPAGE);  // a hint: nothing to do if it is refused
+#endif
+  return p;
+}
+
 }  // namespace
 
 void* bulk_allocate(std::size_t bytes) {
@@ -70,7 +90,7 @@ void* bulk_allocate(std::size_t bytes) {
       }
     }
   }
-  return checked_malloc(cls);
+  return new_block(cls);
 }
 
 void bulk_deallocate(void* p, std::size_t bytes) noexcept {
