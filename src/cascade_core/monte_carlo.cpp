@@ -104,6 +104,7 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
   std::mutex samples_mutex;
   std::vector<std::unique_ptr<TriggerSample>> spare;
   parallel_for(count, threads, control, [&](std::size_t row) {
+    const HugePageScope huge_pages;  // this worker's blocks serve many scenarios
     std::unique_ptr<TriggerSample> sample;
     {
       std::lock_guard lock(samples_mutex);

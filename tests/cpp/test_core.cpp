@@ -2,6 +2,7 @@
 // exchange's risk system would. Built and run by tests/test_cpp_core.py (or by hand:
 // cmake -S . -B build/cpp -DCASCADE_CORE_BUILD_TESTS=ON && cmake --build build/cpp &&
 // ctest --test-dir build/cpp).
+#include <cascade_core/bulk_allocator.hpp>
 #include <cascade_core/cascade.hpp>
 #include <cascade_core/errors.hpp>
 #include <cascade_core/models.hpp>
@@ -199,6 +200,20 @@ int main() {
       }
     }
     CHECK(same && cases == 63);
+  }
+
+  // Inside a HugePageScope a new large block is made of whole, aligned 2 MiB pages (outside
+  // it, ordinary malloc); the scope restores the thread's previous setting.
+  {
+    cc::release_cached_buffers();
+    std::uintptr_t address = 0;
+    {
+      const cc::HugePageScope outer;
+      { const cc::HugePageScope inner; }
+      const cc::bulk_vector<double> block(700'000);  // 5.6 MB
+      address = reinterpret_cast<std::uintptr_t>(block.data());
+    }
+    CHECK(address % (std::uintptr_t{2} << 20) == 0);
   }
 
   std::printf("cascade_core C++ tests: %d passed, %d failed\n", checks - failures, failures);
