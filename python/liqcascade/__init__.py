@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 
 
 def buffer_cache(limit: int | None = None) -> dict[str, int]:
-    """The engine's cache of freed working buffers (blocks of 1 MiB and more).
+    """The engine's cache of freed working buffers (blocks of 256 KiB and more).
 
     Fresh memory costs a page fault per 4 KiB on first touch — on virtual machines about as
     much as the sort that fills it — so the engine keeps freed blocks and hands them out

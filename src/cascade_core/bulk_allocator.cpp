@@ -14,7 +14,7 @@ namespace cascade_core {
 
 namespace {
 
-constexpr std::size_t large_block = std::size_t{1} << 20;  // below this, plain malloc
+constexpr std::size_t large_block = std::size_t{256} << 10;  // below this, plain malloc
 
 // Large requests are rounded up to one of 8 size classes per doubling (at most 12.5 % slack),
 // so that requests of nearly the same size (a position count that varies by scenario) share

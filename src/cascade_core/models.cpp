@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "cascade_core/errors.hpp"
 #include "cascade_core/det_math.hpp"
@@ -174,7 +175,11 @@ OrderBook sample_book(const BookModel& model, std::uint64_t seed, std::uint64_t 
     depth_factor = 1.0 - model.thinning * stream.uniform();
   }
   const double noise_shift = -0.5 * model.level_noise * model.level_noise;
-  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  BookSide bids, asks;  // filled in place, then moved into the book (no copy)
+  bulk_vector<double>& bid_price = bids.price;
+  bulk_vector<double>& bid_qty = bids.qty;
+  bulk_vector<double>& ask_price = asks.price;
+  bulk_vector<double>& ask_qty = asks.qty;
   bid_price.reserve(levels);
   bid_qty.reserve(levels);
   ask_price.reserve(levels);
@@ -206,7 +211,7 @@ OrderBook sample_book(const BookModel& model, std::uint64_t seed, std::uint64_t 
     ask_price.push_back(ask);
     ask_qty.push_back(notional * ask_noise / ask);
   }
-  return OrderBook(bid_price, bid_qty, ask_price, ask_qty);
+  return OrderBook(std::move(bids), std::move(asks));
 }
 
 void PositionSample::clear() noexcept { resize(0); }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "cascade_core/errors.hpp"
 
@@ -9,7 +10,7 @@ namespace cascade_core {
 
 namespace {
 
-BookSide make_side(std::span<const double> price, std::span<const double> qty,
+void validate_side(std::span<const double> price, std::span<const double> qty,
                    const std::string& price_field, const std::string& qty_field, bool decreasing) {
   if (price.size() != qty.size()) {
     throw InputError(qty_field, "length " + std::to_string(qty.size()) + " does not match " +
@@ -34,7 +35,20 @@ BookSide make_side(std::span<const double> price, std::span<const double> qty,
       }
     }
   }
+}
+
+BookSide make_side(std::span<const double> price, std::span<const double> qty,
+                   const std::string& price_field, const std::string& qty_field, bool decreasing) {
+  validate_side(price, qty, price_field, qty_field, decreasing);
   return BookSide{{price.begin(), price.end()}, {qty.begin(), qty.end()}};
+}
+
+void check_not_crossed(const BookSide& bids, const BookSide& asks) {
+  if (!bids.empty() && !asks.empty() && bids.price.front() >= asks.price.front()) {
+    throw InputError("bid_price", 0,
+                     "crossed book: best bid " + format_value(bids.price.front()) +
+                         " >= best ask " + format_value(asks.price.front()));
+  }
 }
 
 }  // namespace
@@ -43,11 +57,13 @@ OrderBook::OrderBook(std::span<const double> bid_price, std::span<const double> 
                      std::span<const double> ask_price, std::span<const double> ask_qty)
     : bids_(make_side(bid_price, bid_qty, "bid_price", "bid_qty", true)),
       asks_(make_side(ask_price, ask_qty, "ask_price", "ask_qty", false)) {
-  if (!bids_.empty() && !asks_.empty() && bids_.price.front() >= asks_.price.front()) {
-    throw InputError("bid_price", 0,
-                     "crossed book: best bid " + format_value(bids_.price.front()) +
-                         " >= best ask " + format_value(asks_.price.front()));
-  }
+  check_not_crossed(bids_, asks_);
+}
+
+OrderBook::OrderBook(BookSide bids, BookSide asks) : bids_(std::move(bids)), asks_(std::move(asks)) {
+  validate_side(bids_.price, bids_.qty, "bid_price", "bid_qty", true);
+  validate_side(asks_.price, asks_.qty, "ask_price", "ask_qty", false);
+  check_not_crossed(bids_, asks_);
 }
 
 double OrderBook::best_bid() const {

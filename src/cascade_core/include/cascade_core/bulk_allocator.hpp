@@ -3,7 +3,7 @@
 //
 // Two things make it faster than std::allocator for this job:
 // - elements are default-initialised, so no zero fill precedes the pass that writes them;
-// - blocks of 1 MiB and more are recycled through a process-wide cache instead of going back
+// - blocks of 256 KiB and more are recycled through a process-wide cache instead of going back
 //   to the operating system. Fresh memory costs a page fault per 4 KiB on first touch, which
 //   on virtual machines is as expensive as the sort that fills it (~0.5 ms per MB measured);
 //   a Monte Carlo study or a pipeline that builds position sets in a loop asks for the same

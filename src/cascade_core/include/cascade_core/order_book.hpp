@@ -5,6 +5,8 @@
 #include <span>
 #include <vector>
 
+#include "cascade_core/bulk_allocator.hpp"
+
 namespace cascade_core {
 
 // Which way a market order or a shock goes. A sell consumes bids and moves the price down.
@@ -13,8 +15,8 @@ enum class Direction { down, up };
 // One side of a book: prices best first (bids strictly decreasing, asks strictly increasing),
 // quantities in base units. Both finite and > 0.
 struct BookSide {
-  std::vector<double> price;
-  std::vector<double> qty;
+  bulk_vector<double> price;  // (recycled blocks: a study or pipeline building books in a loop
+  bulk_vector<double> qty;    // gets mapped pages back instead of fresh ones)
 
   [[nodiscard]] std::size_t size() const noexcept { return price.size(); }
   [[nodiscard]] bool empty() const noexcept { return price.empty(); }
@@ -26,6 +28,8 @@ class OrderBook {
   // a crossed book (best bid >= best ask) is rejected.
   OrderBook(std::span<const double> bid_price, std::span<const double> bid_qty,
             std::span<const double> ask_price, std::span<const double> ask_qty);
+  // The same checks, taking the sides' vectors instead of copying them.
+  OrderBook(BookSide bids, BookSide asks);
 
   [[nodiscard]] const BookSide& bids() const noexcept { return bids_; }
   [[nodiscard]] const BookSide& asks() const noexcept { return asks_; }
