@@ -6,7 +6,6 @@
 #include <cmath>
 #include <limits>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -176,14 +175,10 @@ OrderBook sample_book(const BookModel& model, std::uint64_t seed, std::uint64_t 
   }
   const double noise_shift = -0.5 * model.level_noise * model.level_noise;
   BookSide bids, asks;  // filled in place, then moved into the book (no copy)
-  bulk_vector<double>& bid_price = bids.price;
-  bulk_vector<double>& bid_qty = bids.qty;
-  bulk_vector<double>& ask_price = asks.price;
-  bulk_vector<double>& ask_qty = asks.qty;
-  bid_price.reserve(levels);
-  bid_qty.reserve(levels);
-  ask_price.reserve(levels);
-  ask_qty.reserve(levels);
+  bids.price.reserve(levels);
+  bids.qty.reserve(levels);
+  asks.price.reserve(levels);
+  asks.qty.reserve(levels);
   double previous = 0.0;
   std::size_t knot = 1;
   for (std::size_t k = 1; k <= levels; ++k) {
@@ -206,10 +201,10 @@ OrderBook sample_book(const BookModel& model, std::uint64_t seed, std::uint64_t 
       bid_noise = det_exp(model.level_noise * Stream(seed, scenario, Purpose::book_bids, item).normal() + noise_shift);
       ask_noise = det_exp(model.level_noise * Stream(seed, scenario, Purpose::book_asks, item).normal() + noise_shift);
     }
-    bid_price.push_back(bid);
-    bid_qty.push_back(notional * bid_noise / bid);
-    ask_price.push_back(ask);
-    ask_qty.push_back(notional * ask_noise / ask);
+    bids.price.push_back(bid);
+    bids.qty.push_back(notional * bid_noise / bid);
+    asks.price.push_back(ask);
+    asks.qty.push_back(notional * ask_noise / ask);
   }
   return OrderBook(std::move(bids), std::move(asks));
 }
@@ -510,10 +505,10 @@ namespace {
 
 // The batch loop of sample_positions and sample_triggers: the kept positions of `only_side`
 // (0: all), a batch at a time, in index order; for each batch, `emit(m, b)` gets the final
-// draws of its m positions in b's columns (side, qty, entry, margin, mmr, maint, liq).
-// Returns false when cancelled.
+// draws of its m positions in b's columns (side, qty, entry, margin, mmr, maint, liq). Stops
+// early when cancelled.
 template <class Emit>
-bool sample_batches(const PopulationModel& model, double ref_price, std::uint64_t seed,
+void sample_batches(const PopulationModel& model, double ref_price, std::uint64_t seed,
                     std::uint64_t scenario, int only_side, const std::atomic<bool>* cancel,
                     Emit&& emit) {
   const Sizing sizing(model);
@@ -528,7 +523,7 @@ bool sample_batches(const PopulationModel& model, double ref_price, std::uint64_
   std::array<std::uint32_t, batch / 4> side_item;
   std::array<std::uint32_t, batch / 4> s0{}, s1{}, s2{}, s3{};  // (select_items reads whole groups of 16)
   for (std::uint64_t j0 = 0; j0 < model.count; j0 += batch) {
-    if (cancel != nullptr && (j0 & 0xFFFF) == 0 && cancel->load(std::memory_order_relaxed)) return false;
+    if (cancel != nullptr && (j0 & 0xFFFF) == 0 && cancel->load(std::memory_order_relaxed)) return;
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(batch, model.count - j0));
     // sides, four per block
     const std::size_t blocks = (n + 3) / 4;
@@ -590,7 +585,6 @@ bool sample_batches(const PopulationModel& model, double ref_price, std::uint64_
     }
     emit(m, static_cast<const BatchColumns&>(b));
   }
-  return true;
 }
 
 // Expected output size: the side's share of the count, and a little more.
@@ -604,8 +598,8 @@ std::size_t expected_size(const PopulationModel& model, int only_side) noexcept 
 // stored as +0.0, keys as its sort's), widening [lo, hi] to their keys. Returns whether every
 // position is one PositionSet accepts (its checks, without a branch).
 CASCADE_CORE_SIMD_CLONES
-bool append_triggers(std::size_t m, const BatchColumns& b, std::uint64_t flip, Trigger* __restrict out,
-                     std::uint64_t& lo, std::uint64_t& hi) noexcept {
+bool append_triggers(std::size_t m, const BatchColumns& b, const TriggerOrderKey& key,
+                     Trigger* __restrict out, std::uint64_t& lo, std::uint64_t& hi) noexcept {
   constexpr double max = std::numeric_limits<double>::max();
   std::array<double, batch> bankrupt;
   std::uint64_t key_lo = lo, key_hi = hi;
@@ -619,7 +613,7 @@ bool append_triggers(std::size_t m, const BatchColumns& b, std::uint64_t flip, T
                     (std::abs(bk) <= max);
     bad |= ok ? 0 : 1;
     bankrupt[i] = bk;
-    const std::uint64_t k = ordered_key(price) ^ flip;
+    const std::uint64_t k = key.of(price);
     key_lo = std::min(key_lo, k);
     key_hi = std::max(key_hi, k);
   }
@@ -658,24 +652,29 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
 }
 
 void sample_triggers(const PopulationModel& model, double ref_price, std::uint64_t seed,
-                     std::uint64_t scenario, int only_side, TriggerSample& out,
+                     std::uint64_t scenario, Direction direction, TriggerSample& out,
                      const std::atomic<bool>* cancel) {
-  if (only_side != 1 && only_side != -1) throw std::invalid_argument("sample_triggers: only_side must be +1 or -1");
+  const int only_side = direction == Direction::down ? 1 : -1;
   out.records.clear();
   out.records.reserve(expected_size(model, only_side));
   out.key_lo = ~std::uint64_t{0};
   out.key_hi = 0;
+  out.direction = direction;
   out.valid = true;
-  const std::uint64_t flip = only_side > 0 ? ~std::uint64_t{0} : 0;
+  const TriggerOrderKey key(direction);
   sample_batches(model, ref_price, seed, scenario, only_side, cancel,
-                 [&out, flip](std::size_t m, const BatchColumns& b) {
+                 [&out, &key](std::size_t m, const BatchColumns& b) {
                    const std::size_t at = out.records.size();
                    out.records.resize(at + m);
-                   if (!append_triggers(m, b, flip, out.records.data() + at, out.key_lo, out.key_hi)) {
+                   if (!append_triggers(m, b, key, out.records.data() + at, out.key_lo, out.key_hi)) {
                      out.valid = false;
                    }
                  });
   if (out.records.empty()) out.key_lo = out.key_hi = 0;
+}
+
+void sort_triggers(TriggerSample& sample) {
+  stable_sort_records(sample.records, sample.key_lo, sample.key_hi, TriggerOrderKey(sample.direction));
 }
 
 }  // namespace cascade_core

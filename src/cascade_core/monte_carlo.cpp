@@ -1,6 +1,5 @@
 #include "cascade_core/monte_carlo.hpp"
 
-#include <bit>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -11,7 +10,6 @@
 #include <thread>
 
 #include "cascade_core/errors.hpp"
-#include "cascade_core/radix_sort.hpp"
 
 namespace cascade_core {
 
@@ -124,8 +122,7 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
     // from sample_positions' columns: the row equals cascade() on sample_scenario's inputs).
     const Direction direction = shock > 0.0 ? Direction::up : Direction::down;
     if (shock != 0.0) {
-      sample_triggers(population, book.mid(), seed, scenario, direction == Direction::down ? 1 : -1,
-                      *sample, &control.cancel);
+      sample_triggers(population, book.mid(), seed, scenario, direction, *sample, &control.cancel);
     } else {
       sample->records.clear();
     }
@@ -138,10 +135,7 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
         const PositionSet positions(columns.columns());
         throw std::logic_error("run_monte_carlo: a sampled position was flagged but not rejected");
       }
-      const std::uint64_t flip = direction == Direction::down ? ~std::uint64_t{0} : 0;
-      stable_sort_records(sample->records, sample->key_lo, sample->key_hi, [flip](const Trigger& t) {
-        return ordered_key_of_bits(std::bit_cast<std::uint64_t>(t.threshold)) ^ flip;
-      });
+      sort_triggers(*sample);
       out.set(row, scenario, shock,
               cascade(book, std::span<const Trigger>(sample->records), direction,
                       Shock::relative(shock), book.mid()));

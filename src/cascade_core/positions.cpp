@@ -125,22 +125,20 @@ void PositionSet::prepare(Direction direction) const {
     // Longs trigger by liquidation price descending, shorts ascending; ties by index. The
     // side's records are written straight from the columns into their top-digit buckets, in
     // index order, and each bucket is then sorted in cache (radix_sort.hpp).
-    const bool down = direction == Direction::down;
-    const std::uint64_t flip = down ? ~std::uint64_t{0} : 0;
-    const auto key_of = [flip](double threshold) { return ordered_key(threshold) ^ flip; };
+    const TriggerOrderKey key(direction);
     const std::size_t count = s.index.size();
     SortedThresholds records(count);
     if (count > 0) {
       const std::uint32_t* index = s.index.data();
       std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
       for (std::size_t m = 0; m < count; ++m) {
-        const std::uint64_t key = key_of(liq_[index[m]]);
-        lo = std::min(lo, key);
-        hi = std::max(hi, key);
+        const std::uint64_t k = key.of(liq_[index[m]]);
+        lo = std::min(lo, k);
+        hi = std::max(hi, k);
       }
       const TopDigit top(lo, hi);
       std::array<std::uint32_t, top_buckets + 1> per_bucket{};
-      for (std::size_t m = 0; m < count; ++m) ++per_bucket[top.bucket(key_of(liq_[index[m]])) + 1];
+      for (std::size_t m = 0; m < count; ++m) ++per_bucket[top.bucket(key.of(liq_[index[m]])) + 1];
       BucketStarts start;
       start[0] = 0;
       for (std::size_t b = 1; b < start.size(); ++b) start[b] = start[b - 1] + per_bucket[b];
@@ -152,11 +150,9 @@ void PositionSet::prepare(Direction direction) const {
         // liq + 0.0: a -0.0 threshold is kept as +0.0 (the same value), so that the bucket
         // sorts below and the cascade (cascade.cpp, reached()) may read thresholds as bit
         // patterns without folding -0.0 each time.
-        records[next[top.bucket(key_of(liq))]++] = {liq + 0.0, columns_.qty[i], bankrupt_[i], i};
+        records[next[top.bucket(key.of(liq))]++] = {liq + 0.0, columns_.qty[i], bankrupt_[i], i};
       }
-      sort_buckets(records, start, top, [flip](const AtRisk& r) {
-        return ordered_key_of_bits(std::bit_cast<std::uint64_t>(r.threshold)) ^ flip;
-      });
+      sort_buckets(records, start, top, key);
     }
     s.index = bulk_vector<std::uint32_t>();  // not needed any more
     s.records = std::move(records);

@@ -59,17 +59,18 @@ static bool triggers_match_columns(const cc::PopulationModel& pop, double ref_pr
   cc::sample_positions(pop, ref_price, seed, scenario, only_side, sample);
   const cc::PositionSet set(sample.columns());
   cc::TriggerSample triggers;
-  cc::sample_triggers(pop, ref_price, seed, scenario, only_side, triggers);
+  const cc::Direction direction = only_side > 0 ? cc::Direction::down : cc::Direction::up;
+  cc::sample_triggers(pop, ref_price, seed, scenario, direction, triggers);
   const auto bits = [](double x) { return std::bit_cast<std::uint64_t>(x); };
-  const std::uint64_t flip = only_side > 0 ? ~std::uint64_t{0} : 0;
+  const cc::TriggerOrderKey key(direction);
   std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
   bool same = triggers.valid && triggers.records.size() == set.size();
   for (std::size_t i = 0; same && i < set.size(); ++i) {
     const cc::Trigger& t = triggers.records[i];
     same = bits(t.threshold) == bits(set.liquidation_price()[i] + 0.0) && bits(t.qty) == bits(sample.qty[i]) &&
            bits(t.bankruptcy) == bits(set.bankruptcy_price()[i]);
-    lo = std::min(lo, cc::ordered_key(t.threshold) ^ flip);
-    hi = std::max(hi, cc::ordered_key(t.threshold) ^ flip);
+    lo = std::min(lo, key.of(t.threshold));
+    hi = std::max(hi, key.of(t.threshold));
   }
   return same && (set.size() == 0 || (triggers.key_lo == lo && triggers.key_hi == hi));
 }

@@ -101,23 +101,27 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
                       std::uint64_t scenario, int only_side, PositionSample& out,
                       const std::atomic<bool>* cancel = nullptr);
 
-// One side of a sampled position set as a study's cascade reads it: per position, in index
-// order, its liquidation price (never -0.0), quantity and bankruptcy price — the values
-// PositionSet computes from sample_positions' columns, to the bit — and the range of their
-// sort keys (ordered_key(threshold), all bits flipped for longs: ascending key is trigger
-// order). `valid` is false when some position is one PositionSet would reject (e.g. a price
-// that overflows); the records are then not to be used.
+// The side of a sampled position set that a move in `direction` triggers (longs for down,
+// shorts for up), as a study's cascade reads it: per position, in index order until sorted,
+// its liquidation price (never -0.0), quantity and bankruptcy price — the values PositionSet
+// computes from sample_positions' columns, to the bit — and the range of their
+// TriggerOrderKey. `valid` is false when some position is one PositionSet would reject (e.g.
+// a price that overflows); the records are then not to be used.
 struct TriggerSample {
   bulk_vector<Trigger> records;
+  Direction direction = Direction::down;
   std::uint64_t key_lo = 0, key_hi = 0;
   bool valid = true;
 };
 
-// sample_positions for one side (only_side +1 or -1), straight into trigger records: no
-// columns, no PositionSet. Same draws, same values.
+// sample_positions for the side a move in `direction` triggers, straight into trigger
+// records: no columns, no PositionSet. Same draws, same values.
 void sample_triggers(const PopulationModel& model, double ref_price, std::uint64_t seed,
-                     std::uint64_t scenario, int only_side, TriggerSample& out,
+                     std::uint64_t scenario, Direction direction, TriggerSample& out,
                      const std::atomic<bool>* cancel = nullptr);
+
+// Sorts the records into trigger order (PositionSet's order for that side: stable, linear time).
+void sort_triggers(TriggerSample& sample);
 
 // Position j of `scenario`, drawn on its own: the literal form of the layout that
 // sample_positions computes in vectorised batches (and what a test checks it against).

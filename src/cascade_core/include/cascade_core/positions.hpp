@@ -5,12 +5,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <atomic>
+#include <bit>
 #include <mutex>
 #include <span>
 #include <vector>
 
 #include "cascade_core/bulk_allocator.hpp"
 #include "cascade_core/order_book.hpp"
+#include "cascade_core/radix_sort.hpp"
 
 namespace cascade_core {
 
@@ -56,6 +58,22 @@ struct Trigger {
   double threshold;        // liquidation price (never -0.0: stored as +0.0)
   double qty;              // quantity
   double bankruptcy;       // bankruptcy price
+};
+
+// The sort key that puts one side's positions in trigger order, ascending: a threshold's
+// order-preserving bits (radix_sort.hpp), all flipped for longs (they trigger by liquidation
+// price descending, shorts ascending; the sorts are stable, so ties stay by index).
+struct TriggerOrderKey {
+  std::uint64_t flip;
+  explicit TriggerOrderKey(Direction direction) noexcept
+      : flip(direction == Direction::down ? ~std::uint64_t{0} : 0) {}
+  // Of any threshold (-0.0 ties with +0.0).
+  [[nodiscard]] std::uint64_t of(double threshold) const noexcept { return ordered_key(threshold) ^ flip; }
+  // Of a stored record's threshold (never -0.0: no fold).
+  template <class Record>
+  std::uint64_t operator()(const Record& r) const noexcept {
+    return ordered_key_of_bits(std::bit_cast<std::uint64_t>(r.threshold)) ^ flip;
+  }
 };
 
 // The positions of one side, in the order a falling (longs) or rising (shorts) price triggers
