@@ -343,7 +343,8 @@ PositionDraw draw_position(const PopulationModel& model, const Sizing& sizing, d
   return d;
 }
 
-constexpr std::size_t batch = 256;  // positions per batch (a multiple of 4)
+constexpr std::size_t batch = 256;  // positions per batch
+static_assert(batch % (4 * philox_max_width) == 0, "a batch's position and side counters fill whole Philox vectors");
 
 // A batch of positions in columns. Every kernel below computes, lane by lane, exactly what
 // draw_position computes (same operations in the same order), without a branch, so that
@@ -536,9 +537,13 @@ void sample_batches(const PopulationModel& model, double ref_price, std::uint64_
   const std::uint32_t position_purpose = static_cast<std::uint32_t>(Purpose::position) << 24;
   const bool student = model.entry_distribution == PopulationModel::EntryDistribution::student_t;
   const auto long_threshold = static_cast<std::uint64_t>(std::ceil(model.long_share * 0x1p32));
-  BatchColumns b, r;  // r: the positions being redrawn, compacted
+  // r: the positions being redrawn, compacted. Zeroed once: Philox runs over whole vectors
+  // (`padded`), so items past the last one are read (and their words ignored).
+  BatchColumns b{}, r{};
+  const std::size_t width = philox_width();
+  const auto padded = [width](std::size_t count) { return (count + width - 1) / width * width; };
   std::array<std::uint32_t, batch> lane;
-  std::array<std::uint32_t, batch / 4> side_item;
+  std::array<std::uint32_t, batch / 4> side_item{};
   std::array<std::uint32_t, batch / 4> s0{}, s1{}, s2{}, s3{};  // (select_items reads whole groups of 16)
   for (std::uint64_t j0 = 0; j0 < model.count; j0 += batch) {
     if (cancel != nullptr && (j0 & 0xFFFF) == 0 && cancel->load(std::memory_order_relaxed)) return;
@@ -546,12 +551,12 @@ void sample_batches(const PopulationModel& model, double ref_price, std::uint64_
     // sides, four per block
     const std::size_t blocks = (n + 3) / 4;
     for (std::size_t q = 0; q < blocks; ++q) side_item[q] = static_cast<std::uint32_t>((j0 >> 2) + q);
-    philox_blocks(blocks, side_item.data(), side_purpose, sc_lo, sc_hi, key, s0.data(), s1.data(),
+    philox_blocks(padded(blocks), side_item.data(), side_purpose, sc_lo, sc_hi, key, s0.data(), s1.data(),
                   s2.data(), s3.data());
     const std::size_t m = select_items(n, j0, s0.data(), s1.data(), s2.data(), s3.data(),
                                        long_threshold, only_side, b.item.data(), b.side.data());
     if (m == 0) continue;
-    philox_blocks(m, b.item.data(), position_purpose, sc_lo, sc_hi, key, b.w0.data(), b.w1.data(),
+    philox_blocks(padded(m), b.item.data(), position_purpose, sc_lo, sc_hi, key, b.w0.data(), b.w1.data(),
                   b.w2.data(), b.w3.data());
     draw_sizes(m, model, sizing, b);
     if (student) {
@@ -584,7 +589,7 @@ void sample_batches(const PopulationModel& model, double ref_price, std::uint64_
             r.mmr[q] = b.mmr[i];
             r.maint[q] = b.maint[i];
           }
-          philox_blocks(left, r.item.data(), position_purpose | attempt, sc_lo, sc_hi, key,
+          philox_blocks(padded(left), r.item.data(), position_purpose | attempt, sc_lo, sc_hi, key,
                         r.w0.data(), r.w1.data(), r.w2.data(), r.w3.data());
           draw_terms(left, model, sizing, ref_price, r);
           std::size_t still = 0;

@@ -126,6 +126,16 @@ __attribute__((target("avx512f"))) std::size_t philox_avx512(
 
 }  // namespace
 
+std::size_t philox_width() noexcept {
+#ifdef CASCADE_CORE_PHILOX_AVX2
+  static const std::size_t width =
+      __builtin_cpu_supports("avx512f") ? 16 : (__builtin_cpu_supports("avx2") ? 8 : 1);
+  return width;
+#else
+  return 1;
+#endif
+}
+
 void philox_blocks(std::size_t n, const std::uint32_t* item, std::uint32_t c1, std::uint32_t c2,
                    std::uint32_t c3, PhiloxKey key, std::uint32_t* w0, std::uint32_t* w1,
                    std::uint32_t* w2, std::uint32_t* w3) noexcept {

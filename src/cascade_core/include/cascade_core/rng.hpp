@@ -59,6 +59,13 @@ void philox_blocks(std::size_t n, const std::uint32_t* item, std::uint32_t c1, s
                    std::uint32_t c3, PhiloxKey key, std::uint32_t* w0, std::uint32_t* w1,
                    std::uint32_t* w2, std::uint32_t* w3) noexcept;
 
+// How many counters philox_blocks computes at once on this CPU (16 with AVX-512, 8 with AVX2,
+// else 1), at most philox_max_width. A caller whose columns have room may round n up to a
+// multiple of it (the extra counters' words are computed and ignored): a remainder computed
+// one by one costs more than a vector of unused lanes.
+inline constexpr std::size_t philox_max_width = 16;
+std::size_t philox_width() noexcept;
+
 // Uniforms from raw words, exactly as Stream draws them: 32 bits on [0, 1), and 48 bits
 // (a word and 16 bits of another) on the open interval (0, 1). Written with the exponent
 // trick instead of an integer conversion, so that batches of them vectorise.
