@@ -20,4 +20,4 @@ def test_core_builds_and_passes_without_python(tmp_path):
     subprocess.run(["cmake", "--build", str(build), "--parallel", "2"], check=True, capture_output=True)
     done = subprocess.run([str(build / "cascade_core_tests")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "11 passed, 0 failed" in done.stdout
+    assert "13 passed, 0 failed" in done.stdout

@@ -118,8 +118,9 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
     if (!fixed_book) scenario_book.emplace(sample_book(book_model, seed, scenario));
     const OrderBook& book = fixed_book ? *fixed_book : *scenario_book;
     // Only the side the shock moves toward can be triggered: sample that side straight into
-    // trigger records, sort them, cascade (the same values and order as a PositionSet built
-    // from sample_positions' columns: the row equals cascade() on sample_scenario's inputs).
+    // trigger records, cascade, sorting them as far as the cascade reaches (the same values
+    // and order as a PositionSet built from sample_positions' columns: the row equals
+    // cascade() on sample_scenario's inputs).
     const Direction direction = shock > 0.0 ? Direction::up : Direction::down;
     if (shock != 0.0) {
       sample_triggers(population, book.mid(), seed, scenario, direction, *sample, &control.cancel);
@@ -135,10 +136,8 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
         const PositionSet positions(columns.columns());
         throw std::logic_error("run_monte_carlo: a sampled position was flagged but not rejected");
       }
-      sort_triggers(*sample);
-      out.set(row, scenario, shock,
-              cascade(book, std::span<const Trigger>(sample->records), direction,
-                      Shock::relative(shock), book.mid()));
+      TriggerOrder order(*sample);  // sorted as far as the cascade reaches
+      out.set(row, scenario, shock, cascade(book, order, direction, Shock::relative(shock), book.mid()));
     }
     std::lock_guard lock(samples_mutex);
     spare.push_back(std::move(sample));

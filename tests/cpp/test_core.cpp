@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
+#include <stdexcept>
 #include <vector>
 
 namespace cc = cascade_core;
@@ -73,6 +75,21 @@ static bool triggers_match_columns(const cc::PopulationModel& pop, double ref_pr
     hi = std::max(hi, key.of(t.threshold));
   }
   return same && (set.size() == 0 || (triggers.key_lo == lo && triggers.key_hi == hi));
+}
+
+// Every field of two cascade results, doubles bit for bit.
+static bool same_result(const cc::CascadeResult& a, const cc::CascadeResult& b) {
+  const auto eq = [](double x, double y) { return std::bit_cast<std::uint64_t>(x) == std::bit_cast<std::uint64_t>(y); };
+  bool same = a.direction == b.direction && eq(a.ref_price, b.ref_price) && eq(a.shock_price, b.shock_price) &&
+              eq(a.final_price, b.final_price) && a.n_liquidated == b.n_liquidated &&
+              eq(a.liquidated_qty, b.liquidated_qty) && eq(a.liquidated_notional, b.liquidated_notional) &&
+              eq(a.unfilled_qty, b.unfilled_qty) && a.rounds == b.rounds && a.book_exhausted == b.book_exhausted &&
+              eq(a.bad_debt, b.bad_debt) && a.levels_touched == b.levels_touched && a.trace.size() == b.trace.size();
+  for (std::size_t r = 0; same && r < a.trace.size(); ++r) {
+    same = eq(a.trace[r].start_price, b.trace[r].start_price) && a.trace[r].count == b.trace[r].count &&
+           eq(a.trace[r].qty, b.trace[r].qty);
+  }
+  return same;
 }
 
 int main() {
@@ -201,6 +218,74 @@ int main() {
       }
     }
     CHECK(same && cases == 63);
+  }
+
+  // A study's records sorted only as far as its cascade reaches (TriggerOrder): the same
+  // cascade as on fully sorted records — shocks that stop early, go deep or exhaust the book,
+  // both sides. A small shock leaves most records unsorted; sorting on to the end gives
+  // sort_triggers' order. An extend() that puts nothing more in order is an error, not a hang.
+  {
+    cc::PopulationModel pop;
+    pop.count = 200'000;
+    pop.long_share = 0.55;
+    pop.leverage = {2.0, 5.0, 10.0, 25.0, 50.0, 100.0};
+    pop.leverage_weight = {0.1, 0.2, 0.3, 0.2, 0.15, 0.05};
+    pop.entry_spread = 0.03;
+    pop.open_interest = 5e8;
+    pop.tiers.notional_floor = {0.0, 5e4, 6e5};
+    pop.tiers.mmr = {0.004, 0.005, 0.0065};
+    pop.tiers.maint_amount = {0.0, 50.0, 950.0};
+    cc::BookModel deep;
+    deep.mid = 1e5;
+    deep.tick = 1.0;
+    deep.profile_distance = {0.0, 0.01, 0.05, 0.1, 0.2, 0.5};
+    deep.profile_notional = {0.0, 2e7, 6e7, 7.5e7, 8.5e7, 1e8};
+    cc::BookModel thin = deep;
+    for (double& v : thin.profile_notional) v *= 1e-3;
+    thin.level_noise = 0.3;
+    bool same = true, lazy = false, exhausted = false;
+    int cases = 0;
+    for (const cc::BookModel* model : {&deep, &thin}) {
+      const cc::OrderBook book = cc::sample_book(*model, 11, 2);
+      for (const double shock : {-0.002, -0.05, -0.4, 0.002, 0.05, 0.4}) {
+        const cc::Direction direction = shock < 0.0 ? cc::Direction::down : cc::Direction::up;
+        cc::TriggerSample full, partial;
+        cc::sample_triggers(pop, book.mid(), 11, 2, direction, full);
+        cc::sample_triggers(pop, book.mid(), 11, 2, direction, partial);
+        cc::sort_triggers(full);
+        const auto expected = cc::cascade(book, std::span<const cc::Trigger>(full.records), direction,
+                                          cc::Shock::relative(shock), book.mid());
+        cc::TriggerOrder order(partial);
+        const auto result = cc::cascade(book, order, direction, cc::Shock::relative(shock), book.mid());
+        same = same && same_result(expected, result);
+        if (model == &deep && std::abs(shock) == 0.002) lazy = lazy || 4 * order.sorted() < partial.records.size();
+        exhausted = exhausted || result.book_exhausted;
+        while (order.sorted() < partial.records.size()) order.extend();
+        same = same && partial.records.size() == full.records.size() &&
+               std::equal(partial.records.begin(), partial.records.end(), full.records.begin(),
+                          [](const cc::Trigger& x, const cc::Trigger& y) {
+                            return std::bit_cast<std::uint64_t>(x.threshold) == std::bit_cast<std::uint64_t>(y.threshold) &&
+                                   std::bit_cast<std::uint64_t>(x.qty) == std::bit_cast<std::uint64_t>(y.qty) &&
+                                   std::bit_cast<std::uint64_t>(x.bankruptcy) == std::bit_cast<std::uint64_t>(y.bankruptcy);
+                          });
+        ++cases;
+      }
+    }
+    CHECK(same && lazy && exhausted && cases == 12);
+
+    struct Stuck final : cc::LazyTriggers {
+      std::vector<cc::Trigger> all{{99.0, 1.0, 90.0}, {98.0, 1.0, 90.0}};
+      std::span<const cc::Trigger> records() const noexcept override { return all; }
+      std::size_t sorted() const noexcept override { return 0; }
+      std::size_t extend() override { return 0; }
+    } stuck;
+    bool raised = false;
+    try {
+      (void)cc::cascade(book, stuck, cc::Direction::down, cc::Shock::relative(-0.05), std::nan(""));
+    } catch (const std::logic_error&) {
+      raised = true;
+    }
+    CHECK(raised);
   }
 
   // Inside a HugePageScope a new large block is made of whole, aligned 2 MiB pages (outside

@@ -69,4 +69,25 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
 CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,
                       Direction at_risk_direction, const Shock& shock, double ref_price);
 
+// Trigger records put in trigger order on demand: records()[0, sorted()) are in their final
+// order, and extend() puts more of them in order (at least one, unless all are) and returns
+// the new sorted(). A cascade that stops early leaves the rest unsorted.
+class LazyTriggers {
+ public:
+  [[nodiscard]] virtual std::span<const Trigger> records() const noexcept = 0;
+  [[nodiscard]] virtual std::size_t sorted() const noexcept = 0;
+  virtual std::size_t extend() = 0;
+
+ protected:
+  LazyTriggers() = default;
+  LazyTriggers(const LazyTriggers&) = default;
+  LazyTriggers& operator=(const LazyTriggers&) = default;
+  ~LazyTriggers() = default;
+};
+
+// The cascade above on records sorted as it reaches them: the same result as on
+// `at_risk.records()` fully sorted.
+CascadeResult cascade(const OrderBook& book, LazyTriggers& at_risk, Direction at_risk_direction,
+                      const Shock& shock, double ref_price);
+
 }  // namespace cascade_core

@@ -6,11 +6,15 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "cascade_core/bulk_allocator.hpp"
+#include "cascade_core/cascade.hpp"
 #include "cascade_core/order_book.hpp"
 #include "cascade_core/positions.hpp"
+#include "cascade_core/radix_sort.hpp"
 
 namespace cascade_core {
 
@@ -122,6 +126,26 @@ void sample_triggers(const PopulationModel& model, double ref_price, std::uint64
 
 // Sorts the records into trigger order (PositionSet's order for that side: stable, linear time).
 void sort_triggers(TriggerSample& sample);
+
+// The same order, put in place as a cascade reaches it (cascade(book, LazyTriggers&, ...)):
+// the records are distributed into top-digit buckets (one pass over all), and a bucket is
+// sorted in cache when the cascade first needs one of its records; a cascade that stops
+// early leaves the buckets beyond it unsorted. `sample` must outlive this and not change.
+class TriggerOrder final : public LazyTriggers {
+ public:
+  explicit TriggerOrder(TriggerSample& sample);
+  [[nodiscard]] std::span<const Trigger> records() const noexcept override;
+  [[nodiscard]] std::size_t sorted() const noexcept override { return sorted_; }
+  std::size_t extend() override;
+
+ private:
+  TriggerSample* sample_;
+  TopDigit top_{0, 0};
+  BucketStarts start_{};
+  std::optional<BucketSorter<Trigger, TriggerOrderKey>> sorter_;
+  std::size_t next_bucket_ = 0;
+  std::size_t sorted_ = 0;
+};
 
 // Position j of `scenario`, drawn on its own: the literal form of the layout that
 // sample_positions computes in vectorised batches (and what a test checks it against).

@@ -157,39 +157,78 @@ inline void sort_distinct(const std::uint64_t* from, std::uint64_t* to, std::siz
 
 }  // namespace detail
 
-// Sorts each bucket of `records` (laid out by `start`) by the `top.low_bits()` bits below the
-// top digit, in cache. A bucket of n records whose low key bits and position (log2(n) bits)
-// fit in 64 bits is sorted as those integers, (key bits << position bits) | position — distinct,
-// in key order, ties in input order — and its records are then gathered by position (8 bytes
-// move through the passes instead of a whole record); other buckets go through
-// detail::msd_sort.
+// Sorts the buckets of `records` (laid out by `start`) by the `top.low_bits()` bits below the
+// top digit, one bucket at a time, in cache: all of them (sort_buckets below), or only as far
+// as a consumer reads (a cascade that stops early leaves the rest unsorted). A bucket of n
+// records whose low key bits and position (log2(n) bits) fit in 64 bits is sorted as those
+// integers, (key bits << position bits) | position — distinct, in key order, ties in input
+// order — and its records are then gathered by position (8 bytes move through the passes
+// instead of a whole record); other buckets go through detail::msd_sort.
+template <class Record, class KeyOf>
+class BucketSorter {
+ public:
+  BucketSorter(Record* records, const BucketStarts& start, const TopDigit& top, KeyOf key_of)
+      : records_(records), start_(&start), top_(top), key_of_(key_of) {
+    std::uint32_t largest = 0;
+    for (std::size_t b = 0; b < top_buckets; ++b) largest = std::max(largest, start[b + 1] - start[b]);
+    trivial_ = largest < 2 || top.low_bits() == 0;  // single records, or every bucket one key
+    if (!trivial_) {
+      scratch_ = bulk_vector<Record>(largest);
+      packed_ = bulk_vector<std::uint64_t>(largest);
+      sorted_ = bulk_vector<std::uint64_t>(largest);
+    }
+  }
+
+  void sort(std::size_t b) {
+    const std::size_t size = (*start_)[b + 1] - (*start_)[b];
+    if (trivial_ || size < 2) return;
+    const int bits = top_.low_bits();
+    Record* const a = records_ + (*start_)[b];
+    const int position_bits = static_cast<int>(std::bit_width(size - 1));
+    if (size <= 32 || bits + position_bits > 64) {
+      detail::msd_sort(a, scratch_.data(), size, bits, top_.lo, key_of_);
+      return;
+    }
+    const std::uint64_t low_mask = (std::uint64_t{1} << bits) - 1;  // bits <= 64 - top digit
+    for (std::size_t i = 0; i < size; ++i) {
+      packed_[i] = ((key_of_(a[i]) - top_.lo) & low_mask) << position_bits | i;
+    }
+    detail::sort_distinct(packed_.data(), sorted_.data(), size, bits + position_bits);
+    const std::uint64_t position_mask = (std::uint64_t{1} << position_bits) - 1;
+    for (std::size_t i = 0; i < size; ++i) scratch_[i] = a[sorted_[i] & position_mask];
+    std::copy(scratch_.data(), scratch_.data() + size, a);
+  }
+
+ private:
+  Record* records_;
+  const BucketStarts* start_;
+  TopDigit top_;
+  KeyOf key_of_;
+  bool trivial_ = true;
+  bulk_vector<Record> scratch_;
+  bulk_vector<std::uint64_t> packed_, sorted_;
+};
+
 template <class Record, class KeyOf>
 void sort_buckets(bulk_vector<Record>& records, const BucketStarts& start, const TopDigit& top,
                   KeyOf key_of) {
-  std::uint32_t largest = 0;
-  for (std::size_t b = 0; b < top_buckets; ++b) largest = std::max(largest, start[b + 1] - start[b]);
-  const int bits = top.low_bits();
-  if (largest < 2 || bits == 0) return;  // single records, or every bucket one key
-  bulk_vector<Record> scratch(largest);
-  bulk_vector<std::uint64_t> packed(largest), sorted(largest);
-  const std::uint64_t low_mask = (std::uint64_t{1} << bits) - 1;  // bits <= 64 - top digit
-  for (std::size_t b = 0; b < top_buckets; ++b) {
-    const std::size_t size = start[b + 1] - start[b];
-    if (size < 2) continue;
-    Record* const a = records.data() + start[b];
-    const int position_bits = static_cast<int>(std::bit_width(size - 1));
-    if (size <= 32 || bits + position_bits > 64) {
-      detail::msd_sort(a, scratch.data(), size, bits, top.lo, key_of);
-      continue;
-    }
-    for (std::size_t i = 0; i < size; ++i) {
-      packed[i] = ((key_of(a[i]) - top.lo) & low_mask) << position_bits | i;
-    }
-    detail::sort_distinct(packed.data(), sorted.data(), size, bits + position_bits);
-    const std::uint64_t position_mask = (std::uint64_t{1} << position_bits) - 1;
-    for (std::size_t i = 0; i < size; ++i) scratch[i] = a[sorted[i] & position_mask];
-    std::copy(scratch.data(), scratch.data() + size, a);
-  }
+  BucketSorter<Record, KeyOf> sorter(records.data(), start, top, key_of);
+  for (std::size_t b = 0; b < top_buckets; ++b) sorter.sort(b);
+}
+
+// Distributes `records` (keys in [lo, hi], lo < hi) into the buckets of `top` = TopDigit(lo,
+// hi), in input order within each (one stable counting pass), and returns where they start.
+template <class Record, class KeyOf>
+BucketStarts distribute(bulk_vector<Record>& records, const TopDigit& top, KeyOf key_of) {
+  BucketStarts start{};
+  for (const Record& r : records) ++start[top.bucket(key_of(r)) + 1];
+  for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+  bulk_vector<Record> bucketed(records.size());
+  std::array<std::uint32_t, top_buckets> next;
+  std::copy(start.begin(), start.end() - 1, next.begin());
+  for (const Record& r : records) bucketed[next[top.bucket(key_of(r))]++] = r;
+  records.swap(bucketed);
+  return start;
 }
 
 // Sorts `records` by key_of(record) ascending, ties in input order. `lo` and `hi` bound the
@@ -206,16 +245,7 @@ void stable_sort_records(bulk_vector<Record>& records, std::uint64_t lo, std::ui
   const std::size_t n = records.size();
   if (n < 2 || lo >= hi) return;  // a constant key: input order is the order
   const TopDigit top(lo, hi);
-  BucketStarts start{};
-  for (const Record& r : records) ++start[top.bucket(key_of(r)) + 1];
-  for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
-  {
-    bulk_vector<Record> bucketed(n);
-    std::array<std::uint32_t, top_buckets> next;
-    std::copy(start.begin(), start.end() - 1, next.begin());
-    for (const Record& r : records) bucketed[next[top.bucket(key_of(r))]++] = r;
-    records.swap(bucketed);
-  }
+  const BucketStarts start = distribute(records, top, key_of);
   sort_buckets(records, start, top, key_of);
 }
 
