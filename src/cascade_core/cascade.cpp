@@ -34,8 +34,8 @@ double checked_ref_price(const OrderBook& book, double ref_price) {
 // fill_round is kept out of line on purpose: inlined into merge(), GCC keeps the loop's sums
 // on the stack. And GCC must not SLP-vectorise it: depending on the calling context it may
 // load a record's qty and bankruptcy price as one two-lane vector and unpack them, which
-// lengthens the loop's dependency chains (a round ran 70-130% slower after an unrelated
-// change to merge(); the hash of 3,000 cascades is the same either way).
+// lengthens the loop's dependency chains (a round ran 70-130% slower after merge() learnt to
+// continue a round on lazily sorted records; the hash of 3,000 cascades is the same either way).
 #if defined(__GNUC__) && !defined(__clang__)
 #define CASCADE_CORE_ROUND_LOOP __attribute__((noinline, optimize("no-tree-slp-vectorize")))
 #elif defined(__GNUC__)
@@ -166,12 +166,10 @@ CASCADE_CORE_ROUND_LOOP std::size_t fill_round(const Position* record, std::size
 // Merges the sorted thresholds against the book: a round takes every position whose threshold
 // `last` had reached at the round's start. One pass: a position is filled as soon as it is
 // known to belong to the round. Returns how many positions were liquidated. `Position` is
-// AtRisk or, without recording (no index needed), Trigger. With `Lazy` (Trigger only),
-// only records [0, lazy->sorted()) are in order, and more are put in order as the merge
-// reaches the end of them (a round then goes on where it stopped: the same fills, in the
-// same order). The loop without `Lazy` is kept apart: fill_round's code is sensitive to its
-// calling context (a shared loop made GCC compile the AtRisk round 70% slower).
-template <bool Down, bool Record, bool Lazy, class Position>
+// AtRisk or, without recording (no index needed), Trigger. With `lazy` (Trigger only), only
+// records [0, lazy->sorted()) are in order, and more are put in order as the merge reaches
+// the end of them (a round then goes on where it stopped: the same fills, in the same order).
+template <bool Down, bool Record, class Position>
 std::size_t merge(std::span<const Position> at_risk, BookWalker& walker, double& last_price,
                   CascadeResult& result, LazyTriggers* lazy = nullptr) {
   const Position* record = at_risk.data();
@@ -190,40 +188,29 @@ std::size_t merge(std::span<const Position> at_risk, BookWalker& walker, double&
   const BookWalker::Cursor cursor = walker.cursor();
   state.level = cursor.level;
   state.left = cursor.left;
+  std::size_t sorted = lazy != nullptr ? lazy->sorted() : n;
+  const auto put_in_order = [&](std::size_t k) {  // records [0, k] (k < n)
+    while (k >= sorted) {
+      const std::size_t more = lazy->extend();
+      if (more <= sorted) throw std::logic_error("LazyTriggers::extend put no more records in order");
+      sorted = more;
+    }
+  };
   std::size_t next = 0;
-  if constexpr (!Lazy) {
-    while (next < n && reached<Down>(state.last, record[next].threshold)) {
-      const double start = state.last;
-      state.round_qty = 0.0;
-      const std::size_t k = fill_round<Down, Record, Position>(record, next, n, start, walker.prices(),
-                                                               walker.quantities(), walker.size(), state, out);
-      result.trace.push_back({start, static_cast<std::int64_t>(k - next), state.round_qty});
-      next = k;
+  while (next < n) {
+    put_in_order(next);
+    if (!reached<Down>(state.last, record[next].threshold)) break;
+    const double start = state.last;
+    state.round_qty = 0.0;
+    std::size_t k = next;
+    for (;;) {
+      k = fill_round<Down, Record, Position>(record, k, sorted, start, walker.prices(), walker.quantities(),
+                                             walker.size(), state, out);
+      if (k < sorted || k == n) break;  // a position not reached, or none left
+      put_in_order(k);
     }
-  } else {
-    std::size_t sorted = lazy->sorted();
-    const auto put_in_order = [&](std::size_t k) {  // records [0, k] (k < n)
-      while (k >= sorted) {
-        const std::size_t more = lazy->extend();
-        if (more <= sorted) throw std::logic_error("LazyTriggers::extend put no more records in order");
-        sorted = more;
-      }
-    };
-    while (next < n) {
-      put_in_order(next);
-      if (!reached<Down>(state.last, record[next].threshold)) break;
-      const double start = state.last;
-      state.round_qty = 0.0;
-      std::size_t k = next;
-      for (;;) {
-        k = fill_round<Down, Record, Position>(record, k, sorted, start, walker.prices(), walker.quantities(),
-                                               walker.size(), state, out);
-        if (k < sorted || k == n) break;  // a position not reached, or none left
-        put_in_order(k);
-      }
-      result.trace.push_back({start, static_cast<std::int64_t>(k - next), state.round_qty});
-      next = k;
-    }
+    result.trace.push_back({start, static_cast<std::int64_t>(k - next), state.round_qty});
+    next = k;
   }
   walker.set_cursor({state.level, state.left});
   last_price = state.last;
@@ -293,18 +280,15 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, double ref_
   std::size_t next;
   if constexpr (std::is_same_v<Position, AtRisk>) {
     if (record_positions) {
-      next = down ? merge<true, true, false, Position>(at_risk, walker, last, result)
-                  : merge<false, true, false, Position>(at_risk, walker, last, result);
+      next = down ? merge<true, true, Position>(at_risk, walker, last, result)
+                  : merge<false, true, Position>(at_risk, walker, last, result);
     } else {
-      next = down ? merge<true, false, false, Position>(at_risk, walker, last, result)
-                  : merge<false, false, false, Position>(at_risk, walker, last, result);
+      next = down ? merge<true, false, Position>(at_risk, walker, last, result)
+                  : merge<false, false, Position>(at_risk, walker, last, result);
     }
-  } else if (lazy != nullptr) {
-    next = down ? merge<true, false, true, Position>(at_risk, walker, last, result, lazy)
-                : merge<false, false, true, Position>(at_risk, walker, last, result, lazy);
   } else {
-    next = down ? merge<true, false, false, Position>(at_risk, walker, last, result)
-                : merge<false, false, false, Position>(at_risk, walker, last, result);
+    next = down ? merge<true, false, Position>(at_risk, walker, last, result, lazy)
+                : merge<false, false, Position>(at_risk, walker, last, result, lazy);
   }
   result.n_liquidated = static_cast<std::int64_t>(next);
   result.rounds = static_cast<std::int64_t>(result.trace.size());
