@@ -141,12 +141,11 @@ void philox_blocks(std::size_t n, const std::uint32_t* item, std::uint32_t c1, s
                    std::uint32_t* w2, std::uint32_t* w3) noexcept {
   std::size_t done = 0;
 #ifdef CASCADE_CORE_PHILOX_AVX2
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx512 || avx2) {
+  const std::size_t width = philox_width();
+  if (width > 1) {
     const KeySchedule ks(key);
     // the widest the CPU has, then AVX2 for a remainder of 8 or more, then one by one
-    if (avx512) done = philox_avx512(n, item, c1, c2, c3, ks, w0, w1, w2, w3);
+    if (width == 16) done = philox_avx512(n, item, c1, c2, c3, ks, w0, w1, w2, w3);
     done += philox_avx2(n - done, item + done, c1, c2, c3, ks, w0 + done, w1 + done, w2 + done, w3 + done);
   }
 #endif
