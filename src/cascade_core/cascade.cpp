@@ -308,12 +308,15 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
 
 CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,
                       Direction at_risk_direction, const Shock& shock, double ref_price) {
-  return run_cascade(book, shock, ref_price, false, [&](Direction direction) {
-    if (direction != at_risk_direction) {
-      throw InputError("shock", "moves the price the other way than the positions given are at risk");
-    }
-    return at_risk;
-  });
+  // records already all in order: nothing for extend() to do
+  struct Sorted final : LazyTriggers {
+    std::span<const Trigger> all;
+    explicit Sorted(std::span<const Trigger> records) : all(records) {}
+    std::span<const Trigger> records() const noexcept override { return all; }
+    std::size_t sorted() const noexcept override { return all.size(); }
+    std::size_t extend() override { return all.size(); }
+  } sorted(at_risk);
+  return cascade(book, sorted, at_risk_direction, shock, ref_price);
 }
 
 CascadeResult cascade(const OrderBook& book, LazyTriggers& at_risk, Direction at_risk_direction,

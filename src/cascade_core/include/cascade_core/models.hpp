@@ -134,6 +134,9 @@ void sort_triggers(TriggerSample& sample);
 class TriggerOrder final : public LazyTriggers {
  public:
   explicit TriggerOrder(TriggerSample& sample);
+  TriggerOrder(const TriggerOrder&) = delete;  // the sorter points into this object's buckets
+  TriggerOrder& operator=(const TriggerOrder&) = delete;
+  ~TriggerOrder() = default;
   [[nodiscard]] std::span<const Trigger> records() const noexcept override;
   [[nodiscard]] std::size_t sorted() const noexcept override { return sorted_; }
   std::size_t extend() override;
