@@ -30,7 +30,6 @@ double checked_ref_price(const OrderBook& book, double ref_price) {
   return ref_price;
 }
 
-
 // fill_round is kept out of line on purpose: inlined into merge(), GCC keeps the loop's sums
 // on the stack. And GCC must not SLP-vectorise it: depending on the calling context it may
 // load a record's qty and bankruptcy price as one two-lane vector and unpack them, which

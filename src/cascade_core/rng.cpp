@@ -36,10 +36,6 @@ struct KeySchedule {
   }
 };
 
-// Four counters per vector, each word in the low half of a 64-bit lane: a 32x32->64 product
-// is one vpmuludq (which reads only low halves), so the high halves that x1 and x3 carry
-// from the products are never read. Two vectors at a time for instruction-level parallelism.
-// Returns how many counters it did (a multiple of 8); the rest go to philox_scalar.
 // The low halves of a's and b's lanes, as 8 words.
 __attribute__((target("avx2"))) inline void store_low_halves(std::uint32_t* out, __m256i a, __m256i b) noexcept {
   const __m256i pack = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // low halves first
@@ -48,6 +44,10 @@ __attribute__((target("avx2"))) inline void store_low_halves(std::uint32_t* out,
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_set_m128i(hi, lo));
 }
 
+// Four counters per vector, each word in the low half of a 64-bit lane: a 32x32->64 product
+// is one vpmuludq (which reads only low halves), so the high halves that x1 and x3 carry
+// from the products are never read. Two vectors at a time for instruction-level parallelism.
+// Returns how many counters it did (a multiple of 8); the rest go to philox_scalar.
 __attribute__((target("avx2"))) std::size_t philox_avx2(
     std::size_t n, const std::uint32_t* item, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3,
     const KeySchedule& ks, std::uint32_t* w0, std::uint32_t* w1, std::uint32_t* w2,
