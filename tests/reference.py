@@ -99,6 +99,8 @@ def cascade(book: dict, positions: dict, *, shock: float | None = None, sell_qty
     market = _Market(levels, ref_price)
     if shock is not None:
         target = ref_price * (1.0 + shock)
+        if not (math.isfinite(target) and target > 0.0):
+            raise ValueError("shock: moves the reference price to a value that is not a finite price > 0")
         if down:
             market.levels = [lv for lv in market.levels if not lv[0] > target]
         else:

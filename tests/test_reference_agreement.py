@@ -109,16 +109,28 @@ def test_empty_position_set():
     assert got.n_liquidated == 0 and got.final_price == 98.0 and math.isclose(got.amplification, 1.0)
 
 
-def test_a_negative_zero_threshold_at_a_price_that_underflows_to_zero():
+def test_a_negative_zero_threshold_at_the_smallest_price():
     # The engine compares thresholds with prices by their bit patterns; -0.0 (the first
-    # long's liquidation price: -5e-324 / 4 rounds to -0.0) must still count as 0.0 once
-    # the shocked price underflows to 0.0, as it does in the reference.
+    # long's liquidation price: -5e-324 / 4 rounds to -0.0) must still count as 0.0: neither
+    # it nor the +0.0 threshold triggers at the smallest price > 0, as in the reference.
     book = {"bid_price": [1.0], "bid_qty": [1.0], "ask_price": [2.0], "ask_qty": [1.0]}
     pos = {"side": [1, 1], "qty": [4.0, 1.0], "entry_price": [2.5e-321, 0.5], "margin": [1e-320, 0.5],
            "mmr": [0.0, 0.0], "maint_amount": [5e-324, 0.0]}
     ob, positions = build(book, pos)
     assert math.copysign(1.0, positions.liquidation_price[0]) == -1.0 and positions.liquidation_price[0] == 0.0
-    got = lc.cascade(ob, positions, -0.6, ref_price=5e-324)
-    assert got.shock_price == 0.0 and got.n_liquidated == 2
-    assert list(got.liquidated_index) == [0, 1]  # -0.0 and +0.0 tie: by index
-    assert_agrees(got, reference.cascade(book, pos, shock=-0.6, ref_price=5e-324))
+    got = lc.cascade(ob, positions, -0.5, ref_price=1e-323)
+    assert got.shock_price == 5e-324 and got.n_liquidated == 0
+    assert_agrees(got, reference.cascade(book, pos, shock=-0.5, ref_price=1e-323))
+
+
+def test_a_shock_that_moves_the_price_to_zero_or_beyond_the_largest_double_is_an_error():
+    # Hardening issue: a shocked price that underflows to 0 would trade at 0; one that
+    # overflows gave inf prices and a NaN amplification.
+    book = {"bid_price": [1.0], "bid_qty": [1.0], "ask_price": [2.0], "ask_qty": [1.0]}
+    pos = {"side": [1], "qty": [1.0], "entry_price": [1.5], "margin": [0.5], "mmr": [0.0], "maint_amount": [0.0]}
+    ob, positions = build(book, pos)
+    for shock, ref in ((-0.6, 5e-324), (1e308, 2.0), (0.5, 1.5e308)):
+        with pytest.raises(ValueError, match=r"^shock: moves the reference price"):
+            lc.cascade(ob, positions, shock, ref_price=ref)
+        with pytest.raises(ValueError, match=r"^shock:"):
+            reference.cascade(book, pos, shock=shock, ref_price=ref)

@@ -264,6 +264,10 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, double ref_
       return result;
     }
     last = result.ref_price * (1.0 + shock.value);
+    if (!(std::isfinite(last) && last > 0.0)) {
+      throw InputError("shock", "moves the reference price " + format_value(result.ref_price) + " to " +
+                                    format_value(last) + ", which is not a finite price > 0");
+    }
     walker.remove_beyond(last);
   } else {
     const auto fill = walker.take(shock.value, last);

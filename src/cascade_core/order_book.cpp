@@ -16,6 +16,7 @@ void validate_side(std::span<const double> price, std::span<const double> qty,
     throw InputError(qty_field, "length " + std::to_string(qty.size()) + " does not match " +
                                     price_field + " length " + std::to_string(price.size()));
   }
+  double total_qty = 0.0, notional = 0.0;  // the side's totals bound every sum of fills against it
   for (std::size_t i = 0; i < price.size(); ++i) {
     const auto index = static_cast<std::ptrdiff_t>(i);
     if (!std::isfinite(price[i]) || price[i] <= 0.0) {
@@ -33,6 +34,11 @@ void validate_side(std::span<const double> price, std::span<const double> qty,
                              " (duplicated or unsorted level): " + format_value(price[i]) +
                              " after " + format_value(price[i - 1]));
       }
+    }
+    total_qty += qty[i];
+    notional += price[i] * qty[i];
+    if (!(std::isfinite(total_qty) && std::isfinite(notional))) {
+      throw InputError(qty_field, index, "the side's total quantity or notional (price * qty summed) overflows");
     }
   }
 }
@@ -76,6 +82,10 @@ double OrderBook::best_ask() const {
   return asks_.price.front();
 }
 
-double OrderBook::mid() const { return (best_bid() + best_ask()) / 2.0; }
+double OrderBook::mid() const {
+  const double bid = best_bid(), ask = best_ask();
+  const double sum = bid + ask;  // halves for prices near the largest double (same value otherwise)
+  return std::isfinite(sum) ? sum / 2.0 : bid / 2.0 + ask / 2.0;
+}
 
 }  // namespace cascade_core

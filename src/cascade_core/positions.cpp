@@ -23,6 +23,13 @@ void check_length(std::size_t expected, std::size_t actual, const char* field) {
   }
 }
 
+// The largest quantity, and notional plus margin, a position of a set of n may have: n of them
+// sum to at most half the largest double, so no total over the set (quantities, fill value, bad
+// debt) can overflow.
+double sum_bound(std::size_t n) noexcept {
+  return std::numeric_limits<double>::max() / 2.0 / static_cast<double>(n > 0 ? n : 1);
+}
+
 [[noreturn]] void reject(const char* field, std::size_t i, const char* rule, double value) {
   throw InputError(field, static_cast<std::ptrdiff_t>(i),
                    std::string(rule) + ", got " + format_value(value));
@@ -36,6 +43,7 @@ CASCADE_CORE_SIMD_CLONES
 bool compute_prices(std::size_t n, const PositionColumns& columns, double* __restrict liq,
                     double* __restrict bankruptcy) {
   constexpr double max = std::numeric_limits<double>::max();
+  const double share = sum_bound(n);
   const std::int8_t* __restrict side = columns.side.data();
   const double* __restrict qty = columns.qty.data();
   const double* __restrict entry = columns.entry_price.data();
@@ -51,7 +59,8 @@ bool compute_prices(std::size_t n, const PositionColumns& columns, double* __res
     const double bankrupt = e - s * (m / q);
     const bool ok = ((s == 1.0) | (s == -1.0)) & (q > 0.0) & (q <= max) & (e > 0.0) & (e <= max) &
                     (m >= 0.0) & (m <= max) & (r >= 0.0) & (r < 1.0) & (std::abs(a) <= max) &
-                    (std::abs(price) <= max) & (std::abs(bankrupt) <= max);
+                    (std::abs(price) <= max) & (std::abs(bankrupt) <= max) & (q <= share) &
+                    (q * e + m <= share);
     bad |= ok ? 0 : 1;
     liq[i] = price;
     bankruptcy[i] = bankrupt;
@@ -105,6 +114,16 @@ void PositionSet::validate_and_report(std::size_t n) const {
     if (!std::isfinite(margin) || margin < 0.0) reject("margin", i, "must be finite and >= 0", margin);
     if (!std::isfinite(mmr) || mmr < 0.0 || mmr >= 1.0) reject("mmr", i, "must be in [0, 1)", mmr);
     if (!std::isfinite(maint)) reject("maint_amount", i, "must be finite", maint);
+  }
+  const double share = sum_bound(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(c.qty[i] <= share)) {
+      reject("qty", i, ("must be <= " + format_value(share) + " (so that sums over the set stay finite)").c_str(), c.qty[i]);
+    }
+    if (!(c.qty[i] * c.entry_price[i] + c.margin[i] <= share)) {
+      reject("qty", i, ("qty * entry_price + margin must be <= " + format_value(share) +
+                        " (so that sums over the set stay finite)").c_str(), c.qty[i]);
+    }
   }
   // Every value is in its domain, so some price overflowed (e.g. qty*entry beyond 1.8e308).
   for (std::size_t i = 0; i < n; ++i) {

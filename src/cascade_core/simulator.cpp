@@ -10,6 +10,7 @@
 
 #include "cascade_core/book_walker.hpp"
 #include "cascade_core/errors.hpp"
+#include "cascade_core/resources.hpp"
 
 namespace cascade_core {
 
@@ -30,11 +31,13 @@ class Simulation {
     mmr_.assign(cols_.mmr.begin(), cols_.mmr.end());
     maint_.assign(cols_.maint_amount.begin(), cols_.maint_amount.end());
     state_.assign(n, State::open);
+    if (config.policy.partial_tiers) tier_cap_.assign(n, std::numeric_limits<std::uint32_t>::max());
     last_ = mark_ = centre0_;
     fund_ = config.insurance_fund;
   }
 
   SimulationResult run(const std::atomic<bool>* cancel) {
+    cancel_ = cancel;
     const auto& cfg = config_;
     const std::size_t steps = static_cast<std::size_t>(cfg.steps);
     std::vector<double> history{centre0_};  // last price before each step
@@ -44,7 +47,7 @@ class Simulation {
     const double ema_alpha = cfg.mark_halflife > 0.0 ? 1.0 - std::exp2(-cfg.dt / cfg.mark_halflife) : 1.0;
     std::int64_t halted_until = 0;
     for (std::size_t t = 0; t < steps; ++t) {
-      if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) break;
+      if (cancelled()) break;
       step_ = static_cast<std::int64_t>(t);
       const double centre = cfg.path.empty() ? centre0_ : cfg.path[t];
       shift_ = centre - centre0_;
@@ -73,7 +76,9 @@ class Simulation {
         const auto window = static_cast<std::size_t>(breaker.window);
         const double before = history[history.size() > window ? history.size() - 1 - window : 0];
         if (std::abs(last_ / before - 1.0) >= breaker.move) {
-          halted_until = std::max(halted_until, step_ + 1 + breaker.halt);
+          // a halt beyond the run's end halts it to the end (no step + halt overflow)
+          const std::int64_t until = breaker.halt >= cfg.steps ? cfg.steps : step_ + 1 + breaker.halt;
+          halted_until = std::max(halted_until, until);
         }
       }
       record(t, centre, halted);
@@ -131,7 +136,10 @@ class Simulation {
     const auto& policy = config_.policy;
     std::int64_t budget = policy.max_orders_per_step > 0 ? policy.max_orders_per_step
                                                          : std::numeric_limits<std::int64_t>::max();
-    for (;;) {
+    // Each pass closes a queued position for good or moves it down a tier (close()), so the
+    // loop ends; a step with millions of orders still answers Ctrl-C.
+    for (std::uint64_t pass = 1;; ++pass) {
+      if ((pass & 0x3FF) == 0 && cancelled()) break;
       enqueue();
       if (budget == 0 || (long_queue_.empty() && short_queue_.empty())) break;
       if (policy.max_notional_per_step > 0.0 && step_notional_ >= policy.max_notional_per_step) break;
@@ -206,21 +214,28 @@ class Simulation {
       }
     }
     if (policy.partial_tiers && !policy.tiers.notional_floor.empty()) {
-      // Bybit-like: step down the risk-limit tiers before any full close
-      for (;;) {
+      // Bybit-like: step down the risk-limit tiers before any full close. A position's tier
+      // only goes down (one reduced to a tier stays at most in it, even when a rising price
+      // grows a short's notional again), so this loop runs at most once per tier, and a
+      // position is relisted at most once per tier: every close makes progress.
+      std::size_t tier = std::min<std::size_t>(policy.tiers.tier_of(open_qty_[i] * mark_), tier_cap_[i]);
+      while (tier > 0) {
         const double q = open_qty_[i];
-        const std::size_t tier = policy.tiers.tier_of(q * mark_);
-        if (tier == 0) break;
         const double keep = policy.tiers.notional_floor[tier] / mark_;  // the lower tier's limit
-        const double b = bankruptcy();
-        const auto [fill, fee] = market_close(i, q - keep, b);
-        if (fill.qty > 0.0) {  // the realised PnL and the fee settle against the margin
-          margin_[i] += side * (fill.notional - entry * fill.qty) - fee;
-          open_qty_[i] = q - fill.qty;
+        // `keep * mark` may round to just above the floor: the position is in the lower tier
+        // then, with nothing to sell (the reduction is not recomputed from a tier lookup).
+        if (q > keep) {
+          const auto [fill, fee] = market_close(i, q - keep, bankruptcy());
+          if (fill.qty > 0.0) {  // the realised PnL and the fee settle against the margin
+            margin_[i] += side * (fill.notional - entry * fill.qty) - fee;
+            open_qty_[i] = q - fill.qty;
+          }
+          if (fill.unfilled > 0.0 || margin_[i] <= 0.0) break;  // the book would not take it
         }
-        if (fill.unfilled > 0.0 || margin_[i] <= 0.0) break;  // the book would not take it
-        mmr_[i] = policy.tiers.mmr[tier - 1];
-        maint_[i] = policy.tiers.maint_amount[tier - 1];
+        --tier;
+        tier_cap_[i] = static_cast<std::uint32_t>(tier);
+        mmr_[i] = policy.tiers.mmr[tier];
+        maint_[i] = policy.tiers.maint_amount[tier];
         const double liq = liquidation_price(side, open_qty_[i], entry, margin_[i], mmr_[i], maint_[i]);
         if (side > 0 ? mark_ > liq : mark_ < liq) {  // safe in the lower tier: back to open
           state_[i] = State::open;
@@ -341,15 +356,20 @@ class Simulation {
     r.insurance_fund.push_back(fund_);
     r.fund_inventory.push_back(inventory_);
     r.adl_qty.push_back(step_adl_);
-    r.bid_depth.push_back(bids_.remaining());
-    r.ask_depth.push_back(asks_.remaining());
+    r.bid_depth.push_back(bids_.remaining(shift_));
+    r.ask_depth.push_back(asks_.remaining(shift_));
     r.best_bid.push_back(bids_.best(shift_));
     r.best_ask.push_back(asks_.best(shift_));
     r.halted.push_back(halted ? 1 : 0);
     r.queued.push_back(r.queued_now);
   }
 
+  [[nodiscard]] bool cancelled() const noexcept {
+    return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed);
+  }
+
   const SimulationConfig& config_;
+  const std::atomic<bool>* cancel_ = nullptr;
   const PositionSet& positions_;
   PositionColumns cols_;
   BookWalker bids_, asks_;
@@ -364,6 +384,7 @@ class Simulation {
   std::priority_queue<std::pair<double, std::uint32_t>, std::vector<std::pair<double, std::uint32_t>>,
                       std::greater<>> relisted_shorts_;  // lowest first
   bulk_vector<State> state_;
+  bulk_vector<std::uint32_t> tier_cap_;  // partial_tiers: the highest tier a position may be in
   std::size_t next_long_ = 0, next_short_ = 0;
   std::deque<std::uint32_t> long_queue_, short_queue_;
   Ranking adl_longs_, adl_shorts_;
@@ -375,7 +396,8 @@ class Simulation {
 }  // namespace
 
 void SimulationConfig::validate(std::size_t) const {
-  require(steps >= 1, "steps", "must be >= 1", static_cast<double>(steps));
+  // (bounded so that step arithmetic never overflows; memory refuses far fewer)
+  require(steps >= 1 && steps <= (std::int64_t{1} << 40), "steps", "must be in [1, 2**40]", static_cast<double>(steps));
   require(std::isfinite(dt) && dt > 0.0, "dt", "must be finite and > 0", dt);
   require(std::isfinite(resilience) && resilience >= 0.0, "resilience", "must be finite and >= 0", resilience);
   if (!path.empty() && path.size() != static_cast<std::size_t>(steps)) {
@@ -419,7 +441,41 @@ void SimulationConfig::validate(std::size_t) const {
 SimulationResult simulate(const OrderBook& book, const PositionSet& positions,
                           const SimulationConfig& config, const std::atomic<bool>* cancel) {
   config.validate(positions.size());
-  (void)book.mid();  // both sides needed: the mid is the book's centre
+  const double mid = book.mid();  // both sides needed: the mid is the book's centre
+  if (config.mark == SimulationConfig::Mark::index) {
+    // the mark is the fundamental plus the basis: it must stay a price (> 0) at every step
+    double lowest = config.path.empty() ? mid : *std::min_element(config.path.begin(), config.path.end());
+    if (!(lowest + config.basis > 0.0)) {
+      throw InputError("basis", "the index mark path + basis must stay > 0, but the lowest fundamental " +
+                                    format_value(lowest) + " plus basis " + format_value(config.basis) + " is not");
+    }
+  }
+  // Every running total (fund, inventory, fills) is bounded by what the book can trade over
+  // the run: its quantity at its worst shifted price, once per step.
+  const double top_path = config.path.empty() ? mid : *std::max_element(config.path.begin(), config.path.end());
+  const double shift = std::max(0.0, top_path - mid);
+  double per_step = 0.0;
+  for (const BookSide* side : {&book.bids(), &book.asks()}) {
+    double qty = 0.0;
+    for (const double q : side->qty) qty += q;
+    if (!side->empty()) per_step += qty * (std::max(side->price.front(), side->price.back()) + shift);
+  }
+  constexpr double bound = std::numeric_limits<double>::max() / 4.0;
+  if (!(std::abs(config.insurance_fund) <= bound)) {
+    throw InputError("insurance_fund", "must be at most " + format_value(bound) + " in size, got " +
+                                           format_value(config.insurance_fund));
+  }
+  if (!(per_step * (static_cast<double>(config.steps) + 1.0) <= bound)) {
+    throw InputError("steps", "the book's notional traded over every step (" + format_value(per_step) +
+                                  " per step) would overflow the running totals");
+  }
+  // The timeline's columns and the breakers' price history, per step; the position copies.
+  constexpr double bytes_per_step = 16 * sizeof(double);
+  constexpr double bytes_per_position = 6 * sizeof(double) + 2;
+  require_memory("steps",
+                 bytes_per_step * static_cast<double>(config.steps) +
+                     bytes_per_position * static_cast<double>(positions.size()),
+                 "the simulation's timeline");
   positions.prepare();
   Simulation simulation(book, positions, config);
   return simulation.run(cancel);

@@ -46,13 +46,15 @@ class BookWalker {
   }
 
   // The same, filling no worse than `limit` (sells: at >= limit; buys: <= limit), the
-  // levels' prices shifted by `shift` (the book's centre has moved).
+  // levels' prices shifted by `shift` (the book's centre has moved). A level shifted to a
+  // price <= 0 is gone: no order fills there (only bids can get there: the asks lie above a
+  // centre that is > 0).
   Fill take(double qty, double& last, double limit, double shift) noexcept {
     Fill fill;
     double remaining = qty;
     while (remaining > 0.0 && level_ < n_) {
       const double price = price_[level_] + shift;
-      if (bids_ ? price < limit : price > limit) break;
+      if (!(price > 0.0) || (bids_ ? price < limit : price > limit)) break;
       last = price;
       if (remaining >= left_) {
         fill.qty += left_;
@@ -102,16 +104,24 @@ class BookWalker {
     return level_ + (level_ < n_ && left_ < qty_[level_] ? 1 : 0);
   }
 
-  // The best remaining price (NaN when the side is used up).
+  // The best remaining price (NaN when the side is used up, or its levels are all shifted to
+  // prices <= 0).
   [[nodiscard]] double best(double shift = 0.0) const noexcept {
-    return level_ < n_ ? price_[level_] + shift : std::numeric_limits<double>::quiet_NaN();
+    const double price = level_ < n_ ? price_[level_] + shift : 0.0;
+    return price > 0.0 ? price : std::numeric_limits<double>::quiet_NaN();
   }
 
-  // Volume consumed from the top, and what rests (needs track_volume).
+  // Volume consumed from the top, and what rests at prices > 0 with the levels shifted by
+  // `shift` (needs track_volume).
   [[nodiscard]] double consumed() const noexcept {
     return level_ >= n_ ? cum_.back() : cum_[level_] + (qty_[level_] - left_);
   }
-  [[nodiscard]] double remaining() const noexcept { return cum_.back() - consumed(); }
+  [[nodiscard]] double remaining(double shift = 0.0) const noexcept {
+    // the levels still priced > 0 are a prefix (only bids fall that far: see take())
+    const auto alive = static_cast<std::size_t>(
+        std::partition_point(price_, price_ + n_, [shift](double p) { return p + shift > 0.0; }) - price_);
+    return std::max(0.0, cum_[alive] - consumed());
+  }
 
   // The consumed volume decays by `factor` (Obizhaeva-Wang refill; needs track_volume).
   void refill(double factor) {
