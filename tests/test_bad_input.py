@@ -196,8 +196,10 @@ def test_core_checks_dtype_dimension_and_objects():
 
 
 def test_overflowing_position_is_rejected_not_returned_as_inf():
-    with pytest.raises(ValueError, match=r"^qty\[0\]: liquidation price overflows"):
+    with pytest.raises(ValueError, match=r"^qty\[0\]: qty \* entry_price \+ margin must be <= 8.98"):
         lc.Positions(1, 1e300, 1e10, 0.0)
+    with pytest.raises(ValueError, match=r"^qty\[0\]: liquidation price overflows"):
+        lc.Positions(1, 1.0, 1.0, 0.0, maint_amount=-1.79e308)
 
 
 def test_strided_input_is_read_correctly():

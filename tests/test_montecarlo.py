@@ -305,7 +305,7 @@ def test_bad_book_and_shock_models(make, error, pattern):
 @pytest.mark.parametrize(("kwargs", "error", "pattern"), [
     (dict(n=-1), ValueError, r"^n_scenarios: must be >= 0"),
     (dict(seed=-1), ValueError, r"^seed: must be >= 0"),
-    (dict(seed=2**64), ValueError, r"^seed: must be < 2\*\*64"),
+    (dict(seed=2**64), ValueError, r"^seed: must be <= 18446744073709551615"),
     (dict(seed=1.5), TypeError, r"^seed: expected an integer"),
     (dict(threads=0), ValueError, r"^threads: must be >= 1"),
     (dict(first_scenario=-3), ValueError, r"^first_scenario"),
@@ -319,10 +319,13 @@ def test_bad_run_arguments(kwargs, error, pattern):
 
 def test_a_sampled_position_whose_price_overflows_is_rejected_not_cascaded():
     # A valid model can still sample a position PositionSet rejects (here a maintenance amount
-    # near -DBL_MAX pushes the longs' liquidation price past it); studies raise its error.
-    population = lc.PositionPopulation(count=10, open_interest=1e307, tiers=None, maint_amount=-1.79e308,
+    # near -DBL_MAX pushes the longs' liquidation price past it); studies raise its error,
+    # naming the population (the user's parameter) and the position's own error.
+    population = lc.PositionPopulation(count=10, open_interest=1e6, size_distribution="fixed", tiers=None, mmr=0.5,
+                                       maint_amount=-1.79e308,
                                        exclude_underwater=False)
-    with pytest.raises(ValueError, match=r"^qty\[0\]: liquidation price overflows"):
+    with pytest.raises(ValueError, match=r"^population: scenario 0 drew a position the engine cannot represent "
+                                         r"\(qty\[0\]: liquidation price overflows"):
         lc.monte_carlo(population, lc.BookModel(), [-0.05], 2, seed=1, threads=1, progress=False)
     # the shorts' price (entry + margin + maint) stays finite: that side runs
     assert lc.monte_carlo(population, lc.BookModel(), [0.05], 2, seed=1, threads=1, progress=False).final_price.size == 2

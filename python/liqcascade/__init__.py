@@ -6,6 +6,7 @@ behind a thin NumPy API.
 
 from __future__ import annotations
 
+from . import datasets
 from .book import BookDepth, OrderBook
 from .cascade import CascadeResult, CascadeTrace, cascade
 from .montecarlo import (
@@ -88,6 +89,7 @@ __all__ = [
     "OrderBook",
     "Positions",
     "cascade",
+    "datasets",
     "__version__",
     "buffer_cache",
     "get_include",

@@ -20,10 +20,14 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def real_scalar(value: Any, field: str) -> float:
-    """A real number as float (bools and non-numbers are a ``TypeError`` naming ``field``)."""
+    """A real number as float (bools and non-numbers are a ``TypeError`` naming ``field``; an
+    integer too large for a float is a ``ValueError``)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{field}: expected a real number, got {type(value).__name__}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{field}: must be finite, got {value!r}") from None
 
 
 def bounded_scalar(value: Any, name: str, *, low: float | None = None, high: float | None = None,
@@ -38,18 +42,32 @@ def bounded_scalar(value: Any, name: str, *, low: float | None = None, high: flo
     if not ok:
         lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
         hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
-        rule = f"in {lo}, {hi}" if lo and hi else (f"> {low:g}" if low_open else f">= {low:g}") if lo else f"<= {high:g}"
-        raise ValueError(f"{name}: must be finite and {rule}, got {x!r}")
+        if lo and hi:
+            rule = f" and in {lo}, {hi}"
+        elif lo:
+            rule = f" and > {low:g}" if low_open else f" and >= {low:g}"
+        elif hi:
+            rule = f" and < {high:g}" if high_open else f" and <= {high:g}"
+        else:
+            rule = ""
+        raise ValueError(f"{name}: must be finite{rule}, got {x!r}")
     return x
 
 
-def int_scalar(value: Any, field: str, *, minimum: int | None = None) -> int:
-    """An integer (``TypeError`` for floats and bools), optionally at least ``minimum``."""
+#: The largest integer the engine's signed 64-bit parameters take.
+INT64_MAX = 2**63 - 1
+
+
+def int_scalar(value: Any, field: str, *, minimum: int | None = None, maximum: int = INT64_MAX) -> int:
+    """An integer (``TypeError`` for floats and bools), optionally at least ``minimum``, and at
+    most ``maximum`` (by default what a signed 64-bit integer holds: the type the engine takes)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{field}: expected an integer, got {type(value).__name__}")
     result = int(value)
     if minimum is not None and result < minimum:
         raise ValueError(f"{field}: must be >= {minimum}, got {result}")
+    if result > maximum:
+        raise ValueError(f"{field}: must be <= {maximum}, got {result}")
     return result
 
 

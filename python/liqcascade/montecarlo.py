@@ -9,6 +9,7 @@ and any split of the scenario range.
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -160,24 +161,31 @@ class BookModel:
     def linear(cls, notional_per_pct: float, max_distance: float = 0.5, **kwargs: Any) -> BookModel:
         """Constant depth: ``notional_per_pct`` of notional per 1 % of distance."""
         depth = _finite(notional_per_pct, "notional_per_pct", low=0.0, low_open=True)
-        return cls(profile=((0.0, 0.0), (max_distance, depth * max_distance / 0.01)), **kwargs)
+        distance = _finite(max_distance, "max_distance", low=0.0, low_open=True)
+        return cls(profile=((0.0, 0.0), (distance, depth * distance / 0.01)), **kwargs)
 
     @classmethod
     def power(cls, notional_within_1pct: float, exponent: float, max_distance: float = 0.5,
               points: int = 200, **kwargs: Any) -> BookModel:
         """Cumulative notional ``notional_within_1pct * (d / 1 %) ** exponent`` (exponent < 1:
         depth concentrated near the mid)."""
-        _finite(exponent, "exponent", low=0.0, low_open=True)
-        d = np.linspace(0.0, max_distance, points)
-        return cls(profile=tuple(zip(d, notional_within_1pct * (d / 0.01) ** exponent)), **kwargs)
+        depth = _finite(notional_within_1pct, "notional_within_1pct", low=0.0, low_open=True)
+        power = _finite(exponent, "exponent", low=0.0, low_open=True)
+        d = _profile_distances(max_distance, points)
+        with np.errstate(over="ignore", under="ignore"):  # an overflowing profile: BookModel names it
+            cumulative = depth * (d / 0.01) ** power
+        return cls(profile=tuple(zip(d, cumulative)), **kwargs)
 
     @classmethod
     def exponential(cls, total_notional: float, decay: float, max_distance: float = 0.5,
                     points: int = 200, **kwargs: Any) -> BookModel:
         """Cumulative notional ``total_notional * (1 - exp(-d / decay))``."""
-        _finite(decay, "decay", low=0.0, low_open=True)
-        d = np.linspace(0.0, max_distance, points)
-        return cls(profile=tuple(zip(d, total_notional * -np.expm1(-d / decay))), **kwargs)
+        total = _finite(total_notional, "total_notional", low=0.0, low_open=True)
+        scale = _finite(decay, "decay", low=0.0, low_open=True)
+        d = _profile_distances(max_distance, points)
+        with np.errstate(over="ignore", under="ignore"):
+            cumulative = total * -np.expm1(-d / scale)
+        return cls(profile=tuple(zip(d, cumulative)), **kwargs)
 
     def _to_core(self) -> dict[str, Any]:
         return {"mid": float(self.mid), "tick": float(self.tick),
@@ -233,28 +241,28 @@ class ShockModel:
         return {"kind": self.kind, "values": self.values.tolist(), "scale": float(self.scale), "df": float(self.df)}
 
 
+def _profile_distances(max_distance: Any, points: Any) -> FloatArray:
+    distance = _finite(max_distance, "max_distance", low=0.0, low_open=True)
+    return np.linspace(0.0, distance, int_scalar(points, "points", minimum=2, maximum=1_000_000))
+
+
 def _shock_model(shocks: Any) -> ShockModel:
     return shocks if isinstance(shocks, ShockModel) else ShockModel.fixed(shocks)
 
 
 def _seed(seed: Any) -> int:
-    value = int_scalar(seed, "seed", minimum=0)
-    if value >= 2**64:
-        raise ValueError(f"seed: must be < 2**64, got {value}")
-    return value
+    return int_scalar(seed, "seed", minimum=0, maximum=2**64 - 1)
 
 
 def _index(value: Any, name: str) -> int:
-    result = int_scalar(value, name, minimum=0)
-    if result >= 2**64:
-        raise ValueError(f"{name}: must be < 2**64, got {result}")
-    return result
+    # (the engine takes a uint64; it refuses scenario numbers beyond int64, which the table holds)
+    return int_scalar(value, name, minimum=0, maximum=2**64 - 1)
 
 
 def _threads(threads: Any) -> int:
     if threads is None:
         return int(_core.default_threads())
-    return int_scalar(threads, "threads", minimum=1)
+    return int_scalar(threads, "threads", minimum=1, maximum=2**32 - 1)  # the engine's bound is lower
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -490,7 +498,11 @@ def sample_scenario(population: PositionPopulation, book_model: BookModel,
     core_book, columns, shock = _core.sample_scenario(
         population._to_core(), book_model._to_core(), _shock_model(shocks)._to_core(), _seed(seed),
         _index(index, "index"))
-    return Scenario(OrderBook._from_core(core_book), Positions(**columns), float(shock))
+    return Scenario(OrderBook._from_core(core_book), Positions(**columns, copy=False), float(shock))
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0)
 
 
 def cascade_many(book: OrderBook, positions: Positions, shocks: Any, *, ref_price: float | None = None,
@@ -502,7 +514,7 @@ def cascade_many(book: OrderBook, positions: Positions, shocks: Any, *, ref_pric
         raise TypeError(f"book: expected liqcascade.OrderBook, got {type(book).__name__}")
     if not isinstance(positions, Positions):
         raise TypeError(f"positions: expected liqcascade.Positions, got {type(positions).__name__}")
-    values = float_column(np.atleast_1d(np.asarray(shocks)) if np.ndim(shocks) == 0 else shocks, "shocks")
+    values = float_column(shocks, "shocks", 1) if _is_scalar(shocks) else float_column(shocks, "shocks")
     ref = None if ref_price is None else real_scalar(ref_price, "ref_price")
     callback, close = _progress_callback(progress, values.shape[0], "shocks")
     try:

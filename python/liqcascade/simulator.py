@@ -218,6 +218,7 @@ def gbm_path(steps: int, dt: float, start: float, sigma: float, mu: float = 0.0,
     per unit time; jumps arrive at ``jump_rate`` per unit time with log-size
     N(``jump_mean``, ``jump_std``). The first value is ``start``."""
     n = int_scalar(steps, "steps", minimum=1)
+    _core.require_memory("steps", 40.0 * n, "the path")
     checked = {
         "dt": bounded_scalar(dt, "dt", low=0.0, low_open=True),
         "start": bounded_scalar(start, "start", low=0.0, low_open=True),
@@ -227,6 +228,8 @@ def gbm_path(steps: int, dt: float, start: float, sigma: float, mu: float = 0.0,
         "jump_mean": bounded_scalar(jump_mean, "jump_mean"),
         "jump_std": bounded_scalar(jump_std, "jump_std", low=0.0),
     }
+    if checked["jump_rate"] * checked["dt"] > 1e9:
+        raise ValueError(f"jump_rate: at most 1e9 jumps per step are expected (jump_rate * dt), got {jump_rate!r}")
     rng = np.random.Generator(np.random.Philox(int_scalar(seed, "seed", minimum=0)))
     dt_, s = checked["dt"], checked["sigma"]
     log_steps = (checked["mu"] - 0.5 * s * s) * dt_ + s * math.sqrt(dt_) * rng.standard_normal(n - 1)
@@ -240,11 +243,14 @@ def random_flow(steps: int, rate: float, mean_size: float, *, buy_share: float =
     Poisson number of orders per step with mean ``rate``, exponential sizes of mean
     ``mean_size``, each a buy with probability ``buy_share``. Add it to any other flow."""
     n = int_scalar(steps, "steps", minimum=1)
+    _core.require_memory("steps", 24.0 * n, "the flow")
     checked = {
         "rate": bounded_scalar(rate, "rate", low=0.0),
         "mean_size": bounded_scalar(mean_size, "mean_size", low=0.0),
         "buy_share": bounded_scalar(buy_share, "buy_share", low=0.0, high=1.0),
     }
+    # every order is drawn: its size and its side (the sum per step is what is returned)
+    _core.require_memory("rate", 24.0 * checked["rate"] * n, "the orders drawn")
     rng = np.random.Generator(np.random.Philox(int_scalar(seed, "seed", minimum=0)))
     counts = rng.poisson(checked["rate"], n)
     sizes = rng.exponential(checked["mean_size"], int(counts.sum()))

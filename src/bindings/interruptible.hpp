@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace liqcascade_bindings {
@@ -21,14 +22,14 @@ namespace cc = cascade_core;
 // re-raises) and to report progress.
 template <class Body>
 auto run_interruptible(Body body, cc::RunControl& control, const py::object& progress) {
-  decltype(body()) result;
+  std::optional<decltype(body())> result;
   std::exception_ptr failure;
   bool finished = false;
   std::mutex mutex;
   std::condition_variable wake;
   std::thread runner([&] {
     try {
-      result = body();
+      result.emplace(body());
     } catch (...) {
       failure = std::current_exception();
     }
@@ -64,7 +65,7 @@ auto run_interruptible(Body body, cc::RunControl& control, const py::object& pro
   }
   runner.join();
   if (failure) std::rethrow_exception(failure);
-  return result;
+  return std::move(*result);
 }
 
 

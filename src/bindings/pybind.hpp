@@ -44,6 +44,14 @@ py::array_t<T, py::array::c_style> column(const py::handle& obj, const char* fie
     throw py::value_error(std::string(field) + ": expected a 1-D array, got " +
                           std::to_string(arr.ndim()) + " dimensions");
   }
+  // A misaligned or non-contiguous array (a float64 view at an odd address, a strided slice)
+  // is copied into an aligned contiguous one: the core reads columns as aligned T.
+  constexpr int required = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+  if ((py::detail::array_proxy(arr.ptr())->flags & required) != required) {
+    auto copy = py::array_t<T, py::array::c_style>(arr.request().shape);
+    copy[py::ellipsis()] = arr;
+    return copy;
+  }
   return py::array_t<T, py::array::c_style>::ensure(arr);
 }
 

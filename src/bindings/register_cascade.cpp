@@ -1,4 +1,5 @@
 #include "pybind.hpp"
+#include "interruptible.hpp"
 
 #include <cascade_core/cascade.hpp>
 
@@ -71,6 +72,14 @@ void register_cascade(py::module_& m) {
                                                : ref_price.cast<double>();
         if (!ref_price.is_none() && std::isnan(ref)) {
           throw py::value_error("ref_price: must be finite and > 0, got nan");
+        }
+        // A set's first cascade in a direction sorts that side: on a large set, interruptibly.
+        const auto direction = shock.kind == cc::Shock::Kind::relative
+                                   ? (value > 0.0 ? cc::Direction::up : cc::Direction::down)
+                                   : shock.direction;
+        if (!positions.prepared(direction) && positions.size() >= (std::size_t{1} << 20)) {
+          cc::RunControl control;
+          run_interruptible([&] { positions.prepare(direction, &control.cancel); return true; }, control, py::none());
         }
         cc::CascadeResult result;
         {

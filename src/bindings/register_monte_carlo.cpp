@@ -118,19 +118,10 @@ void register_monte_carlo(py::module_& m) {
         const auto pop = population_from(population);
         const auto book_model = book_from(book);
         const auto shock_model = shocks_from(shocks);
-        pop.validate();
-        book_model.validate();
-        shock_model.validate();
-        cc::PositionSample sample;
-        double shock = 0.0;
-        std::optional<cc::OrderBook> sampled_book;
-        {
-          py::gil_scoped_release release;
-          shock = cc::sample_shock(shock_model, seed, scenario);
-          // the book of a study without book randomness is the same in every scenario
-          sampled_book.emplace(cc::sample_book(book_model, seed, book_model.random() ? scenario : 0));
-          cc::sample_positions(pop, sampled_book->mid(), seed, scenario, 0, sample);
-        }
+        cc::RunControl control;
+        auto [sampled_book, sample, shock] = run_interruptible(
+            [&] { return cc::sample_scenario(pop, book_model, shock_model, seed, scenario, &control.cancel); },
+            control, py::none());
         py::dict positions;
         positions["side"] = to_numpy(std::move(sample.side));
         positions["qty"] = to_numpy(std::move(sample.qty));
@@ -138,7 +129,7 @@ void register_monte_carlo(py::module_& m) {
         positions["margin"] = to_numpy(std::move(sample.margin));
         positions["mmr"] = to_numpy(std::move(sample.mmr));
         positions["maint_amount"] = to_numpy(std::move(sample.maint_amount));
-        return py::make_tuple(py::cast(std::move(*sampled_book)), positions, shock);
+        return py::make_tuple(py::cast(std::move(sampled_book)), positions, shock);
       },
       py::arg("population"), py::arg("book"), py::arg("shocks"), py::arg("seed"), py::arg("scenario"));
 

@@ -1,4 +1,5 @@
 #include "pybind.hpp"
+#include "interruptible.hpp"
 
 #include <cascade_core/positions.hpp>
 #include <cascade_core/radix_sort.hpp>
@@ -109,8 +110,8 @@ void register_positions(py::module_& m) {
       .def(
           "prepare",
           [](const PositionSetHolder& h) {
-            py::gil_scoped_release release;
-            h.set->prepare();
+            cc::RunControl control;  // Ctrl-C stops a long sort
+            run_interruptible([&] { h.set->prepare(&control.cancel); return true; }, control, py::none());
           },
           "Sort both sides' liquidation thresholds now (otherwise done by the first cascade).")
       .def_property_readonly("prepared",

@@ -1,6 +1,7 @@
 #include "pybind.hpp"
 #include "interruptible.hpp"
 
+#include <cascade_core/resources.hpp>
 #include <cascade_core/simulator.hpp>
 
 namespace cc = cascade_core;
@@ -47,6 +48,14 @@ cc::SimulationConfig config_from(const py::dict& d) {
 }  // namespace
 
 void register_simulator(py::module_& m) {
+  m.def(
+      "require_memory",
+      [](const std::string& field, double bytes, const std::string& what) {
+        cc::require_memory(field.c_str(), bytes, what.c_str());
+      },
+      py::arg("field"), py::arg("bytes"), py::arg("what"),
+      "ValueError naming `field` when `bytes` exceed this machine's physical memory.");
+
   m.def(
       "simulate",
       [](const py::object& book_obj, const py::object& positions_obj, const py::dict& config_dict) {

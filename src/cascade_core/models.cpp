@@ -88,7 +88,8 @@ void PopulationModel::validate() const {
   } else {
     require(finite_non_negative(size_shape), "size_shape", "must be finite and >= 0", size_shape);
   }
-  require(finite_positive(open_interest), "open_interest", "must be finite and > 0", open_interest);
+  require(finite_positive(open_interest) && open_interest <= 1e18, "open_interest", "must be in (0, 1e18]",
+          open_interest);
   tiers.validate();
   require(rate(mmr), "mmr", "must be in [0, 1)", mmr);
   require(finite(maint_amount), "maint_amount", "must be finite", maint_amount);
@@ -206,7 +207,15 @@ OrderBook sample_book(const BookModel& model, std::uint64_t seed, std::uint64_t 
     asks.price.push_back(ask);
     asks.qty.push_back(notional * ask_noise / ask);
   }
-  return OrderBook(std::move(bids), std::move(asks));
+  try {
+    return OrderBook(std::move(bids), std::move(asks));
+  } catch (const InputError& error) {
+    // valid parameters whose draws leave the domain of a book (noise that rounds a level's
+    // quantity to 0 or inf, prices beyond the largest double): name the model, not a level
+    throw InputError("book_model", "scenario " + std::to_string(scenario) +
+                                       "'s sampled book is not a valid book (" + error.what() +
+                                       "): its level_noise, profile, mid or tick is too extreme");
+  }
 }
 
 void PositionSample::clear() noexcept { resize(0); }

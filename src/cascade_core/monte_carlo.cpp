@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cascade_core/errors.hpp"
+#include "cascade_core/resources.hpp"
 
 namespace cascade_core {
 
@@ -43,6 +44,33 @@ void ScenarioColumns::set(std::size_t row, std::uint64_t scenario_index, double 
   n_liquidated[row] = r.n_liquidated;
   rounds[row] = r.rounds;
   book_exhausted[row] = r.book_exhausted ? 1 : 0;
+}
+
+void check_scenario_range(std::uint64_t first, std::uint64_t count) {
+  // scenario numbers are int64 in the result table, and sample_scenario takes them back
+  constexpr std::uint64_t limit = std::uint64_t{1} << 63;
+  if (first >= limit || count > limit - first) {
+    throw InputError("first_scenario", "first_scenario + n_scenarios must be <= 2**63, got " +
+                                           std::to_string(first) + " + " + std::to_string(count));
+  }
+}
+
+void check_threads(unsigned threads) {
+  if (threads > max_threads) {
+    throw InputError("threads", "must be at most " + std::to_string(max_threads) + ", got " + std::to_string(threads));
+  }
+}
+
+void reject_population_sample(const PositionSample& sample, std::uint64_t scenario) {
+  try {
+    const PositionSet positions(sample.columns());
+  } catch (const InputError& error) {
+    // valid parameters whose draws leave the engine's domain: name the model, not a position
+    throw InputError("population", "scenario " + std::to_string(scenario) +
+                                       " drew a position the engine cannot represent (" + error.what() +
+                                       "): its entry_spread and entry_df, size_shape or open_interest "
+                                       "are too extreme");
+  }
 }
 
 unsigned default_threads() noexcept {
@@ -89,9 +117,13 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
   population.validate();
   book_model.validate();
   shocks.validate();
-  if (count > 0 && first > std::numeric_limits<std::uint64_t>::max() - count) {
-    throw InputError("first_scenario", "scenario indices overflow 64 bits");
-  }
+  check_scenario_range(first, count);
+  check_threads(threads);
+  require_memory("n_scenarios", static_cast<double>(count) * bytes_per_row, "the study's rows");
+  const double workers = static_cast<double>(std::min<std::size_t>(threads == 0 ? default_threads() : threads,
+                                                                   std::max<std::size_t>(count, 1)));
+  require_memory("count", workers * static_cast<double>(population.count) * bytes_per_sampled_position,
+                 "one sampled population per worker thread");
   ScenarioColumns out;
   out.resize(count);
   // A book without randomness is the same in every scenario: build it once.
@@ -114,7 +146,7 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
     if (!sample) sample = std::make_unique<TriggerSample>();
     const std::uint64_t scenario = first + row;
     const double shock = sample_shock(shocks, seed, scenario);
-    std::optional<OrderBook> scenario_book;
+    std::optional<OrderBook> scenario_book;  // (sample_scenario composes a scenario the same way)
     if (!fixed_book) scenario_book.emplace(sample_book(book_model, seed, scenario));
     const OrderBook& book = fixed_book ? *fixed_book : *scenario_book;
     // Only the side the shock moves toward can be triggered: sample that side straight into
@@ -133,7 +165,7 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
         PositionSample columns;
         sample_positions(population, book.mid(), seed, scenario, direction == Direction::down ? 1 : -1,
                          columns);
-        const PositionSet positions(columns.columns());
+        reject_population_sample(columns, scenario);
         throw std::logic_error("run_monte_carlo: a sampled position was flagged but not rejected");
       }
       TriggerOrder order(*sample);  // sorted as far as the cascade reaches
@@ -145,16 +177,34 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
   return out;
 }
 
+ScenarioSample sample_scenario(const PopulationModel& population, const BookModel& book_model,
+                               const ShockModel& shocks, std::uint64_t seed, std::uint64_t scenario,
+                               const std::atomic<bool>* cancel) {
+  population.validate();
+  book_model.validate();
+  shocks.validate();
+  check_scenario_range(scenario, 1);
+  require_memory("count", static_cast<double>(population.count) * 2.0 * (5 * sizeof(double) + 1),
+                 "the scenario's position columns");
+  const double shock = sample_shock(shocks, seed, scenario);
+  ScenarioSample out{sample_book(book_model, seed, book_model.random() ? scenario : 0), {}, shock};
+  sample_positions(population, out.book.mid(), seed, scenario, 0, out.positions, cancel);
+  if (cancel == nullptr || !cancel->load()) reject_population_sample(out.positions, scenario);
+  return out;
+}
+
 ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions,
                              std::span<const double> shocks, double ref_price, unsigned threads,
                              RunControl& control) {
+  check_threads(threads);
+  require_memory("shocks", static_cast<double>(shocks.size()) * bytes_per_row, "the rows of cascade_many");
   for (std::size_t i = 0; i < shocks.size(); ++i) {
     if (!(std::isfinite(shocks[i]) && shocks[i] > -1.0)) {
       throw InputError("shocks", static_cast<std::ptrdiff_t>(i),
                        "must be finite and > -1, got " + format_value(shocks[i]));
     }
   }
-  positions.prepare();  // once, before the threads share it
+  positions.prepare(&control.cancel);  // once, before the threads share it
   ScenarioColumns out;
   out.resize(shocks.size());
   parallel_for(shocks.size(), threads, control, [&](std::size_t i) {

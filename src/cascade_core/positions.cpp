@@ -138,9 +138,10 @@ void PositionSet::validate_and_report(std::size_t n) const {
   throw std::logic_error("PositionSet: a bad value was flagged but not found");
 }
 
-void PositionSet::prepare(Direction direction) const {
+void PositionSet::prepare(Direction direction, const std::atomic<bool>* cancel) const {
   const Side& s = side_of(direction);
-  std::call_once(s.sort_once, [this, &s, direction] {
+  // (an exception leaves the once_flag unset: a cancelled sort is redone by the next call)
+  std::call_once(s.sort_once, [this, &s, direction, cancel] {
     // Longs trigger by liquidation price descending, shorts ascending; ties by index. The
     // side's records are written straight from the columns into their top-digit buckets, in
     // index order, and each bucket is then sorted in cache (radix_sort.hpp).
@@ -171,7 +172,7 @@ void PositionSet::prepare(Direction direction) const {
         // patterns without folding -0.0 each time.
         records[next[top.bucket(key.of(liq))]++] = {liq + 0.0, columns_.qty[i], bankrupt_[i], i};
       }
-      sort_buckets(records, start, top, key);
+      if (!sort_buckets(records, start, top, key, cancel)) throw Cancelled();
     }
     s.index = bulk_vector<std::uint32_t>();  // not needed any more
     s.records = std::move(records);
@@ -179,9 +180,9 @@ void PositionSet::prepare(Direction direction) const {
   });
 }
 
-void PositionSet::prepare() const {
-  prepare(Direction::down);
-  prepare(Direction::up);
+void PositionSet::prepare(const std::atomic<bool>* cancel) const {
+  prepare(Direction::down, cancel);
+  prepare(Direction::up, cancel);
 }
 
 bool PositionSet::prepared(Direction direction) const noexcept {

@@ -25,7 +25,7 @@ void require_memory(const char* field, double bytes, const char* what) {
   if (available == 0 || bytes <= static_cast<double>(available)) return;
   constexpr double gib = 1024.0 * 1024.0 * 1024.0;
   char text[160];
-  std::snprintf(text, sizeof(text), "%s would need %.3g GiB of memory, this machine has %.3g GiB", what,
+  std::snprintf(text, sizeof(text), "%s would need %.1f GiB of memory, this machine has %.1f GiB", what,
                 bytes / gib, static_cast<double>(available) / gib);
   throw InputError(field, text);
 }

@@ -26,6 +26,12 @@ class InputError : public std::invalid_argument {
   std::ptrdiff_t index_;
 };
 
+// A run stopped by its cancel flag before it finished (the caller asked for it: Ctrl-C).
+class Cancelled : public std::runtime_error {
+ public:
+  Cancelled() : std::runtime_error("cancelled") {}
+};
+
 // Formats a double the way the messages show it (shortest round-trip form).
 std::string format_value(double value);
 

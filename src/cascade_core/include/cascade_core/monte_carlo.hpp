@@ -43,12 +43,43 @@ void parallel_for(std::size_t count, unsigned threads, RunControl& control,
 
 unsigned default_threads() noexcept;
 
+// The most worker threads a run may ask for.
+inline constexpr unsigned max_threads = 1024;
+// Memory per result row, and per sampled position of a worker (its trigger records and their
+// bucket copy), for the up-front memory checks.
+inline constexpr double bytes_per_row = 96.0;
+inline constexpr double bytes_per_sampled_position = 64.0;
+
+// InputError naming first_scenario unless [first, first + count) fits in int64 scenario numbers.
+void check_scenario_range(std::uint64_t first, std::uint64_t count);
+// InputError naming threads when more than max_threads are asked for (0: every core).
+void check_threads(unsigned threads);
+// Throws InputError naming the population when `sample` (scenario `scenario`) holds a
+// position PositionSet rejects; returns when it holds none.
+void reject_population_sample(const PositionSample& sample, std::uint64_t scenario);
+
 // Scenarios [first, first + count) of a study. Each: shock from `shocks`, book from `book`,
 // positions from `population` around the book's mid — only the side the shock puts at risk
 // is sampled — then one static cascade. A model's validate() is called first.
 ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookModel& book,
                                 const ShockModel& shocks, std::uint64_t seed, std::uint64_t first,
                                 std::size_t count, unsigned threads, RunControl& control);
+
+// The inputs of one scenario of a study, as run_monte_carlo draws them (both sides of the
+// population): a direct cascade on them reproduces the scenario's row.
+struct ScenarioSample {
+  OrderBook book;
+  PositionSample positions;
+  double shock = 0.0;
+};
+
+// Scenario `scenario` of a study: its shock, its book (a book model without randomness gives
+// every scenario scenario 0's book) and its positions around the book's mid. Validates the
+// models; throws InputError naming the population when a drawn position is one PositionSet
+// rejects. `cancel` stops the sampling early (the sample is then incomplete).
+ScenarioSample sample_scenario(const PopulationModel& population, const BookModel& book,
+                               const ShockModel& shocks, std::uint64_t seed, std::uint64_t scenario,
+                               const std::atomic<bool>* cancel = nullptr);
 
 // One fixed position set, many relative shocks (the sort is shared). Rows are in `shocks` order.
 ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions,

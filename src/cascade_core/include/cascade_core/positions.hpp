@@ -97,9 +97,10 @@ class PositionSet {
   [[nodiscard]] std::span<const double> bankruptcy_price() const noexcept { return bankrupt_; }
 
   // Sorts a side's thresholds once (linear-time radix sort); later calls return at once.
-  // prepare() sorts both sides. Thread-safe.
-  void prepare(Direction direction) const;
-  void prepare() const;
+  // prepare() sorts both sides. Thread-safe. When `cancel` is set during the sort, throws
+  // Cancelled and leaves the side unsorted (a later call sorts it).
+  void prepare(Direction direction, const std::atomic<bool>* cancel = nullptr) const;
+  void prepare(const std::atomic<bool>* cancel = nullptr) const;
   [[nodiscard]] bool prepared(Direction direction) const noexcept;
   [[nodiscard]] bool prepared() const noexcept {
     return prepared(Direction::down) && prepared(Direction::up);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -209,11 +210,16 @@ class BucketSorter {
   bulk_vector<std::uint64_t> packed_, sorted_;
 };
 
+// Returns false, leaving buckets unsorted, when `cancel` is set (checked every 64 buckets).
 template <class Record, class KeyOf>
-void sort_buckets(bulk_vector<Record>& records, const BucketStarts& start, const TopDigit& top,
-                  KeyOf key_of) {
+bool sort_buckets(bulk_vector<Record>& records, const BucketStarts& start, const TopDigit& top,
+                  KeyOf key_of, const std::atomic<bool>* cancel = nullptr) {
   BucketSorter<Record, KeyOf> sorter(records.data(), start, top, key_of);
-  for (std::size_t b = 0; b < top_buckets; ++b) sorter.sort(b);
+  for (std::size_t b = 0; b < top_buckets; ++b) {
+    if ((b & 63) == 0 && cancel != nullptr && cancel->load(std::memory_order_relaxed)) return false;
+    sorter.sort(b);
+  }
+  return true;
 }
 
 // Distributes `records` (keys in [lo, hi], lo < hi) into the buckets of `top` = TopDigit(lo,
