@@ -273,18 +273,20 @@ def check_cascade(ns: dict, var: str, book: str = "book", positions: str = "posi
     need(int(np.asarray(r.trace.count).sum()) == r.n_liquidated, f"{var}: trace counts vs n_liquidated")
     positive(r.trace.start_price, f"{var}.trace.start_price")
     need(r.levels_touched >= 0, f"{var}.levels_touched < 0")
+    v = _ev(ns, value)
+    identity = kind == "shock" and v == 0
     liq = snap["liq"]
     at_risk = (snap["side"] == (1 if down else -1)) & ((liq >= r.final_price) if down else (liq <= r.final_price))
     if down:
         at_risk &= liq > 0
     mask = np.zeros(n, dtype=bool)
     mask[idx] = True
-    need(np.array_equal(at_risk, mask), f"{var}: liquidated set differs from the positions the final price triggers")
-    positive(1.0 + r.final_move, f"{var}.final_move + 1")
-    finite(r.shock_move, f"{var}.shock_move")
+    need(identity or np.array_equal(at_risk, mask),
+         f"{var}: liquidated set differs from the positions the final price triggers")
+    finite(r.final_move, f"{var}.final_move", low=-1.0)
+    finite(r.shock_move, f"{var}.shock_move", low=-1.0)
     r.to_dict()
-    v = _ev(ns, value)
-    if kind == "shock" and v == 0:
+    if identity:
         need(r.final_price == r.ref_price and r.n_liquidated == 0, f"{var}: a zero shock is not the identity")
     # the literal model (tests/reference.py) must agree on what happened
     ref = _ev(ns, ref_price)
