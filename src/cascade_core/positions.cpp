@@ -23,13 +23,6 @@ void check_length(std::size_t expected, std::size_t actual, const char* field) {
   }
 }
 
-// The largest quantity, and notional plus margin, a position of a set of n may have: n of them
-// sum to at most half the largest double, so no total over the set (quantities, fill value, bad
-// debt) can overflow.
-double sum_bound(std::size_t n) noexcept {
-  return std::numeric_limits<double>::max() / 2.0 / static_cast<double>(n > 0 ? n : 1);
-}
-
 [[noreturn]] void reject(const char* field, std::size_t i, const char* rule, double value) {
   throw InputError(field, static_cast<std::ptrdiff_t>(i),
                    std::string(rule) + ", got " + format_value(value));
@@ -42,7 +35,6 @@ double sum_bound(std::size_t n) noexcept {
 CASCADE_CORE_SIMD_CLONES
 bool compute_prices(std::size_t n, const PositionColumns& columns, double* __restrict liq,
                     double* __restrict bankruptcy) {
-  constexpr double max = std::numeric_limits<double>::max();
   const double share = sum_bound(n);
   const std::int8_t* __restrict side = columns.side.data();
   const double* __restrict qty = columns.qty.data();
@@ -54,14 +46,9 @@ bool compute_prices(std::size_t n, const PositionColumns& columns, double* __res
   for (std::size_t i = 0; i < n; ++i) {
     const double s = side[i];
     const double q = qty[i], e = entry[i], m = margin[i], r = mmr[i], a = maint[i];
-    // liquidation_price() and bankruptcy_price() of positions.hpp, operation for operation
-    const double price = (q * e - s * (m + a)) / (q * (1.0 - s * r));
-    const double bankrupt = e - s * (m / q);
-    const bool ok = ((s == 1.0) | (s == -1.0)) & (q > 0.0) & (q <= max) & (e > 0.0) & (e <= max) &
-                    (m >= 0.0) & (m <= max) & (r >= 0.0) & (r < 1.0) & (std::abs(a) <= max) &
-                    (std::abs(price) <= max) & (std::abs(bankrupt) <= max) & (q <= share) &
-                    (q * e + m <= share);
-    bad |= ok ? 0 : 1;
+    const double price = liquidation_price(s, q, e, m, r, a);
+    const double bankrupt = bankruptcy_price(s, q, e, m);
+    bad |= position_in_domain(s, q, e, m, r, a, price, bankrupt, share) ? 0 : 1;
     liq[i] = price;
     bankruptcy[i] = bankrupt;
   }

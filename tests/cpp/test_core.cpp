@@ -5,7 +5,10 @@
 #include <cascade_core/bulk_allocator.hpp>
 #include <cascade_core/cascade.hpp>
 #include <cascade_core/errors.hpp>
+#include <cascade_core/margin.hpp>
 #include <cascade_core/models.hpp>
+#include <cascade_core/position_sampler.hpp>
+#include <cascade_core/trigger_order.hpp>
 #include <cascade_core/monte_carlo.hpp>
 #include <cascade_core/radix_sort.hpp>
 #include <cascade_core/rng.hpp>

@@ -12,6 +12,8 @@
 
 #include "cascade_core/cascade.hpp"
 #include "cascade_core/models.hpp"
+#include "cascade_core/position_sampler.hpp"
+#include "cascade_core/trigger_order.hpp"
 
 namespace cascade_core {
 

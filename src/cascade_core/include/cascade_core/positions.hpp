@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cascade_core/bulk_allocator.hpp"
+#include "cascade_core/margin.hpp"
 #include "cascade_core/order_book.hpp"
 #include "cascade_core/radix_sort.hpp"
 
@@ -26,23 +27,6 @@ struct PositionColumns {
   std::span<const double> mmr;         // maintenance margin rate, [0, 1)
   std::span<const double> maint_amount;// maintenance amount (Binance's cum), finite
 };
-
-// Liquidation price of one position (DESIGN.md): equity margin + side*qty*(p - entry) equals
-// the maintenance requirement mmr*qty*p - maint_amount, i.e.
-//   long:  (qty*entry - (margin + maint_amount)) / (qty*(1 - mmr))
-//   short: (qty*entry + (margin + maint_amount)) / (qty*(1 + mmr)).
-// Written with side = +-1 as a factor (exact) so that the loop over a set has no branch; the
-// reference model uses this exact operation order, so both agree to the bit.
-inline double liquidation_price(int side, double qty, double entry, double margin, double mmr,
-                                double maint_amount) noexcept {
-  const double s = side;
-  return (qty * entry - s * (margin + maint_amount)) / (qty * (1.0 - s * mmr));
-}
-
-// Price at which the position's equity is zero: entry -/+ margin/qty.
-inline double bankruptcy_price(int side, double qty, double entry, double margin) noexcept {
-  return entry - static_cast<double>(side) * (margin / qty);
-}
 
 // One position at risk on one side, as the cascade's merge reads it.
 struct AtRisk {

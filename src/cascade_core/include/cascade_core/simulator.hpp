@@ -1,4 +1,4 @@
-// The time-stepped simulator of one market (DESIGN.md, "Exchange-grade liquidation engine"):
+// The time-stepped simulator of one market (docs/design.md, "The time-stepped engine"):
 // a book that refills toward its profile (Obizhaeva-Wang), a mark price, a liquidation engine
 // with a throughput limit, an insurance fund with takeovers and their unwinding, auto-
 // deleveraging, price bands and circuit breakers.
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cascade_core/bulk_allocator.hpp"
-#include "cascade_core/models.hpp"
+#include "cascade_core/margin.hpp"
 #include "cascade_core/order_book.hpp"
 #include "cascade_core/positions.hpp"
 
