@@ -24,10 +24,36 @@ class ColumnTable:
         return self._columns[name]
 
     def __getattr__(self, name: str) -> np.ndarray:
+        # Only called when normal lookup fails. A half-built instance (``cls.__new__`` in pickle
+        # or copy, before ``__setstate__``) has no ``_columns`` yet: answer AttributeError
+        # instead of looking it up through this method again (endless recursion).
+        if name.startswith("__") or name == "_columns":
+            raise AttributeError(name)
         try:
-            return self._columns[name]
-        except KeyError:
+            columns = object.__getattribute__(self, "_columns")
+        except AttributeError:
             raise AttributeError(name) from None
+        try:
+            return columns[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no column or attribute {name!r}") from None
+
+    def _slot_names(self) -> list[str]:
+        return [name for cls in type(self).__mro__ for name in getattr(cls, "__slots__", ())]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle and copy support: every slot (the columns and a subclass's extra fields)."""
+        state: dict[str, Any] = {}
+        for name in self._slot_names():
+            try:
+                state[name] = object.__getattribute__(self, name)
+            except AttributeError:  # a slot never set
+                pass
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -71,6 +71,10 @@ class OrderBook:
         book._book = core_book
         return book
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and copy from the four arrays (the compiled book is rebuilt, and re-checked)."""
+        return (type(self), (self.bid_price, self.bid_qty, self.ask_price, self.ask_qty))
+
     @classmethod
     def from_levels(cls, bids: Sequence[Sequence[Any]], asks: Sequence[Sequence[Any]]) -> OrderBook:
         """From ``[[price, qty], ...]`` per side; numbers or numeric strings (as exchanges send)."""
