@@ -4,6 +4,7 @@ statistical check of the whole pipeline, results, progress, interruption and bad
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import signal
@@ -380,3 +381,66 @@ def test_ctrl_c_stops_cascade_many_too():
     assert time.perf_counter() - start - 0.3 < 0.5
     timer.join()
     assert _threads_of_this_process() == before
+
+
+# -- summary: honest uncertainty (issue 16) ------------------------------------------------------
+
+def _table(move, exhausted=None):
+    n = len(move)
+    zeros = np.zeros(n)
+    return lc.ScenarioTable({
+        "scenario": np.arange(n), "shock": zeros, "final_price": 100.0 * (1 + np.asarray(move)),
+        "final_move": np.asarray(move, dtype=float), "amplification": zeros + 1.0,
+        "liquidated_notional_long": np.linspace(0.0, 1e6, n), "liquidated_notional_short": zeros,
+        "n_liquidated": np.zeros(n, dtype=np.int64), "rounds": np.zeros(n, dtype=np.int64), "bad_debt": zeros,
+        "book_exhausted": np.zeros(n, dtype=bool) if exhausted is None else np.asarray(exhausted, dtype=bool)})
+
+
+def test_summary_of_five_scenarios_says_the_sample_is_too_small():
+    summary = _table([-0.02, -0.01, 0.0, 0.01, 0.02]).summary()
+    text = str(summary)
+    assert "± 0.00" not in text and "± 0.000M" not in text
+    zero = summary.prob_down[0.05]
+    assert zero.value == 0 and math.isnan(zero.stderr) and zero.note == "n too small"
+    assert zero.low == 0 and zero.high == pytest.approx(0.4345, abs=1e-4)  # Wilson, 0 of 5
+    assert "0.00% [0.00, 43.45] (n too small)" in text
+    assert summary.bad_debt_mean.note == "n too small" and summary.bad_debt_es.note == "n too small"
+    assert summary.move_quantiles[0.01].low == -math.inf and "[-inf, " in text
+    data = summary.to_dict()
+    json.dumps(data, allow_nan=False)  # machine-readable: no NaN or inf
+    assert data["prob_down"]["0.05"] == {"value": 0.0, "stderr": None, "low": 0.0, "high": zero.high,
+                                         "note": "n too small", "bound": None}
+
+
+def test_probability_intervals_are_wilson_and_asymmetric():
+    from liqcascade.montecarlo import _probability
+
+    e = _probability(np.arange(200) < 15)  # 15 of 200
+    assert e.value == 0.075 and e.stderr == pytest.approx(math.sqrt(0.075 * 0.925 / 200))
+    assert (e.low, e.high) == (pytest.approx(0.04599, abs=1e-4), pytest.approx(0.12004, abs=1e-4))
+    assert e.high - e.value > e.value - e.low and e.note is None
+    none = _probability(np.zeros(300, dtype=bool))  # 0 of n: about the rule of three
+    assert none.low == 0 and none.high == pytest.approx(3 / 300, rel=0.3)
+
+
+def test_quantile_intervals_are_order_statistics_printed_as_such():
+    move = np.random.default_rng(0).standard_t(3, 400) * 0.02
+    summary = _table(move).summary(quantiles=(0.05, 0.5))
+    q = summary.move_quantiles[0.05]
+    s = np.sort(move)
+    assert q.low in s and q.high in s and q.low < q.value < q.high and q.note is None
+    assert q.stderr == pytest.approx((q.high - q.low) / (2 * 1.959963984540054))
+    assert f"{q.value * 100:+7.2f}% [{q.low * 100:+.2f}, {q.high * 100:+.2f}]" in str(summary)
+
+
+def test_quantile_at_an_exhausted_books_edge_is_flagged_as_a_bound():
+    move = np.r_[np.full(10, -0.5), np.linspace(-0.1, 0.1, 190)]
+    exhausted = np.r_[np.ones(10, dtype=bool), np.zeros(190, dtype=bool)]
+    summary = _table(move, exhausted).summary(quantiles=(0.01, 0.5), thresholds=(0.05, 0.6))
+    edge = summary.move_quantiles[0.01]
+    assert edge.value == -0.5 and edge.bound == "upper" and edge.note == "book exhausted"
+    assert "≤ -50.00% (book exhausted)" in str(summary)
+    assert summary.move_quantiles[0.5].bound is None
+    assert summary.prob_down[0.6].bound == "lower"  # an exhausted -50 % may truly reach -60 %
+    assert summary.prob_down[0.05].bound is None and summary.n_book_exhausted == 10
+    assert summary.to_dict()["move_quantiles"]["0.01"]["bound"] == "upper"

@@ -6,7 +6,11 @@ behind a thin NumPy API.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from . import datasets
+from ._warnings import LiqcascadeWarning
 from .book import BookDepth, OrderBook
 from .cascade import CascadeResult, CascadeTrace, cascade
 from .montecarlo import (
@@ -24,7 +28,10 @@ from .montecarlo import (
 from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
 from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, gbm_path, random_flow, simulate
 
-__version__ = "0.1.0"
+try:  # pyproject.toml is the one place the version is written
+    __version__ = _distribution_version("liqcascade")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 
 def buffer_cache(limit: int | None = None) -> dict[str, int]:
@@ -69,6 +76,7 @@ __all__ = [
     "BookDepth",
     "BookModel",
     "Estimate",
+    "LiqcascadeWarning",
     "MonteCarloSummary",
     "PositionPopulation",
     "Scenario",

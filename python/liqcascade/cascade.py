@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from . import _core
 from ._validation import FloatArray, real_scalar
+from ._warnings import SHOCK_WARN_ABOVE, warn
 from .book import OrderBook
 from .positions import Positions
 
@@ -129,7 +130,64 @@ def cascade(
     move = real_scalar(value, name)
     ref = None if ref_price is None else real_scalar(ref_price, "ref_price")
     raw = _core.cascade(book._book, positions._set, kind, move, ref)
+    if kind == "relative":
+        _warn_large_shocks(np.array([move]))
+    _warn_triggered_at_start(raw, positions)
     return _result(raw, len(positions))
+
+
+def _warn_large_shocks(shocks: FloatArray, name: str = "shock") -> None:
+    """Warn when a relative shock is beyond +-``SHOCK_WARN_ABOVE`` (1.0 = +-100 %)."""
+    large = np.flatnonzero(np.abs(shocks) > SHOCK_WARN_ABOVE)
+    if large.size:
+        where = "" if shocks.size == 1 else f"{large.size:,} of {shocks.size:,} shocks, first {name}[{large[0]}] = "
+        value = float(shocks[large[0]])
+        warn(f"{name}: {where}{value:g} is a relative move of {value:+.0%}; shocks are fractions (0.05 = +5 %), "
+             f"and moves beyond +-{SHOCK_WARN_ABOVE:.0%} are warned about")
+
+
+def _past_liquidation_message(count: int, total: int, side: str, ref: float) -> str:
+    return (f"positions: {count:,} of {total:,} {side} positions are already past their liquidation price at the "
+            f"reference price {ref:,.6g} and are liquidated by any move that reaches them; were the positions "
+            "built around another price than this book's (e.g. sampled around another mid)?")
+
+
+def _warn_triggered_at_start(raw: dict[str, Any], positions: Positions) -> None:
+    """Warn when the cascade liquidated positions already past their liquidation price at the
+    reference price. They are triggered in the first round, first (that round closes its batch
+    in order of liquidation price), so the check reads one entry in the normal case."""
+    index = raw["liquidated_index"]
+    if index.size == 0:
+        return
+    liquidation = positions.liquidation_price
+    ref = raw["ref_price"]
+    down = raw["direction"] < 0
+
+    def past(values: FloatArray) -> npt.NDArray[np.bool_]:
+        return values >= ref if down else values <= ref
+
+    if not past(liquidation[index[:1]])[0]:
+        return
+    first_round = index[: int(raw["trace_count"][0])]
+    count = int(np.count_nonzero(past(liquidation[first_round])))
+    side = positions.side
+    total = int(np.count_nonzero(side > 0 if down else side < 0))
+    warn(_past_liquidation_message(count, total, "long" if down else "short", ref))
+
+
+def _warn_past_liquidation(positions: Positions, ref: float, *, longs: bool = True, shorts: bool = True) -> None:
+    """Warn when positions of the given sides are past their liquidation price at ``ref``
+    (one pass over the set: for calls that cost more than that anyway)."""
+    liquidation = positions.liquidation_price
+    side = positions.side
+    for check, sign, name in ((longs, 1, "long"), (shorts, -1, "short")):
+        if not check:
+            continue
+        mine = side == sign
+        past = mine & (liquidation >= ref if sign > 0 else liquidation <= ref)
+        count = int(np.count_nonzero(past))
+        if count:
+            warn(_past_liquidation_message(count, int(np.count_nonzero(mine)), name, ref))
 
 
 _SCALARS = ("ref_price", "shock_price", "final_price", "n_liquidated", "liquidated_qty",

@@ -12,7 +12,7 @@ import math
 import numbers
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Union
 
 import numpy as np
@@ -21,6 +21,7 @@ from . import _core
 from ._table import ColumnTable
 from ._validation import FloatArray, first_bad, float_column, int_scalar, real_scalar
 from ._validation import bounded_scalar as _finite
+from ._warnings import warn
 from .book import OrderBook
 from .positions import DEFAULT_MMR, MaintenanceTiers, Positions, tier_columns
 
@@ -112,6 +113,9 @@ class PositionPopulation:
             raise TypeError("exclude_underwater: expected a bool")
         _choice(self.margin_mode, "margin_mode", ("isolated",))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_model(self)
+
     def _to_core(self) -> dict[str, Any]:
         return {
             "count": int(self.count), "long_share": float(self.long_share),
@@ -187,6 +191,9 @@ class BookModel:
             cumulative = total * -np.expm1(-d / scale)
         return cls(profile=tuple(zip(d, cumulative)), **kwargs)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_model(self)
+
     def _to_core(self) -> dict[str, Any]:
         return {"mid": float(self.mid), "tick": float(self.tick),
                 "profile_distance": [d for d, _ in self.profile],
@@ -231,14 +238,34 @@ class ShockModel:
 
     @classmethod
     def student_t(cls, df: float, scale: float) -> ShockModel:
-        return cls("student_t", scale=scale, df=df)
+        """Student-t moves with ``df`` degrees of freedom (> 0) times ``scale``. ``df <= 1`` is
+        accepted but warned about (:class:`LiqcascadeWarning`): the distribution then has no
+        mean (Cauchy at 1), so study means and expected shortfalls do not converge."""
+        model = cls("student_t", scale=scale, df=df)
+        if model.df <= 1.0:
+            warn(f"df: a Student-t with df <= 1 has no mean (df = {model.df:g}): study means and expected "
+                 "shortfalls will not converge; did you mean df > 1 (3 is a common choice for daily moves)?")
+        return model
 
     @classmethod
     def empirical(cls, values: Any) -> ShockModel:
         return cls("empirical", values=values)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_model(self)
+
     def _to_core(self) -> dict[str, Any]:
         return {"kind": self.kind, "values": self.values.tolist(), "scale": float(self.scale), "df": float(self.df)}
+
+
+def _rebuild_model(model: Any) -> tuple[Any, ...]:
+    """Pickle and copy a model through its constructor, from its public fields: whatever the
+    model holds privately (compiled state) is rebuilt, not pickled."""
+    return (_construct, (type(model), {f.name: getattr(model, f.name) for f in fields(model) if f.init}))
+
+
+def _construct(cls: type, kwargs: dict[str, Any]) -> Any:
+    return cls(**kwargs)
 
 
 def _profile_distances(max_distance: Any, points: Any) -> FloatArray:
@@ -272,19 +299,60 @@ COLUMNS = ("scenario", "shock", "final_price", "final_move", "amplification",
            "bad_debt", "book_exhausted")
 
 
+#: Two-sided 95 % normal quantile: the level of every interval the summary reports.
+_Z95 = 1.959963984540054
+#: Rules of thumb below which a normal standard error is not meaningful and the summary says
+#: "n too small": a probability needs ``min(hits, n - hits) >= 5`` (the textbook condition of the
+#: normal approximation to the binomial), an expected shortfall at least 5 tail outcomes, a
+#: mean at least 10 scenarios; a quantile's interval must lie within the sample.
+_MIN_HITS = 5
+_MIN_TAIL = 5
+_MIN_MEAN = 10
+_TOO_SMALL = "n too small"
+_EXHAUSTED = "book exhausted"
+
+
 @dataclass(frozen=True)
 class Estimate:
-    """A Monte Carlo estimate and its standard error."""
+    """A Monte Carlo estimate: its ``value``; its standard error ``stderr`` (NaN where a normal
+    standard error is not meaningful); a 95 % interval ``[low, high]`` where one is computed
+    (quantiles: distribution-free order statistics; probabilities: Wilson score) — asymmetric
+    in general; ``note``: ``"n too small"`` (too few scenarios, or tail outcomes, for the
+    standard error or for an interval inside the sample) or ``"book exhausted"`` (the value is
+    set by scenarios whose book ran out: a bound, not a measurement); ``bound``: ``"upper"``
+    (the true value is at most ``value``), ``"lower"`` (at least) or None."""
 
     value: float
     stderr: float
+    low: float | None = None
+    high: float | None = None
+    note: str | None = None
+    bound: Literal["upper", "lower"] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for JSON (NaN becomes None)."""
+        def plain(x: float | None) -> float | None:  # (an interval open on a side: None there)
+            return None if x is None or not math.isfinite(x) else float(x)
+        return {"value": plain(self.value), "stderr": plain(self.stderr), "low": plain(self.low),
+                "high": plain(self.high), "note": self.note, "bound": self.bound}
 
     def __str__(self) -> str:
-        return f"{self.value:.6g} ± {self.stderr:.2g}"
+        text = f"{self.value:.6g}"
+        if self.bound is not None:
+            text = ("≤ " if self.bound == "upper" else "≥ ") + text
+        if self.low is not None and self.high is not None:
+            text += f" [{self.low:.6g}, {self.high:.6g}]"
+        elif not math.isnan(self.stderr):
+            text += f" ± {self.stderr:.2g}"
+        return text + (f" ({self.note})" if self.note else "")
 
 
 @dataclass(frozen=True)
 class MonteCarloSummary:
+    """What :meth:`ScenarioTable.summary` reports; ``str()`` prints it, ``to_dict()`` gives
+    plain values for JSON (each estimate as ``value``, ``stderr``, ``low``, ``high``, ``note``,
+    ``bound``; NaN as None)."""
+
     n_scenarios: int
     move_quantiles: dict[float, Estimate]
     prob_down: dict[float, Estimate]     # P(final_move <= -x)
@@ -295,72 +363,138 @@ class MonteCarloSummary:
     bad_debt_mean: Estimate
     bad_debt_es: Estimate
     es_level: float
+    n_book_exhausted: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        def est(e: Estimate) -> dict[str, float]:
-            return {"value": e.value, "stderr": e.stderr}
         return {
             "n_scenarios": self.n_scenarios,
-            "move_quantiles": {str(q): est(e) for q, e in self.move_quantiles.items()},
-            "prob_down": {str(x): est(e) for x, e in self.prob_down.items()},
-            "prob_up": {str(x): est(e) for x, e in self.prob_up.items()},
-            "prob_book_exhausted": est(self.prob_book_exhausted),
-            "liquidated_notional_mean": est(self.liquidated_notional_mean),
-            "liquidated_notional_es": est(self.liquidated_notional_es),
-            "bad_debt_mean": est(self.bad_debt_mean),
-            "bad_debt_es": est(self.bad_debt_es),
+            "n_book_exhausted": self.n_book_exhausted,
+            "interval_level": 0.95,
+            "move_quantiles": {str(q): e.to_dict() for q, e in self.move_quantiles.items()},
+            "prob_down": {str(x): e.to_dict() for x, e in self.prob_down.items()},
+            "prob_up": {str(x): e.to_dict() for x, e in self.prob_up.items()},
+            "prob_book_exhausted": self.prob_book_exhausted.to_dict(),
+            "liquidated_notional_mean": self.liquidated_notional_mean.to_dict(),
+            "liquidated_notional_es": self.liquidated_notional_es.to_dict(),
+            "bad_debt_mean": self.bad_debt_mean.to_dict(),
+            "bad_debt_es": self.bad_debt_es.to_dict(),
             "es_level": self.es_level,
         }
 
     def __str__(self) -> str:
-        pct = lambda e: f"{e.value * 100:+7.2f}% ± {e.stderr * 100:.2f}"  # noqa: E731
-        prob = lambda e: f"{e.value * 100:6.2f}% ± {e.stderr * 100:.2f}"  # noqa: E731
-        usd = lambda e: f"${e.value / 1e6:9.3f}M ± {e.stderr / 1e6:.3f}M"  # noqa: E731
-        lines = [f"{self.n_scenarios:,} scenarios", "final move quantiles:"]
-        lines += [f"  {q * 100:5.1f}%  {pct(e)}" for q, e in self.move_quantiles.items()]
-        lines.append("probability that the final move reaches:")
+        lines = [f"{self.n_scenarios:,} scenarios (intervals: 95 %; ± one standard error)",
+                 "final move quantiles [order-statistic interval]:"]
+        lines += [f"  {q * 100:5.1f}%  {_move_text(e)}" for q, e in self.move_quantiles.items()]
+        lines.append("probability that the final move reaches [Wilson interval]:")
         for x in self.prob_down:
-            lines.append(f"  -{x * 100:4.1f}%  {prob(self.prob_down[x])}    +{x * 100:4.1f}%  {prob(self.prob_up[x])}")
-        lines.append(f"book exhausted: {prob(self.prob_book_exhausted)}")
+            down = f"-{x * 100:4.1f}%  {_prob_text(self.prob_down[x])}"
+            lines.append(f"  {down:<38}  +{x * 100:4.1f}%  {_prob_text(self.prob_up[x])}".rstrip())
+        lines.append(f"book exhausted:   {_prob_text(self.prob_book_exhausted)}")
         level = f"ES {self.es_level * 100:g}%"
-        lines.append(f"liquidated notional: mean {usd(self.liquidated_notional_mean)}, {level} {usd(self.liquidated_notional_es)}")
-        lines.append(f"bad debt:            mean {usd(self.bad_debt_mean)}, {level} {usd(self.bad_debt_es)}")
+        for name, mean, es in (("liquidated notional:", self.liquidated_notional_mean, self.liquidated_notional_es),
+                               ("bad debt:", self.bad_debt_mean, self.bad_debt_es)):
+            lines.append(f"{name:<21}mean {_usd_text(mean)}, {level} {_usd_text(es)}")
         return "\n".join(lines)
 
 
+def _suffix(e: Estimate) -> str:
+    return f" ({e.note})" if e.note else ""
+
+
+def _move_text(e: Estimate) -> str:
+    """``-16.24% [-23.10, -12.00]``; ``≤ -50.00% (book exhausted)`` for a bound."""
+    if e.bound is not None:
+        return f"{'≤' if e.bound == 'upper' else '≥'}{e.value * 100:+7.2f}%" + _suffix(e)
+    text = f" {e.value * 100:+7.2f}%"
+    if e.low is not None and e.high is not None:
+        low = f"{e.low * 100:+.2f}"
+        high = f"{e.high * 100:+.2f}"
+        text += f" [{low}, {high}]"
+    return text + _suffix(e)
+
+
+def _prob_text(e: Estimate) -> str:
+    """``7.50% [4.62, 11.92]``; ``≥ 1.50% [...] (book exhausted)`` for a lower bound."""
+    mark = "≥" if e.bound == "lower" else ("≤" if e.bound == "upper" else " ")
+    text = f"{mark}{e.value * 100:5.2f}%"
+    if e.low is not None and e.high is not None:
+        text += f" [{e.low * 100:.2f}, {e.high * 100:.2f}]"
+    return text + _suffix(e)
+
+
+def _usd_text(e: Estimate) -> str:
+    text = f"${e.value / 1e6:9.3f}M"
+    if not math.isnan(e.stderr):
+        text += f" ± {e.stderr / 1e6:.3f}M"
+    return text + _suffix(e)
+
+
 def _mean(x: np.ndarray) -> Estimate:
+    """The sample mean; its standard error ``s / sqrt(n)``, reported from 10 scenarios on."""
     n = x.size
-    return Estimate(float(x.mean()), float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan)
+    if n < _MIN_MEAN:
+        return Estimate(float(x.mean()), math.nan, note=_TOO_SMALL)
+    return Estimate(float(x.mean()), float(x.std(ddof=1) / math.sqrt(n)))
 
 
 def _expected_shortfall(x: np.ndarray, level: float) -> Estimate:
     """Mean of the worst (largest) ``1 - level`` of outcomes; standard error from the
     asymptotic variance of the estimator, (Var(X | X >= VaR) + level (ES - VaR)^2) / k
-    (Yamai & Yoshiba 2002; Chen 2008), with k the number of tail outcomes."""
+    (Yamai & Yoshiba 2002; Chen 2008), with k the number of tail outcomes — reported from
+    k = 5 on (below, "n too small")."""
     n = x.size
     k = max(1, math.ceil(n * (1.0 - level)))
     tail = np.sort(x)[n - k:]
     es = float(tail.mean())
+    if k < _MIN_TAIL:
+        return Estimate(es, math.nan, note=_TOO_SMALL)
     var = float(tail[0])
-    tail_var = float(tail.var(ddof=1)) if k > 1 else 0.0
-    return Estimate(es, math.sqrt((tail_var + level * (es - var) ** 2) / k) if n > 1 else math.nan)
+    tail_var = float(tail.var(ddof=1))
+    return Estimate(es, math.sqrt((tail_var + level * (es - var) ** 2) / k))
 
 
 def _probability(mask: np.ndarray) -> Estimate:
+    """The share of hits; the 95 % Wilson score interval (proper with 0 or n hits, where it
+    gives about the rule of three's 3/n); the binomial standard error ``sqrt(p (1 - p) / n)``
+    where the normal approximation holds (``min(hits, n - hits) >= 5``), else NaN and
+    "n too small"."""
     n = mask.size
-    p = float(mask.mean())
-    return Estimate(p, math.sqrt(p * (1 - p) / n))
+    hits = int(np.count_nonzero(mask))
+    p = hits / n
+    z2 = _Z95 * _Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    low = 0.0 if hits == 0 else max(0.0, centre - half)
+    high = 1.0 if hits == n else min(1.0, centre + half)
+    if min(hits, n - hits) < _MIN_HITS:
+        return Estimate(p, math.nan, low, high, note=_TOO_SMALL)
+    return Estimate(p, math.sqrt(p * (1 - p) / n), low, high)
 
 
 def _quantile(x: np.ndarray, q: float) -> Estimate:
-    """Sample quantile; its standard error from the distribution-free order-statistic 95 %
-    interval (ranks n q -/+ 1.96 sqrt(n q (1 - q))), divided by 2 x 1.96."""
+    """Sample quantile and its distribution-free 95 % interval: the order statistics of ranks
+    ``floor(n q - h)`` and ``ceil(n q + h) + 1`` (1-based), ``h = 1.96 sqrt(n q (1 - q))``
+    (asymmetric in value in general); the standard error is its
+    width over 2 x 1.96. When a rank falls outside the sample the interval is not known on
+    that side (``-inf`` or ``inf``: the interval reaches beyond the sample), the standard error
+    is NaN and the note says "n too small"."""
     n = x.size
     s = np.sort(x)
-    half = 1.96 * math.sqrt(n * q * (1 - q))
-    lo = s[min(n - 1, max(0, math.floor(n * q - half)))]
-    hi = s[min(n - 1, max(0, math.ceil(n * q + half)))]
-    return Estimate(float(np.quantile(x, q)), float(hi - lo) / (2 * 1.96))
+    half = _Z95 * math.sqrt(n * q * (1 - q))
+    lo_rank = math.floor(n * q - half) - 1  # 0-based: ranks floor(n q - h) and ceil(n q + h) + 1
+    hi_rank = math.ceil(n * q + half)
+    value = float(np.quantile(s, q))
+    if lo_rank < 0 or hi_rank > n - 1:
+        lo = -math.inf if lo_rank < 0 else float(s[lo_rank])
+        hi = math.inf if hi_rank > n - 1 else float(s[hi_rank])
+        return Estimate(value, math.nan, lo, hi, note=_TOO_SMALL)
+    lo, hi = float(s[lo_rank]), float(s[hi_rank])
+    return Estimate(value, (hi - lo) / (2 * _Z95), lo, hi)
+
+
+def _censored(estimate: Estimate, bound: Literal["upper", "lower"]) -> Estimate:
+    """The estimate marked as a bound set by exhausted books."""
+    return Estimate(estimate.value, math.nan, None, None, _EXHAUSTED, bound)
 
 
 class ScenarioTable(ColumnTable):
@@ -387,7 +521,11 @@ class ScenarioTable(ColumnTable):
                 level: float = 0.975) -> MonteCarloSummary:
         """Quantiles of the final move, probabilities that it reaches each threshold (down and
         up), the probability of book exhaustion, and the mean and expected shortfall at
-        ``level`` of liquidated notional and bad debt — each with its Monte Carlo standard error."""
+        ``level`` of liquidated notional and bad debt — each with its Monte Carlo uncertainty:
+        95 % intervals for quantiles (order statistics) and probabilities (Wilson), standard
+        errors for means and expected shortfalls, and "n too small" where the sample does not
+        support one (see :class:`Estimate`). A quantile set by scenarios whose book was exhausted
+        is reported as the bound it is (``≤ -x% (book exhausted)``)."""
         if len(self) < 2:
             raise ValueError("summary: needs at least two scenarios")
         _finite(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -396,12 +534,39 @@ class ScenarioTable(ColumnTable):
             _finite(q, "quantiles", low=0.0, high=1.0)
         for x in thresholds:
             _finite(x, "thresholds", low=0.0)
+        # A scenario whose book ran out ends at the book's last level: its true move is at
+        # least as large (a censored value). A quantile that falls among such moves is a bound,
+        # and so is a probability that such a move could cross.
+        exhausted = np.asarray(self["book_exhausted"], dtype=bool)
+        down = move[exhausted & (move < 0)]
+        up = move[exhausted & (move > 0)]
+        down_edge = float(down.max()) if down.size else -math.inf
+        up_edge = float(up.min()) if up.size else math.inf
+
+        ordered = np.sort(move)
+
+        def quantile(q: float) -> Estimate:
+            estimate = _quantile(move, q)
+            h = q * (len(ordered) - 1)  # the order statistics the sample quantile interpolates
+            if ordered[math.floor(h)] <= down_edge:
+                return _censored(estimate, "upper")
+            if ordered[math.ceil(h)] >= up_edge:
+                return _censored(estimate, "lower")
+            return estimate
+
+        def probability(mask: np.ndarray, crossable: np.ndarray) -> Estimate:
+            estimate = _probability(mask)
+            if crossable.any():  # an exhausted move short of the threshold may truly reach it
+                return Estimate(estimate.value, estimate.stderr, estimate.low, estimate.high, _EXHAUSTED, "lower")
+            return estimate
+
         return MonteCarloSummary(
             n_scenarios=len(self),
-            move_quantiles={float(q): _quantile(move, q) for q in quantiles},
-            prob_down={float(x): _probability(move <= -x) for x in thresholds},
-            prob_up={float(x): _probability(move >= x) for x in thresholds},
-            prob_book_exhausted=_probability(self["book_exhausted"]),
+            move_quantiles={float(q): quantile(float(q)) for q in quantiles},
+            prob_down={float(x): probability(move <= -x, (down > -x)) for x in thresholds},
+            prob_up={float(x): probability(move >= x, (up < x)) for x in thresholds},
+            prob_book_exhausted=_probability(exhausted),
+            n_book_exhausted=int(np.count_nonzero(exhausted)),
             liquidated_notional_mean=_mean(self.liquidated_notional),
             liquidated_notional_es=_expected_shortfall(self.liquidated_notional, level),
             bad_debt_mean=_mean(self["bad_debt"]),
@@ -501,6 +666,19 @@ def sample_scenario(population: PositionPopulation, book_model: BookModel,
     return Scenario(OrderBook._from_core(core_book), Positions(**columns, copy=False), float(shock))
 
 
+def _warn_at_start(book: OrderBook, positions: Positions, shocks: FloatArray, ref: float | None) -> None:
+    """cascade_many's warnings: shocks beyond +-100 %, positions already past their
+    liquidation price at the reference price (on the sides the shocks put at risk)."""
+    from .cascade import _warn_large_shocks, _warn_past_liquidation
+
+    finite = shocks[np.isfinite(shocks)]  # (bad values are the engine's to refuse)
+    _warn_large_shocks(finite, "shocks")
+    if ref is None and (book.bid_price.size == 0 or book.ask_price.size == 0):
+        return  # no mid: the engine says so
+    _warn_past_liquidation(positions, book.mid if ref is None else ref,
+                           longs=bool((finite < 0).any()), shorts=bool((finite > 0).any()))
+
+
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0)
 
@@ -516,6 +694,7 @@ def cascade_many(book: OrderBook, positions: Positions, shocks: Any, *, ref_pric
         raise TypeError(f"positions: expected liqcascade.Positions, got {type(positions).__name__}")
     values = float_column(shocks, "shocks", 1) if _is_scalar(shocks) else float_column(shocks, "shocks")
     ref = None if ref_price is None else real_scalar(ref_price, "ref_price")
+    _warn_at_start(book, positions, values, ref)
     callback, close = _progress_callback(progress, values.shape[0], "shocks")
     try:
         raw = _core.cascade_many(book._book, positions._set, values, ref, _threads(threads), callback)

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from . import _core
 from ._validation import FloatArray, common_length, first_bad, float_column, readonly, side_column
+from ._warnings import warn
 
 #: Maintenance margin rate used when neither ``mmr`` nor ``tiers`` is given (0.5 %).
 DEFAULT_MMR = 0.005
@@ -84,6 +85,38 @@ class MaintenanceTiers:
 
     def __repr__(self) -> str:
         return f"MaintenanceTiers({len(self)} tiers, mmr {self.mmr[0]:g}..{self.mmr[-1]:g})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and copy through the constructor (the columns come back checked and read-only)."""
+        return (type(self), (self.notional_floor, self.mmr, self.maint_amount, self.max_leverage))
+
+
+def _warn_above_max_leverage(tiers: MaintenanceTiers, columns: dict[str, np.ndarray]) -> None:
+    """A :class:`LiqcascadeWarning` when positions are levered beyond their tier's
+    ``max_leverage`` (such a position can have its liquidation price past its entry)."""
+    if tiers.max_leverage is None or columns["qty"].shape[0] == 0:
+        return
+    notional = columns["qty"] * columns["entry_price"]
+    cap = tiers.max_leverage[tiers.tier_of(notional)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        over = notional > columns["margin"] * cap * (1.0 + 1e-9)  # leverage > cap (margin 0: infinite)
+    bad = np.flatnonzero(over)
+    if bad.size:
+        i = int(bad[0])
+        with np.errstate(divide="ignore"):
+            lev = notional[i] / columns["margin"][i]
+        warn(f"leverage: {bad.size:,} of {notional.size:,} positions are levered above their tier's max_leverage "
+             f"(first: position {i}, {lev:g}x on a notional of {notional[i]:,.0f} where the tier allows "
+             f"{cap[i]:g}x); the exchange would not accept them, and their liquidation price can lie past "
+             "their entry")
+
+
+def _rebuild_positions(columns: dict[str, np.ndarray], prepared: bool) -> Positions:
+    # fresh arrays of the canonical dtypes: an unpickled int8 array carries an equal but not
+    # identical dtype object, which the bindings' dtype check (an identity test) refuses
+    fresh = {name: np.asarray(value).astype(np.int8 if name == "side" else np.float64) for name, value in columns.items()}
+    positions = Positions(**fresh, copy=False)
+    return positions.prepare() if prepared else positions
 
 
 def _owned(value: np.ndarray, given: Any, copy: bool) -> np.ndarray:
@@ -165,6 +198,8 @@ class Positions:
         columns = {name: _owned(value, given.get(name), bool(copy)) for name, value in columns.items()}
         self._set = _core.PositionSet(**columns)
         self._columns = columns
+        if tiers is not None:
+            _warn_above_max_leverage(tiers, columns)
 
     @classmethod
     def from_leverage(
@@ -265,6 +300,11 @@ class Positions:
         if direction not in ("down", "up"):
             raise ValueError(f"direction: expected 'down' or 'up', got {direction!r}")
         return bool(self._set.prepared_side(-1 if direction == "down" else 1))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and copy from the columns (tiers are already resolved into ``mmr`` and
+        ``maint_amount``); a prepared set comes back prepared."""
+        return (_rebuild_positions, (dict(self._columns), self.prepared))
 
     def __repr__(self) -> str:
         longs = int(np.count_nonzero(self.side > 0))

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from . import _core
 from ._table import ColumnTable
 from ._validation import FloatArray, bounded_scalar, float_column, int_scalar, real_scalar
+from ._warnings import warn
 from .book import OrderBook
 from .positions import MaintenanceTiers, Positions, tier_columns
 
@@ -195,6 +196,7 @@ def simulate(
         "partial_tiers": bool(policy.partial_tiers), "backstop_fraction": float(policy.backstop_fraction),
         **tier_columns(policy.tiers),
     }
+    _warn_at_start(book, positions, config)
     raw = _core.simulate(book._book, positions._set, config)
     timeline = dict(raw["timeline"])
     timeline["halted"] = timeline["halted"].view(np.bool_)
@@ -209,6 +211,26 @@ def simulate(
         exogenous_filled=float(raw["exogenous_filled"]),
         insurance_fund_start=config["insurance_fund"],
     )
+
+
+def _warn_at_start(book: OrderBook, positions: Positions, config: dict[str, Any]) -> None:
+    """simulate's warnings: a negative insurance fund, a shock beyond +-100 %, positions
+    already past their liquidation price where the run starts (the path's first price, else
+    the book's mid)."""
+    from .cascade import _warn_large_shocks, _warn_past_liquidation
+
+    if config["insurance_fund"] < 0:
+        warn(f"insurance_fund: starts negative ({config['insurance_fund']:,.2f}): the fund cannot take over or "
+             "cover bad debt until fees bring it above zero, so losses go to ADL from the first liquidation")
+    _warn_large_shocks(np.array([config["shock"]]))
+    if config["path"]:
+        ref = config["path"][0]
+    elif book.bid_price.size and book.ask_price.size:
+        ref = book.mid
+    else:
+        return
+    if math.isfinite(ref) and ref > 0:
+        _warn_past_liquidation(positions, ref)
 
 
 def gbm_path(steps: int, dt: float, start: float, sigma: float, mu: float = 0.0, *, jump_rate: float = 0.0,
