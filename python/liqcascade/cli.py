@@ -10,12 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import __version__
 from ._table import ColumnTable
+from ._warnings import LiqcascadeWarning
 from .cascade import cascade
 from .montecarlo import PositionPopulation, monte_carlo
 from .scenarios import (
@@ -43,14 +47,49 @@ def _shock_list(text: str) -> list[float]:
     return shocks
 
 
-def _positive_int(text: str) -> int:
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (``liqcascade run: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> Any:  # (argparse's prints the whole usage first)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _UsageError(Exception):
+    """An option that parses but does not fit the others (or the file system)."""
+
+
+def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum:,}, got {value}")
+        return value
+    parse.__name__ = "integer"  # argparse names the type in its messages
+    return parse
+
+
+_positive_int = _int_at_least(1)
+
+
+def _non_negative_float(text: str) -> float:
     try:
-        value = int(text.replace("_", ""))
+        value = float(text.replace("_", ""))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be finite and >= 0, got {text}")
     return value
+
+
+_non_negative_float.__name__ = "number"
+
+#: What ``--out`` writes, by extension.
+_OUT_FORMATS = (".parquet", ".csv")
 
 
 def _seed(text: str) -> int:
@@ -64,7 +103,7 @@ def _seed(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="liqcascade", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="liqcascade", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"liqcascade {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -72,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scenarios", type=_positive_int, default=200, help="number of scenarios (default 200)")
     run.add_argument("--positions", type=_positive_int, default=1_000_000,
                      help="positions per scenario (default 1,000,000; open interest stays the same)")
-    run.add_argument("--threads", type=_positive_int, default=None, help="worker threads (default: every core)")
+    run.add_argument("--threads", type=_int_at_least(1, 1024), default=None,
+                     help="worker threads, 1 to 1024 (default: every core)")
     run.add_argument("--seed", type=_seed, default=0, help="seed of the study (default 0)")
     run.add_argument("--out", default=None, help="write the per-scenario table to this .parquet (pyarrow) or .csv file")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -92,24 +132,80 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--positions", type=_positive_int, default=1_000_000, help="number of positions (default 1,000,000)")
     sim.add_argument("--seed", type=_seed, default=0, help="seed of the population and the price path (default 0)")
     sim.add_argument("--steps", type=_positive_int, default=1800, help="seconds simulated (default 1800)")
-    sim.add_argument("--sell-rate", type=float, default=20.0, help="exogenous selling, BTC per second (default 20)")
-    sim.add_argument("--sell-seconds", type=_positive_int, default=60, help="for how long (default 60 s)")
-    sim.add_argument("--fund", type=float, default=1e6, help="insurance fund at the start, USD (default 1,000,000)")
-    sim.add_argument("--throughput", type=_positive_int, default=2000, help="liquidation orders per second (default 2000)")
+    sim.add_argument("--sell-rate", type=_non_negative_float, default=20.0,
+                     help="exogenous selling, BTC per second, >= 0 (default 20)")
+    sim.add_argument("--sell-seconds", type=_positive_int, default=60,
+                     help="for how long, at most --steps (default 60 s)")
+    sim.add_argument("--fund", type=_non_negative_float, default=1e6,
+                     help="insurance fund at the start, USD, >= 0 (default 1,000,000)")
+    sim.add_argument("--throughput", type=_int_at_least(0), default=2000,
+                     help="liquidation orders per second, 0 for unlimited (default 2000)")
     sim.add_argument("--out", default=None, help="write the timeline to this .parquet (pyarrow) or .csv file")
     sim.add_argument("--json", action="store_true", help="print the key moments as JSON")
     return parser
 
 
-def _write(table: ColumnTable, path: str) -> None:
-    """A table to ``.csv`` (NumPy) or, otherwise, Parquet (pyarrow)."""
-    if path.endswith(".csv"):
-        import numpy as np
+def _check_out(path: str | None) -> None:
+    """Refuse, before the run, an ``--out`` that cannot be written: an unknown extension, a
+    missing or read-only directory, a directory in the file's place, Parquet without pyarrow."""
+    if path is None:
+        return
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in _OUT_FORMATS:
+        raise _UsageError(f"--out: {path!r}: the file name must end in {' or '.join(_OUT_FORMATS)}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise _UsageError(f"--out: {path!r}: directory {directory!r} does not exist")
+    if os.path.isdir(path):
+        raise _UsageError(f"--out: {path!r} is a directory")
+    if not os.access(directory, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise _UsageError(f"--out: {path!r} is not writable")
+    if extension == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise _UsageError("--out: writing .parquet needs pyarrow (pip install pyarrow), or use .csv") from None
 
-        np.savetxt(path, np.column_stack([table[c] for c in table.columns]), delimiter=",",
-                   header=",".join(table.columns), comments="")
-    else:
+
+def _write(table: ColumnTable, path: str) -> None:
+    """A table to ``.csv`` or ``.parquet`` (pyarrow). CSV keeps each column's type: integers as
+    integers, booleans as ``True``/``False``, floats as their shortest round-trip repr."""
+    if os.path.splitext(path)[1].lower() == ".parquet":
         table.to_parquet(path)
+        return
+    import csv
+
+    columns = [table[name].tolist() for name in table.columns]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(table.columns)
+        writer.writerows(zip(*columns))
+
+
+def _progress(no_progress: bool) -> Any:
+    """``liqcascade run``'s progress: tqdm's bar when it is installed (``"auto"``), else a plain
+    ``scenarios: done/total (seconds)`` line on stderr, updated in place (at most five times a
+    second) and left complete at the end — both only when stderr is a terminal."""
+    if no_progress or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+        return False
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return "auto"
+    state = {"shown": 0.0, "start": time.perf_counter(), "width": 0}
+
+    def plain(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done < total and now - state["shown"] < 0.2:
+            return
+        state["shown"] = now
+        line = f"scenarios: {done:,}/{total:,} ({now - state['start']:.1f} s)"
+        sys.stderr.write("\r" + line.ljust(int(state["width"])) + ("\n" if done >= total else ""))
+        state["width"] = max(state["width"], len(line))
+        sys.stderr.flush()
+    return plain
 
 
 def run_study(args: argparse.Namespace) -> str:
@@ -117,7 +213,7 @@ def run_study(args: argparse.Namespace) -> str:
     population = PositionPopulation(count=args.positions)
     table = monte_carlo(population, DEFAULT_STUDY_BOOK, DEFAULT_STUDY_SHOCKS,
                         args.scenarios, seed=args.seed, threads=args.threads,
-                        progress=False if args.no_progress else "auto")
+                        progress=_progress(args.no_progress))
     elapsed = time.perf_counter() - start
     if args.out:
         _write(table, args.out)
@@ -200,7 +296,7 @@ def run_simulation(args: argparse.Namespace) -> str:
     book = calibrated_book()
     positions = default_positions(n=args.positions, seed=args.seed)
     flow = np.zeros(args.steps)
-    flow[: args.sell_seconds] = -abs(args.sell_rate)
+    flow[: args.sell_seconds] = -args.sell_rate  # (--sell-rate >= 0: selling)
     policy = getattr(LiquidationPolicy, args.policy)(max_orders_per_step=args.throughput)
     sim = simulate(book, positions, policy, args.steps, 1.0, flow=flow, resilience=1 / 120, mark="ema",
                    mark_halflife=3.0, insurance_fund=args.fund,
@@ -235,7 +331,7 @@ def run_simulation(args: argparse.Namespace) -> str:
         return json.dumps(moments, indent=2)
     m = moments
     lines = [f"liqcascade {__version__} - the default scenario through time ({args.policy} engine)",
-             f"  {args.positions:,} positions; {abs(args.sell_rate):g} BTC/s sold for {args.sell_seconds} s; "
+             f"  {args.positions:,} positions; {args.sell_rate:g} BTC/s sold for {args.sell_seconds} s; "
              f"book refill half-life {120 * math.log(2):.0f} s; EMA mark (3 s); breakers 5 %/60 s -> 120 s, "
              f"10 %/300 s -> 600 s; fund ${args.fund:,.0f}", ""]
     if m["first_liquidation"]:
@@ -260,10 +356,52 @@ def run_simulation(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def _check(args: argparse.Namespace) -> None:
+    """What the option types alone cannot check, before anything runs."""
+    if args.command == "simulate" and args.sell_seconds > args.steps:
+        raise _UsageError(f"--sell-seconds: {args.sell_seconds} is beyond --steps {args.steps}")
+    _check_out(getattr(args, "out", None))
+
+
+def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """The library's warnings as one line: ``liqcascade: warning: ...``."""
+    sys.stderr.write(f"liqcascade: warning: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    prog = f"liqcascade {args.command}"
     jobs = {"run": run_study, "shocks": run_shocks, "simulate": run_simulation}
-    print(jobs[args.command](args))
+    try:
+        _check(args)
+        with warnings.catch_warnings():
+            original = warnings.showwarning
+
+            def show(message: Any, category: type[Warning], *rest: Any, **kw: Any) -> None:
+                if issubclass(category, LiqcascadeWarning):
+                    _show_warning(message, category, *rest, **kw)
+                else:
+                    original(message, category, *rest, **kw)
+            warnings.showwarning = show
+            warnings.filterwarnings("always", category=LiqcascadeWarning)  # a program: print them
+            output = jobs[args.command](args)
+    except _UsageError as exc:
+        parser.exit(2, f"{prog}: error: {exc}\n")
+    except ValueError as exc:  # the engine refuses a combination of options, naming the parameter
+        parser.exit(2, f"{prog}: error: {exc}\n")
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return 130
+    try:
+        print(output)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader left (``liqcascade shocks | head -2``): no traceback, and none at exit either
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a tool killed by the signal reports
     return 0
 
 
