@@ -161,7 +161,8 @@ class OrderBook:
         return f"OrderBook({sides})"
 
 
-def _cumulative(distance: FloatArray, price: FloatArray, qty: FloatArray, limit: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _cumulative(distance: FloatArray, price: FloatArray, qty: FloatArray,
+                limit: FloatArray) -> tuple[FloatArray, FloatArray]:
     # distance from the mid grows along each side, so a prefix sum answers every limit at once
     cum_qty = np.concatenate(([0.0], np.cumsum(qty)))
     cum_notional = np.concatenate(([0.0], np.cumsum(qty * price)))

@@ -126,7 +126,8 @@ def cascade(
         raise ValueError("give exactly one of shock, sell_qty, buy_qty"
                          + (f"; got {', '.join(given)}" if given else ""))
     (name, value), = given.items()
-    kind = {"shock": "relative", "sell_qty": "sell", "buy_qty": "buy"}[name]
+    kinds: dict[str, Literal["relative", "sell", "buy"]] = {"shock": "relative", "sell_qty": "sell", "buy_qty": "buy"}
+    kind = kinds[name]
     move = real_scalar(value, name)
     ref = None if ref_price is None else real_scalar(ref_price, "ref_price")
     raw = _core.cascade(book._book, positions._set, kind, move, ref)

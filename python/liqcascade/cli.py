@@ -129,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("simulate", help="the default scenario through time (key moments)")
     sim.add_argument("--policy", choices=("binance", "bybit", "hyperliquid"), default="binance")
-    sim.add_argument("--positions", type=_positive_int, default=1_000_000, help="number of positions (default 1,000,000)")
+    sim.add_argument("--positions", type=_positive_int, default=1_000_000,
+                     help="number of positions (default 1,000,000)")
     sim.add_argument("--seed", type=_seed, default=0, help="seed of the population and the price path (default 0)")
     sim.add_argument("--steps", type=_positive_int, default=1800, help="seconds simulated (default 1800)")
     sim.add_argument("--sell-rate", type=_non_negative_float, default=20.0,
@@ -179,7 +180,7 @@ def _write(table: ColumnTable, path: str) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(table.columns)
-        writer.writerows(zip(*columns))
+        writer.writerows(zip(*columns, strict=True))
 
 
 def _progress(no_progress: bool) -> Any:
@@ -279,12 +280,12 @@ def run_shocks(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def _intervals(mask) -> list[tuple[int, int]]:
+def _intervals(mask: Any) -> list[tuple[int, int]]:
     """[start, end) runs of True."""
     import numpy as np
 
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
 def run_simulation(args: argparse.Namespace) -> str:
@@ -335,11 +336,14 @@ def run_simulation(args: argparse.Namespace) -> str:
              f"book refill half-life {120 * math.log(2):.0f} s; EMA mark (3 s); breakers 5 %/60 s -> 120 s, "
              f"10 %/300 s -> 600 s; fund ${args.fund:,.0f}", ""]
     if m["first_liquidation"]:
-        lines.append(f"first liquidation   t = {m['first_liquidation']['t']:>5} s   price {m['first_liquidation']['price']:>10,.1f}")
+        first = m["first_liquidation"]
+        lines.append(f"first liquidation   t = {first['t']:>5} s   price {first['price']:>10,.1f}")
     else:
         lines.append("first liquidation   none")
-    lines.append(f"peak minute         {m['peak_minute']['minute']:>5}       ${m['peak_minute']['liquidated_notional'] / 1e6:,.2f}M "
-                 f"liquidated in {m['peak_minute']['liquidations']:,} fills")
+    peak_minute = m["peak_minute"]
+    lines.append(f"peak minute         {peak_minute['minute']:>5}       "
+                 f"${peak_minute['liquidated_notional'] / 1e6:,.2f}M liquidated in "
+                 f"{peak_minute['liquidations']:,} fills")
     lines.append(f"low                 t = {m['low']['t']:>5} s   price {m['low']['price']:>10,.1f}")
     if m["halts"]:
         lines.append("halts               " + ", ".join(f"{h['from']}-{h['to']} s" for h in m["halts"]))
@@ -349,10 +353,12 @@ def run_simulation(args: argparse.Namespace) -> str:
                                            f"from t = {m['adl']['first_t']} s, {m['adl']['qty']:,.3f} BTC"))
     f = m["final"]
     lines += [f"takeovers           {m['takeovers']:,}",
-              f"final               price {f['price']:,.1f}, mark {f['mark']:,.1f}; {f['liquidated_positions']:,} positions "
-              f"liquidated, ${f['liquidated_notional'] / 1e6:,.2f}M; fund ${f['insurance_fund']:,.0f} "
+              f"final               price {f['price']:,.1f}, mark {f['mark']:,.1f}; "
+              f"{f['liquidated_positions']:,} positions liquidated, ${f['liquidated_notional'] / 1e6:,.2f}M; "
+              f"fund ${f['insurance_fund']:,.0f} "
               f"(low ${f['fund_low']:,.0f}), inventory {f['fund_inventory']:,.3f} BTC",
-              "", f"{args.steps:,} steps in {elapsed:.2f} s" + (f"; timeline written to {args.out}" if args.out else "")]
+              "",
+              f"{args.steps:,} steps in {elapsed:.2f} s" + (f"; timeline written to {args.out}" if args.out else "")]
     return "\n".join(lines)
 
 

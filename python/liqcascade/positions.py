@@ -114,8 +114,9 @@ def _warn_above_max_leverage(tiers: MaintenanceTiers, columns: dict[str, np.ndar
 def _rebuild_positions(columns: dict[str, np.ndarray], prepared: bool) -> Positions:
     # fresh arrays of the canonical dtypes: an unpickled int8 array carries an equal but not
     # identical dtype object, which the bindings' dtype check (an identity test) refuses
-    fresh = {name: np.asarray(value).astype(np.int8 if name == "side" else np.float64) for name, value in columns.items()}
-    positions = Positions(**fresh, copy=False)
+    side, qty, entry, margin, mmr, maint = (np.asarray(columns[name]).astype(np.int8 if name == "side" else np.float64)
+                                            for name in ("side", "qty", "entry_price", "margin", "mmr", "maint_amount"))
+    positions = Positions(side, qty, entry, margin, mmr, maint, copy=False)
     return positions.prepare() if prepared else positions
 
 
