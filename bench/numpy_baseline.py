@@ -1,4 +1,4 @@
-"""A NumPy implementation of DESIGN.md's static cascade: the baseline every benchmark runs
+"""A NumPy implementation of docs/design.md's static cascade: the baseline every benchmark runs
 against. Vectorised as well as NumPy allows: thresholds sorted with a stable argsort, each
 round resolved with cumulative sums and binary searches over the whole prepared set."""
 

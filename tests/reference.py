@@ -1,4 +1,4 @@
-"""A slow, literal Python model of DESIGN.md's "Liquidation price" and "Static cascade".
+"""A slow, literal Python model of docs/design.md's "Liquidation price" and "Static cascade".
 
 Written for clarity, not speed: lists of levels, one position at a time, the rules read as
 prose. The C++ engine must agree with it on every result field. Arithmetic follows the same

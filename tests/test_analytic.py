@@ -9,7 +9,7 @@ import liqcascade as lc
 
 
 def test_binance_worked_example():
-    # DESIGN.md: long 1 BTC at 100,000 with 5,000 margin, tier mmr 0.5 %, maint_amount 50.
+    # docs/design.md: long 1 BTC at 100,000 with 5,000 margin, tier mmr 0.5 %, maint_amount 50.
     tiers = lc.MaintenanceTiers.binance_btcusdt()
     positions = lc.Positions(1, 1.0, 100_000.0, 5_000.0, tiers=tiers)
     assert positions.mmr[0] == 0.005 and positions.maint_amount[0] == 50.0

@@ -43,6 +43,7 @@ def test_binance_snapshot_loads_from_path_and_object(binance_depth_path):
     assert d.bid_qty == pytest.approx(float(np.sum(book.bid_qty[book.bid_price >= book.mid * 0.9975])))
 
 
+@pytest.mark.filterwarnings("ignore:positions. .* already past their liquidation price:liqcascade.LiqcascadeWarning")
 def test_cascade_on_the_real_snapshot_agrees_with_the_reference(binance_depth_path):
     import reference
 
@@ -52,7 +53,7 @@ def test_cascade_on_the_real_snapshot_agrees_with_the_reference(binance_depth_pa
     n = 300
     pos = {
         "side": rng.choice([1, -1], n).astype(np.int8),
-        "qty": rng.lognormal(-2.0, 1.0, n),
+        "qty": np.minimum(rng.lognormal(-2.0, 1.0, n), 0.8),  # within the first tier (125x allowed)
         "entry_price": book.mid * (1 + rng.normal(0, 0.002, n)),
         "leverage": rng.choice([100.0, 125.0], n),
     }

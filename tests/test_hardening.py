@@ -17,6 +17,11 @@ import liqcascade as lc
 
 BTC_TIERS = lc.MaintenanceTiers.binance_btcusdt()
 
+# Random markets include positions already past their liquidation price at the reference (the
+# engine must handle them); the library warns about them, which is not under test here.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:positions. .* already past their liquidation price:liqcascade.LiqcascadeWarning")
+
 
 def run_python(code: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     """`code` in a fresh interpreter; a hang fails the test (the limit is a guard, not a timing)."""
@@ -48,7 +53,7 @@ def test_random_bybit_markets_end(seed):
     book = lc.OrderBook(bid, rng.uniform(0.1, 5, bid.size), mid + np.arange(1, 200) * 10.0, np.ones(199))
     n = 50
     positions = lc.Positions.from_leverage(rng.choice([-1, 1], n), rng.uniform(0.1, 40, n),
-                                           mid * rng.uniform(0.95, 1.05, n), rng.uniform(5, 100, n),
+                                           mid * rng.uniform(0.95, 1.05, n), rng.uniform(2, 20, n),
                                            tiers=BTC_TIERS)
     sim = lc.simulate(book, positions, "bybit", 20, shock=float(rng.uniform(-0.08, 0.08)),
                       resilience=0.05, insurance_fund=1e4)
@@ -184,8 +189,10 @@ def test_scenario_numbers_stay_within_int64():
     rows = lc.monte_carlo(population, book_model, [0.01], 2, first_scenario=2**63 - 2, progress=False)
     assert rows.scenario.tolist() == [2**63 - 2, 2**63 - 1]
     assert lc.sample_scenario(population, book_model, [0.01], 0, 2**63 - 1).shock == 0.01
-    with pytest.raises(ValueError, match=r"^first_scenario: "):
+    with pytest.raises(ValueError, match=r"^index: a scenario number must be < 2\*\*63"):
         lc.sample_scenario(population, book_model, [0.01], 0, 2**63)
+    with pytest.raises(ValueError, match=r"^scenario: a scenario number must be < 2\*\*63"):
+        population.sample(0, 2**64 - 1)
 
 
 # -- 5. the caller's arrays -----------------------------------------------------------------------
@@ -288,3 +295,37 @@ def test_long_calls_answer_ctrl_c(call):
     finally:
         proc.kill()
     assert "interrupted" in out, err
+
+
+# -- findings of the fuzzing harness's long runs (tests/fuzz/FINDINGS.md) --------------------------
+
+@pytest.mark.parametrize(("call", "pattern"), [
+    (lambda: lc.Positions([1, 1], [1.0, 10**400], 100.0, 10.0), r"^qty: a value is too large for a float64"),
+    (lambda: BTC_TIERS.assign([10**400]), r"^notional: a value is too large for a float64"),
+    (lambda: BTC_TIERS.tier_of([[], [1.0]]), r"^notional: cannot be read as a 1-D array"),
+    (lambda: lc.monte_carlo(lc.PositionPopulation(count=10), lc.BookModel(), [[0.1], [0.1, 0.2]], 1),
+     r"^values: cannot be read as a 1-D array"),
+    (lambda: lc.buffer_cache(2**63), r"^limit: must be <= "),
+    (lambda: lc.gbm_path(100, 60.0, 100.0, 1.0), r"^sigma: the path leaves the range of a price"),
+    (lambda: lc.gbm_path(100, 1.0, 100.0, 0.1, jump_rate=1.0, jump_mean=1e300), r"^sigma: the path leaves"),
+    (lambda: lc.simulate(lc.OrderBook([99.0], [1.0], [101.0], [1.0]), lc.Positions(1, 1.0, 100.0, 10.0),
+                         "binance", 10, dt=1e308), r"^dt: must be finite and > 0, and dt \* steps finite"),
+    (lambda: lc.cascade(lc.OrderBook([99.0], [1.0], [101.0], [1.0]), lc.Positions(1, 1.0, 100.0, 10.0),
+                        buy_qty=0.5, ref_price=5e-324), r"^ref_price: too small for this book"),
+])
+def test_fuzzing_findings_are_errors_naming_the_parameter(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+def test_empirical_shocks_of_strings_and_tiny_student_t_df():
+    with pytest.raises(TypeError, match=r"^values: expected numbers"):
+        lc.ShockModel.empirical(["x"])
+    # a Student-t of a tiny df draws infinite moves: they are redrawn, never returned or cascaded
+    population = lc.PositionPopulation(count=100)
+    with pytest.warns(lc.LiqcascadeWarning):
+        model = lc.ShockModel.student_t(5e-324, 0.01)
+    shock = lc.sample_scenario(population, lc.BookModel(), model, 0, 0).shock
+    assert math.isfinite(shock) and shock > -1
+    rows = lc.monte_carlo(population, lc.BookModel(), model, 4, progress=False)
+    assert np.all(np.isfinite(rows.shock)) and np.all(np.isfinite(rows.final_price))

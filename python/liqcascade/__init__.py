@@ -46,10 +46,9 @@ def buffer_cache(limit: int | None = None) -> dict[str, int]:
     from . import _core
 
     if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int):
-            raise TypeError(f"limit: expected an int number of bytes, got {type(limit).__name__}")
-        if limit < 0:
-            raise ValueError(f"limit: must be >= 0 bytes, got {limit}")
+        from ._validation import int_scalar
+
+        limit = int_scalar(limit, "limit", minimum=0)
     return dict(_core.buffer_cache(limit))
 
 

@@ -82,10 +82,18 @@ def _numeric(value: Any, field: str) -> np.ndarray:
         if arr.dtype.kind == "O":
             try:
                 return np.asarray(value, dtype=np.float64)
+            except OverflowError:  # an integer beyond a double
+                raise ValueError(f"{field}: a value is too large for a float64") from None
             except (TypeError, ValueError):
                 pass
         raise TypeError(f"{field}: expected numbers, got an array of dtype {arr.dtype}")
     return arr
+
+
+def float_values(value: Any, field: str) -> FloatArray:
+    """A scalar or a 1-D array of numbers as a 1-D float64 array (a scalar becomes one value)."""
+    arr = _numeric(value, field)
+    return float_column(arr, field, 1) if arr.ndim == 0 else float_column(arr, field)
 
 
 def float_column(value: Any, field: str, length: int | None = None) -> FloatArray:

@@ -1,4 +1,4 @@
-"""The static cascade of one market (DESIGN.md, "Static cascade")."""
+"""The static cascade of one market (docs/design.md, "Static cascade")."""
 
 from __future__ import annotations
 

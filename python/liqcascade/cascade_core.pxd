@@ -11,11 +11,11 @@
 from libc.stdint cimport uint32_t, uint64_t
 
 
-cdef extern from "cascade_core/positions.hpp" namespace "cascade_core" nogil:
-    # DESIGN.md's liquidation price (side +1 long, -1 short) and bankruptcy price
-    double liquidation_price(int side, double qty, double entry, double margin, double mmr,
+cdef extern from "cascade_core/margin.hpp" namespace "cascade_core" nogil:
+    # docs/design.md's liquidation price (side +1 long, -1 short) and bankruptcy price
+    double liquidation_price(double side, double qty, double entry, double margin, double mmr,
                              double maint_amount)
-    double bankruptcy_price(int side, double qty, double entry, double margin)
+    double bankruptcy_price(double side, double qty, double entry, double margin)
 
 
 cdef extern from "cascade_core/rng.hpp" namespace "cascade_core" nogil:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _core
 from ._table import ColumnTable
-from ._validation import FloatArray, first_bad, float_column, int_scalar, real_scalar
+from ._validation import FloatArray, first_bad, float_column, float_values, int_scalar, real_scalar
 from ._validation import bounded_scalar as _finite
 from ._warnings import warn
 from .book import OrderBook
@@ -131,7 +131,10 @@ class PositionPopulation:
     def sample(self, seed: int = 0, scenario: int = 0, book_model: BookModel | None = None) -> Positions:
         """The positions of ``scenario`` of a study with this seed (around ``book_model``'s mid,
         the default book model's when omitted)."""
-        return sample_scenario(self, book_model or BookModel(), ShockModel.fixed([0.0]), seed, scenario).positions
+        index = _index(scenario, "scenario")
+        if index >= 2**63:
+            raise ValueError(f"scenario: a scenario number must be < 2**63, got {index}")
+        return sample_scenario(self, book_model or BookModel(), ShockModel.fixed([0.0]), seed, index).positions
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,7 +221,7 @@ class ShockModel:
 
     def __post_init__(self) -> None:
         _choice(self.kind, "kind", ("fixed", "normal", "student_t", "empirical"))
-        values = float_column(np.atleast_1d(np.asarray(self.values, dtype=np.float64)), "values")
+        values = float_values(self.values, "values")
         object.__setattr__(self, "values", values)
         if self.kind in ("fixed", "empirical"):
             if values.size == 0:

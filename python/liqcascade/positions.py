@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._validation import FloatArray, common_length, first_bad, float_column, readonly, side_column
+from ._validation import FloatArray, common_length, first_bad, float_column, float_values, readonly, side_column
 from ._warnings import warn
 
 #: Maintenance margin rate used when neither ``mmr`` nor ``tiers`` is given (0.5 %).
@@ -74,7 +74,7 @@ class MaintenanceTiers:
 
     def tier_of(self, notional: Any) -> npt.NDArray[np.intp]:
         """The tier index of each notional (``ValueError`` for negative or non-finite ones)."""
-        value = float_column(np.atleast_1d(np.asarray(notional)), "notional")
+        value = float_values(notional, "notional")
         first_bad(~np.isfinite(value) | (value < 0), "notional", value, "must be finite and >= 0")
         return np.maximum(np.searchsorted(self.notional_floor, value, side="left") - 1, 0)
 

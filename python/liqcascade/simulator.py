@@ -1,5 +1,5 @@
 """The time-stepped simulation of one market through an exchange's liquidation engine
-(DESIGN.md, "Exchange-grade liquidation engine").
+(docs/design.md, "Exchange-grade liquidation engine").
 
 Per step ``dt``: the book's profile re-centres on the fundamental price (``path``) and the
 depth consumed so far refills at resilience rate ``rho`` (the consumed volume decays as
@@ -254,10 +254,18 @@ def gbm_path(steps: int, dt: float, start: float, sigma: float, mu: float = 0.0,
         raise ValueError(f"jump_rate: at most 1e9 jumps per step are expected (jump_rate * dt), got {jump_rate!r}")
     rng = np.random.Generator(np.random.Philox(int_scalar(seed, "seed", minimum=0)))
     dt_, s = checked["dt"], checked["sigma"]
-    log_steps = (checked["mu"] - 0.5 * s * s) * dt_ + s * math.sqrt(dt_) * rng.standard_normal(n - 1)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing path is refused below
+        log_steps = (checked["mu"] - 0.5 * s * s) * dt_ + s * math.sqrt(dt_) * rng.standard_normal(n - 1)
     jumps = rng.poisson(checked["jump_rate"] * dt_, n - 1)
-    log_steps += jumps * checked["jump_mean"] + np.sqrt(jumps) * checked["jump_std"] * rng.standard_normal(n - 1)
-    return checked["start"] * np.exp(np.concatenate(([0.0], np.cumsum(log_steps))))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing path is refused below
+        log_steps += jumps * checked["jump_mean"] + np.sqrt(jumps) * checked["jump_std"] * rng.standard_normal(n - 1)
+    with np.errstate(over="ignore", under="ignore"):
+        path = checked["start"] * np.exp(np.concatenate(([0.0], np.cumsum(log_steps))))
+    bad = np.flatnonzero(~(np.isfinite(path) & (path > 0)))
+    if bad.size:
+        raise ValueError(f"sigma: the path leaves the range of a price (0, 1.8e308] at step {bad[0]}: "
+                         "sigma, mu, dt or the jumps are too large for this many steps")
+    return path
 
 
 def random_flow(steps: int, rate: float, mean_size: float, *, buy_share: float = 0.5, seed: int = 0) -> FloatArray:

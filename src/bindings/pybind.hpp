@@ -36,7 +36,7 @@ py::array_t<T, py::array::c_style> column(const py::handle& obj, const char* fie
     throw py::type_error(std::string(field) + ": expected a numpy array of " + dtype_name<T>());
   }
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!arr.dtype().is(py::dtype::of<T>())) {
+  if (!arr.dtype().equal(py::dtype::of<T>())) {  // (equal, not the same object: a dtype through pickle is another)
     throw py::type_error(std::string(field) + ": expected dtype " + dtype_name<T>() + ", got " +
                          py::str(arr.dtype()).cast<std::string>());
   }

@@ -226,7 +226,7 @@ std::size_t merge(std::span<const Position> at_risk, BookWalker& walker, double&
   return next;
 }
 
-// The cascade of DESIGN.md against one side's positions in trigger order, which
+// The cascade of docs/design.md against one side's positions in trigger order, which
 // `at_risk(direction)` gives once the shock's direction is known and checked.
 template <class AtRiskOf>
 CascadeResult run_cascade(const OrderBook& book, const Shock& shock, double ref_price,
@@ -248,6 +248,17 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, double ref_
   result.ref_price = checked_ref_price(book, ref_price);
 
   const BookSide& side = book.side_consumed(direction);
+  // Every price the cascade can reach, relative to p_ref, must be a number (final_move): the
+  // highest ask of an up move, the best bid of a sell order (a relative down move reaches no
+  // price above its target).
+  const bool relative_down = shock.kind == Shock::Kind::relative && direction == Direction::down;
+  if (!side.empty() && !relative_down) {
+    const double highest = direction == Direction::up ? side.price.back() : side.price.front();
+    if (!std::isfinite(highest / result.ref_price)) {
+      throw InputError("ref_price", "too small for this book: its level " + format_value(highest) +
+                                        " / ref_price " + format_value(result.ref_price) + " overflows");
+    }
+  }
   const bool no_move = shock.kind == Shock::Kind::relative && shock.value == 0.0;
   if (side.empty() && !no_move) {
     throw InputError(direction == Direction::down ? "bid_price" : "ask_price",

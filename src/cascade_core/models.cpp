@@ -107,12 +107,13 @@ double sample_shock(const ShockModel& model, std::uint64_t seed, std::uint64_t s
     const auto k = static_cast<std::size_t>(stream.uniform() * n);
     return model.values[std::min(k, model.values.size() - 1)];
   }
-  // A move of -100 % or worse is not a price: redraw (a fixed number of times, then clamp).
+  // A move of -100 % or worse, or one that is not finite (a Student-t of a tiny df), is not a
+  // price: redraw (a fixed number of times, then clamp).
   for (std::uint64_t attempt = 0; attempt < max_scenario_draws; ++attempt) {
     const double z = model.kind == ShockModel::Kind::normal ? stream.normal()
                                                             : stream.student_t(model.df);
     const double shock = model.scale * z;
-    if (shock > -1.0) return shock;
+    if (shock > -1.0 && std::isfinite(shock)) return shock;
   }
   return -0.99;
 }

@@ -46,12 +46,13 @@ void ScenarioColumns::set(std::size_t row, std::uint64_t scenario_index, double 
   book_exhausted[row] = r.book_exhausted ? 1 : 0;
 }
 
-void check_scenario_range(std::uint64_t first, std::uint64_t count) {
+void check_scenario_range(std::uint64_t first, std::uint64_t count, const char* field) {
   // scenario numbers are int64 in the result table, and sample_scenario takes them back
   constexpr std::uint64_t limit = std::uint64_t{1} << 63;
   if (first >= limit || count > limit - first) {
-    throw InputError("first_scenario", "first_scenario + n_scenarios must be <= 2**63, got " +
-                                           std::to_string(first) + " + " + std::to_string(count));
+    if (count == 1) throw InputError(field, "a scenario number must be < 2**63, got " + std::to_string(first));
+    throw InputError(field, "first_scenario + n_scenarios must be <= 2**63, got " + std::to_string(first) + " + " +
+                                std::to_string(count));
   }
 }
 
@@ -169,7 +170,13 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
         throw std::logic_error("run_monte_carlo: a sampled position was flagged but not rejected");
       }
       TriggerOrder order(*sample);  // sorted as far as the cascade reaches
-      out.set(row, scenario, shock, cascade(book, order, direction, Shock::relative(shock), book.mid()));
+      try {
+        out.set(row, scenario, shock, cascade(book, order, direction, Shock::relative(shock), book.mid()));
+      } catch (const InputError& error) {
+        if (error.field() != "shock") throw;
+        throw InputError("shocks", "scenario " + std::to_string(scenario) + "'s shock " + format_value(shock) +
+                                       " is not one the book can take (" + error.what() + ")");
+      }
     }
     std::lock_guard lock(samples_mutex);
     spare.push_back(std::move(sample));
@@ -183,7 +190,7 @@ ScenarioSample sample_scenario(const PopulationModel& population, const BookMode
   population.validate();
   book_model.validate();
   shocks.validate();
-  check_scenario_range(scenario, 1);
+  check_scenario_range(scenario, 1, "index");
   require_memory("count", static_cast<double>(population.count) * 2.0 * (5 * sizeof(double) + 1),
                  "the scenario's position columns");
   const double shock = sample_shock(shocks, seed, scenario);

@@ -324,12 +324,14 @@ class Simulation {
       inventory_cost_ -= side * fill.qty * average;
       event(EventKind::unwind, -1, fill.qty, fill.notional / fill.qty, 0.0, -pnl, -1);
     }
+    // what the fills' rounding leaves of a sold inventory is dust, not a position to deleverage
+    if (std::abs(inventory_) < 1e-12 * (1.0 + held)) inventory_ = inventory_cost_ = 0.0;
     if (fund_ < 0.0 && policy.adl && inventory_ != 0.0) {
       const double done = std::abs(inventory_) - deleverage(-side, std::abs(inventory_), average, -1);
       inventory_ -= side * done;
       inventory_cost_ -= side * done * average;
+      if (std::abs(inventory_) < 1e-12 * (1.0 + held)) inventory_ = inventory_cost_ = 0.0;
     }
-    if (std::abs(inventory_) < 1e-12 * (1.0 + held)) inventory_ = inventory_cost_ = 0.0;
   }
 
   void event(EventKind kind, std::int64_t position, double qty, double price, double fee, double loss,
@@ -398,7 +400,8 @@ class Simulation {
 void SimulationConfig::validate(std::size_t) const {
   // (bounded so that step arithmetic never overflows; memory refuses far fewer)
   require(steps >= 1 && steps <= (std::int64_t{1} << 40), "steps", "must be in [1, 2**40]", static_cast<double>(steps));
-  require(std::isfinite(dt) && dt > 0.0, "dt", "must be finite and > 0", dt);
+  require(std::isfinite(dt) && dt > 0.0 && std::isfinite(dt * static_cast<double>(steps)), "dt",
+          "must be finite and > 0, and dt * steps finite (the timeline's time)", dt);
   require(std::isfinite(resilience) && resilience >= 0.0, "resilience", "must be finite and >= 0", resilience);
   if (!path.empty() && path.size() != static_cast<std::size_t>(steps)) {
     throw InputError("path", "length " + std::to_string(path.size()) + " does not match steps " + std::to_string(steps));

@@ -100,7 +100,7 @@ int main() {
   const auto block = cc::philox4x32_10({0, 0, 0, 0}, {0, 0});
   CHECK(block[0] == 0x6627E8D5U && block[3] == 0x9B00DBD8U);
 
-  // DESIGN.md's Binance worked example.
+  // docs/design.md's Binance worked example.
   CHECK(std::abs(cc::liquidation_price(1, 1.0, 100000.0, 5000.0, 0.005, 50.0) - 95427.1) < 0.05);
 
   // A cascade: long 1 @ 100 with margin 1.5 (liq 98.5) and a long liquidated at 90.

@@ -1,4 +1,4 @@
-// The static cascade of DESIGN.md: one market, instantaneous, no replenishment.
+// The static cascade of docs/design.md: one market, instantaneous, no replenishment.
 #pragma once
 
 #include <cstdint>

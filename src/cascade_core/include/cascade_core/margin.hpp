@@ -21,7 +21,7 @@ struct TierTable {
   void validate() const;  // InputError naming the field
 };
 
-// Liquidation price of one position (DESIGN.md): equity margin + side*qty*(p - entry) equals
+// Liquidation price of one position (docs/design.md): equity margin + side*qty*(p - entry) equals
 // the maintenance requirement mmr*qty*p - maint_amount, i.e.
 //   long:  (qty*entry - (margin + maint_amount)) / (qty*(1 - mmr))
 //   short: (qty*entry + (margin + maint_amount)) / (qty*(1 + mmr)).

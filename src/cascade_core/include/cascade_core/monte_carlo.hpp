@@ -52,8 +52,9 @@ inline constexpr unsigned max_threads = 1024;
 inline constexpr double bytes_per_row = 96.0;
 inline constexpr double bytes_per_sampled_position = 64.0;
 
-// InputError naming first_scenario unless [first, first + count) fits in int64 scenario numbers.
-void check_scenario_range(std::uint64_t first, std::uint64_t count);
+// InputError naming `field` (first_scenario, or the index of one scenario) unless [first, first +
+// count) fits in int64 scenario numbers.
+void check_scenario_range(std::uint64_t first, std::uint64_t count, const char* field = "first_scenario");
 // InputError naming threads when more than max_threads are asked for (0: every core).
 void check_threads(unsigned threads);
 // Throws InputError naming the population when `sample` (scenario `scenario`) holds a
