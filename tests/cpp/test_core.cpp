@@ -2,44 +2,121 @@
 // exchange's risk system would. Built and run by tests/test_cpp_core.py (or by hand:
 // cmake -S . -B build/cpp -DCASCADE_CORE_BUILD_TESTS=ON && cmake --build build/cpp &&
 // ctest --test-dir build/cpp).
+//
+// Named cases: TEST_CASE("rule") { ... CHECK(expr); ... } registers a case under the rule it
+// checks. `cascade_core_tests [text]` runs every case (or those whose names contain `text`),
+// prints "ok  <name>" or "FAIL <name>: <file>:<line>: CHECK(<expr>)" for each, and ends with
+// "N cases, M failed"; the exit code is 0 only when none failed. A failed CHECK ends its case;
+// an exception escaping a case fails it, naming the exception.
+#include <cascade_core/book_walker.hpp>
 #include <cascade_core/bulk_allocator.hpp>
 #include <cascade_core/cascade.hpp>
 #include <cascade_core/errors.hpp>
 #include <cascade_core/margin.hpp>
 #include <cascade_core/models.hpp>
-#include <cascade_core/position_sampler.hpp>
-#include <cascade_core/trigger_order.hpp>
 #include <cascade_core/monte_carlo.hpp>
+#include <cascade_core/order_book.hpp>
+#include <cascade_core/position_sampler.hpp>
+#include <cascade_core/positions.hpp>
 #include <cascade_core/radix_sort.hpp>
+#include <cascade_core/resources.hpp>
 #include <cascade_core/rng.hpp>
+#include <cascade_core/simulator.hpp>
+#include <cascade_core/trigger_order.hpp>
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <future>
+#include <limits>
+#include <memory>
 #include <span>
 #include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace cc = cascade_core;
 
-static int failures = 0;
-static int checks = 0;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    ++checks;                                                         \
-    if (!(cond)) {                                                    \
-      std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
+// ---- a tiny self-registering test framework ------------------------------------------------
+
+namespace {
+
+struct TestCase {
+  const char* name;
+  void (*run)();
+};
+
+std::vector<TestCase>& registry() {
+  static std::vector<TestCase> cases;
+  return cases;
+}
+
+struct Registrar {
+  Registrar(const char* name, void (*run)()) { registry().push_back({name, run}); }
+};
+
+// Thrown by a failed CHECK: ends the case, the runner reports where.
+struct CheckFailed {
+  const char* file;
+  int line;
+  const char* expr;
+};
+
+// Set by a case that had to leave a thread running (a call that did not return): the runner
+// then exits without running static destructors under it.
+bool abandoned_thread = false;
+
+}  // namespace
+
+#define CASCADE_TEST_CAT2(a, b) a##b
+#define CASCADE_TEST_CAT(a, b) CASCADE_TEST_CAT2(a, b)
+#define CASCADE_TEST_CASE2(name, fn)                                  \
+  static void fn();                                                   \
+  static const Registrar CASCADE_TEST_CAT(fn, _registrar){name, &fn}; \
+  static void fn()
+#define TEST_CASE(name) CASCADE_TEST_CASE2(name, CASCADE_TEST_CAT(test_case_, __LINE__))
+
+#define CHECK(cond)                                            \
+  do {                                                         \
+    if (!(cond)) throw CheckFailed{__FILE__, __LINE__, #cond}; \
   } while (0)
+
+// Whether `call()` throws cc::InputError naming `field`.
+template <class Call>
+static bool throws_input_error(const char* field, Call&& call) {
+  try {
+    call();
+  } catch (const cc::InputError& error) {
+    return error.field() == field;
+  }
+  return false;
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+// PopulationModel's leverage weights, under either name (leverage_weight is being renamed
+// leverage_weights: the file builds against the core before and after).
+template <class Population>
+static void set_leverage_weights(Population& population, std::vector<double> weights) {
+  if constexpr (requires { population.leverage_weights; }) {
+    population.leverage_weights = std::move(weights);
+  } else {
+    population.leverage_weight = std::move(weights);
+  }
+}
 
 // Whether the batch sampler's rows are the one-at-a-time draws of the side asked for, bit for
 // bit and in index order.
-static bool batch_matches_one_at_a_time(const cc::PopulationModel& pop, double ref_price,
-                                        std::uint64_t seed, std::uint64_t scenario, int only_side) {
+static bool batch_matches_one_at_a_time(const cc::PopulationModel& pop, double ref_price, std::uint64_t seed,
+                                        std::uint64_t scenario, int only_side) {
   cc::PositionSample sample;
   cc::sample_positions(pop, ref_price, seed, scenario, only_side, sample);
   std::size_t row = 0;
@@ -48,8 +125,8 @@ static bool batch_matches_one_at_a_time(const cc::PopulationModel& pop, double r
     const cc::PositionDraw d = cc::sample_position(pop, ref_price, seed, scenario, j);
     if (only_side != 0 && d.side != only_side) continue;
     same = same && row < sample.side.size() && sample.side[row] == d.side && sample.qty[row] == d.qty &&
-           sample.entry_price[row] == d.entry_price && sample.margin[row] == d.margin &&
-           sample.mmr[row] == d.mmr && sample.maint_amount[row] == d.maint_amount;
+           sample.entry_price[row] == d.entry_price && sample.margin[row] == d.margin && sample.mmr[row] == d.mmr &&
+           sample.maint_amount[row] == d.maint_amount;
     ++row;
   }
   return same && row == sample.side.size();
@@ -95,216 +172,478 @@ static bool same_result(const cc::CascadeResult& a, const cc::CascadeResult& b) 
   return same;
 }
 
-int main() {
-  // Random123's known answer for philox4x32_10 with zero counter and key.
-  const auto block = cc::philox4x32_10({0, 0, 0, 0}, {0, 0});
-  CHECK(block[0] == 0x6627E8D5U && block[3] == 0x9B00DBD8U);
-
-  // docs/design.md's Binance worked example.
-  CHECK(std::abs(cc::liquidation_price(1, 1.0, 100000.0, 5000.0, 0.005, 50.0) - 95427.1) < 0.05);
-
-  // A cascade: long 1 @ 100 with margin 1.5 (liq 98.5) and a long liquidated at 90.
-  const std::vector<double> bid_price{99.0, 98.0, 97.0}, bid_qty{1.0, 1.0, 5.0};
-  const std::vector<double> ask_price{101.0}, ask_qty{1.0};
-  const cc::OrderBook book(bid_price, bid_qty, ask_price, ask_qty);
-  const std::vector<std::int8_t> side{1, 1};
-  const std::vector<double> qty{1.0, 1.0}, entry{100.0, 100.0}, margin{1.5, 10.0}, zero{0.0, 0.0};
-  const cc::PositionSet positions(cc::PositionColumns{side, qty, entry, margin, zero, zero});
-  const auto result = cc::cascade(book, positions, cc::Shock::sell(1.5), std::nan(""));
-  CHECK(result.shock_price == 98.0);
-  CHECK(result.n_liquidated == 1 && result.final_price == 97.0);
-
-  // Bad input is a typed exception naming the field and index, never a crash.
-  const std::vector<double> bad_qty{1.0, -1.0};
-  try {
-    const cc::PositionSet rejected(cc::PositionColumns{side, bad_qty, entry, margin, zero, zero});
-    CHECK(false);
-  } catch (const cc::InputError& error) {
-    CHECK(error.field() == "qty" && error.index() == 1);
-  }
-
-  // A small study is the same on one thread and on three.
+// The small study of the thread-count case, also used where only valid models are needed.
+static cc::PopulationModel small_population() {
   cc::PopulationModel population;
   population.count = 5000;
   population.leverage = {10.0, 25.0};
-  population.leverage_weight = {0.5, 0.5};
+  set_leverage_weights(population, {0.5, 0.5});
   population.entry_spread = 0.02;
   population.open_interest = 5e6;
+  return population;
+}
+
+static cc::BookModel small_book_model() {
   cc::BookModel book_model;
   book_model.mid = 100000.0;
   book_model.tick = 1.0;
   book_model.profile_distance = {0.0, 0.01, 0.1};
   book_model.profile_notional = {0.0, 2e6, 8e6};
   book_model.level_noise = 0.2;
+  return book_model;
+}
+
+static cc::ShockModel small_shocks() {
   cc::ShockModel shocks;
   shocks.kind = cc::ShockModel::Kind::normal;
   shocks.scale = 0.03;
+  return shocks;
+}
+
+// Binance BTCUSDT's maintenance tiers.
+static cc::TierTable binance_btcusdt_tiers() {
+  cc::TierTable tiers;
+  tiers.notional_floor = {0.0, 5e4, 6e5, 3e6, 1.2e7, 7e7, 1e8, 2.3e8, 4.8e8, 6e8, 8e8, 1.2e9};
+  tiers.mmr = {0.004, 0.005, 0.0065, 0.01, 0.02, 0.025, 0.05, 0.1, 0.125, 0.15, 0.25, 0.5};
+  tiers.maint_amount = {0.0,       50.0,       950.0,      11450.0,    131450.0,    481450.0,
+                        2981450.0, 14481450.0, 26481450.0, 41481450.0, 121481450.0, 421481450.0};
+  return tiers;
+}
+
+// ---- random numbers ------------------------------------------------------------------------
+
+TEST_CASE("philox4x32_10: Random123's known answer for zero counter and key") {
+  const auto block = cc::philox4x32_10({0, 0, 0, 0}, {0, 0});
+  CHECK(block[0] == 0x6627E8D5U && block[3] == 0x9B00DBD8U);
+}
+
+TEST_CASE("philox_blocks: the batch Philox is philox4x32_10, counter by counter") {
+  // (vectorised where the CPU allows)
+  std::vector<std::uint32_t> item(1003), w0(1003), w1(1003), w2(1003), w3(1003);
+  for (std::size_t i = 0; i < item.size(); ++i) item[i] = static_cast<std::uint32_t>(i * 2654435761U);
+  cc::philox_blocks(item.size(), item.data(), 7U << 24, 0xDEADBEEFU, 3U, {0x243F6A88U, 0x85A308D3U}, w0.data(),
+                    w1.data(), w2.data(), w3.data());
+  bool same = true;
+  for (std::size_t i = 0; i < item.size(); ++i) {
+    const auto want = cc::philox4x32_10({item[i], 7U << 24, 0xDEADBEEFU, 3U}, {0x243F6A88U, 0x85A308D3U});
+    same = same && want[0] == w0[i] && want[1] == w1[i] && want[2] == w2[i] && want[3] == w3[i];
+  }
+  CHECK(same);
+}
+
+// ---- margin --------------------------------------------------------------------------------
+
+TEST_CASE("liquidation price: Binance's worked example (docs/design.md)") {
+  CHECK(std::abs(cc::liquidation_price(1, 1.0, 100000.0, 5000.0, 0.005, 50.0) - 95427.1) < 0.05);
+}
+
+// ---- the static cascade --------------------------------------------------------------------
+
+// Long 1 @ 100 with margin 1.5 (liq 98.5) and a long liquidated at 90, on a three-level bid side.
+struct SmallCascade {
+  std::vector<double> bid_price{99.0, 98.0, 97.0}, bid_qty{1.0, 1.0, 5.0};
+  std::vector<double> ask_price{101.0}, ask_qty{1.0};
+  cc::OrderBook book{bid_price, bid_qty, ask_price, ask_qty};
+  std::vector<std::int8_t> side{1, 1};
+  std::vector<double> qty{1.0, 1.0}, entry{100.0, 100.0}, margin{1.5, 10.0}, zero{0.0, 0.0};
+};
+
+TEST_CASE("cascade: a sell of 1.5 moves to 98, liquidates the long at 98.5 and ends at 97") {
+  const SmallCascade s;
+  const cc::PositionSet positions(cc::PositionColumns{s.side, s.qty, s.entry, s.margin, s.zero, s.zero});
+  const auto result = cc::cascade(s.book, positions, cc::Shock::sell(1.5), std::nan(""));
+  CHECK(result.shock_price == 98.0);
+  CHECK(result.n_liquidated == 1 && result.final_price == 97.0);
+}
+
+TEST_CASE("PositionSet: bad input is an InputError naming the field and index") {
+  const SmallCascade s;
+  const std::vector<double> bad_qty{1.0, -1.0};
+  bool raised = false;
+  try {
+    const cc::PositionSet rejected(cc::PositionColumns{s.side, bad_qty, s.entry, s.margin, s.zero, s.zero});
+  } catch (const cc::InputError& error) {
+    raised = true;
+    CHECK(error.field() == "qty" && error.index() == 1);
+  }
+  CHECK(raised);
+}
+
+TEST_CASE("PositionSet: qty * entry_price + margin beyond sum_bound(n) is rejected naming qty") {
+  const std::vector<std::int8_t> side{1, 1};
+  const double share = cc::sum_bound(2);
+  const std::vector<double> qty{1.0, 1.0}, zero{0.0, 0.0};
+  // within the bound: accepted
+  const std::vector<double> entry{0.5 * share, 0.9 * share}, margin{0.0, 0.05 * share};
+  const cc::PositionSet accepted(cc::PositionColumns{side, qty, entry, margin, zero, zero});
+  CHECK(accepted.size() == 2);
+  // the second position's notional is within it, its notional plus margin is not
+  const std::vector<double> too_much_margin{0.0, 0.2 * share};
+  bool raised = false;
+  try {
+    const cc::PositionSet rejected(cc::PositionColumns{side, qty, entry, too_much_margin, zero, zero});
+  } catch (const cc::InputError& error) {
+    raised = true;
+    CHECK(error.field() == "qty" && error.index() == 1);
+  }
+  CHECK(raised);
+  // one position of a set of one: notional 1e308 > max / 2
+  const std::vector<std::int8_t> one_side{1};
+  const std::vector<double> one{1.0}, huge{1e308}, none{0.0};
+  CHECK(throws_input_error(
+      "qty", [&] { const cc::PositionSet rejected(cc::PositionColumns{one_side, one, huge, none, none, none}); }));
+}
+
+TEST_CASE("cascade: a relative shock whose target price overflows is an InputError naming shock") {
+  const std::vector<double> bid_price{1e308}, bid_qty{1.0}, ask_price{1.5e308}, ask_qty{1.0};
+  const cc::OrderBook book(bid_price, bid_qty, ask_price, ask_qty);
+  const std::vector<std::int8_t> side{-1};
+  const std::vector<double> qty{1.0}, entry{1e300}, margin{1e299}, zero{0.0};
+  const cc::PositionSet positions(cc::PositionColumns{side, qty, entry, margin, zero, zero});
+  // mid 1.25e308 * (1 + 0.5) is beyond the largest double
+  CHECK(
+      throws_input_error("shock", [&] { (void)cc::cascade(book, positions, cc::Shock::relative(0.5), std::nan("")); }));
+  CHECK(throws_input_error("shock", [&] { (void)cc::cascade(book, positions, cc::Shock::relative(1.0), 1e308); }));
+}
+
+// ---- the order book ------------------------------------------------------------------------
+
+TEST_CASE("OrderBook: the mid of a book near the largest double is finite") {
+  const double max = std::numeric_limits<double>::max();
+  const std::vector<double> bid_price{0.9 * max}, bid_qty{1.0}, ask_price{max}, ask_qty{1.0};
+  const cc::OrderBook book(bid_price, bid_qty, ask_price, ask_qty);
+  const double mid = book.mid();
+  CHECK(std::isfinite(mid));
+  CHECK(mid > book.best_bid() && mid < book.best_ask());
+}
+
+TEST_CASE("BookWalker: levels shifted to prices <= 0 fill nothing, best is NaN, remaining 0") {
+  const std::vector<double> bid_price{100.0, 90.0, 80.0}, bid_qty{1.0, 2.0, 4.0};
+  const std::vector<double> ask_price{110.0}, ask_qty{1.0};
+  const cc::OrderBook book(bid_price, bid_qty, ask_price, ask_qty);
+  const double no_limit = -std::numeric_limits<double>::infinity();
+  {
+    // shifted by -95: 5, -5, -15: only the first level is still a price
+    cc::BookWalker walker(book.bids(), true, true);
+    CHECK(walker.best(-95.0) == 5.0);
+    CHECK(walker.remaining(-95.0) == 1.0);
+    double last = 0.0;
+    const auto fill = walker.take(10.0, last, no_limit, -95.0);
+    CHECK(fill.qty == 1.0 && fill.notional == 5.0 && fill.unfilled == 9.0 && last == 5.0);
+    CHECK(std::isnan(walker.best(-95.0)));
+    CHECK(walker.remaining(-95.0) == 0.0);
+    // unshifted, the levels it did not reach are still there
+    CHECK(walker.best() == 90.0 && walker.remaining() == 6.0);
+  }
+  {
+    // shifted by -100 and more: every level at a price <= 0 (0 itself is not a price)
+    for (const double shift : {-100.0, -250.0}) {
+      cc::BookWalker walker(book.bids(), true, true);
+      CHECK(std::isnan(walker.best(shift)));
+      CHECK(walker.remaining(shift) == 0.0);
+      double last = 42.0;
+      const auto fill = walker.take(3.0, last, no_limit, shift);
+      CHECK(fill.qty == 0.0 && fill.notional == 0.0 && fill.unfilled == 3.0 && last == 42.0);
+      CHECK(walker.consumed() == 0.0 && walker.levels_touched() == 0);
+    }
+  }
+}
+
+// ---- Monte Carlo studies -------------------------------------------------------------------
+
+TEST_CASE("run_monte_carlo: a study is the same on one thread and on three") {
   cc::RunControl one, three;
-  const auto a = cc::run_monte_carlo(population, book_model, shocks, 9, 0, 16, 1, one);
-  const auto b = cc::run_monte_carlo(population, book_model, shocks, 9, 0, 16, 3, three);
+  const auto a = cc::run_monte_carlo(small_population(), small_book_model(), small_shocks(), 9, 0, 16, 1, one);
+  const auto b = cc::run_monte_carlo(small_population(), small_book_model(), small_shocks(), 9, 0, 16, 3, three);
   CHECK(a.final_price == b.final_price && a.bad_debt == b.bad_debt);
   CHECK(one.done.load() == 16);
+}
 
-  // The batch Philox (vectorised where the CPU allows) is philox4x32_10, counter by counter.
-  {
-    std::vector<std::uint32_t> item(1003), w0(1003), w1(1003), w2(1003), w3(1003);
-    for (std::size_t i = 0; i < item.size(); ++i) item[i] = static_cast<std::uint32_t>(i * 2654435761U);
-    cc::philox_blocks(item.size(), item.data(), 7U << 24, 0xDEADBEEFU, 3U, {0x243F6A88U, 0x85A308D3U},
-                      w0.data(), w1.data(), w2.data(), w3.data());
-    bool same = true;
-    for (std::size_t i = 0; i < item.size(); ++i) {
-      const auto want = cc::philox4x32_10({item[i], 7U << 24, 0xDEADBEEFU, 3U}, {0x243F6A88U, 0x85A308D3U});
-      same = same && want[0] == w0[i] && want[1] == w1[i] && want[2] == w2[i] && want[3] == w3[i];
-    }
-    CHECK(same);
-  }
+TEST_CASE("run_monte_carlo and sample_scenario: scenario numbers beyond 2**63 are refused naming the field") {
+  const auto population = small_population();
+  const auto book_model = small_book_model();
+  const auto shocks = small_shocks();
+  constexpr std::uint64_t limit = std::uint64_t{1} << 63;
+  CHECK(throws_input_error("index", [&] { (void)cc::sample_scenario(population, book_model, shocks, 9, limit); }));
+  CHECK(throws_input_error("index",
+                           [&] { (void)cc::sample_scenario(population, book_model, shocks, 9, ~std::uint64_t{0}); }));
+  cc::RunControl control;
+  CHECK(throws_input_error("first_scenario", [&] {
+    (void)cc::run_monte_carlo(population, book_model, shocks, 9, limit - 1, 2, 1, control);
+  }));
+  CHECK(throws_input_error(
+      "first_scenario", [&] { (void)cc::run_monte_carlo(population, book_model, shocks, 9, limit, 1, 1, control); }));
+  CHECK(control.done.load() == 0);
+  // the last scenario number that fits is a scenario like any other
+  cc::check_scenario_range(limit - 1, 1, "index");  // returns
+  cc::check_scenario_range(0, limit);
+}
 
-  // The batch sampler is the one-position-at-a-time layout, bit for bit, for every size law,
-  // entry law, maintenance rule and side filter.
-  {
-    using Pop = cc::PopulationModel;
-    const Pop::SizeDistribution sizes[] = {Pop::SizeDistribution::pareto, Pop::SizeDistribution::lognormal,
-                                           Pop::SizeDistribution::fixed};
-    const Pop::EntryDistribution entries[] = {Pop::EntryDistribution::lognormal, Pop::EntryDistribution::uniform,
-                                              Pop::EntryDistribution::student_t};
-    bool same = true;
-    int cases = 0;
-    for (const auto size : sizes) {
-      for (const auto entry : entries) {
-        for (const int only_side : {0, 1, -1}) {
-          Pop pop;
-          pop.count = 1037;  // not a multiple of the batch nor of 4
-          pop.long_share = 0.55;
-          pop.leverage = {2.0, 10.0, 50.0, 125.0};
-          pop.leverage_weight = {0.1, 0.5, 0.3, 0.1};
-          pop.size_distribution = size;
-          pop.size_shape = size == Pop::SizeDistribution::pareto ? 1.5 : 0.8;
-          pop.entry_distribution = entry;
-          pop.entry_spread = entry == Pop::EntryDistribution::uniform ? 0.2 : 0.05;  // tails, redraws
-          pop.open_interest = 5e7;
-          if (only_side != 0) {
-            pop.tiers.notional_floor = {0.0, 5e4, 6e5};
-            pop.tiers.mmr = {0.004, 0.005, 0.0065};
-            pop.tiers.maint_amount = {0.0, 50.0, 950.0};
-          }
-          pop.exclude_underwater = only_side != -1 || entry != Pop::EntryDistribution::lognormal;
-          same = same && batch_matches_one_at_a_time(pop, 100.0, 99, 5, only_side);
-          if (only_side != 0) same = same && triggers_match_columns(pop, 100.0, 99, 5, only_side);
-          ++cases;
+// ---- the study sampler ---------------------------------------------------------------------
+
+TEST_CASE("sample_positions: the batch sampler is the one-at-a-time layout for every law, rule and side") {
+  // bit for bit, for every size law, entry law, maintenance rule and side filter
+  using Pop = cc::PopulationModel;
+  const Pop::SizeDistribution sizes[] = {Pop::SizeDistribution::pareto, Pop::SizeDistribution::lognormal,
+                                         Pop::SizeDistribution::fixed};
+  const Pop::EntryDistribution entries[] = {Pop::EntryDistribution::lognormal, Pop::EntryDistribution::uniform,
+                                            Pop::EntryDistribution::student_t};
+  bool same = true;
+  int cases = 0;
+  for (const auto size : sizes) {
+    for (const auto entry : entries) {
+      for (const int only_side : {0, 1, -1}) {
+        Pop pop;
+        pop.count = 1037;  // not a multiple of the batch nor of 4
+        pop.long_share = 0.55;
+        pop.leverage = {2.0, 10.0, 50.0, 125.0};
+        set_leverage_weights(pop, {0.1, 0.5, 0.3, 0.1});
+        pop.size_distribution = size;
+        pop.size_shape = size == Pop::SizeDistribution::pareto ? 1.5 : 0.8;
+        pop.entry_distribution = entry;
+        pop.entry_spread = entry == Pop::EntryDistribution::uniform ? 0.2 : 0.05;  // tails, redraws
+        pop.open_interest = 5e7;
+        if (only_side != 0) {
+          pop.tiers.notional_floor = {0.0, 5e4, 6e5};
+          pop.tiers.mmr = {0.004, 0.005, 0.0065};
+          pop.tiers.maint_amount = {0.0, 50.0, 950.0};
         }
-      }
-    }
-    CHECK(same && cases == 27);
-  }
-
-  // Side selection at the edges: everyone long, nobody long, counts around a group of 64.
-  {
-    bool same = true;
-    int cases = 0;
-    for (const double long_share : {0.0, 1.0, 0.3}) {
-      for (const std::uint64_t count : {1ULL, 3ULL, 64ULL, 65ULL, 255ULL, 256ULL, 257ULL}) {
-        for (const int only_side : {0, 1, -1}) {
-          cc::PopulationModel pop;
-          pop.count = count;
-          pop.long_share = long_share;
-          pop.leverage = {10.0};
-          pop.leverage_weight = {1.0};
-          pop.entry_spread = 0.02;
-          pop.open_interest = 1e6;
-          for (std::uint32_t j = 0; j < count; ++j) {
-            const int side = cc::sample_position(pop, 100.0, 3, 1, j).side;
-            same = same && (long_share != 1.0 || side == 1) && (long_share != 0.0 || side == -1);
-          }
-          same = same && batch_matches_one_at_a_time(pop, 100.0, 3, 1, only_side);
-          ++cases;
-        }
-      }
-    }
-    CHECK(same && cases == 63);
-  }
-
-  // A study's records sorted only as far as its cascade reaches (TriggerOrder): the same
-  // cascade as on fully sorted records — shocks that stop early, go deep or exhaust the book,
-  // both sides. A small shock leaves most records unsorted; sorting on to the end gives
-  // sort_triggers' order. An extend() that puts nothing more in order is an error, not a hang.
-  {
-    cc::PopulationModel pop;
-    pop.count = 200'000;
-    pop.long_share = 0.55;
-    pop.leverage = {2.0, 5.0, 10.0, 25.0, 50.0, 100.0};
-    pop.leverage_weight = {0.1, 0.2, 0.3, 0.2, 0.15, 0.05};
-    pop.entry_spread = 0.03;
-    pop.open_interest = 5e8;
-    pop.tiers.notional_floor = {0.0, 5e4, 6e5};
-    pop.tiers.mmr = {0.004, 0.005, 0.0065};
-    pop.tiers.maint_amount = {0.0, 50.0, 950.0};
-    cc::BookModel deep;
-    deep.mid = 1e5;
-    deep.tick = 1.0;
-    deep.profile_distance = {0.0, 0.01, 0.05, 0.1, 0.2, 0.5};
-    deep.profile_notional = {0.0, 2e7, 6e7, 7.5e7, 8.5e7, 1e8};
-    cc::BookModel thin = deep;
-    for (double& v : thin.profile_notional) v *= 1e-3;
-    thin.level_noise = 0.3;
-    bool same = true, lazy = false, exhausted = false;
-    int cases = 0;
-    for (const cc::BookModel* model : {&deep, &thin}) {
-      const cc::OrderBook book = cc::sample_book(*model, 11, 2);
-      for (const double shock : {-0.002, -0.05, -0.4, 0.002, 0.05, 0.4}) {
-        const cc::Direction direction = shock < 0.0 ? cc::Direction::down : cc::Direction::up;
-        cc::TriggerSample full, partial;
-        cc::sample_triggers(pop, book.mid(), 11, 2, direction, full);
-        cc::sample_triggers(pop, book.mid(), 11, 2, direction, partial);
-        cc::sort_triggers(full);
-        const auto expected = cc::cascade(book, std::span<const cc::Trigger>(full.records), direction,
-                                          cc::Shock::relative(shock), book.mid());
-        cc::TriggerOrder order(partial);
-        const auto result = cc::cascade(book, order, direction, cc::Shock::relative(shock), book.mid());
-        same = same && same_result(expected, result);
-        if (model == &deep && std::abs(shock) == 0.002) lazy = lazy || 4 * order.sorted() < partial.records.size();
-        exhausted = exhausted || result.book_exhausted;
-        while (order.sorted() < partial.records.size()) order.extend();
-        same = same && partial.records.size() == full.records.size() &&
-               std::equal(partial.records.begin(), partial.records.end(), full.records.begin(),
-                          [](const cc::Trigger& x, const cc::Trigger& y) {
-                            return std::bit_cast<std::uint64_t>(x.threshold) == std::bit_cast<std::uint64_t>(y.threshold) &&
-                                   std::bit_cast<std::uint64_t>(x.qty) == std::bit_cast<std::uint64_t>(y.qty) &&
-                                   std::bit_cast<std::uint64_t>(x.bankruptcy) == std::bit_cast<std::uint64_t>(y.bankruptcy);
-                          });
+        pop.exclude_underwater = only_side != -1 || entry != Pop::EntryDistribution::lognormal;
+        same = same && batch_matches_one_at_a_time(pop, 100.0, 99, 5, only_side);
+        if (only_side != 0) same = same && triggers_match_columns(pop, 100.0, 99, 5, only_side);
         ++cases;
       }
     }
-    CHECK(same && lazy && exhausted && cases == 12);
-
-    struct Stuck final : cc::LazyTriggers {
-      std::vector<cc::Trigger> all{{99.0, 1.0, 90.0}, {98.0, 1.0, 90.0}};
-      std::span<const cc::Trigger> records() const noexcept override { return all; }
-      std::size_t sorted() const noexcept override { return 0; }
-      std::size_t extend() override { return 0; }
-    } stuck;
-    bool raised = false;
-    try {
-      (void)cc::cascade(book, stuck, cc::Direction::down, cc::Shock::relative(-0.05), std::nan(""));
-    } catch (const std::logic_error&) {
-      raised = true;
-    }
-    CHECK(raised);
   }
+  CHECK(same && cases == 27);
+}
 
-  // Inside a HugePageScope a new large block is made of whole, aligned 2 MiB pages (outside
-  // it, ordinary malloc); the scope restores the thread's previous setting.
+TEST_CASE("sample_positions: side selection at the edges (all long, none long, counts around 64)") {
+  bool same = true;
+  int cases = 0;
+  for (const double long_share : {0.0, 1.0, 0.3}) {
+    for (const std::uint64_t count : {1ULL, 3ULL, 64ULL, 65ULL, 255ULL, 256ULL, 257ULL}) {
+      for (const int only_side : {0, 1, -1}) {
+        cc::PopulationModel pop;
+        pop.count = count;
+        pop.long_share = long_share;
+        pop.leverage = {10.0};
+        set_leverage_weights(pop, {1.0});
+        pop.entry_spread = 0.02;
+        pop.open_interest = 1e6;
+        for (std::uint32_t j = 0; j < count; ++j) {
+          const int side = cc::sample_position(pop, 100.0, 3, 1, j).side;
+          same = same && (long_share != 1.0 || side == 1) && (long_share != 0.0 || side == -1);
+        }
+        same = same && batch_matches_one_at_a_time(pop, 100.0, 3, 1, only_side);
+        ++cases;
+      }
+    }
+  }
+  CHECK(same && cases == 63);
+}
+
+// ---- lazily sorted triggers ----------------------------------------------------------------
+
+TEST_CASE("TriggerOrder: a cascade on lazily sorted records is the cascade on sorted ones") {
+  // shocks that stop early, go deep or exhaust the book, both sides. A small shock leaves
+  // most records unsorted; sorting on to the end gives sort_triggers' order.
+  cc::PopulationModel pop;
+  pop.count = 200'000;
+  pop.long_share = 0.55;
+  pop.leverage = {2.0, 5.0, 10.0, 25.0, 50.0, 100.0};
+  set_leverage_weights(pop, {0.1, 0.2, 0.3, 0.2, 0.15, 0.05});
+  pop.entry_spread = 0.03;
+  pop.open_interest = 5e8;
+  pop.tiers.notional_floor = {0.0, 5e4, 6e5};
+  pop.tiers.mmr = {0.004, 0.005, 0.0065};
+  pop.tiers.maint_amount = {0.0, 50.0, 950.0};
+  cc::BookModel deep;
+  deep.mid = 1e5;
+  deep.tick = 1.0;
+  deep.profile_distance = {0.0, 0.01, 0.05, 0.1, 0.2, 0.5};
+  deep.profile_notional = {0.0, 2e7, 6e7, 7.5e7, 8.5e7, 1e8};
+  cc::BookModel thin = deep;
+  for (double& v : thin.profile_notional) v *= 1e-3;
+  thin.level_noise = 0.3;
+  bool same = true, lazy = false, exhausted = false;
+  int cases = 0;
+  for (const cc::BookModel* model : {&deep, &thin}) {
+    const cc::OrderBook book = cc::sample_book(*model, 11, 2);
+    for (const double shock : {-0.002, -0.05, -0.4, 0.002, 0.05, 0.4}) {
+      const cc::Direction direction = shock < 0.0 ? cc::Direction::down : cc::Direction::up;
+      cc::TriggerSample full, partial;
+      cc::sample_triggers(pop, book.mid(), 11, 2, direction, full);
+      cc::sample_triggers(pop, book.mid(), 11, 2, direction, partial);
+      cc::sort_triggers(full);
+      const auto expected = cc::cascade(book, std::span<const cc::Trigger>(full.records), direction,
+                                        cc::Shock::relative(shock), book.mid());
+      cc::TriggerOrder order(partial);
+      const auto result = cc::cascade(book, order, direction, cc::Shock::relative(shock), book.mid());
+      same = same && same_result(expected, result);
+      if (model == &deep && std::abs(shock) == 0.002) lazy = lazy || 4 * order.sorted() < partial.records.size();
+      exhausted = exhausted || result.book_exhausted;
+      while (order.sorted() < partial.records.size()) order.extend();
+      same =
+          same && partial.records.size() == full.records.size() &&
+          std::equal(partial.records.begin(), partial.records.end(), full.records.begin(),
+                     [](const cc::Trigger& x, const cc::Trigger& y) {
+                       return std::bit_cast<std::uint64_t>(x.threshold) == std::bit_cast<std::uint64_t>(y.threshold) &&
+                              std::bit_cast<std::uint64_t>(x.qty) == std::bit_cast<std::uint64_t>(y.qty) &&
+                              std::bit_cast<std::uint64_t>(x.bankruptcy) == std::bit_cast<std::uint64_t>(y.bankruptcy);
+                     });
+      ++cases;
+    }
+  }
+  CHECK(same && lazy && exhausted && cases == 12);
+}
+
+TEST_CASE("LazyTriggers: an extend() that puts nothing more in order is an error, not a hang") {
+  const SmallCascade s;
+  struct Stuck final : cc::LazyTriggers {
+    std::vector<cc::Trigger> all{{99.0, 1.0, 90.0}, {98.0, 1.0, 90.0}};
+    std::span<const cc::Trigger> records() const noexcept override { return all; }
+    std::size_t sorted() const noexcept override { return 0; }
+    std::size_t extend() override { return 0; }
+  } stuck;
+  bool raised = false;
+  try {
+    (void)cc::cascade(s.book, stuck, cc::Direction::down, cc::Shock::relative(-0.05), std::nan(""));
+  } catch (const std::logic_error&) {
+    raised = true;
+  }
+  CHECK(raised);
+}
+
+// ---- memory --------------------------------------------------------------------------------
+
+TEST_CASE("HugePageScope: large blocks are whole aligned 2 MiB pages; the scope restores the setting") {
+  // (outside a scope, ordinary malloc)
+  cc::release_cached_buffers();
+  std::uintptr_t address = 0;
   {
-    cc::release_cached_buffers();
-    std::uintptr_t address = 0;
+    const cc::HugePageScope outer;
     {
-      const cc::HugePageScope outer;
-      { const cc::HugePageScope inner; }
-      const cc::bulk_vector<double> block(700'000);  // 5.6 MB
-      address = reinterpret_cast<std::uintptr_t>(block.data());
+      const cc::HugePageScope inner;
     }
-    CHECK(address % (std::uintptr_t{2} << 20) == 0);
+    const cc::bulk_vector<double> block(700'000);  // 5.6 MB
+    address = reinterpret_cast<std::uintptr_t>(block.data());
   }
+  CHECK(address % (std::uintptr_t{2} << 20) == 0);
+}
 
-  std::printf("cascade_core C++ tests: %d passed, %d failed\n", checks - failures, failures);
-  return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+TEST_CASE("require_memory: more than the machine has is an InputError naming the field given") {
+#ifdef __linux__
+  CHECK(cc::physical_memory_bytes() > 0);
+#endif
+  if (cc::physical_memory_bytes() > 0) {
+    CHECK(throws_input_error("n_scenarios", [] { cc::require_memory("n_scenarios", 1e30, "the study's rows"); }));
+  }
+  cc::require_memory("n_scenarios", 1024.0, "the study's rows");  // fits: returns
+}
+
+// ---- the time-stepped simulator ------------------------------------------------------------
+
+TEST_CASE("simulate: Bybit-like partial liquidation ends (tier step-down at a mark between levels)") {
+  // The reproducer: a long of 1 BTC at 100,000 with 3,800 margin in Binance BTCUSDT's tiers,
+  // partial_tiers on, and a bid side of two levels around the price its step-down reaches.
+  // Run on its own thread so that a regression fails this case instead of hanging the program.
+  struct Outcome {
+    std::size_t steps_recorded;
+    double final_qty;
+    bool liquidated;
+  };
+  auto promise = std::make_shared<std::promise<Outcome>>();
+  std::future<Outcome> future = promise->get_future();
+  std::thread([promise] {
+    try {
+      const double m = 96211.60209131344;
+      const std::vector<double> bid_price{m, m - 10.0}, bid_qty{1000.0, 1000.0}, ask_price{103000.0}, ask_qty{1.0};
+      const cc::OrderBook book(bid_price, bid_qty, ask_price, ask_qty);
+      const cc::TierTable tiers = binance_btcusdt_tiers();
+      const std::size_t tier = tiers.tier_of(1.0 * 100000.0);
+      const std::vector<std::int8_t> side{1};
+      const std::vector<double> qty{1.0}, entry{100000.0}, margin{3800.0};
+      const std::vector<double> mmr{tiers.mmr[tier]}, maint{tiers.maint_amount[tier]};
+      const cc::PositionSet positions(cc::PositionColumns{side, qty, entry, margin, mmr, maint});
+      cc::SimulationConfig config;
+      config.steps = 1;
+      config.shock = -0.03407631803279687;
+      config.policy.partial_tiers = true;
+      config.policy.fee_rate = 1.0;
+      config.policy.tiers = tiers;
+      const cc::SimulationResult result = cc::simulate(book, positions, config);
+      promise->set_value({result.time.size(), result.final_qty.empty() ? std::nan("") : result.final_qty[0],
+                          !result.liquidated.empty() && result.liquidated[0] != 0});
+    } catch (...) {
+      promise->set_exception(std::current_exception());
+    }
+  }).detach();
+  const bool returned = future.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  if (!returned) abandoned_thread = true;
+  CHECK(returned);
+  const Outcome outcome = future.get();  // rethrows what simulate threw
+  CHECK(outcome.steps_recorded == 1);
+  CHECK(outcome.final_qty >= 0.0 && outcome.final_qty <= 1.0);
+}
+
+TEST_CASE("simulate: a circuit breaker halting INT64_MAX or INT64_MAX - 1 steps halts every later step") {
+  const std::vector<double> bid_price{100.0, 99.0, 98.0, 90.0}, bid_qty{1.0, 1.0, 1.0, 100.0};
+  const std::vector<double> ask_price{101.0, 102.0}, ask_qty{1.0, 100.0};
+  const cc::OrderBook book(bid_price, bid_qty, ask_price, ask_qty);
+  const std::vector<std::int8_t> side{1};
+  const std::vector<double> qty{1.0}, entry{100.5}, margin{50.0}, zero{0.0};
+  const cc::PositionSet positions(cc::PositionColumns{side, qty, entry, margin, zero, zero});
+  for (const std::int64_t halt :
+       {std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::max() - 1}) {
+    cc::SimulationConfig config;
+    config.steps = 5;
+    config.shock = -0.05;  // step 0 moves 5 %: the breaker trips
+    cc::CircuitBreaker breaker;
+    breaker.move = 0.01;
+    breaker.window = 1;
+    breaker.halt = halt;
+    config.breakers = {breaker};
+    const cc::SimulationResult result = cc::simulate(book, positions, config);
+    CHECK(result.halted.size() == 5);
+    CHECK(result.halted[0] == 0);
+    for (std::size_t t = 1; t < result.halted.size(); ++t) CHECK(result.halted[t] == 1);
+  }
+}
+
+// ---- the runner ----------------------------------------------------------------------------
+
+int main(int argc, char** argv) {
+  const char* filter = argc > 1 ? argv[1] : "";
+  int ran = 0, failed = 0;
+  for (const TestCase& test : registry()) {
+    if (std::strstr(test.name, filter) == nullptr) continue;
+    ++ran;
+    std::string failure;
+    try {
+      test.run();
+    } catch (const CheckFailed& check) {
+      failure = std::string(check.file) + ":" + std::to_string(check.line) + ": CHECK(" + check.expr + ")";
+    } catch (const std::exception& error) {
+      failure = std::string("unexpected exception: ") + error.what();
+    } catch (...) {
+      failure = "unexpected exception of an unknown type";
+    }
+    if (failure.empty()) {
+      std::printf("ok  %s\n", test.name);
+    } else {
+      ++failed;
+      std::printf("FAIL %s: %s\n", test.name, failure.c_str());
+    }
+    std::fflush(stdout);
+  }
+  if (ran == 0) {
+    std::printf("no case matches \"%s\"\n", filter);
+    return EXIT_FAILURE;
+  }
+  std::printf("%d cases, %d failed\n", ran, failed);
+  std::fflush(stdout);
+  // a thread still inside a call that never returned: do not destroy statics under it
+  if (abandoned_thread) std::_Exit(EXIT_FAILURE);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
