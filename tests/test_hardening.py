@@ -241,10 +241,10 @@ def test_zero_copy_is_an_explicit_opt_in_that_makes_the_arrays_read_only():
                              [[0.1], [0.1, 0.2]]), ValueError, r"^shocks: cannot be read as a 1-D array"),
     (lambda: lc.monte_carlo(lc.PositionPopulation(count=1000, entry_distribution="student_t", entry_df=5e-324),
                             lc.BookModel(), [-0.01], 2, progress=False),
-     ValueError, r"^population: scenario 0 drew a position the engine cannot represent .*entry_df"),
+     ValueError, r"^population: scenario \d+ drew a position the engine cannot represent .*entry_df"),
     (lambda: lc.monte_carlo(lc.PositionPopulation(count=1000), lc.BookModel(level_noise=1e300), [-0.01], 2,
                             progress=False),
-     ValueError, r"^book_model: scenario 0's sampled book is not a valid book .*level_noise"),
+     ValueError, r"^book_model: scenario \d+'s sampled book is not a valid book .*level_noise"),
     (lambda: lc.gbm_path(10, 1.0, 100.0, 0.1, jump_rate=1e300), ValueError, r"^jump_rate: at most 1e9 jumps per step"),
 ])
 def test_bad_parameters_raise_errors_that_name_them(call, error, pattern):

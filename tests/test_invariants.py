@@ -39,7 +39,7 @@ SIMULATE_PARAMETERS = ("path", "flow", "shock", "resilience", "mark", "mark_half
 def markets(draw):
     """(book columns, position columns, kwargs of simulate): plain data, so that Hypothesis
     prints a failing example as a reproducer."""
-    book_columns = draw(books(max_levels=16))
+    book_columns = draw(books(max_levels=12))  # (deeper books of the widest tick reach prices <= 0)
     book = lc.OrderBook(**book_columns)
     position_columns = draw(position_sets(max_size=20))
     steps = draw(st.integers(1, 12))

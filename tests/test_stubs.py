@@ -16,6 +16,8 @@ def test_stubs_match_the_compiled_module():
     assert declared == exported
     for node in stub.body:
         if isinstance(node, ast.ClassDef):
-            members = {m.name for m in node.body if isinstance(m, ast.FunctionDef) and not m.name.startswith("__")}
+            members = {m.name for m in node.body
+                       if isinstance(m, (ast.FunctionDef, ast.ClassDef)) and not m.name.startswith("__")}
+            members |= {m.target.id for m in node.body if isinstance(m, ast.AnnAssign) and isinstance(m.target, ast.Name)}
             actual = {name for name in dir(getattr(_core, node.name)) if not name.startswith("_")}
             assert members == actual, node.name

@@ -58,10 +58,71 @@ def buffer_cache(limit: int | None = None) -> dict[str, int]: ...
 def release_buffers() -> int: ...
 
 def default_threads() -> int: ...
+class TierTable:
+    notional_floor: list[float]
+    mmr: list[float]
+    maint_amount: list[float]
+    def __init__(self) -> None: ...
+    def validate(self, prefix: str = "") -> None: ...
+    def tier_of(self, notional: _F64) -> npt.NDArray[np.int64]: ...
+    @staticmethod
+    def continuous_maint_amount(notional_floor: list[float], mmr: list[float]) -> list[float]: ...
+
+class PopulationModel:
+    class EntryDistribution:
+        lognormal: PopulationModel.EntryDistribution
+        student_t: PopulationModel.EntryDistribution
+        uniform: PopulationModel.EntryDistribution
+    class SizeDistribution:
+        pareto: PopulationModel.SizeDistribution
+        lognormal: PopulationModel.SizeDistribution
+        fixed: PopulationModel.SizeDistribution
+    count: int
+    long_share: float
+    leverage: list[float]
+    leverage_weights: list[float]
+    entry_distribution: PopulationModel.EntryDistribution
+    entry_spread: float
+    entry_df: float
+    size_distribution: PopulationModel.SizeDistribution
+    size_shape: float
+    open_interest: float
+    tiers: TierTable
+    mmr: float
+    maint_amount: float
+    exclude_underwater: bool
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+
+class BookModel:
+    mid: float
+    tick: float
+    profile_distance: list[float]
+    profile_notional: list[float]
+    thinning: float
+    level_noise: float
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+    @property
+    def random(self) -> bool: ...
+
+class ShockModel:
+    class Kind:
+        fixed: ShockModel.Kind
+        normal: ShockModel.Kind
+        student_t: ShockModel.Kind
+        empirical: ShockModel.Kind
+    kind: ShockModel.Kind
+    values: list[float]
+    scale: float
+    df: float
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+
 def run_monte_carlo(
-    population: dict[str, Any],
-    book: dict[str, Any],
-    shocks: dict[str, Any],
+    population: PopulationModel,
+    book: BookModel,
+    shocks: ShockModel,
     seed: int,
     first: int,
     count: int,
@@ -69,9 +130,9 @@ def run_monte_carlo(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]: ...
 def sample_scenario(
-    population: dict[str, Any], book: dict[str, Any], shocks: dict[str, Any], seed: int, scenario: int
+    population: PopulationModel, book: BookModel, shocks: ShockModel, seed: int, scenario: int
 ) -> tuple[OrderBook, dict[str, np.ndarray], float]: ...
-def sample_book(book: dict[str, Any], seed: int = 0, scenario: int = 0) -> OrderBook: ...
+def sample_book(book: BookModel, seed: int = 0, scenario: int = 0) -> OrderBook: ...
 def cascade_many(
     book: OrderBook,
     positions: PositionSet,

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _core
 from ._table import ColumnTable
-from ._validation import FloatArray, first_bad, float_column, float_values, int_scalar, real_scalar
+from ._validation import FloatArray, first_bad, float_column, float_values, int_scalar, readonly, real_scalar
 from ._validation import bounded_scalar as _finite
 from ._warnings import warn
 from .book import OrderBook
@@ -36,6 +36,12 @@ DEFAULT_DEPTH_PROFILE: tuple[tuple[float, float], ...] = (
 )
 
 ProgressArg = Union[bool, Literal["auto"], Callable[[int, int], Any], None]
+
+
+def _enum(kind: Any, value: Any, name: str) -> Any:
+    """The core enum member named ``value`` (a ValueError naming ``name`` lists the others)."""
+    options = list(kind.__members__)
+    return getattr(kind, _choice(value, name, options))
 
 
 def _choice(value: Any, name: str, options: Sequence[str]) -> str:
@@ -81,52 +87,40 @@ class PositionPopulation:
     margin_mode: Literal["isolated"] = "isolated"
 
     def __post_init__(self) -> None:
-        int_scalar(self.count, "count", minimum=0)
-        _finite(self.long_share, "long_share", low=0.0, high=1.0)
-        lev = float_column(np.atleast_1d(np.asarray(self.leverage, dtype=object)), "leverage")
-        weights = float_column(np.atleast_1d(np.asarray(self.leverage_weights, dtype=object)), "leverage_weights")
-        if lev.size == 0:
-            raise ValueError("leverage: at least one leverage is required")
-        if weights.shape != lev.shape:
-            raise ValueError(f"leverage_weights: length {weights.size} does not match leverage length {lev.size}")
-        first_bad(~np.isfinite(lev) | (lev <= 0), "leverage", lev, "must be finite and > 0")
-        first_bad(~np.isfinite(weights) | (weights < 0), "leverage_weights", weights, "must be finite and >= 0")
-        if abs(float(weights.sum()) - 1.0) > 1e-9:
-            raise ValueError(f"leverage_weights: must sum to 1, got {float(weights.sum())!r}")
-        object.__setattr__(self, "leverage", tuple(lev.tolist()))
-        object.__setattr__(self, "leverage_weights", tuple(weights.tolist()))
-        _choice(self.entry_distribution, "entry_distribution", ("lognormal", "student_t", "uniform"))
-        _finite(self.entry_spread, "entry_spread", low=0.0,
-                high=1.0 if self.entry_distribution == "uniform" else None, high_open=True)
-        _finite(self.entry_df, "entry_df", low=0.0, low_open=True)
-        _choice(self.size_distribution, "size_distribution", ("pareto", "lognormal", "fixed"))
-        if self.size_distribution == "pareto":
-            _finite(self.size_shape, "size_shape", low=1.0, low_open=True)
-        else:
-            _finite(self.size_shape, "size_shape", low=0.0)
-        _finite(self.open_interest, "open_interest", low=0.0, low_open=True)
-        if self.tiers is not None and not isinstance(self.tiers, MaintenanceTiers):
-            raise TypeError(f"tiers: expected MaintenanceTiers or None, got {type(self.tiers).__name__}")
-        _finite(self.mmr, "mmr", low=0.0, high=1.0, high_open=True)
-        _finite(self.maint_amount, "maint_amount")
+        # Python converts types and shapes; the ranges are the core's validate() (one owner)
+        model = _core.PopulationModel()
+        model.count = int_scalar(self.count, "count", minimum=0, maximum=2**64 - 1)
+        model.long_share = real_scalar(self.long_share, "long_share")
+        object.__setattr__(self, "leverage", tuple(float_values(self.leverage, "leverage").tolist()))
+        object.__setattr__(self, "leverage_weights",
+                           tuple(float_values(self.leverage_weights, "leverage_weights").tolist()))
+        model.leverage, model.leverage_weights = list(self.leverage), list(self.leverage_weights)
+        model.entry_distribution = _enum(_core.PopulationModel.EntryDistribution, self.entry_distribution,
+                                         "entry_distribution")
+        model.entry_spread = real_scalar(self.entry_spread, "entry_spread")
+        model.entry_df = real_scalar(self.entry_df, "entry_df")
+        model.size_distribution = _enum(_core.PopulationModel.SizeDistribution, self.size_distribution,
+                                        "size_distribution")
+        model.size_shape = real_scalar(self.size_shape, "size_shape")
+        model.open_interest = real_scalar(self.open_interest, "open_interest")
+        if self.tiers is not None:
+            if not isinstance(self.tiers, MaintenanceTiers):
+                raise TypeError(f"tiers: expected MaintenanceTiers or None, got {type(self.tiers).__name__}")
+            model.tiers = self.tiers._table
+        model.mmr = real_scalar(self.mmr, "mmr")
+        model.maint_amount = real_scalar(self.maint_amount, "maint_amount")
         if not isinstance(self.exclude_underwater, (bool, np.bool_)):
             raise TypeError("exclude_underwater: expected a bool")
+        model.exclude_underwater = bool(self.exclude_underwater)
         _choice(self.margin_mode, "margin_mode", ("isolated",))
+        model.validate()
+        object.__setattr__(self, "_model", model)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _rebuild_model(self)
 
-    def _to_core(self) -> dict[str, Any]:
-        return {
-            "count": int(self.count), "long_share": float(self.long_share),
-            "leverage": list(self.leverage), "leverage_weights": list(self.leverage_weights),
-            "entry_distribution": self.entry_distribution, "entry_spread": float(self.entry_spread),
-            "entry_df": float(self.entry_df), "size_distribution": self.size_distribution,
-            "size_shape": float(self.size_shape), "open_interest": float(self.open_interest),
-            **tier_columns(self.tiers),
-            "mmr": float(self.mmr), "maint_amount": float(self.maint_amount),
-            "exclude_underwater": bool(self.exclude_underwater),
-        }
+    def _to_core(self) -> Any:
+        return self._model
 
     def sample(self, seed: int = 0, scenario: int = 0, book_model: BookModel | None = None) -> Positions:
         """The positions of ``scenario`` of a study with this seed (around ``book_model``'s mid,
@@ -152,17 +146,21 @@ class BookModel:
     level_noise: float = 0.0
 
     def __post_init__(self) -> None:
-        _finite(self.mid, "mid", low=0.0, low_open=True)
-        _finite(self.tick, "tick", low=0.0, low_open=True)
+        model = _core.BookModel()
+        model.mid = real_scalar(self.mid, "mid")
+        model.tick = real_scalar(self.tick, "tick")
         try:
             points = np.asarray(self.profile, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise TypeError(f"profile: expected (distance, cumulative notional) pairs ({exc})") from None
         if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 2:
             raise ValueError(f"profile: expected at least two (distance, cumulative notional) pairs, got shape {points.shape}")
         object.__setattr__(self, "profile", tuple(map(tuple, points.tolist())))
-        _finite(self.thinning, "thinning", low=0.0, high=1.0, high_open=True)
-        _finite(self.level_noise, "level_noise", low=0.0)
+        model.profile_distance, model.profile_notional = points[:, 0].tolist(), points[:, 1].tolist()
+        model.thinning = real_scalar(self.thinning, "thinning")
+        model.level_noise = real_scalar(self.level_noise, "level_noise")
+        model.validate()
+        object.__setattr__(self, "_model", model)
 
     @classmethod
     def linear(cls, notional_per_pct: float, max_distance: float = 0.5, **kwargs: Any) -> BookModel:
@@ -197,11 +195,8 @@ class BookModel:
     def __reduce__(self) -> tuple[Any, ...]:
         return _rebuild_model(self)
 
-    def _to_core(self) -> dict[str, Any]:
-        return {"mid": float(self.mid), "tick": float(self.tick),
-                "profile_distance": [d for d, _ in self.profile],
-                "profile_notional": [c for _, c in self.profile],
-                "thinning": float(self.thinning), "level_noise": float(self.level_noise)}
+    def _to_core(self) -> Any:
+        return self._model
 
     def build(self, seed: int = 0, scenario: int = 0) -> OrderBook:
         """The book of ``scenario`` (the same for every scenario without thinning or noise)."""
@@ -220,16 +215,15 @@ class ShockModel:
     df: float = 3.0
 
     def __post_init__(self) -> None:
-        _choice(self.kind, "kind", ("fixed", "normal", "student_t", "empirical"))
+        model = _core.ShockModel()
+        model.kind = _enum(_core.ShockModel.Kind, self.kind, "kind")
         values = float_values(self.values, "values")
-        object.__setattr__(self, "values", values)
-        if self.kind in ("fixed", "empirical"):
-            if values.size == 0:
-                raise ValueError("values: at least one shock is required")
-            first_bad(~np.isfinite(values) | (values <= -1), "values", values, "must be finite and > -1")
-        else:
-            _finite(self.scale, "scale", low=0.0, low_open=True)
-            _finite(self.df, "df", low=0.0, low_open=True)
+        object.__setattr__(self, "values", readonly(values))
+        model.values = values.tolist()
+        model.scale = real_scalar(self.scale, "scale")
+        model.df = real_scalar(self.df, "df")
+        model.validate()
+        object.__setattr__(self, "_model", model)
 
     @classmethod
     def fixed(cls, values: Any) -> ShockModel:
@@ -257,8 +251,8 @@ class ShockModel:
     def __reduce__(self) -> tuple[Any, ...]:
         return _rebuild_model(self)
 
-    def _to_core(self) -> dict[str, Any]:
-        return {"kind": self.kind, "values": self.values.tolist(), "scale": float(self.scale), "df": float(self.df)}
+    def _to_core(self) -> Any:
+        return self._model
 
 
 def _rebuild_model(model: Any) -> tuple[Any, ...]:

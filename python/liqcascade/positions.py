@@ -39,18 +39,15 @@ class MaintenanceTiers:
         if n == 0:
             raise ValueError("notional_floor: at least one tier is required")
         mmr = float_column(self.mmr, "mmr", n)
-        if self.maint_amount is None:
-            maint = np.zeros(n)
-            for k in range(1, n):
-                maint[k] = maint[k - 1] + floor[k] * (mmr[k] - mmr[k - 1])
+        table = _core.TierTable()
+        table.notional_floor, table.mmr = floor.tolist(), mmr.tolist()
+        if self.maint_amount is None:  # the continuity rule is the core's
+            maint = np.asarray(_core.TierTable.continuous_maint_amount(table.notional_floor, table.mmr))
         else:
             maint = float_column(self.maint_amount, "maint_amount", n)
-        if floor[0] != 0.0:
-            raise ValueError(f"notional_floor[0]: the first tier must start at 0, got {floor[0]}")
-        first_bad(~np.isfinite(floor), "notional_floor", floor, "must be finite")
-        first_bad(np.r_[False, np.diff(floor) <= 0], "notional_floor", floor, "must be strictly increasing")
-        first_bad(~np.isfinite(mmr) | (mmr < 0) | (mmr >= 1), "mmr", mmr, "must be in [0, 1)")
-        first_bad(~np.isfinite(maint), "maint_amount", maint, "must be finite")
+        table.maint_amount = maint.tolist()
+        table.validate()  # the ranges: the core's rules and messages
+        object.__setattr__(self, "_table", table)
         lev = None
         if self.max_leverage is not None:
             lev = float_column(self.max_leverage, "max_leverage", n)
@@ -74,9 +71,7 @@ class MaintenanceTiers:
 
     def tier_of(self, notional: Any) -> npt.NDArray[np.intp]:
         """The tier index of each notional (``ValueError`` for negative or non-finite ones)."""
-        value = float_values(notional, "notional")
-        first_bad(~np.isfinite(value) | (value < 0), "notional", value, "must be finite and >= 0")
-        return np.maximum(np.searchsorted(self.notional_floor, value, side="left") - 1, 0)
+        return self._table.tier_of(float_values(notional, "notional"))
 
     def assign(self, notional: Any) -> tuple[FloatArray, FloatArray]:
         """``(mmr, maint_amount)`` for each notional."""

@@ -5,6 +5,7 @@ PYBIND11_MODULE(_core, m) {
   liqcascade_bindings::register_book(m);
   liqcascade_bindings::register_positions(m);
   liqcascade_bindings::register_cascade(m);
+  liqcascade_bindings::register_models(m);
   liqcascade_bindings::register_monte_carlo(m);
   liqcascade_bindings::register_simulator(m);
 }

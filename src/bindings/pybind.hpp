@@ -92,6 +92,7 @@ const cascade_core::OrderBook& order_book(const py::handle& obj, const char* fie
 void register_book(py::module_& m);
 void register_positions(py::module_& m);
 void register_cascade(py::module_& m);
+void register_models(py::module_& m);
 void register_monte_carlo(py::module_& m);
 void register_simulator(py::module_& m);
 

@@ -19,60 +19,6 @@ namespace liqcascade_bindings {
 
 namespace {
 
-cc::PopulationModel population_from(const py::dict& d) {
-  cc::PopulationModel m;
-  m.count = dict_item<std::uint64_t>(d, "count");
-  m.long_share = dict_item<double>(d, "long_share");
-  m.leverage = dict_item<std::vector<double>>(d, "leverage");
-  m.leverage_weight = dict_item<std::vector<double>>(d, "leverage_weights");
-  const auto entry = dict_item<std::string>(d, "entry_distribution");
-  if (entry == "lognormal") m.entry_distribution = cc::PopulationModel::EntryDistribution::lognormal;
-  else if (entry == "student_t") m.entry_distribution = cc::PopulationModel::EntryDistribution::student_t;
-  else if (entry == "uniform") m.entry_distribution = cc::PopulationModel::EntryDistribution::uniform;
-  else throw py::value_error("entry_distribution: expected 'lognormal', 'student_t' or 'uniform', got '" + entry + "'");
-  m.entry_spread = dict_item<double>(d, "entry_spread");
-  m.entry_df = dict_item<double>(d, "entry_df");
-  const auto size = dict_item<std::string>(d, "size_distribution");
-  if (size == "pareto") m.size_distribution = cc::PopulationModel::SizeDistribution::pareto;
-  else if (size == "lognormal") m.size_distribution = cc::PopulationModel::SizeDistribution::lognormal;
-  else if (size == "fixed") m.size_distribution = cc::PopulationModel::SizeDistribution::fixed;
-  else throw py::value_error("size_distribution: expected 'pareto', 'lognormal' or 'fixed', got '" + size + "'");
-  m.size_shape = dict_item<double>(d, "size_shape");
-  m.open_interest = dict_item<double>(d, "open_interest");
-  m.tiers.notional_floor = dict_item<std::vector<double>>(d, "tier_notional_floor");
-  m.tiers.mmr = dict_item<std::vector<double>>(d, "tier_mmr");
-  m.tiers.maint_amount = dict_item<std::vector<double>>(d, "tier_maint_amount");
-  m.mmr = dict_item<double>(d, "mmr");
-  m.maint_amount = dict_item<double>(d, "maint_amount");
-  m.exclude_underwater = dict_item<bool>(d, "exclude_underwater");
-  return m;
-}
-
-cc::BookModel book_from(const py::dict& d) {
-  cc::BookModel m;
-  m.mid = dict_item<double>(d, "mid");
-  m.tick = dict_item<double>(d, "tick");
-  m.profile_distance = dict_item<std::vector<double>>(d, "profile_distance");
-  m.profile_notional = dict_item<std::vector<double>>(d, "profile_notional");
-  m.thinning = dict_item<double>(d, "thinning");
-  m.level_noise = dict_item<double>(d, "level_noise");
-  return m;
-}
-
-cc::ShockModel shocks_from(const py::dict& d) {
-  cc::ShockModel m;
-  const auto kind = dict_item<std::string>(d, "kind");
-  if (kind == "fixed") m.kind = cc::ShockModel::Kind::fixed;
-  else if (kind == "normal") m.kind = cc::ShockModel::Kind::normal;
-  else if (kind == "student_t") m.kind = cc::ShockModel::Kind::student_t;
-  else if (kind == "empirical") m.kind = cc::ShockModel::Kind::empirical;
-  else throw py::value_error("kind: expected 'fixed', 'normal', 'student_t' or 'empirical', got '" + kind + "'");
-  m.values = dict_item<std::vector<double>>(d, "values");
-  m.scale = dict_item<double>(d, "scale");
-  m.df = dict_item<double>(d, "df");
-  return m;
-}
-
 py::dict columns_to_dict(cc::ScenarioColumns&& c) {
   py::dict d;
   d["scenario"] = to_numpy(std::move(c.scenario));
@@ -96,12 +42,9 @@ void register_monte_carlo(py::module_& m) {
 
   m.def(
       "run_monte_carlo",
-      [](const py::dict& population, const py::dict& book, const py::dict& shocks,
+      [](const cc::PopulationModel& pop, const cc::BookModel& book_model, const cc::ShockModel& shock_model,
          std::uint64_t seed, std::uint64_t first, std::size_t count, unsigned threads,
          const py::object& progress) {
-        const auto pop = population_from(population);
-        const auto book_model = book_from(book);
-        const auto shock_model = shocks_from(shocks);
         cc::RunControl control;
         auto columns = run_interruptible(
             [&] { return cc::run_monte_carlo(pop, book_model, shock_model, seed, first, count, threads, control); },
@@ -113,11 +56,8 @@ void register_monte_carlo(py::module_& m) {
 
   m.def(
       "sample_scenario",
-      [](const py::dict& population, const py::dict& book, const py::dict& shocks,
+      [](const cc::PopulationModel& pop, const cc::BookModel& book_model, const cc::ShockModel& shock_model,
          std::uint64_t seed, std::uint64_t scenario) {
-        const auto pop = population_from(population);
-        const auto book_model = book_from(book);
-        const auto shock_model = shocks_from(shocks);
         cc::RunControl control;
         auto [sampled_book, sample, shock] = run_interruptible(
             [&] { return cc::sample_scenario(pop, book_model, shock_model, seed, scenario, &control.cancel); },
@@ -135,8 +75,7 @@ void register_monte_carlo(py::module_& m) {
 
   m.def(
       "sample_book",
-      [](const py::dict& book, std::uint64_t seed, std::uint64_t scenario) {
-        const auto model = book_from(book);
+      [](const cc::BookModel& model, std::uint64_t seed, std::uint64_t scenario) {
         model.validate();
         py::gil_scoped_release release;
         return cc::sample_book(model, seed, scenario);

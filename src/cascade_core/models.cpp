@@ -16,17 +16,17 @@ namespace cascade_core {
 void PopulationModel::validate() const {
   if (count >= 0xFFFFFFFFULL) throw InputError("count", "at most 4,294,967,294 positions");
   require(std::isfinite(long_share) && long_share >= 0.0 && long_share <= 1.0, "long_share",
-          "must be in [0, 1]", long_share);
+          "must be finite and in [0, 1]", long_share);
   if (leverage.empty()) throw InputError("leverage", "at least one leverage is required");
-  if (leverage_weight.size() != leverage.size()) {
-    throw InputError("leverage_weights", "length " + std::to_string(leverage_weight.size()) +
+  if (leverage_weights.size() != leverage.size()) {
+    throw InputError("leverage_weights", "length " + std::to_string(leverage_weights.size()) +
                                              " does not match leverage length " +
                                              std::to_string(leverage.size()));
   }
   require_each(leverage, "leverage", finite_positive, "must be finite and > 0");
-  require_each(leverage_weight, "leverage_weights", finite_non_negative, "must be finite and >= 0");
+  require_each(leverage_weights, "leverage_weights", finite_non_negative, "must be finite and >= 0");
   double total = 0.0;
-  for (const double w : leverage_weight) total += w;
+  for (const double w : leverage_weights) total += w;
   require(std::abs(total - 1.0) <= 1e-9, "leverage_weights", "must sum to 1", total);
   require(finite_non_negative(entry_spread), "entry_spread", "must be finite and >= 0", entry_spread);
   if (entry_distribution == EntryDistribution::uniform) {
@@ -35,7 +35,7 @@ void PopulationModel::validate() const {
   require(finite_positive(entry_df), "entry_df", "must be finite and > 0", entry_df);
   if (size_distribution == SizeDistribution::pareto) {
     require(std::isfinite(size_shape) && size_shape > 1.0, "size_shape",
-            "a Pareto tail index must be finite and > 1 (finite mean)", size_shape);
+            "must be finite and > 1 (a Pareto tail index with a finite mean)", size_shape);
   } else {
     require(finite_non_negative(size_shape), "size_shape", "must be finite and >= 0", size_shape);
   }

@@ -77,9 +77,9 @@ struct Sizing {
     }
     neg_inv_shape = -1.0 / model.size_shape;
     lognormal_shift = -0.5 * model.size_shape * model.size_shape;
-    cumulative.resize(model.leverage_weight.size());
+    cumulative.resize(model.leverage_weights.size());
     double running = 0.0;
-    for (std::size_t k = 0; k < cumulative.size(); ++k) cumulative[k] = running += model.leverage_weight[k];
+    for (std::size_t k = 0; k < cumulative.size(); ++k) cumulative[k] = running += model.leverage_weights[k];
     for (std::size_t t = 0; t + 1 < cumulative.size(); ++t) {
       const double w = std::ceil(cumulative[t] * 0x1p32);
       if (!(w <= 4294967295.0)) break;  // cumulative weights never decrease: the rest are out too

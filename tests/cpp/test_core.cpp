@@ -102,17 +102,6 @@ static bool throws_input_error(const char* field, Call&& call) {
 
 // ---- helpers -------------------------------------------------------------------------------
 
-// PopulationModel's leverage weights, under either name (leverage_weight is being renamed
-// leverage_weights: the file builds against the core before and after).
-template <class Population>
-static void set_leverage_weights(Population& population, std::vector<double> weights) {
-  if constexpr (requires { population.leverage_weights; }) {
-    population.leverage_weights = std::move(weights);
-  } else {
-    population.leverage_weight = std::move(weights);
-  }
-}
-
 // Whether the batch sampler's rows are the one-at-a-time draws of the side asked for, bit for
 // bit and in index order.
 static bool batch_matches_one_at_a_time(const cc::PopulationModel& pop, double ref_price, std::uint64_t seed,
@@ -177,7 +166,7 @@ static cc::PopulationModel small_population() {
   cc::PopulationModel population;
   population.count = 5000;
   population.leverage = {10.0, 25.0};
-  set_leverage_weights(population, {0.5, 0.5});
+  population.leverage_weights = {0.5, 0.5};
   population.entry_spread = 0.02;
   population.open_interest = 5e6;
   return population;
@@ -397,7 +386,7 @@ TEST_CASE("sample_positions: the batch sampler is the one-at-a-time layout for e
         pop.count = 1037;  // not a multiple of the batch nor of 4
         pop.long_share = 0.55;
         pop.leverage = {2.0, 10.0, 50.0, 125.0};
-        set_leverage_weights(pop, {0.1, 0.5, 0.3, 0.1});
+        pop.leverage_weights = {0.1, 0.5, 0.3, 0.1};
         pop.size_distribution = size;
         pop.size_shape = size == Pop::SizeDistribution::pareto ? 1.5 : 0.8;
         pop.entry_distribution = entry;
@@ -428,7 +417,7 @@ TEST_CASE("sample_positions: side selection at the edges (all long, none long, c
         pop.count = count;
         pop.long_share = long_share;
         pop.leverage = {10.0};
-        set_leverage_weights(pop, {1.0});
+        pop.leverage_weights = {1.0};
         pop.entry_spread = 0.02;
         pop.open_interest = 1e6;
         for (std::uint32_t j = 0; j < count; ++j) {
@@ -452,7 +441,7 @@ TEST_CASE("TriggerOrder: a cascade on lazily sorted records is the cascade on so
   pop.count = 200'000;
   pop.long_share = 0.55;
   pop.leverage = {2.0, 5.0, 10.0, 25.0, 50.0, 100.0};
-  set_leverage_weights(pop, {0.1, 0.2, 0.3, 0.2, 0.15, 0.05});
+  pop.leverage_weights = {0.1, 0.2, 0.3, 0.2, 0.15, 0.05};
   pop.entry_spread = 0.03;
   pop.open_interest = 5e8;
   pop.tiers.notional_floor = {0.0, 5e4, 6e5};

@@ -6,7 +6,10 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
+#include <span>
+#include <string>
 #include <vector>
 
 namespace cascade_core {
@@ -18,7 +21,14 @@ struct TierTable {
   std::vector<double> maint_amount;
   // The tier of a notional; a notional on a boundary belongs to the lower tier.
   [[nodiscard]] std::size_t tier_of(double notional) const noexcept;
-  void validate() const;  // InputError naming the field
+  // The tier of each notional (InputError naming `notional` and its index unless finite and >= 0).
+  [[nodiscard]] std::vector<std::int64_t> tiers_of(std::span<const double> notional) const;
+  // InputError naming the field, as `prefix` + its name ("tiers." inside a model or policy).
+  void validate(const std::string& prefix = "tiers.") const;
+  // The maintenance amounts ("cum") that keep the requirement mmr * notional - maint_amount
+  // continuous across the boundaries: maint[0] = 0, maint[k] = maint[k-1] + floor[k] * (mmr[k] - mmr[k-1]).
+  static std::vector<double> continuous_maint_amount(const std::vector<double>& notional_floor,
+                                                     const std::vector<double>& mmr);
 };
 
 // Liquidation price of one position (docs/design.md): equity margin + side*qty*(p - entry) equals

@@ -23,7 +23,7 @@ struct PopulationModel {
   std::uint64_t count = 0;
   double long_share = 0.5;
   std::vector<double> leverage;          // values, > 0
-  std::vector<double> leverage_weight;   // same length, sum to 1
+  std::vector<double> leverage_weights;   // same length, sum to 1
   EntryDistribution entry_distribution = EntryDistribution::lognormal;
   double entry_spread = 0.0;             // lognormal/student_t: scale of log(entry/ref); uniform: half-width
   double entry_df = 4.0;                 // student_t degrees of freedom
