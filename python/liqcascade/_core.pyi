@@ -142,5 +142,45 @@ def cascade_many(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]: ...
 def philox4x32_10(counter: list[int], key: list[int]) -> list[int]: ...
-def simulate(book: OrderBook, positions: PositionSet, config: dict[str, Any]) -> dict[str, Any]: ...
+class LiquidationPolicy:
+    fee_rate: float
+    limit_at_bankruptcy: bool
+    takeover: bool
+    adl: bool
+    max_orders_per_step: int
+    max_notional_per_step: float
+    unwind_per_step: float
+    partial_tiers: bool
+    tiers: TierTable
+    backstop_fraction: float
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+
+class CircuitBreaker:
+    move: float
+    window: int
+    halt: int
+    def __init__(self, move: float, window: int, halt: int) -> None: ...
+
+class SimulationConfig:
+    class Mark:
+        last: SimulationConfig.Mark
+        ema: SimulationConfig.Mark
+        index: SimulationConfig.Mark
+    steps: int
+    dt: float
+    resilience: float
+    path: list[float]
+    flow: list[float]
+    shock: float
+    mark: SimulationConfig.Mark
+    mark_halflife: float
+    basis: float
+    band: float
+    breakers: list[CircuitBreaker]
+    insurance_fund: float
+    policy: LiquidationPolicy
+    def __init__(self) -> None: ...
+
+def simulate(book: OrderBook, positions: PositionSet, config: SimulationConfig) -> dict[str, Any]: ...
 def require_memory(field: str, bytes: float, what: str) -> None: ...

@@ -23,7 +23,7 @@ from ._validation import FloatArray, first_bad, float_column, float_values, int_
 from ._validation import bounded_scalar as _finite
 from ._warnings import warn
 from .book import OrderBook
-from .positions import DEFAULT_MMR, MaintenanceTiers, Positions, tier_columns
+from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
 
 #: Leverage mix of the default population: weighted to 10-25x with a tail to 125x.
 DEFAULT_LEVERAGE = (2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 75.0, 100.0, 125.0)

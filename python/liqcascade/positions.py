@@ -126,15 +126,6 @@ def _owned(value: np.ndarray, given: Any, copy: bool) -> np.ndarray:
     return readonly(value)
 
 
-def tier_columns(tiers: MaintenanceTiers | None) -> dict[str, list[float]]:
-    """A tier table as the plain lists the engine's models take (empty: no tiers)."""
-    return {
-        "tier_notional_floor": [] if tiers is None else tiers.notional_floor.tolist(),
-        "tier_mmr": [] if tiers is None else tiers.mmr.tolist(),
-        "tier_maint_amount": [] if tiers is None else tiers.maint_amount.tolist(),
-    }
-
-
 class Positions:
     """Isolated-margin positions of one market, as columns.
 

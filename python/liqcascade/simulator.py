@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -27,7 +27,7 @@ from ._table import ColumnTable
 from ._validation import FloatArray, bounded_scalar, float_column, int_scalar, real_scalar
 from ._warnings import warn
 from .book import OrderBook
-from .positions import MaintenanceTiers, Positions, tier_columns
+from .positions import MaintenanceTiers, Positions
 
 EVENT_KINDS = ("liquidation", "takeover", "adl", "unwind")
 
@@ -94,18 +94,25 @@ class LiquidationPolicy:
         return replace(cls("market_orders", limit_at_bankruptcy=False, takeover=False, adl=False), **overrides)
 
     def __post_init__(self) -> None:
-        for name in ("fee_rate", "backstop_fraction"):
-            bounded_scalar(getattr(self, name), name, low=0.0, high=1.0)
-        if self.tiers is not None and not isinstance(self.tiers, MaintenanceTiers):
-            raise TypeError(f"tiers: expected MaintenanceTiers or None, got {type(self.tiers).__name__}")
-        if self.partial_tiers and self.tiers is None:
-            raise ValueError("tiers: partial_tiers needs a tier table")
-        int_scalar(self.max_orders_per_step, "max_orders_per_step", minimum=0)
-        for name in ("unwind_per_step", "max_notional_per_step"):
-            bounded_scalar(getattr(self, name), name, low=0.0)
+        # Python converts types; the ranges are the core's LiquidationPolicy::validate (one owner)
+        core = _core.LiquidationPolicy()
+        for name in ("fee_rate", "backstop_fraction", "unwind_per_step", "max_notional_per_step"):
+            setattr(core, name, real_scalar(getattr(self, name), name))
+        core.max_orders_per_step = int_scalar(self.max_orders_per_step, "max_orders_per_step")
         for name in ("limit_at_bankruptcy", "takeover", "adl", "partial_tiers"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name}: expected a bool")
+            setattr(core, name, bool(getattr(self, name)))
+        if self.tiers is not None:
+            if not isinstance(self.tiers, MaintenanceTiers):
+                raise TypeError(f"tiers: expected MaintenanceTiers or None, got {type(self.tiers).__name__}")
+            core.tiers = self.tiers._table
+        core.validate()
+        object.__setattr__(self, "_core", core)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # through the constructor: the compiled policy is rebuilt, not pickled
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
 
 
 @dataclass(frozen=True)
@@ -179,23 +186,21 @@ def simulate(
             raise TypeError(f"breakers: expected CircuitBreaker items, got {type(item).__name__}")
     if mark not in ("last", "ema", "index"):
         raise ValueError(f"mark: expected 'last', 'ema' or 'index', got {mark!r}")
-    config = {
-        "steps": n_steps, "dt": real_scalar(dt, "dt"), "resilience": real_scalar(resilience, "resilience"),
-        "path": [] if path is None else float_column(path, "path").tolist(),
-        "flow": [] if flow is None else float_column(flow, "flow").tolist(),
-        "shock": real_scalar(shock, "shock"), "mark": mark,
-        "mark_halflife": real_scalar(mark_halflife, "mark_halflife"), "basis": real_scalar(basis, "basis"),
-        "band": real_scalar(band, "band"),
-        "breakers": [(real_scalar(b.move, "breakers.move"), int_scalar(b.window, "breakers.window"),
-                      int_scalar(b.halt, "breakers.halt")) for b in breakers],
-        "insurance_fund": real_scalar(insurance_fund, "insurance_fund"),
-        "fee_rate": float(policy.fee_rate), "limit_at_bankruptcy": bool(policy.limit_at_bankruptcy),
-        "takeover": bool(policy.takeover), "adl": bool(policy.adl),
-        "max_orders_per_step": int(policy.max_orders_per_step), "unwind_per_step": float(policy.unwind_per_step),
-        "max_notional_per_step": float(policy.max_notional_per_step),
-        "partial_tiers": bool(policy.partial_tiers), "backstop_fraction": float(policy.backstop_fraction),
-        **tier_columns(policy.tiers),
-    }
+    config = _core.SimulationConfig()
+    config.steps = n_steps
+    config.dt = real_scalar(dt, "dt")
+    config.resilience = real_scalar(resilience, "resilience")
+    config.path = [] if path is None else float_column(path, "path").tolist()
+    config.flow = [] if flow is None else float_column(flow, "flow").tolist()
+    config.shock = real_scalar(shock, "shock")
+    config.mark = getattr(_core.SimulationConfig.Mark, mark)
+    config.mark_halflife = real_scalar(mark_halflife, "mark_halflife")
+    config.basis = real_scalar(basis, "basis")
+    config.band = real_scalar(band, "band")
+    config.breakers = [_core.CircuitBreaker(real_scalar(b.move, "breakers.move"), int_scalar(b.window, "breakers.window"),
+                                            int_scalar(b.halt, "breakers.halt")) for b in breakers]
+    config.insurance_fund = real_scalar(insurance_fund, "insurance_fund")
+    config.policy = policy._core
     _warn_at_start(book, positions, config)
     raw = _core.simulate(book._book, positions._set, config)
     timeline = dict(raw["timeline"])
@@ -209,22 +214,22 @@ def simulate(
         final_qty=raw["final_qty"],
         liquidated=raw["liquidated"].view(np.bool_),
         exogenous_filled=float(raw["exogenous_filled"]),
-        insurance_fund_start=config["insurance_fund"],
+        insurance_fund_start=config.insurance_fund,
     )
 
 
-def _warn_at_start(book: OrderBook, positions: Positions, config: dict[str, Any]) -> None:
+def _warn_at_start(book: OrderBook, positions: Positions, config: Any) -> None:
     """simulate's warnings: a negative insurance fund, a shock beyond +-100 %, positions
     already past their liquidation price where the run starts (the path's first price, else
     the book's mid)."""
     from .cascade import _warn_large_shocks, _warn_past_liquidation
 
-    if config["insurance_fund"] < 0:
-        warn(f"insurance_fund: starts negative ({config['insurance_fund']:,.2f}): the fund cannot take over or "
+    if config.insurance_fund < 0:
+        warn(f"insurance_fund: starts negative ({config.insurance_fund:,.2f}): the fund cannot take over or "
              "cover bad debt until fees bring it above zero, so losses go to ADL from the first liquidation")
-    _warn_large_shocks(np.array([config["shock"]]))
-    if config["path"]:
-        ref = config["path"][0]
+    _warn_large_shocks(np.array([config.shock]))
+    if config.path:
+        ref = config.path[0]
     elif book.bid_price.size and book.ask_price.size:
         ref = book.mid
     else:

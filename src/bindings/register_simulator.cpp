@@ -8,46 +8,50 @@ namespace cc = cascade_core;
 
 namespace liqcascade_bindings {
 
-namespace {
-
-cc::SimulationConfig config_from(const py::dict& d) {
-  cc::SimulationConfig c;
-  c.steps = dict_item<std::int64_t>(d, "steps");
-  c.dt = dict_item<double>(d, "dt");
-  c.resilience = dict_item<double>(d, "resilience");
-  c.path = dict_item<std::vector<double>>(d, "path");
-  c.flow = dict_item<std::vector<double>>(d, "flow");
-  c.shock = dict_item<double>(d, "shock");
-  const auto mark = dict_item<std::string>(d, "mark");
-  if (mark == "last") c.mark = cc::SimulationConfig::Mark::last;
-  else if (mark == "ema") c.mark = cc::SimulationConfig::Mark::ema;
-  else if (mark == "index") c.mark = cc::SimulationConfig::Mark::index;
-  else throw py::value_error("mark: expected 'last', 'ema' or 'index', got '" + mark + "'");
-  c.mark_halflife = dict_item<double>(d, "mark_halflife");
-  c.basis = dict_item<double>(d, "basis");
-  c.band = dict_item<double>(d, "band");
-  for (const auto& b : dict_item<std::vector<std::tuple<double, std::int64_t, std::int64_t>>>(d, "breakers")) {
-    c.breakers.push_back({std::get<0>(b), std::get<1>(b), std::get<2>(b)});
-  }
-  c.insurance_fund = dict_item<double>(d, "insurance_fund");
-  c.policy.fee_rate = dict_item<double>(d, "fee_rate");
-  c.policy.limit_at_bankruptcy = dict_item<bool>(d, "limit_at_bankruptcy");
-  c.policy.takeover = dict_item<bool>(d, "takeover");
-  c.policy.adl = dict_item<bool>(d, "adl");
-  c.policy.max_orders_per_step = dict_item<std::int64_t>(d, "max_orders_per_step");
-  c.policy.unwind_per_step = dict_item<double>(d, "unwind_per_step");
-  c.policy.max_notional_per_step = dict_item<double>(d, "max_notional_per_step");
-  c.policy.partial_tiers = dict_item<bool>(d, "partial_tiers");
-  c.policy.tiers.notional_floor = dict_item<std::vector<double>>(d, "tier_notional_floor");
-  c.policy.tiers.mmr = dict_item<std::vector<double>>(d, "tier_mmr");
-  c.policy.tiers.maint_amount = dict_item<std::vector<double>>(d, "tier_maint_amount");
-  c.policy.backstop_fraction = dict_item<double>(d, "backstop_fraction");
-  return c;
-}
-
-}  // namespace
 
 void register_simulator(py::module_& m) {
+  // The policy and the run's configuration as typed classes (the schema is the C++ struct).
+  py::class_<cc::LiquidationPolicy>(m, "LiquidationPolicy")
+      .def(py::init<>())
+      .def_readwrite("fee_rate", &cc::LiquidationPolicy::fee_rate)
+      .def_readwrite("limit_at_bankruptcy", &cc::LiquidationPolicy::limit_at_bankruptcy)
+      .def_readwrite("takeover", &cc::LiquidationPolicy::takeover)
+      .def_readwrite("adl", &cc::LiquidationPolicy::adl)
+      .def_readwrite("max_orders_per_step", &cc::LiquidationPolicy::max_orders_per_step)
+      .def_readwrite("max_notional_per_step", &cc::LiquidationPolicy::max_notional_per_step)
+      .def_readwrite("unwind_per_step", &cc::LiquidationPolicy::unwind_per_step)
+      .def_readwrite("partial_tiers", &cc::LiquidationPolicy::partial_tiers)
+      .def_readwrite("tiers", &cc::LiquidationPolicy::tiers)
+      .def_readwrite("backstop_fraction", &cc::LiquidationPolicy::backstop_fraction)
+      .def("validate", &cc::LiquidationPolicy::validate, "ValueError naming the field unless the policy is valid.");
+  py::class_<cc::CircuitBreaker>(m, "CircuitBreaker")
+      .def(py::init([](double move, std::int64_t window, std::int64_t halt) {
+             return cc::CircuitBreaker{move, window, halt};
+           }),
+           py::arg("move"), py::arg("window"), py::arg("halt"))
+      .def_readwrite("move", &cc::CircuitBreaker::move)
+      .def_readwrite("window", &cc::CircuitBreaker::window)
+      .def_readwrite("halt", &cc::CircuitBreaker::halt);
+  py::class_<cc::SimulationConfig> config(m, "SimulationConfig");
+  py::enum_<cc::SimulationConfig::Mark>(config, "Mark")
+      .value("last", cc::SimulationConfig::Mark::last)
+      .value("ema", cc::SimulationConfig::Mark::ema)
+      .value("index", cc::SimulationConfig::Mark::index);
+  config.def(py::init<>())
+      .def_readwrite("steps", &cc::SimulationConfig::steps)
+      .def_readwrite("dt", &cc::SimulationConfig::dt)
+      .def_readwrite("resilience", &cc::SimulationConfig::resilience)
+      .def_readwrite("path", &cc::SimulationConfig::path)
+      .def_readwrite("flow", &cc::SimulationConfig::flow)
+      .def_readwrite("shock", &cc::SimulationConfig::shock)
+      .def_readwrite("mark", &cc::SimulationConfig::mark)
+      .def_readwrite("mark_halflife", &cc::SimulationConfig::mark_halflife)
+      .def_readwrite("basis", &cc::SimulationConfig::basis)
+      .def_readwrite("band", &cc::SimulationConfig::band)
+      .def_readwrite("breakers", &cc::SimulationConfig::breakers)
+      .def_readwrite("insurance_fund", &cc::SimulationConfig::insurance_fund)
+      .def_readwrite("policy", &cc::SimulationConfig::policy);
+
   m.def(
       "require_memory",
       [](const std::string& field, double bytes, const std::string& what) {
@@ -58,10 +62,9 @@ void register_simulator(py::module_& m) {
 
   m.def(
       "simulate",
-      [](const py::object& book_obj, const py::object& positions_obj, const py::dict& config_dict) {
+      [](const py::object& book_obj, const py::object& positions_obj, const cc::SimulationConfig& config) {
         const cc::OrderBook& book = order_book(book_obj, "book");
         const cc::PositionSet& positions = position_set(positions_obj, "positions");
-        const auto config = config_from(config_dict);
         cc::RunControl control;
         auto r = run_interruptible([&] { return cc::simulate(book, positions, config, &control.cancel); },
                                    control, py::none());

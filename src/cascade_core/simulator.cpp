@@ -428,17 +428,21 @@ void SimulationConfig::validate(std::size_t) const {
     }
   }
   require(std::isfinite(insurance_fund), "insurance_fund", "must be finite", insurance_fund);
-  require(std::isfinite(policy.fee_rate) && policy.fee_rate >= 0.0 && policy.fee_rate <= 1.0, "fee_rate",
-          "must be in [0, 1]", policy.fee_rate);
-  require(std::isfinite(policy.backstop_fraction) && policy.backstop_fraction >= 0.0 && policy.backstop_fraction <= 1.0,
-          "backstop_fraction", "must be in [0, 1]", policy.backstop_fraction);
-  policy.tiers.validate();
-  require(policy.max_orders_per_step >= 0, "max_orders_per_step", "must be >= 0",
-          static_cast<double>(policy.max_orders_per_step));
-  require(std::isfinite(policy.max_notional_per_step) && policy.max_notional_per_step >= 0.0,
-          "max_notional_per_step", "must be finite and >= 0", policy.max_notional_per_step);
-  require(std::isfinite(policy.unwind_per_step) && policy.unwind_per_step >= 0.0, "unwind_per_step",
-          "must be finite and >= 0", policy.unwind_per_step);
+  policy.validate();
+}
+
+void LiquidationPolicy::validate() const {
+  require(std::isfinite(fee_rate) && fee_rate >= 0.0 && fee_rate <= 1.0, "fee_rate", "must be finite and in [0, 1]",
+          fee_rate);
+  require(std::isfinite(backstop_fraction) && backstop_fraction >= 0.0 && backstop_fraction <= 1.0,
+          "backstop_fraction", "must be finite and in [0, 1]", backstop_fraction);
+  tiers.validate();
+  if (partial_tiers && tiers.notional_floor.empty()) throw InputError("tiers", "partial_tiers needs a tier table");
+  require(max_orders_per_step >= 0, "max_orders_per_step", "must be >= 0", static_cast<double>(max_orders_per_step));
+  require(std::isfinite(max_notional_per_step) && max_notional_per_step >= 0.0, "max_notional_per_step",
+          "must be finite and >= 0", max_notional_per_step);
+  require(std::isfinite(unwind_per_step) && unwind_per_step >= 0.0, "unwind_per_step", "must be finite and >= 0",
+          unwind_per_step);
 }
 
 SimulationResult simulate(const OrderBook& book, const PositionSet& positions,

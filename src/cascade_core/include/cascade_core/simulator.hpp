@@ -36,6 +36,8 @@ struct LiquidationPolicy {
   // Hyperliquid-like: a triggered position whose equity is below this fraction of its
   // maintenance is taken over whole by the backstop vault (the fund) at the mark. 0: off.
   double backstop_fraction = 0.0;
+
+  void validate() const;  // InputError naming the field
 };
 
 struct SimulationConfig {
