@@ -197,11 +197,9 @@ _SCALARS = ("ref_price", "shock_price", "final_price", "n_liquidated", "liquidat
 
 
 def _result(raw: dict[str, Any], n_positions: int) -> CascadeResult:
-    shock_delta = raw["shock_price"] - raw["ref_price"]
-    amplification = (raw["final_price"] - raw["ref_price"]) / shock_delta if shock_delta != 0 else math.nan
     return CascadeResult(
         direction="down" if raw["direction"] < 0 else "up",
-        amplification=amplification,
+        amplification=raw["amplification"],  # the core's definition
         trace=CascadeTrace(raw["trace_start_price"], raw["trace_count"], raw["trace_qty"]),
         n_positions=n_positions,
         liquidated_index=raw["liquidated_index"],

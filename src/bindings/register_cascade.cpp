@@ -30,6 +30,7 @@ py::dict result_to_dict(cc::CascadeResult&& r) {
   d["ref_price"] = r.ref_price;
   d["shock_price"] = r.shock_price;
   d["final_price"] = r.final_price;
+  d["amplification"] = r.amplification();
   d["n_liquidated"] = r.n_liquidated;
   d["liquidated_qty"] = r.liquidated_qty;
   d["liquidated_notional"] = r.liquidated_notional;
@@ -55,7 +56,7 @@ void register_cascade(py::module_& m) {
   m.def(
       "cascade",
       [](const py::object& book_obj, const py::object& positions_obj, const std::string& kind,
-         double value, const py::object& ref_price) {
+         double value, std::optional<double> ref_price) {
         const cc::OrderBook& book = order_book(book_obj, "book");
         const cc::PositionSet& positions = position_set(positions_obj, "positions");
         cc::Shock shock;
@@ -68,11 +69,6 @@ void register_cascade(py::module_& m) {
         } else {
           throw py::value_error("kind: expected 'relative', 'sell' or 'buy', got '" + kind + "'");
         }
-        const double ref = ref_price.is_none() ? std::numeric_limits<double>::quiet_NaN()
-                                               : ref_price.cast<double>();
-        if (!ref_price.is_none() && std::isnan(ref)) {
-          throw py::value_error("ref_price: must be finite and > 0, got nan");
-        }
         // A set's first cascade in a direction sorts that side: on a large set, interruptibly.
         const auto direction = shock.kind == cc::Shock::Kind::relative
                                    ? (value > 0.0 ? cc::Direction::up : cc::Direction::down)
@@ -84,7 +80,7 @@ void register_cascade(py::module_& m) {
         cc::CascadeResult result;
         {
           py::gil_scoped_release release;
-          result = cc::cascade(book, positions, shock, ref);
+          result = cc::cascade(book, positions, shock, ref_price);
         }
         return result_to_dict(std::move(result));
       },

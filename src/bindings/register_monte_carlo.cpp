@@ -85,18 +85,13 @@ void register_monte_carlo(py::module_& m) {
   m.def(
       "cascade_many",
       [](const py::object& book_obj, const py::object& positions_obj, const py::object& shocks_obj,
-         const py::object& ref_price, unsigned threads, const py::object& progress) {
+         std::optional<double> ref_price, unsigned threads, const py::object& progress) {
         const cc::OrderBook& book = order_book(book_obj, "book");
         const cc::PositionSet& positions = position_set(positions_obj, "positions");
         auto shocks = column<double>(shocks_obj, "shocks");
-        const double ref = ref_price.is_none() ? std::numeric_limits<double>::quiet_NaN()
-                                               : ref_price.cast<double>();
-        if (!ref_price.is_none() && std::isnan(ref)) {
-          throw py::value_error("ref_price: must be finite and > 0, got nan");
-        }
         cc::RunControl control;
         auto columns = run_interruptible(
-            [&] { return cc::cascade_many(book, positions, as_span(shocks), ref, threads, control); },
+            [&] { return cc::cascade_many(book, positions, as_span(shocks), ref_price, threads, control); },
             control, progress);
         return columns_to_dict(std::move(columns));
       },

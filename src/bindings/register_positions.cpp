@@ -30,35 +30,11 @@ void register_positions(py::module_& m) {
       "stable_order",
       [](const py::object& keys_obj, bool descending) {
         auto keys = column<double>(keys_obj, "keys");
-        const double* data = keys.data();
-        const auto n = static_cast<std::size_t>(keys.size());
-        if (n >= std::numeric_limits<std::uint32_t>::max()) {
-          throw py::value_error("keys: at most 4,294,967,294 keys");
-        }
-        for (std::size_t i = 0; i < n; ++i) {
-          if (std::isnan(data[i])) {
-            throw py::value_error("keys[" + std::to_string(i) + "]: must not be NaN");
-          }
-        }
-        const std::uint64_t flip = descending ? ~std::uint64_t{0} : 0;
-        struct KeyIndex {
-          std::uint64_t key;
-          std::uint32_t index;
-        };
-        cc::bulk_vector<KeyIndex> order(n);
+        std::vector<std::int64_t> out;
         {
           py::gil_scoped_release release;
-          std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
-          for (std::size_t i = 0; i < n; ++i) {
-            const std::uint64_t key = cc::ordered_key(data[i]) ^ flip;
-            order[i] = {key, static_cast<std::uint32_t>(i)};
-            lo = std::min(lo, key);
-            hi = std::max(hi, key);
-          }
-          cc::stable_sort_records(order, lo, hi, [](const KeyIndex& r) { return r.key; });
+          out = cc::stable_order(as_span(keys), descending);
         }
-        std::vector<std::int64_t> out(n);
-        for (std::size_t i = 0; i < n; ++i) out[i] = order[i].index;
         return to_numpy(std::move(out));
       },
       py::arg("keys"), py::arg("descending") = false,

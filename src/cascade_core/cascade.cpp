@@ -22,12 +22,12 @@ namespace {
 
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 
-double checked_ref_price(const OrderBook& book, double ref_price) {
-  if (std::isnan(ref_price)) return book.mid();
-  if (!std::isfinite(ref_price) || ref_price <= 0.0) {
-    throw InputError("ref_price", "must be finite and > 0, got " + format_value(ref_price));
+double checked_ref_price(const OrderBook& book, std::optional<double> ref_price) {
+  if (!ref_price) return book.mid();
+  if (!std::isfinite(*ref_price) || *ref_price <= 0.0) {
+    throw InputError("ref_price", "must be finite and > 0, got " + format_value(*ref_price));
   }
-  return ref_price;
+  return *ref_price;
 }
 
 // fill_round is kept out of line on purpose: inlined into merge(), GCC keeps the loop's sums
@@ -229,7 +229,7 @@ std::size_t merge(std::span<const Position> at_risk, BookWalker& walker, double&
 // The cascade of docs/design.md against one side's positions in trigger order, which
 // `at_risk(direction)` gives once the shock's direction is known and checked.
 template <class AtRiskOf>
-CascadeResult run_cascade(const OrderBook& book, const Shock& shock, double ref_price,
+CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::optional<double> ref_price,
                           bool record_positions, AtRiskOf at_risk_of, LazyTriggers* lazy = nullptr) {
   CascadeResult result;
   if (shock.kind == Shock::Kind::relative) {
@@ -313,15 +313,14 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, double ref_
 
 }  // namespace
 
-CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock,
-                      double ref_price, bool record_positions) {
+CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock, std::optional<double> ref_price, bool record_positions) {
   return run_cascade(book, shock, ref_price, record_positions, [&](Direction direction) {
     return std::span<const AtRisk>(positions.at_risk(direction));
   });
 }
 
 CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,
-                      Direction at_risk_direction, const Shock& shock, double ref_price) {
+                      Direction at_risk_direction, const Shock& shock, std::optional<double> ref_price) {
   // records already all in order: nothing for extend() to do
   struct Sorted final : LazyTriggers {
     std::span<const Trigger> all;
@@ -334,7 +333,7 @@ CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,
 }
 
 CascadeResult cascade(const OrderBook& book, LazyTriggers& at_risk, Direction at_risk_direction,
-                      const Shock& shock, double ref_price) {
+                      const Shock& shock, std::optional<double> ref_price) {
   return run_cascade(
       book, shock, ref_price, false,
       [&](Direction direction) {

@@ -33,10 +33,8 @@ void ScenarioColumns::set(std::size_t row, std::uint64_t scenario_index, double 
   scenario[row] = scenario_index;
   shock[row] = shock_value;
   final_price[row] = r.final_price;
-  final_move[row] = r.final_price / r.ref_price - 1.0;
-  const double shock_delta = r.shock_price - r.ref_price;
-  amplification[row] = shock_delta != 0.0 ? (r.final_price - r.ref_price) / shock_delta
-                                          : std::numeric_limits<double>::quiet_NaN();
+  final_move[row] = r.final_move();
+  amplification[row] = r.amplification();
   const bool down = r.direction == Direction::down;
   liquidated_notional_long[row] = down ? r.liquidated_notional : 0.0;
   liquidated_notional_short[row] = down ? 0.0 : r.liquidated_notional;
@@ -201,7 +199,7 @@ ScenarioSample sample_scenario(const PopulationModel& population, const BookMode
 }
 
 ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions,
-                             std::span<const double> shocks, double ref_price, unsigned threads,
+                             std::span<const double> shocks, std::optional<double> ref_price, unsigned threads,
                              RunControl& control) {
   check_threads(threads);
   require_memory("shocks", static_cast<double>(shocks.size()) * bytes_per_row, "the rows of cascade_many");

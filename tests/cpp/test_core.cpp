@@ -28,6 +28,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -240,7 +241,7 @@ struct SmallCascade {
 TEST_CASE("cascade: a sell of 1.5 moves to 98, liquidates the long at 98.5 and ends at 97") {
   const SmallCascade s;
   const cc::PositionSet positions(cc::PositionColumns{s.side, s.qty, s.entry, s.margin, s.zero, s.zero});
-  const auto result = cc::cascade(s.book, positions, cc::Shock::sell(1.5), std::nan(""));
+  const auto result = cc::cascade(s.book, positions, cc::Shock::sell(1.5), std::nullopt);
   CHECK(result.shock_price == 98.0);
   CHECK(result.n_liquidated == 1 && result.final_price == 97.0);
 }
@@ -291,7 +292,7 @@ TEST_CASE("cascade: a relative shock whose target price overflows is an InputErr
   const cc::PositionSet positions(cc::PositionColumns{side, qty, entry, margin, zero, zero});
   // mid 1.25e308 * (1 + 0.5) is beyond the largest double
   CHECK(
-      throws_input_error("shock", [&] { (void)cc::cascade(book, positions, cc::Shock::relative(0.5), std::nan("")); }));
+      throws_input_error("shock", [&] { (void)cc::cascade(book, positions, cc::Shock::relative(0.5), std::nullopt); }));
   CHECK(throws_input_error("shock", [&] { (void)cc::cascade(book, positions, cc::Shock::relative(1.0), 1e308); }));
 }
 
@@ -497,7 +498,7 @@ TEST_CASE("LazyTriggers: an extend() that puts nothing more in order is an error
   } stuck;
   bool raised = false;
   try {
-    (void)cc::cascade(s.book, stuck, cc::Direction::down, cc::Shock::relative(-0.05), std::nan(""));
+    (void)cc::cascade(s.book, stuck, cc::Direction::down, cc::Shock::relative(-0.05), std::nullopt);
   } catch (const std::logic_error&) {
     raised = true;
   }
@@ -562,7 +563,7 @@ TEST_CASE("simulate: Bybit-like partial liquidation ends (tier step-down at a ma
       config.policy.fee_rate = 1.0;
       config.policy.tiers = tiers;
       const cc::SimulationResult result = cc::simulate(book, positions, config);
-      promise->set_value({result.time.size(), result.final_qty.empty() ? std::nan("") : result.final_qty[0],
+      promise->set_value({result.time.size(), result.final_qty.empty() ? std::numeric_limits<double>::quiet_NaN() : result.final_qty[0],
                           !result.liquidated.empty() && result.liquidated[0] != 0});
     } catch (...) {
       promise->set_exception(std::current_exception());

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -47,19 +49,26 @@ struct CascadeResult {
   double bad_debt = 0.0;
   std::int64_t levels_touched = 0;    // book levels traded against or removed
   std::vector<RoundTrace> trace;
+  // The moves relative to p_ref, and the amplification (final move over shock move; NaN when
+  // the shock did not move the price) — defined here once, for every caller.
+  [[nodiscard]] double shock_move() const noexcept { return shock_price / ref_price - 1.0; }
+  [[nodiscard]] double final_move() const noexcept { return final_price / ref_price - 1.0; }
+  [[nodiscard]] double amplification() const noexcept {
+    const double shock_delta = shock_price - ref_price;
+    return shock_delta != 0.0 ? (final_price - ref_price) / shock_delta : std::numeric_limits<double>::quiet_NaN();
+  }
   // Per liquidated position, in processing order.
   bulk_vector<std::int64_t> liquidated_index;  // int64: what NumPy indexes with
   bulk_vector<double> filled_qty;
   bulk_vector<double> fill_price;     // VWAP of its fills, NaN if nothing filled
 };
 
-// Runs one cascade. A NaN `ref_price` means the book's mid. Throws InputError for a bad
+// Runs one cascade. No `ref_price` means the book's mid. Throws InputError for a bad
 // shock, a bad reference price or an empty book side that the shock needs. Cost is
 // O(positions triggered + levels touched) once `positions` is prepared. Without
 // `record_positions` the per-position vectors stay empty (studies that keep only the
 // aggregates skip their allocation).
-CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock,
-                      double ref_price, bool record_positions = true);
+CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock, std::optional<double> ref_price, bool record_positions = true);
 
 // The same cascade for a caller that has sorted one side's positions itself (a Monte Carlo
 // study): `at_risk` holds the positions a move in `at_risk_direction` triggers (longs for
@@ -67,7 +76,7 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
 // index. Per-position results are not recorded. Throws InputError, as above, and when the
 // shock moves the other way.
 CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,
-                      Direction at_risk_direction, const Shock& shock, double ref_price);
+                      Direction at_risk_direction, const Shock& shock, std::optional<double> ref_price);
 
 // Trigger records put in trigger order on demand: records()[0, sorted()) are in their final
 // order, and extend() puts more of them in order (at least one, unless all are) and returns
@@ -88,6 +97,6 @@ class LazyTriggers {
 // The cascade above on records sorted as it reaches them: the same result as on
 // `at_risk.records()` fully sorted.
 CascadeResult cascade(const OrderBook& book, LazyTriggers& at_risk, Direction at_risk_direction,
-                      const Shock& shock, double ref_price);
+                      const Shock& shock, std::optional<double> ref_price);
 
 }  // namespace cascade_core

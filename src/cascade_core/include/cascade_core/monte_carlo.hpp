@@ -86,7 +86,7 @@ ScenarioSample sample_scenario(const PopulationModel& population, const BookMode
 
 // One fixed position set, many relative shocks (the sort is shared). Rows are in `shocks` order.
 ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions,
-                             std::span<const double> shocks, double ref_price, unsigned threads,
+                             std::span<const double> shocks, std::optional<double> ref_price, unsigned threads,
                              RunControl& control);
 
 }  // namespace cascade_core

@@ -12,6 +12,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "cascade_core/bulk_allocator.hpp"
@@ -254,5 +255,10 @@ void stable_sort_records(bulk_vector<Record>& records, std::uint64_t lo, std::ui
   const BucketStarts start = distribute(records, top, key_of);
   sort_buckets(records, start, top, key_of);
 }
+
+// The permutation that orders `keys` ascending (descending when asked), ties by position — the
+// engine's linear-time stable sort over plain keys. InputError naming `keys` for a NaN key or
+// more than 4,294,967,294 keys.
+std::vector<std::int64_t> stable_order(std::span<const double> keys, bool descending);
 
 }  // namespace cascade_core
