@@ -178,7 +178,7 @@ def test_summary_matches_direct_computations():
 def test_expected_shortfall_standard_error_is_honest():
     # The ES estimator's stated standard error matches its spread over independent studies.
     rng = np.random.default_rng(0)
-    from liqcascade.montecarlo import _expected_shortfall
+    from liqcascade.results import _expected_shortfall
 
     estimates = [_expected_shortfall(rng.standard_normal(4000), 0.975) for _ in range(300)]
     spread = np.std([e.value for e in estimates], ddof=1)
@@ -414,7 +414,7 @@ def test_summary_of_five_scenarios_says_the_sample_is_too_small():
 
 
 def test_probability_intervals_are_wilson_and_asymmetric():
-    from liqcascade.montecarlo import _probability
+    from liqcascade.results import _probability
 
     e = _probability(np.arange(200) < 15)  # 15 of 200
     assert e.value == 0.075 and e.stderr == pytest.approx(math.sqrt(0.075 * 0.925 / 200))

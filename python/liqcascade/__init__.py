@@ -12,20 +12,11 @@ from importlib.metadata import version as _distribution_version
 from . import datasets
 from ._warnings import LiqcascadeWarning
 from .book import BookDepth, OrderBook
-from .cascade import CascadeResult, CascadeTrace, cascade
-from .montecarlo import (
-    BookModel,
-    Estimate,
-    MonteCarloSummary,
-    PositionPopulation,
-    Scenario,
-    ScenarioTable,
-    ShockModel,
-    cascade_many,
-    monte_carlo,
-    sample_scenario,
-)
+from .cascade import CascadeResult, CascadeTrace, cascade, cascade_many
+from .models import BookModel, PositionPopulation, ShockModel
+from .montecarlo import Scenario, monte_carlo, sample_scenario
 from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
+from .results import Estimate, MonteCarloSummary, ScenarioTable
 from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, gbm_path, random_flow, simulate
 
 try:  # pyproject.toml is the one place the version is written

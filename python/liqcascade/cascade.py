@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -11,10 +11,12 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._validation import FloatArray, real_scalar
+from ._running import ProgressArg, _progress_callback, _threads
+from ._validation import FloatArray, float_column, real_scalar
 from ._warnings import SHOCK_WARN_ABOVE, warn
 from .book import OrderBook
 from .positions import Positions
+from .results import ScenarioTable
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,3 +209,40 @@ def _result(raw: dict[str, Any], n_positions: int) -> CascadeResult:
         liquidated_fill_price=raw["fill_price"],
         **{name: raw[name] for name in _SCALARS},
     )
+
+
+# -- many shocks on one set -------------------------------------------------------------------
+
+def _warn_at_start_of_many(book: OrderBook, positions: Positions, shocks: FloatArray, ref: float | None) -> None:
+    """cascade_many's warnings: shocks beyond +-100 %, positions already past their
+    liquidation price at the reference price (on the sides the shocks put at risk)."""
+    finite = shocks[np.isfinite(shocks)]  # (bad values are the engine's to refuse)
+    _warn_large_shocks(finite, "shocks")
+    if ref is None and (book.bid_price.size == 0 or book.ask_price.size == 0):
+        return  # no mid: the engine says so
+    _warn_past_liquidation(positions, book.mid if ref is None else ref,
+                           longs=bool((finite < 0).any()), shorts=bool((finite > 0).any()))
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0)
+
+
+def cascade_many(book: OrderBook, positions: Positions, shocks: Any, *, ref_price: float | None = None,
+                 threads: int | None = None, progress: ProgressArg = False) -> ScenarioTable:
+    """One static cascade per relative shock on one fixed position set, in one C++ call: the
+    thresholds are sorted once and every shock costs only what it touches. Row ``i`` is
+    ``shocks[i]`` (its ``scenario`` column is ``i``)."""
+    if not isinstance(book, OrderBook):
+        raise TypeError(f"book: expected liqcascade.OrderBook, got {type(book).__name__}")
+    if not isinstance(positions, Positions):
+        raise TypeError(f"positions: expected liqcascade.Positions, got {type(positions).__name__}")
+    values = float_column(shocks, "shocks", 1) if _is_scalar(shocks) else float_column(shocks, "shocks")
+    ref = None if ref_price is None else real_scalar(ref_price, "ref_price")
+    _warn_at_start_of_many(book, positions, values, ref)
+    callback, close = _progress_callback(progress, values.shape[0], "shocks")
+    try:
+        raw = _core.cascade_many(book._book, positions._set, values, ref, _threads(threads), callback)
+    finally:
+        close()
+    return ScenarioTable(raw)

@@ -21,7 +21,8 @@ from . import __version__
 from ._table import ColumnTable
 from ._warnings import LiqcascadeWarning
 from .cascade import cascade
-from .montecarlo import PositionPopulation, monte_carlo
+from .models import PositionPopulation
+from .montecarlo import monte_carlo
 from .scenarios import (
     DEFAULT_MID,
     DEFAULT_SHOCKS,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -30,8 +30,9 @@ class MaintenanceTiers:
 
     notional_floor: FloatArray
     mmr: FloatArray
-    maint_amount: FloatArray = field(default=None)  # type: ignore[assignment]
+    maint_amount: FloatArray = field(default=None)  # type: ignore[arg-type]
     max_leverage: FloatArray | None = None
+    _table: Any = field(init=False, repr=False, compare=False)  # the engine's TierTable
 
     def __post_init__(self) -> None:
         floor = float_column(self.notional_floor, "notional_floor")
@@ -115,15 +116,11 @@ def _rebuild_positions(columns: dict[str, np.ndarray], prepared: bool) -> Positi
     return positions.prepare() if prepared else positions
 
 
-def _owned(value: np.ndarray, given: Any, copy: bool) -> np.ndarray:
-    """A column the set may keep: a copy unless it already is an array of our own making (or
-    the caller asked for none: then the array itself is made read-only)."""
-    if copy:
-        if value is given or not value.flags.owndata:  # the caller's array, or a view of someone's
-            value = value.copy()
-    elif value.flags.writeable:
+def _in_place(value: np.ndarray) -> np.ndarray:
+    """A column used without a copy (``copy=False``): the array itself is made read-only."""
+    if value.flags.writeable:
         value.flags.writeable = False
-    return readonly(value)
+    return value
 
 
 class Positions:
@@ -159,11 +156,9 @@ class Positions:
     ) -> None:
         if not isinstance(copy, (bool, np.bool_)):
             raise TypeError(f"copy: expected a bool, got {type(copy).__name__}")
-        given = {"side": side, "qty": qty, "entry_price": entry_price, "margin": margin, "mmr": mmr,
-                 "maint_amount": maint_amount}
         n = common_length(side=side, qty=qty, entry_price=entry_price, margin=margin, mmr=mmr,
                           maint_amount=maint_amount)
-        columns = {
+        columns: dict[str, Any] = {
             "side": side_column(side, n),
             "qty": float_column(qty, "qty", n),
             "entry_price": float_column(entry_price, "entry_price", n),
@@ -182,9 +177,12 @@ class Positions:
         else:
             columns["mmr"] = float_column(DEFAULT_MMR if mmr is None else mmr, "mmr", n)
             columns["maint_amount"] = float_column(0.0 if maint_amount is None else maint_amount, "maint_amount", n)
-        columns = {name: _owned(value, given.get(name), bool(copy)) for name, value in columns.items()}
-        self._set = _core.PositionSet(**columns)
-        self._columns = columns
+        if not copy:
+            columns = {name: _in_place(value) for name, value in columns.items()}
+        # with copy, the engine copies the columns into its own recycled buffers (no page faults
+        # on fresh memory when sets are built in a loop); the getters are read-only views of them
+        self._set = _core.PositionSet(**columns, copy=bool(copy))
+        self._columns = {name: self._set.column(name) for name in columns}
         if tiers is not None:
             _warn_above_max_leverage(tiers, columns)
 
@@ -221,27 +219,27 @@ class Positions:
 
     @property
     def side(self) -> npt.NDArray[np.int8]:
-        return self._columns["side"]
+        return cast("npt.NDArray[np.int8]", self._columns["side"])
 
     @property
     def qty(self) -> FloatArray:
-        return self._columns["qty"]
+        return cast(FloatArray, self._columns["qty"])
 
     @property
     def entry_price(self) -> FloatArray:
-        return self._columns["entry_price"]
+        return cast(FloatArray, self._columns["entry_price"])
 
     @property
     def margin(self) -> FloatArray:
-        return self._columns["margin"]
+        return cast(FloatArray, self._columns["margin"])
 
     @property
     def mmr(self) -> FloatArray:
-        return self._columns["mmr"]
+        return cast(FloatArray, self._columns["mmr"])
 
     @property
     def maint_amount(self) -> FloatArray:
-        return self._columns["maint_amount"]
+        return cast(FloatArray, self._columns["maint_amount"])
 
     @property
     def notional(self) -> FloatArray:

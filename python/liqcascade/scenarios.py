@@ -13,7 +13,7 @@ on 10 October 2025.
 from __future__ import annotations
 
 from .book import OrderBook
-from .montecarlo import DEFAULT_DEPTH_PROFILE, BookModel, PositionPopulation, ShockModel
+from .models import DEFAULT_DEPTH_PROFILE, BookModel, PositionPopulation, ShockModel
 from .positions import Positions
 
 DEFAULT_MID = 100_000.0

@@ -64,6 +64,7 @@ class LiquidationPolicy:
     partial_tiers: bool = False
     tiers: MaintenanceTiers | None = None
     backstop_fraction: float = 0.0
+    _core: Any = field(init=False, repr=False, compare=False)  # the engine's LiquidationPolicy
 
     @classmethod
     def binance(cls, **overrides: Any) -> LiquidationPolicy:
@@ -112,7 +113,7 @@ class LiquidationPolicy:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # through the constructor: the compiled policy is rebuilt, not pickled
-        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self) if f.init))
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ def simulate(
         presets = {"binance": LiquidationPolicy.binance, "bybit": LiquidationPolicy.bybit,
                    "hyperliquid": LiquidationPolicy.hyperliquid, "market_orders": LiquidationPolicy.market_orders}
         if policy not in presets:
-            raise ValueError(f"policy: expected one of {', '.join(map(repr, presets))} or a LiquidationPolicy, got {policy!r}")
+            raise ValueError(f"policy: expected one of {', '.join(map(repr, presets))} or a LiquidationPolicy, "
+                             f"got {policy!r}")
         policy = presets[policy]()
     if not isinstance(policy, LiquidationPolicy):
         raise TypeError(f"policy: expected LiquidationPolicy or a preset name, got {type(policy).__name__}")
@@ -197,7 +199,8 @@ def simulate(
     config.mark_halflife = real_scalar(mark_halflife, "mark_halflife")
     config.basis = real_scalar(basis, "basis")
     config.band = real_scalar(band, "band")
-    config.breakers = [_core.CircuitBreaker(real_scalar(b.move, "breakers.move"), int_scalar(b.window, "breakers.window"),
+    config.breakers = [_core.CircuitBreaker(real_scalar(b.move, "breakers.move"),
+                                            int_scalar(b.window, "breakers.window"),
                                             int_scalar(b.halt, "breakers.halt")) for b in breakers]
     config.insurance_fund = real_scalar(insurance_fund, "insurance_fund")
     config.policy = policy._core

@@ -8,7 +8,9 @@
 #include <cmath>
 
 #include <limits>
+#include <array>
 #include <memory>
+#include <string>
 
 namespace cc = cascade_core;
 
@@ -16,7 +18,9 @@ namespace liqcascade_bindings {
 
 namespace {
 
-// Holds the caller's columns alive for the C++ set, which only views them.
+// The columns the C++ set views: copies of its own (`copy`: in the engine's recycled buffers,
+// so a pipeline building sets in a loop reuses mapped pages instead of faulting fresh ones), or
+// the caller's arrays, kept alive.
 struct PositionSetHolder {
   py::array_t<std::int8_t, py::array::c_style> side;
   py::array_t<double, py::array::c_style> qty, entry_price, margin, mmr, maint_amount;
@@ -63,7 +67,7 @@ void register_positions(py::module_& m) {
   py::class_<PositionSetHolder>(m, "PositionSet")
       .def(py::init([](const py::object& side, const py::object& qty, const py::object& entry_price,
                        const py::object& margin, const py::object& mmr,
-                       const py::object& maint_amount) {
+                       const py::object& maint_amount, bool copy) {
              auto holder = std::make_unique<PositionSetHolder>();
              holder->side = column<std::int8_t>(side, "side");
              holder->qty = column<double>(qty, "qty");
@@ -71,17 +75,35 @@ void register_positions(py::module_& m) {
              holder->margin = column<double>(margin, "margin");
              holder->mmr = column<double>(mmr, "mmr");
              holder->maint_amount = column<double>(maint_amount, "maint_amount");
-             const cc::PositionColumns columns{
-                 as_span(holder->side),   as_span(holder->qty), as_span(holder->entry_price),
-                 as_span(holder->margin), as_span(holder->mmr), as_span(holder->maint_amount)};
              {
                py::gil_scoped_release release;
-               holder->set = std::make_unique<cc::PositionSet>(columns);
+               auto& h = *holder;
+               h.set = std::make_unique<cc::PositionSet>(
+                   cc::PositionColumns{as_span(h.side), as_span(h.qty), as_span(h.entry_price), as_span(h.margin),
+                                       as_span(h.mmr), as_span(h.maint_amount)},
+                   copy);
+             }
+             if (copy) {  // the caller's arrays are not needed any more
+               holder->side = {};
+               holder->qty = holder->entry_price = holder->margin = holder->mmr = holder->maint_amount = {};
              }
              return holder;
            }),
            py::arg("side"), py::arg("qty"), py::arg("entry_price"), py::arg("margin"),
-           py::arg("mmr"), py::arg("maint_amount"))
+           py::arg("mmr"), py::arg("maint_amount"), py::arg("copy") = true)
+      .def(
+          "column",
+          [](const py::object& self, const std::string& name) -> py::array {
+            const auto& c = self.cast<const PositionSetHolder&>().set->columns();
+            if (name == "side") return readonly_view<std::int8_t>(c.side, self);
+            if (name == "qty") return readonly_view<double>(c.qty, self);
+            if (name == "entry_price") return readonly_view<double>(c.entry_price, self);
+            if (name == "margin") return readonly_view<double>(c.margin, self);
+            if (name == "mmr") return readonly_view<double>(c.mmr, self);
+            if (name == "maint_amount") return readonly_view<double>(c.maint_amount, self);
+            throw py::value_error("name: expected a column of the set, got '" + name + "'");
+          },
+          py::arg("name"), "A read-only view of one of the set's columns (its own copy, or the caller's array).")
       .def("__len__", [](const PositionSetHolder& h) { return h.set->size(); })
       .def(
           "prepare",

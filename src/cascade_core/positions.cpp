@@ -32,10 +32,39 @@ void check_length(std::size_t expected, std::size_t actual, const char* field) {
 // Liquidation and bankruptcy prices into `liq` and `bankruptcy`, and whether every position
 // is valid: every rule is checked without a branch (written as range checks that are false for
 // NaN), so the loop vectorises; the first bad value is found afterwards by the slow path.
+// With `copy`, the columns are also copied in the same pass (the set's own copy: the source is
+// read once). target_clones does not mix with templates, hence the copy flag as a pointer test
+// hoisted out of the loop by two loops.
+struct ColumnCopy {
+  std::int8_t* __restrict side;
+  double* __restrict qty;
+  double* __restrict entry;
+  double* __restrict margin;
+  double* __restrict mmr;
+  double* __restrict maint;
+};
+
 CASCADE_CORE_SIMD_CLONES
-bool compute_prices(std::size_t n, const PositionColumns& columns, double* __restrict liq,
+void copy_columns(std::size_t n, const PositionColumns& columns, const ColumnCopy& out) {
+  const std::int8_t* __restrict side = columns.side.data();
+  const double* __restrict qty = columns.qty.data();
+  const double* __restrict entry = columns.entry_price.data();
+  const double* __restrict margin = columns.margin.data();
+  const double* __restrict mmr = columns.mmr.data();
+  const double* __restrict maint = columns.maint_amount.data();
+  for (std::size_t i = 0; i < n; ++i) {
+    out.side[i] = side[i];
+    out.qty[i] = qty[i];
+    out.entry[i] = entry[i];
+    out.margin[i] = margin[i];
+    out.mmr[i] = mmr[i];
+    out.maint[i] = maint[i];
+  }
+}
+
+CASCADE_CORE_SIMD_CLONES
+bool compute_prices(std::size_t n, const PositionColumns& columns, double share, double* __restrict liq,
                     double* __restrict bankruptcy) {
-  const double share = sum_bound(n);
   const std::int8_t* __restrict side = columns.side.data();
   const double* __restrict qty = columns.qty.data();
   const double* __restrict entry = columns.entry_price.data();
@@ -57,7 +86,7 @@ bool compute_prices(std::size_t n, const PositionColumns& columns, double* __res
 
 }  // namespace
 
-PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns) {
+PositionSet::PositionSet(const PositionColumns& columns, bool copy) : columns_(columns) {
   const std::size_t n = columns.side.size();
   check_length(n, columns.qty.size(), "qty");
   check_length(n, columns.entry_price.size(), "entry_price");
@@ -67,9 +96,34 @@ PositionSet::PositionSet(const PositionColumns& columns) : columns_(columns) {
   if (n >= std::numeric_limits<std::uint32_t>::max()) {
     throw InputError("side", "at most 4,294,967,294 positions per set, got " + std::to_string(n));
   }
+  if (copy) {
+    // the set's own columns, in recycled buffers, copied in blocks that stay in cache for the
+    // pass that computes the prices from them
+    own_side_.resize(n);
+    for (auto& column : own_) column.resize(n);
+    columns_ = {own_side_, own_[0], own_[1], own_[2], own_[3], own_[4]};
+  }
   liq_.resize(n);
   bankrupt_.resize(n);
-  const bool all_ok = compute_prices(n, columns, liq_.data(), bankrupt_.data());
+  bool all_ok = true;
+  constexpr std::size_t block = 4096;
+  for (std::size_t at = 0; at < n; at += block) {
+    const std::size_t m = std::min(block, n - at);
+    const PositionColumns source{columns.side.subspan(at, m), columns.qty.subspan(at, m),
+                                 columns.entry_price.subspan(at, m), columns.margin.subspan(at, m),
+                                 columns.mmr.subspan(at, m), columns.maint_amount.subspan(at, m)};
+    if (copy) {
+      copy_columns(m, source, {own_side_.data() + at, own_[0].data() + at, own_[1].data() + at, own_[2].data() + at,
+                               own_[3].data() + at, own_[4].data() + at});
+    }
+    // (the prices of a block are computed from the copy just written, still in cache)
+    const PositionColumns from = copy ? PositionColumns{columns_.side.subspan(at, m), columns_.qty.subspan(at, m),
+                                                        columns_.entry_price.subspan(at, m),
+                                                        columns_.margin.subspan(at, m), columns_.mmr.subspan(at, m),
+                                                        columns_.maint_amount.subspan(at, m)}
+                                      : source;
+    all_ok &= compute_prices(m, from, sum_bound(n), liq_.data() + at, bankrupt_.data() + at);
+  }
   if (!all_ok) validate_and_report(n);
   // Each side's positions, for its sort: without a branch (sides are unpredictable), every
   // index is written to both lists and kept by one.

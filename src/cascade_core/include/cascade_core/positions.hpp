@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <mutex>
@@ -68,7 +69,10 @@ class PositionSet {
  public:
   // Validates every column (InputError names the field and the first bad index) and computes
   // the liquidation prices, in one pass. O(n).
-  explicit PositionSet(const PositionColumns& columns);
+  // With `copy`, the set keeps its own copy of the columns (in recycled buffers, copied in the
+  // same pass that computes the prices); otherwise it views the caller's, who keeps them alive
+  // and unchanged for the set's lifetime.
+  explicit PositionSet(const PositionColumns& columns, bool copy = false);
 
   PositionSet(const PositionSet&) = delete;
   PositionSet& operator=(const PositionSet&) = delete;
@@ -107,6 +111,8 @@ class PositionSet {
   void validate_and_report(std::size_t n) const;
 
   PositionColumns columns_;
+  bulk_vector<std::int8_t> own_side_;  // the columns' own copy (copy = true)
+  std::array<bulk_vector<double>, 5> own_;
   Side longs_, shorts_;
   bulk_vector<double> liq_;
   bulk_vector<double> bankrupt_;
