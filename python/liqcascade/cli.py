@@ -281,54 +281,19 @@ def run_shocks(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def _intervals(mask: Any) -> list[tuple[int, int]]:
-    """[start, end) runs of True."""
-    import numpy as np
-
-    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
-
-
 def run_simulation(args: argparse.Namespace) -> str:
-    import numpy as np
-
-    from .simulator import CircuitBreaker, LiquidationPolicy, gbm_path, simulate
+    from .analysis import key_moments
+    from .scenarios import default_simulation
 
     start = time.perf_counter()
-    book = calibrated_book()
-    positions = default_positions(n=args.positions, seed=args.seed)
-    flow = np.zeros(args.steps)
-    flow[: args.sell_seconds] = -args.sell_rate  # (--sell-rate >= 0: selling)
-    policy = getattr(LiquidationPolicy, args.policy)(max_orders_per_step=args.throughput)
-    sim = simulate(book, positions, policy, args.steps, 1.0, flow=flow, resilience=1 / 120, mark="ema",
-                   mark_halflife=3.0, insurance_fund=args.fund,
-                   breakers=[CircuitBreaker(0.05, 60, 120), CircuitBreaker(0.10, 300, 600)],
-                   path=gbm_path(args.steps, 1.0, DEFAULT_MID, 0.0003, seed=args.seed))
+    sim = default_simulation(args.positions, args.seed, args.steps, sell_rate=args.sell_rate,
+                             sell_seconds=args.sell_seconds, policy=args.policy, throughput=args.throughput,
+                             fund=args.fund)
     elapsed = time.perf_counter() - start
-    tl, ev = sim.timeline, sim.events
     if args.out:
-        _write(tl, args.out)
-    fills = ev.kind == 0
-    minutes = np.add.reduceat(tl.liquidated_notional, np.arange(0, len(tl), 60))
-    peak = int(np.argmax(minutes))
-    first = int(np.flatnonzero(tl.liquidated_qty > 0)[0]) if (tl.liquidated_qty > 0).any() else None
-    adl_steps = np.flatnonzero(tl.adl_qty > 0)
-    moments = {
-        "policy": args.policy, "positions": args.positions, "seconds": args.steps, "seed": args.seed,
-        "first_liquidation": None if first is None else {"t": first, "price": float(tl.price[first])},
-        "peak_minute": {"minute": peak, "liquidated_notional": float(minutes[peak]),
-                        "liquidations": int(np.count_nonzero(fills & (ev.step // 60 == peak)))},
-        "low": {"t": int(np.argmin(tl.price)), "price": float(tl.price.min())},
-        "halts": [{"from": a, "to": b} for a, b in _intervals(tl.halted)],
-        "adl": None if adl_steps.size == 0 else {"first_t": int(adl_steps[0]), "qty": float(tl.adl_qty.sum())},
-        "takeovers": int(np.count_nonzero(ev.kind == 1)),
-        "final": {"price": float(tl.price[-1]), "mark": float(tl.mark_price[-1]),
-                  "liquidated_positions": int(sim.liquidated.sum()),
-                  "liquidated_notional": float(tl.liquidated_notional.sum()),
-                  "insurance_fund": float(tl.insurance_fund[-1]), "fund_low": float(tl.insurance_fund.min()),
-                  "fund_inventory": float(tl.fund_inventory[-1])},
-        "run_seconds": elapsed,
-    }
+        _write(sim.timeline, args.out)
+    moments = {"policy": args.policy, "positions": args.positions, "seconds": args.steps, "seed": args.seed,
+               **key_moments(sim), "run_seconds": elapsed}
     if args.json:
         return json.dumps(moments, indent=2)
     m = moments
