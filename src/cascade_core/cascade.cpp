@@ -83,6 +83,53 @@ bool reached(double start, double threshold) noexcept {
   return Down ? s <= t : s >= t;
 }
 
+// x > +0, as an integer test on its bit pattern (x is a difference of finite values, never NaN:
+// the pattern is positive exactly for x > +0), leaving the FP adders to the sums. Used as
+// "an order of qty fits in what is left of the level": left - qty > +0.
+inline bool above_zero(double x) noexcept { return std::bit_cast<std::int64_t>(x) > 0; }
+
+// The general walk of an order across levels — BookWalker::take's loop, operation for
+// operation — on a round's cursor kept in registers (`s.level`, `s.left`, `s.last`):
+// accumulates the fill into `fill_qty`/`fill_notional` and returns what the book could not
+// take (0 once filled). Inlined into the round loop, which is what keeps the cursor in
+// registers.
+struct LevelFill {
+  double qty = 0.0;
+  double notional = 0.0;
+  double remaining = 0.0;
+};
+
+#if defined(__GNUC__)
+#define CASCADE_CORE_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define CASCADE_CORE_ALWAYS_INLINE inline
+#endif
+
+template <class State>
+CASCADE_CORE_ALWAYS_INLINE LevelFill walk_levels(double qty, State& s, const double* level_price,
+                                                 const double* level_qty, std::size_t levels) noexcept {
+  LevelFill fill;
+  double remaining = qty;
+  while (remaining > 0.0 && s.level < levels) {
+    const double p = level_price[s.level];
+    s.last = p;
+    if (remaining >= s.left) {
+      fill.qty += s.left;
+      fill.notional += s.left * p;
+      remaining -= s.left;
+      ++s.level;
+      s.left = s.level < levels ? level_qty[s.level] : 0.0;
+    } else {
+      fill.qty += remaining;
+      fill.notional += remaining * p;
+      s.left -= remaining;
+      remaining = 0.0;
+    }
+  }
+  fill.remaining = remaining;
+  return fill;
+}
+
 // Shortfall of a position's fills against its bankruptcy price, over the filled quantity
 // (zero when nothing filled); only its positive part is bad debt.
 template <bool Down>
@@ -108,9 +155,8 @@ CASCADE_CORE_ROUND_LOOP std::size_t fill_round(const Position* record, std::size
     if (!reached<Down>(start, position.threshold)) break;
     const double qty = position.qty;
     const double rest = s.left - qty;
-    if (std::bit_cast<std::int64_t>(rest) > 0) {
-      // within the current level: qty < s.left exactly when s.left - qty is above +0 (an
-      // integer test; s.left is 0 once the side is used up)
+    if (above_zero(rest)) {
+      // within the current level (s.left is 0 once the side is used up)
       s.left = rest;
       s.round_qty += qty;
       s.last = price;
@@ -127,23 +173,8 @@ CASCADE_CORE_ROUND_LOOP std::size_t fill_round(const Position* record, std::size
     }
     // the order reaches the end of the level: take()'s general loop
     s.round_qty += qty;
-    double fill_qty = 0.0, fill_notional = 0.0, remaining = qty;
-    while (remaining > 0.0 && s.level < levels) {
-      const double p = level_price[s.level];
-      s.last = p;
-      if (remaining >= s.left) {
-        fill_qty += s.left;
-        fill_notional += s.left * p;
-        remaining -= s.left;
-        ++s.level;
-        s.left = s.level < levels ? level_qty[s.level] : 0.0;
-      } else {
-        fill_qty += remaining;
-        fill_notional += remaining * p;
-        s.left -= remaining;
-        remaining = 0.0;
-      }
-    }
+    const LevelFill fill = walk_levels(qty, s, level_price, level_qty, levels);
+    const double fill_qty = fill.qty, fill_notional = fill.notional, remaining = fill.remaining;
     price = s.level < levels ? level_price[s.level] : 0.0;
     if (remaining > 0.0) {
       s.unfilled_qty += remaining;
