@@ -8,7 +8,7 @@ import math
 import signal
 import subprocess
 import sys
-import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -23,10 +23,23 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:positions. .* already past their liquidation price:liqcascade.LiqcascadeWarning")
 
 
-def run_python(code: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-    """`code` in a fresh interpreter; a hang fails the test (the limit is a guard, not a timing)."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout)
+def answers_ctrl_c(setup: str, loop: str, wait: float) -> None:
+    """In a fresh interpreter: run `setup`, then `loop` over and over; SIGINT after `wait`
+    seconds must end it with KeyboardInterrupt (the time limit is a hang guard, not a timing)."""
+    script = "\n".join(["import sys, numpy as np, liqcascade as lc", setup,
+                        "sys.stdout.write('ready\\n'); sys.stdout.flush()",
+                        "try:", "    while True:", *("        " + line for line in loop.splitlines()),
+                        "except KeyboardInterrupt:", "    print('interrupted')"])
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(wait)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert "interrupted" in out, err
 
 
 # -- 1. the hang ----------------------------------------------------------------------------------
@@ -63,27 +76,9 @@ def test_random_bybit_markets_end(seed):
 
 def test_a_simulation_stuck_in_one_step_answers_ctrl_c():
     # The liquidation loop reads the cancel flag: a huge step is stopped by SIGINT.
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
-        import sys, liqcascade as lc
-        from liqcascade.scenarios import calibrated_book, default_positions
-        book, positions = calibrated_book(), default_positions(2_000_000)
-        sys.stdout.write("ready\\n"); sys.stdout.flush()
-        try:
-            while True:
-                lc.simulate(book, positions, "binance", 1000, shock=-0.3, resilience=0.5)
-        except KeyboardInterrupt:
-            print("interrupted")
-        """)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        import time
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert "interrupted" in out, err
+    answers_ctrl_c("from liqcascade.scenarios import calibrated_book, default_positions\n"
+                   "book, positions = calibrated_book(), default_positions(2_000_000)",
+                   "lc.simulate(book, positions, 'binance', 1000, shock=-0.3, resilience=0.5)", wait=1.0)
 
 
 # -- 2. trades at prices <= 0 ---------------------------------------------------------------------
@@ -272,29 +267,12 @@ def test_runs_that_cannot_fit_in_memory_are_refused_up_front(call, pattern):
     "p.prepare()",
 ])
 def test_long_calls_answer_ctrl_c(call):
-    setup = ("p = lc.Positions(np.ones(30_000_000, np.int8), 1.0, np.random.default_rng(0).uniform(1, 2, 30_000_000), 0.1)"
-             if call.startswith("p.") else "")
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys, numpy as np, liqcascade as lc
-        {setup}
-        sys.stdout.write("ready\\n"); sys.stdout.flush()
-        try:
-            for _ in range(1000):
-                {call}
-                {"p = lc.Positions(p.side, p.qty, p.entry_price, p.margin, copy=False)" if setup else ""}
-        except KeyboardInterrupt:
-            print("interrupted")
-        """)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        import time
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert "interrupted" in out, err
+    if call.startswith("p."):  # a fresh 30M-position set each time: every prepare() sorts
+        answers_ctrl_c("p = lc.Positions(np.ones(30_000_000, np.int8), 1.0, "
+                       "np.random.default_rng(0).uniform(1, 2, 30_000_000), 0.1)",
+                       call + "\np = lc.Positions(p.side, p.qty, p.entry_price, p.margin, copy=False)", wait=1.5)
+    else:
+        answers_ctrl_c("", call, wait=1.5)
 
 
 # -- findings of the fuzzing harness's long runs (tests/fuzz/FINDINGS.md) --------------------------
