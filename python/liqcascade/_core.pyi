@@ -132,7 +132,8 @@ def run_monte_carlo(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]: ...
 def sample_scenario(
-    population: PopulationModel, book: BookModel, shocks: ShockModel, seed: int, scenario: int
+    population: PopulationModel, book: BookModel, shocks: ShockModel, seed: int, scenario: int,
+    scenario_field: str = "index",
 ) -> tuple[OrderBook, dict[str, np.ndarray], float]: ...
 def sample_book(book: BookModel, seed: int = 0, scenario: int = 0) -> OrderBook: ...
 def cascade_many(

@@ -117,12 +117,7 @@ class PositionPopulation:
     def sample(self, seed: int = 0, scenario: int = 0, book_model: BookModel | None = None) -> Positions:
         """The positions of ``scenario`` of a study with this seed (around ``book_model``'s mid,
         the default book model's when omitted)."""
-        index = _index(scenario, "scenario")
-        if index >= 2**63:
-            raise ValueError(f"scenario: a scenario number must be < 2**63, got {index}")
-        from .montecarlo import sample_scenario  # (the runner builds on the models, not the reverse)
-
-        return sample_scenario(self, book_model or BookModel(), ShockModel.fixed([0.0]), seed, index).positions
+        return _sample(self, book_model or BookModel(), ShockModel.fixed([0.0]), seed, scenario, "scenario")[1]
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,3 +273,13 @@ def _seed(seed: Any) -> int:
 def _index(value: Any, name: str) -> int:
     # (the engine takes a uint64; it refuses scenario numbers beyond int64, which the table holds)
     return int_scalar(value, name, minimum=0, maximum=2**64 - 1)
+
+
+def _sample(population: PositionPopulation, book_model: BookModel, shocks: ShockModel, seed: Any, index: Any,
+            index_field: str = "index") -> tuple[OrderBook, Positions, float]:
+    """A scenario's book, positions (both sides) and shock, as the engine composes them."""
+    core_book, columns, shock = _core.sample_scenario(population._to_core(), book_model._to_core(), shocks._to_core(),
+                                                      _seed(seed), _index(index, index_field), index_field)
+    positions = Positions(columns["side"], columns["qty"], columns["entry_price"], columns["margin"], columns["mmr"],
+                          columns["maint_amount"], copy=False)
+    return OrderBook._from_core(core_book), positions, float(shock)

@@ -17,7 +17,7 @@ from . import _core
 from ._running import ProgressArg, _progress_callback, _threads
 from ._validation import int_scalar
 from .book import OrderBook
-from .models import BookModel, PositionPopulation, ShockModel, _index, _seed, _shock_model
+from .models import BookModel, PositionPopulation, ShockModel, _index, _sample, _seed, _shock_model
 from .positions import Positions
 from .results import ScenarioTable
 
@@ -77,9 +77,4 @@ def sample_scenario(population: PositionPopulation, book_model: BookModel,
         raise TypeError(f"population: expected PositionPopulation, got {type(population).__name__}")
     if not isinstance(book_model, BookModel):
         raise TypeError(f"book_model: expected BookModel, got {type(book_model).__name__}")
-    core_book, columns, shock = _core.sample_scenario(
-        population._to_core(), book_model._to_core(), _shock_model(shocks)._to_core(), _seed(seed),
-        _index(index, "index"))
-    positions = Positions(columns["side"], columns["qty"], columns["entry_price"], columns["margin"], columns["mmr"],
-                          columns["maint_amount"], copy=False)
-    return Scenario(OrderBook._from_core(core_book), positions, float(shock))
+    return Scenario(*_sample(population, book_model, _shock_model(shocks), seed, index))

@@ -57,10 +57,11 @@ void register_monte_carlo(py::module_& m) {
   m.def(
       "sample_scenario",
       [](const cc::PopulationModel& pop, const cc::BookModel& book_model, const cc::ShockModel& shock_model,
-         std::uint64_t seed, std::uint64_t scenario) {
+         std::uint64_t seed, std::uint64_t scenario, const std::string& scenario_field) {
         cc::RunControl control;
         auto [sampled_book, sample, shock] = run_interruptible(
-            [&] { return cc::sample_scenario(pop, book_model, shock_model, seed, scenario, &control.cancel); },
+            [&] { return cc::sample_scenario(pop, book_model, shock_model, seed, scenario, &control.cancel,
+                                          scenario_field.c_str()); },
             control, py::none());
         py::dict positions;
         positions["side"] = to_numpy(std::move(sample.side));
@@ -71,7 +72,8 @@ void register_monte_carlo(py::module_& m) {
         positions["maint_amount"] = to_numpy(std::move(sample.maint_amount));
         return py::make_tuple(py::cast(std::move(sampled_book)), positions, shock);
       },
-      py::arg("population"), py::arg("book"), py::arg("shocks"), py::arg("seed"), py::arg("scenario"));
+      py::arg("population"), py::arg("book"), py::arg("shocks"), py::arg("seed"), py::arg("scenario"),
+      py::arg("scenario_field") = "index");
 
   m.def(
       "sample_book",

@@ -184,11 +184,11 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
 
 ScenarioSample sample_scenario(const PopulationModel& population, const BookModel& book_model,
                                const ShockModel& shocks, std::uint64_t seed, std::uint64_t scenario,
-                               const std::atomic<bool>* cancel) {
+                               const std::atomic<bool>* cancel, const char* scenario_field) {
   population.validate();
   book_model.validate();
   shocks.validate();
-  check_scenario_range(scenario, 1, "index");
+  check_scenario_range(scenario, 1, scenario_field);
   require_memory("count", static_cast<double>(population.count) * 2.0 * (5 * sizeof(double) + 1),
                  "the scenario's position columns");
   const double shock = sample_shock(shocks, seed, scenario);

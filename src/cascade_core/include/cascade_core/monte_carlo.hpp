@@ -82,7 +82,7 @@ struct ScenarioSample {
 // rejects. `cancel` stops the sampling early (the sample is then incomplete).
 ScenarioSample sample_scenario(const PopulationModel& population, const BookModel& book,
                                const ShockModel& shocks, std::uint64_t seed, std::uint64_t scenario,
-                               const std::atomic<bool>* cancel = nullptr);
+                               const std::atomic<bool>* cancel = nullptr, const char* scenario_field = "index");
 
 // One fixed position set, many relative shocks (the sort is shared). Rows are in `shocks` order.
 ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions,
