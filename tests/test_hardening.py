@@ -307,3 +307,32 @@ def test_empirical_shocks_of_strings_and_tiny_student_t_df():
     assert math.isfinite(shock) and shock > -1
     rows = lc.monte_carlo(population, lc.BookModel(), model, 4, progress=False)
     assert np.all(np.isfinite(rows.shock)) and np.all(np.isfinite(rows.final_price))
+
+
+# -- found by the invariants under the sanitizer run ------------------------------------------------
+
+def test_a_netted_fund_inventory_is_never_deleveraged_at_a_price_of_zero_or_below():
+    # Long and short takeovers netted into one inventory gave it an "average cost" of -9, and
+    # the fund deleveraged its rest at -9. A takeover of the other side now closes inventory
+    # at the takeover price, its PnL realised in the takeover's event.
+    book = lc.OrderBook([99.5], [0.5], [100.5, 101.0, 101.5, 102.0, 102.5], [0.5, 0.0625, 0.5, 0.5, 0.5])
+    positions = lc.Positions([1] * 12 + [-1] * 3, [0.5] * 11 + [3.5, 1.125, 3.0, 0.5],
+                             [95.0] * 10 + [100.0, 100.0, 95.0, 80.0, 95.0], 0.0, 0.0)
+    sim = lc.simulate(book, positions, "binance", 1, band=0.01, insurance_fund=5.0)
+    events = sim.events
+    assert np.all(events.price > 0)
+    before = np.concatenate(([5.0], events.fund[:-1]))
+    np.testing.assert_allclose(events.fund - before, events.fee - events.loss, atol=1e-9)
+    assert events.loss[events.kind == 1].max() == pytest.approx(60.0)  # took 3 short at 80 against longs at 100
+
+
+def test_adl_leaves_no_dust_positions():
+    # 1.9999999999999991 deleveraged against a short of 2.0 left 8.9e-16 open, deleveraged again later
+    book = lc.OrderBook([99.5], [0.5], [100.5], [0.5])
+    qty = [0.5] * 4 + [1.9999999999999991] + [0.5] * 6 + [2.0] + [0.5] * 4
+    side = [1] * 11 + [-1] + [1] * 4
+    positions = lc.Positions(side, qty, 95.0, 0.0, [0.0] * 4 + [0.004] + [0.0] * 11)
+    sim = lc.simulate(book, positions, "binance", 1, shock=-0.25)
+    adl = sim.events.kind == 2
+    assert np.all(sim.events.qty[adl] > 1e-12)
+    assert sim.final_qty[11] == 0.0

@@ -188,10 +188,31 @@ class Simulation {
     return {fill, fee};
   }
 
-  void takeover(std::uint32_t i, double qty, double price) {
+  // The fund takes `qty` of position i over at `price`. Taking over the opposite side of what
+  // it holds closes that much of its inventory at `price`: the PnL is realised into the fund
+  // (returned, for the event) and the rest keeps its average entry — so the inventory's
+  // average is always a price (> 0), never the quotient of a netted long and short.
+  double takeover(std::uint32_t i, double qty, double price) {
     const double signed_qty = cols_.side[i] * qty;
-    inventory_cost_ += signed_qty * price;
-    inventory_ += signed_qty;
+    if (inventory_ == 0.0 || (inventory_ > 0.0) == (signed_qty > 0.0)) {
+      inventory_cost_ += signed_qty * price;
+      inventory_ += signed_qty;
+      return 0.0;
+    }
+    const double held_side = inventory_ > 0.0 ? 1.0 : -1.0;
+    const double average = inventory_cost_ / inventory_;
+    const double closing = std::min(qty, std::abs(inventory_));
+    const double pnl = held_side * closing * (price - average);
+    fund_ += pnl;
+    const double rest = qty - closing;
+    if (rest > 0.0 || closing == std::abs(inventory_)) {  // flat, or flipped to the new side
+      inventory_ = -held_side * rest;
+      inventory_cost_ = inventory_ * price;
+    } else {
+      inventory_ -= held_side * closing;
+      inventory_cost_ = inventory_ * average;
+    }
+    return pnl;
   }
 
   void close(std::uint32_t i) {
@@ -206,9 +227,10 @@ class Simulation {
       const double equity = margin_[i] + side * q * (mark_ - entry);
       const double maintenance = mmr_[i] * q * mark_ - maint_[i];
       if (equity < policy.backstop_fraction * maintenance) {
-        takeover(i, q, mark_);
+        const double realised = takeover(i, q, mark_);
         fund_ += equity;  // the vault keeps the collateral left (or absorbs its deficit)
-        event(EventKind::takeover, i, q, mark_, std::max(equity, 0.0), std::max(-equity, 0.0), -1);
+        const double gain = equity + realised;
+        event(EventKind::takeover, i, q, mark_, std::max(gain, 0.0), std::max(-gain, 0.0), -1);
         open_qty_[i] = 0.0;
         return;
       }
@@ -250,8 +272,8 @@ class Simulation {
     if (left <= 0.0) return;
     if (policy.takeover && fund_ > 0.0) {
       // the fund becomes the holder of the rest at the bankruptcy price
-      takeover(i, left, bankrupt);
-      event(EventKind::takeover, i, left, bankrupt, 0.0, 0.0, -1);
+      const double realised = takeover(i, left, bankrupt);
+      event(EventKind::takeover, i, left, bankrupt, std::max(realised, 0.0), std::max(-realised, 0.0), -1);
       open_qty_[i] = 0.0;
       return;
     }
@@ -272,7 +294,10 @@ class Simulation {
       const double take = std::min(open_qty_[j], remaining);
       margin_[j] *= 1.0 - take / open_qty_[j];
       open_qty_[j] = take == open_qty_[j] ? 0.0 : open_qty_[j] - take;
+      // what is left below 1e-12 of the position's size is the sizes' rounding dust: closed
+      if (open_qty_[j] <= cols_.qty[j] * 1e-12) open_qty_[j] = 0.0;
       remaining = take == remaining ? 0.0 : remaining - take;
+      if (remaining <= qty * 1e-12) remaining = 0.0;  // rounding dust of the sizes, not a position to close
       step_adl_ += take;
       event(EventKind::adl, j, take, price, 0.0, 0.0, source);
       if (open_qty_[j] > 0.0) break;  // partly used: the next call starts with it
