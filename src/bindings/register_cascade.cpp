@@ -70,9 +70,7 @@ void register_cascade(py::module_& m) {
           throw py::value_error("kind: expected 'relative', 'sell' or 'buy', got '" + kind + "'");
         }
         // A set's first cascade in a direction sorts that side: on a large set, interruptibly.
-        const auto direction = shock.kind == cc::Shock::Kind::relative
-                                   ? (value > 0.0 ? cc::Direction::up : cc::Direction::down)
-                                   : shock.direction;
+        const auto direction = shock.moves();
         if (!positions.prepared(direction) && positions.size() >= (std::size_t{1} << 20)) {
           cc::RunControl control;
           run_interruptible([&] { positions.prepare(direction, &control.cancel); return true; }, control, py::none());

@@ -89,10 +89,9 @@ bool reached(double start, double threshold) noexcept {
 inline bool above_zero(double x) noexcept { return std::bit_cast<std::int64_t>(x) > 0; }
 
 // The general walk of an order across levels — BookWalker::take's loop, operation for
-// operation — on a round's cursor kept in registers (`s.level`, `s.left`, `s.last`):
-// accumulates the fill into `fill_qty`/`fill_notional` and returns what the book could not
-// take (0 once filled). Inlined into the round loop, which is what keeps the cursor in
-// registers.
+// operation — on a round's cursor kept in registers (`s.level`, `s.left`, `s.last`): the
+// order's fill and what the book could not take (0 once filled). Inlined into the round loop,
+// which is what keeps the cursor in registers.
 struct LevelFill {
   double qty = 0.0;
   double notional = 0.0;
@@ -267,14 +266,13 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::option
     if (!std::isfinite(shock.value) || shock.value <= -1.0) {
       throw InputError("shock", "must be finite and > -1, got " + format_value(shock.value));
     }
-    result.direction = shock.value > 0.0 ? Direction::up : Direction::down;
   } else {
     if (!std::isfinite(shock.value) || shock.value <= 0.0) {
       throw InputError(shock.direction == Direction::down ? "sell_qty" : "buy_qty",
                        "must be finite and > 0, got " + format_value(shock.value));
     }
-    result.direction = shock.direction;
   }
+  result.direction = shock.moves();
   const Direction direction = result.direction;
   result.ref_price = checked_ref_price(book, ref_price);
 

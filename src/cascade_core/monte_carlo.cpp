@@ -152,7 +152,7 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
     // trigger records, cascade, sorting them as far as the cascade reaches (the same values
     // and order as a PositionSet built from sample_positions' columns: the row equals
     // cascade() on sample_scenario's inputs).
-    const Direction direction = shock > 0.0 ? Direction::up : Direction::down;
+    const Direction direction = Shock::relative(shock).moves();
     if (shock != 0.0) {
       sample_triggers(population, book.mid(), seed, scenario, direction, *sample, &control.cancel);
     } else {

@@ -29,12 +29,13 @@ void check_length(std::size_t expected, std::size_t actual, const char* field) {
 }
 
 
-// Liquidation and bankruptcy prices into `liq` and `bankruptcy`, and whether every position
-// is valid: every rule is checked without a branch (written as range checks that are false for
-// NaN), so the loop vectorises; the first bad value is found afterwards by the slow path.
-// With `copy`, the columns are also copied in the same pass (the set's own copy: the source is
-// read once). target_clones does not mix with templates, hence the copy flag as a pointer test
-// hoisted out of the loop by two loops.
+// Rows [at, at + m) of every column.
+PositionColumns rows(const PositionColumns& c, std::size_t at, std::size_t m) {
+  return {c.side.subspan(at, m),   c.qty.subspan(at, m), c.entry_price.subspan(at, m),
+          c.margin.subspan(at, m), c.mmr.subspan(at, m), c.maint_amount.subspan(at, m)};
+}
+
+// Where a block of the set's own copy of the columns goes (copy_columns).
 struct ColumnCopy {
   std::int8_t* __restrict side;
   double* __restrict qty;
@@ -62,6 +63,9 @@ void copy_columns(std::size_t n, const PositionColumns& columns, const ColumnCop
   }
 }
 
+// Liquidation and bankruptcy prices into `liq` and `bankruptcy`, and whether every position
+// is valid: every rule is checked without a branch (written as range checks that are false for
+// NaN), so the loop vectorises; the first bad value is found afterwards by the slow path.
 CASCADE_CORE_SIMD_CLONES
 bool compute_prices(std::size_t n, const PositionColumns& columns, double share, double* __restrict liq,
                     double* __restrict bankruptcy) {
@@ -109,20 +113,12 @@ PositionSet::PositionSet(const PositionColumns& columns, bool copy) : columns_(c
   constexpr std::size_t block = 4096;
   for (std::size_t at = 0; at < n; at += block) {
     const std::size_t m = std::min(block, n - at);
-    const PositionColumns source{columns.side.subspan(at, m), columns.qty.subspan(at, m),
-                                 columns.entry_price.subspan(at, m), columns.margin.subspan(at, m),
-                                 columns.mmr.subspan(at, m), columns.maint_amount.subspan(at, m)};
     if (copy) {
-      copy_columns(m, source, {own_side_.data() + at, own_[0].data() + at, own_[1].data() + at, own_[2].data() + at,
-                               own_[3].data() + at, own_[4].data() + at});
+      copy_columns(m, rows(columns, at, m), {own_side_.data() + at, own_[0].data() + at, own_[1].data() + at,
+                                             own_[2].data() + at, own_[3].data() + at, own_[4].data() + at});
     }
-    // (the prices of a block are computed from the copy just written, still in cache)
-    const PositionColumns from = copy ? PositionColumns{columns_.side.subspan(at, m), columns_.qty.subspan(at, m),
-                                                        columns_.entry_price.subspan(at, m),
-                                                        columns_.margin.subspan(at, m), columns_.mmr.subspan(at, m),
-                                                        columns_.maint_amount.subspan(at, m)}
-                                      : source;
-    all_ok &= compute_prices(m, from, sum_bound(n), liq_.data() + at, bankrupt_.data() + at);
+    // the set's columns: with copy, the block just written, still in cache
+    all_ok &= compute_prices(m, rows(columns_, at, m), sum_bound(n), liq_.data() + at, bankrupt_.data() + at);
   }
   if (!all_ok) validate_and_report(n);
   // Each side's positions, for its sort: without a branch (sides are unpredictable), every

@@ -18,6 +18,10 @@ namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 
+// A quantity below this fraction of the size it is left from is rounding dust of the sizes
+// (fills and takes summed in another order), not a position or an inventory: it counts as 0.
+constexpr double dust = 1e-12;
+
 enum class State : std::uint8_t { open, queued, liquidated };
 
 class Simulation {
@@ -294,10 +298,9 @@ class Simulation {
       const double take = std::min(open_qty_[j], remaining);
       margin_[j] *= 1.0 - take / open_qty_[j];
       open_qty_[j] = take == open_qty_[j] ? 0.0 : open_qty_[j] - take;
-      // what is left below 1e-12 of the position's size is the sizes' rounding dust: closed
-      if (open_qty_[j] <= cols_.qty[j] * 1e-12) open_qty_[j] = 0.0;
+      if (open_qty_[j] <= cols_.qty[j] * dust) open_qty_[j] = 0.0;  // closed
       remaining = take == remaining ? 0.0 : remaining - take;
-      if (remaining <= qty * 1e-12) remaining = 0.0;  // rounding dust of the sizes, not a position to close
+      if (remaining <= qty * dust) remaining = 0.0;
       step_adl_ += take;
       event(EventKind::adl, j, take, price, 0.0, 0.0, source);
       if (open_qty_[j] > 0.0) break;  // partly used: the next call starts with it
@@ -349,14 +352,18 @@ class Simulation {
       inventory_cost_ -= side * fill.qty * average;
       event(EventKind::unwind, -1, fill.qty, fill.notional / fill.qty, 0.0, -pnl, -1);
     }
-    // what the fills' rounding leaves of a sold inventory is dust, not a position to deleverage
-    if (std::abs(inventory_) < 1e-12 * (1.0 + held)) inventory_ = inventory_cost_ = 0.0;
+    drop_dust_inventory(held);  // (not a position to deleverage)
     if (fund_ < 0.0 && policy.adl && inventory_ != 0.0) {
       const double done = std::abs(inventory_) - deleverage(-side, std::abs(inventory_), average, -1);
       inventory_ -= side * done;
       inventory_cost_ -= side * done * average;
-      if (std::abs(inventory_) < 1e-12 * (1.0 + held)) inventory_ = inventory_cost_ = 0.0;
+      drop_dust_inventory(held);
     }
+  }
+
+  // What the fills' rounding leaves of an inventory of `held` is dust: the fund is flat.
+  void drop_dust_inventory(double held) noexcept {
+    if (std::abs(inventory_) < dust * (1.0 + held)) inventory_ = inventory_cost_ = 0.0;
   }
 
   void event(EventKind kind, std::int64_t position, double qty, double price, double fee, double loss,
@@ -474,17 +481,18 @@ SimulationResult simulate(const OrderBook& book, const PositionSet& positions,
                           const SimulationConfig& config, const std::atomic<bool>* cancel) {
   config.validate(positions.size());
   const double mid = book.mid();  // both sides needed: the mid is the book's centre
+  const auto [lowest, highest] = std::minmax_element(config.path.begin(), config.path.end());
+  const double lowest_path = config.path.empty() ? mid : *lowest;
+  const double top_path = config.path.empty() ? mid : *highest;
   if (config.mark == SimulationConfig::Mark::index) {
     // the mark is the fundamental plus the basis: it must stay a price (> 0) at every step
-    double lowest = config.path.empty() ? mid : *std::min_element(config.path.begin(), config.path.end());
-    if (!(lowest + config.basis > 0.0)) {
+    if (!(lowest_path + config.basis > 0.0)) {
       throw InputError("basis", "the index mark path + basis must stay > 0, but the lowest fundamental " +
-                                    format_value(lowest) + " plus basis " + format_value(config.basis) + " is not");
+                                    format_value(lowest_path) + " plus basis " + format_value(config.basis) + " is not");
     }
   }
   // Every running total (fund, inventory, fills) is bounded by what the book can trade over
   // the run: its quantity at its worst shifted price, once per step.
-  const double top_path = config.path.empty() ? mid : *std::max_element(config.path.begin(), config.path.end());
   const double shift = std::max(0.0, top_path - mid);
   double per_step = 0.0;
   for (const BookSide* side : {&book.bids(), &book.asks()}) {

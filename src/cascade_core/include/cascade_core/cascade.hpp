@@ -25,6 +25,12 @@ struct Shock {
   static Shock relative(double move) { return {Kind::relative, move, Direction::down}; }
   static Shock sell(double qty) { return {Kind::quantity, qty, Direction::down}; }
   static Shock buy(double qty) { return {Kind::quantity, qty, Direction::up}; }
+
+  // The way the price goes, so the side at risk: a relative move > 0 is up (a zero move counts
+  // as down, and moves nothing), a quantity shock goes its `direction`.
+  [[nodiscard]] Direction moves() const noexcept {
+    return kind == Kind::relative ? (value > 0.0 ? Direction::up : Direction::down) : direction;
+  }
 };
 
 struct RoundTrace {
