@@ -22,6 +22,90 @@ def bankruptcy_price(side: int, qty: float, entry: float, margin: float) -> floa
     return entry - side * (margin / qty)
 
 
+# -- margin rules (docs/design.md, "Margin"): basis, close fee, tiers, leverage limits ----------
+
+def requirement(qty: float, entry: float, price: float, mmr: float, maint: float, basis: str = "mark",
+                close_fee: float = 0.0) -> float:
+    """MM = mmr * qty * p_basis - maint + close_fee * qty * p, p_basis = p (mark) or entry."""
+    p_basis = price if basis == "mark" else entry
+    return mmr * qty * p_basis - maint + close_fee * qty * price
+
+
+def liquidation_price_rule(side: int, qty: float, entry: float, margin: float, mmr: float, maint: float,
+                           basis: str = "mark", close_fee: float = 0.0) -> float:
+    """The price where equity margin + side*qty*(p - entry) equals the requirement, solved for p:
+    margin + side*qty*p - side*qty*entry = R*qty*p - maint + E, with R = mmr + close_fee, E = 0
+    (mark) or R = close_fee, E = mmr*qty*entry (entry), so
+    p = (qty*entry - side*(margin + maint - E)) / (qty*(1 - side*R)) (the engine's operation order)."""
+    rate = (mmr if basis == "mark" else 0.0) + close_fee
+    fixed = mmr * (qty * entry) if basis == "entry" else 0.0
+    return (qty * entry - side * (margin + maint - fixed)) / (qty * (1.0 - side * rate))
+
+
+def tier_of(floors: list[float], notional: float) -> int:
+    """Tier k covers (floor[k], floor[k+1]]; a notional on a boundary is in the lower tier; <= 0 is tier 0."""
+    k = 0
+    for j in range(1, len(floors)):
+        if notional > floors[j]:
+            k = j
+    return k
+
+
+def tiers_in_own_range(side: int, qty: float, entry: float, margin: float, floors: list[float], mmr: list[float],
+                       maint: list[float], close_fee: float = 0.0) -> list[int]:
+    """The venue rule read literally: try each tier's liquidation price, keep the tiers whose
+    liquidation notional lies in the tier's own range (one, for a continuous table, but for
+    rounding at a boundary)."""
+    kept = []
+    for k in range(len(floors)):
+        price = liquidation_price_rule(side, qty, entry, margin, mmr[k], maint[k], "mark", close_fee)
+        notional = qty * price
+        low = -math.inf if k == 0 else floors[k]
+        high = math.inf if k == len(floors) - 1 else floors[k + 1]
+        if low < notional <= high:
+            kept.append(k)
+    return kept
+
+
+def tier_at_liquidation(side: int, qty: float, entry: float, margin: float, floors: list[float], mmr: list[float],
+                        maint: list[float], close_fee: float = 0.0) -> int:
+    """docs/design.md's rule: the lowest tier whose liquidation notional is at most its cap
+    floor[k+1] (the last tier has none)."""
+    for k in range(len(floors) - 1):
+        price = liquidation_price_rule(side, qty, entry, margin, mmr[k], maint[k], "mark", close_fee)
+        if qty * price <= floors[k + 1]:
+            return k
+    return len(floors) - 1
+
+
+def assign_tiers(side: list[int], qty: list[float], entry: list[float], margin: list[float], floors: list[float],
+                 mmr: list[float], maint: list[float], max_leverage: list[float] | None = None,
+                 basis: str = "mark", close_fee: float = 0.0, tier_rule: str | None = None,
+                 leverage_limit: str = "reject") -> tuple[list[float], list[float], list[float]]:
+    """(mmr, maint, margin) per position: the leverage cap of the entry notional's tier first
+    (reject: ValueError naming leverage; clip: margin = notional / cap), then the tier."""
+    if tier_rule is None:
+        tier_rule = "liquidation" if basis == "mark" else "entry"
+    out_mmr, out_maint, out_margin = [], [], []
+    for i in range(len(side)):
+        notional = qty[i] * entry[i]
+        m = margin[i]
+        if max_leverage is not None and leverage_limit != "ignore":
+            cap = max_leverage[tier_of(floors, notional)]
+            if notional > m * cap * (1.0 + 1e-9):
+                if leverage_limit == "reject":
+                    raise ValueError(f"leverage[{i}]: above its tier's max_leverage")
+                m = notional / cap
+        if tier_rule == "liquidation":
+            k = tier_at_liquidation(side[i], qty[i], entry[i], m, floors, mmr, maint, close_fee)
+        else:
+            k = tier_of(floors, notional)
+        out_mmr.append(mmr[k])
+        out_maint.append(maint[k])
+        out_margin.append(m)
+    return out_mmr, out_maint, out_margin
+
+
 @dataclass
 class Result:
     direction: str

@@ -93,12 +93,14 @@ def test_accounting_identities_hold(fund, throughput):
     sim = lc.simulate(book, positions, policy, 60, 1.0, flow=flow, resilience=0.05, insurance_fund=fund)
     e = sim.events
     q0 = positions.qty
-    # base quantity: every liquidated position's size = filled + taken over + deleveraged + left
+    # base quantity: every liquidated position's size = filled + taken over + deleveraged (its
+    # rest against others) + deleveraged away earlier (as another's counterparty) + left
     for i in np.flatnonzero(sim.liquidated):
         filled = e.qty[(e.kind == 0) & (e.position == i)].sum()
         taken = e.qty[(e.kind == 1) & (e.position == i)].sum()
         deleveraged = e.qty[(e.kind == 2) & (e.counterparty == i)].sum()
-        assert filled + taken + deleveraged + sim.final_qty[i] == pytest.approx(q0[i], rel=1e-12)
+        deleveraged_away = e.qty[(e.kind == 2) & (e.position == i)].sum()
+        assert filled + taken + deleveraged + deleveraged_away + sim.final_qty[i] == pytest.approx(q0[i], rel=1e-12)
     # no position liquidated twice, none below zero size
     liq_positions = e.position[e.kind == 0]
     assert len(liq_positions) == len(set(liq_positions.tolist()))
@@ -150,12 +152,55 @@ def test_adl_ranks_by_pnl_percent_times_effective_leverage():
     entry = np.array([100.0, 110.0, 110.0, 110.0, 90.0])
     margin = np.array([15.0, 11.0, 5.5, 22.0, 9.6])
     positions = lc.Positions(side, qty, entry, margin, mmr=0.0)
-    sim = lc.simulate(book, positions, "binance", 1, shock=-0.06, insurance_fund=0.0)
+    policy = lc.LiquidationPolicy.binance(adl_ranking="pnl_leverage")
+    sim = lc.simulate(book, positions, policy, 1, shock=-0.06, insurance_fund=0.0)
     e = sim.events
     adl = e.kind == 2
     assert list(e.position[adl]) == [2, 1, 3]
     assert np.all(e.counterparty[adl] == 0) and np.all(e.price[adl] == 95.0)
     assert list(sim.final_qty) == [0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def binance_adl_score(upnl, wallet, mm):
+    """Binance's documented ADL ranking (USDⓈ-M futures, "What is Auto-Deleveraging"):
+    PnlPercent = max(0, upnl) / max(1, wallet); MarginRatio = MM / (wallet + upnl), 0 when
+    that is <= 0; the ranking is their product."""
+    pnl_percent = max(0.0, upnl) / max(1.0, wallet)
+    margin_ratio = mm / (wallet + upnl) if wallet + upnl > 0 else 0.0
+    return pnl_percent * margin_ratio
+
+
+def test_binance_adl_score_matches_a_published_example():
+    # A Binance square/forum worked example: unrealised PnL 40.2 USDT on a wallet of 4.27 USDT
+    # at a margin ratio of 13.42 % ranks 40.2 / 4.27 x 0.1342 = 1.26.
+    wallet, upnl = 4.27, 40.2
+    mm = 0.1342 * (wallet + upnl)
+    assert round(binance_adl_score(upnl, wallet, mm), 2) == 1.26
+
+
+def test_binance_preset_deleverages_by_pnl_percent_times_margin_ratio():
+    # Mid 100, an empty fund: a -6 % shock (mark 94) triggers the long (3 @ 100, margin 15,
+    # mmr 0: liquidation = bankruptcy = 95), no bid at or above 95: its 3 units are deleveraged
+    # at 95 against the shorts, ranked by Binance's formula (with each position's own mmr):
+    # #1 (110, margin 11, mmr 5 %): 16/11 x 4.7/27 = 0.253; #2 (110, margin 5.5, mmr 0.5 %):
+    # 16/5.5 x 0.47/21.5 = 0.064; #3 and #4 lose (score 0: by index). Order 1, 2, 3; #4 spared.
+    # (The PnL% x leverage ranking would take #2, #1, then the smaller loser #4.)
+    book = lc.OrderBook([80.0], [0.1], [120.0], [1.0])
+    side = np.array([1, -1, -1, -1, -1], dtype=np.int8)
+    entry = np.array([100.0, 110.0, 110.0, 90.0, 92.0])
+    margin = np.array([15.0, 11.0, 5.5, 9.6, 9.6])
+    mmr = np.array([0.0, 0.05, 0.005, 0.01, 0.01])
+    positions = lc.Positions(side, np.array([3.0, 1, 1, 1, 1]), entry, margin, mmr=mmr)
+    mark = 94.0
+    scores = [binance_adl_score(-(mark - entry[j]), margin[j], mmr[j] * mark) for j in range(1, 5)]
+    assert scores[0] > scores[1] > 0 and scores[2] == scores[3] == 0
+    sim = lc.simulate(book, positions, "binance", 1, shock=-0.06, insurance_fund=0.0)
+    e = sim.events
+    adl = e.kind == 2
+    assert list(e.position[adl]) == [1, 2, 3]
+    assert list(sim.final_qty) == [0.0, 0.0, 0.0, 0.0, 1.0]
+    old = lc.simulate(book, positions, lc.LiquidationPolicy.binance(adl_ranking="pnl_leverage"), 1, shock=-0.06)
+    assert list(old.events.position[old.events.kind == 2]) == [2, 1, 4]
 
 
 def test_throughput_limit_queues_in_trigger_order():
@@ -345,3 +390,46 @@ def test_price_band_stops_fills_beyond_it():
     assert (e.qty[0], e.price[0]) == (0.3, 94.0) and e.qty[1] == pytest.approx(0.7) and e.price[1] == 95.0
     free = lc.simulate(book, positions, policy, 1, shock=-0.055, insurance_fund=1.0)
     assert list(free.events.kind_name) == ["liquidation"] and free.events.qty[0] == 1.0
+
+
+def test_hyperliquid_liquidates_large_positions_20_percent_at_a_time_with_a_cooldown():
+    # Hyperliquid's docs ("Liquidations"): a position above 100,000 USDC of notional is sent to
+    # the book 20 % at a time, with a 30-second cooldown between slices. Long 5 BTC at 60,000
+    # with 15,000 margin (300,000 of notional), mmr 1 %: liquidation at 57,575.8. A -4.1 %
+    # shock (last 57,540) triggers it: 1 BTC goes at 57,500, which frees equity (its new
+    # liquidation price is 57,449). A sale at step 10 takes the price to 57,300; the position
+    # waits out its cooldown, then 0.8 BTC goes at step 30 and 0.64 at step 60. (Equity stays
+    # above 2/3 of maintenance throughout: no backstop.) Steps are seconds.
+    book = lc.OrderBook([59_999.0, 57_500.0, 57_300.0], [1.0, 1.0, 100.0], [60_001.0], [1.0])
+    positions = lc.Positions([1], [5.0], [60_000.0], [15_000.0], mmr=0.01)
+    flow = np.zeros(61)
+    flow[10] = -0.5
+    sim = lc.simulate(book, positions, "hyperliquid", 61, 1.0, shock=-0.041, flow=flow)
+    e = sim.events
+    mine = (e.kind == 0) & (e.position == 0)
+    assert list(e.step[mine]) == [0, 30, 60]
+    np.testing.assert_allclose(e.qty[mine], [1.0, 0.8, 0.64], rtol=1e-12)
+    np.testing.assert_allclose(e.price[mine], [57_500.0, 57_300.0, 57_300.0])
+    assert sim.final_qty[0] == pytest.approx(5.0 - 1.0 - 0.8 - 0.64)
+    assert not np.any(e.kind == 1)  # no backstop takeover
+    # without slicing the whole 5 BTC goes at once
+    whole = lc.simulate(book, positions, lc.LiquidationPolicy.hyperliquid(slice_above=0.0), 61, 1.0, shock=-0.041,
+                        flow=flow)
+    assert whole.events.qty[(whole.events.kind == 0) & (whole.events.position == 0)].sum() == pytest.approx(5.0)
+    assert list(whole.events.step[whole.events.kind == 0]) == [0]
+    # a position at or below 100,000 of notional is closed whole
+    small = lc.Positions([1], [1.6], [60_000.0], [4_800.0], mmr=0.01)
+    one = lc.simulate(book, small, "hyperliquid", 5, 1.0, shock=-0.041)
+    assert list(one.events.qty[one.events.kind == 0]) == [1.6]
+    assert list(one.events.step[one.events.kind == 0]) == [0]
+
+
+def test_slice_parameters_are_checked():
+    with pytest.raises(ValueError, match=r"^slice_fraction: must be in \(0, 1\]"):
+        lc.LiquidationPolicy.hyperliquid(slice_fraction=0.0)
+    with pytest.raises(ValueError, match="^slice_cooldown: must be finite and >= 0"):
+        lc.LiquidationPolicy.hyperliquid(slice_cooldown=-1.0)
+    with pytest.raises(ValueError, match="^slice_above: must be finite and >= 0"):
+        lc.LiquidationPolicy(slice_above=math.inf)
+    with pytest.raises(ValueError, match="^adl_ranking: expected one of"):
+        lc.LiquidationPolicy(adl_ranking="random")

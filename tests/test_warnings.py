@@ -70,23 +70,6 @@ def test_shocks_beyond_the_documented_bound():
         lc.cascade(book, positions, -0.5)
 
 
-def test_leverage_above_the_tiers_max_leverage():
-    tiers = lc.MaintenanceTiers.binance_btcusdt()
-    with pytest.warns(W, match=r"^leverage: 1 of 2 positions .* position 0, 125x .* allows 1x"):
-        lc.Positions.from_leverage(side=[1, 1], qty=[100_000.0, 0.5], entry_price=100_000.0, leverage=[125, 10],
-                                   tiers=tiers)  # a $10B long at 125x
-    with pytest.warns(W, match="max_leverage"):
-        lc.Positions([1], [1.0], [100_000.0], [100.0], tiers=tiers)  # 1,000x on $100k: tier allows 100x
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        lc.Positions.from_leverage(side=[1, -1], qty=[0.5, 2.0], entry_price=61_950.0, leverage=[125, 100], tiers=tiers)
-        lc.Positions([1], [1.0], [100_000.0], [100.0], mmr=0.005)  # no tier table: nothing to check
-        no_caps = lc.MaintenanceTiers(notional_floor=[0.0, 1e6], mmr=[0.01, 0.02])
-        lc.Positions([1], [1.0], [100_000.0], [1.0], tiers=no_caps)
-        # the default population holds whales above their tier's cap, sampled in the engine: no warning
-        lc.PositionPopulation(count=20_000).sample(seed=0)
-
-
 def test_student_t_without_a_mean():
     with pytest.warns(W, match=r"^df: a Student-t with df <= 1 has no mean \(df = 1\)"):
         lc.ShockModel.student_t(df=1, scale=0.02)

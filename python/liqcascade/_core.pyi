@@ -35,7 +35,10 @@ class PositionSet:
         mmr: _F64,
         maint_amount: _F64,
         copy: bool = True,
+        rule: MarginRule = ...,
     ) -> None: ...
+    @property
+    def rule(self) -> MarginRule: ...
     def column(self, name: str) -> np.ndarray: ...
     def __len__(self) -> int: ...
     def prepare(self) -> None: ...
@@ -60,15 +63,51 @@ def buffer_cache(limit: int | None = None) -> dict[str, int]: ...
 def release_buffers() -> int: ...
 
 def default_threads() -> int: ...
+class MarginBasis:
+    mark: MarginBasis
+    entry: MarginBasis
+    name: str
+    value: int
+
+class TierRule:
+    liquidation: TierRule
+    entry: TierRule
+    name: str
+    value: int
+
+class LeverageLimit:
+    reject: LeverageLimit
+    clip: LeverageLimit
+    ignore: LeverageLimit
+    name: str
+    value: int
+
+class MarginRule:
+    basis: MarginBasis
+    close_fee: float
+    def __init__(self, basis: MarginBasis = ..., close_fee: float = 0.0) -> None: ...
+    def validate(self, prefix: str = "") -> None: ...
+
 class TierTable:
     notional_floor: list[float]
     mmr: list[float]
     maint_amount: list[float]
+    max_leverage: list[float]
     def __init__(self) -> None: ...
     def validate(self, prefix: str = "") -> None: ...
     def tier_of(self, notional: _F64) -> npt.NDArray[np.int64]: ...
     @staticmethod
     def continuous_maint_amount(notional_floor: list[float], mmr: list[float]) -> list[float]: ...
+    def assign(
+        self,
+        side: npt.NDArray[np.int8],
+        qty: _F64,
+        entry_price: _F64,
+        margin: _F64,
+        rule: MarginRule,
+        tier_rule: TierRule,
+        leverage_limit: LeverageLimit,
+    ) -> tuple[_F64, _F64, _F64, int]: ...
 
 class PopulationModel:
     class EntryDistribution:
@@ -93,6 +132,9 @@ class PopulationModel:
     mmr: float
     maint_amount: float
     exclude_underwater: bool
+    margin_rule: MarginRule
+    tier_rule: TierRule
+    leverage_limit: LeverageLimit
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
 
@@ -146,6 +188,9 @@ def cascade_many(
 ) -> dict[str, np.ndarray]: ...
 def philox4x32_10(counter: list[int], key: list[int]) -> list[int]: ...
 class LiquidationPolicy:
+    class AdlRanking:
+        pnl_leverage: LiquidationPolicy.AdlRanking
+        binance: LiquidationPolicy.AdlRanking
     fee_rate: float
     limit_at_bankruptcy: bool
     takeover: bool
@@ -156,6 +201,10 @@ class LiquidationPolicy:
     partial_tiers: bool
     tiers: TierTable
     backstop_fraction: float
+    slice_above: float
+    slice_fraction: float
+    slice_cooldown: float
+    adl_ranking: LiquidationPolicy.AdlRanking
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
 

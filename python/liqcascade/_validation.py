@@ -10,13 +10,25 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+
+
+def choice(value: Any, name: str, options: Sequence[str]) -> str:
+    """``value`` if it is one of ``options``, else a ValueError naming ``name`` that lists them."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}")
+    return value
+
+
+def core_enum(kind: Any, value: Any, name: str) -> Any:
+    """The core enum member named ``value`` (a ValueError naming ``name`` lists the others)."""
+    return getattr(kind, choice(value, name, list(kind.__members__)))
 
 
 def real_scalar(value: Any, field: str) -> float:

@@ -12,11 +12,11 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _core
-from ._validation import FloatArray, float_values, int_scalar, readonly, real_scalar
+from ._validation import FloatArray, choice, core_enum, float_values, int_scalar, readonly, real_scalar
 from ._validation import bounded_scalar as _finite
 from ._warnings import warn
 from .book import OrderBook
-from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
+from .positions import DEFAULT_MMR, Basis, MaintenanceTiers, Positions, TierRule, _margin_rules
 
 #: Leverage mix of the default population: weighted to 10-25x with a tail to 125x.
 DEFAULT_LEVERAGE = (2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 75.0, 100.0, 125.0)
@@ -27,18 +27,6 @@ DEFAULT_LEVERAGE_WEIGHTS = (0.03, 0.03, 0.06, 0.22, 0.16, 0.20, 0.14, 0.08, 0.04
 DEFAULT_DEPTH_PROFILE: tuple[tuple[float, float], ...] = (
     (0.0, 0.0), (0.01, 20e6), (0.05, 60e6), (0.10, 75e6), (0.20, 85e6), (0.50, 100e6),
 )
-
-
-def _enum(kind: Any, value: Any, name: str) -> Any:
-    """The core enum member named ``value`` (a ValueError naming ``name`` lists the others)."""
-    options = list(kind.__members__)
-    return getattr(kind, _choice(value, name, options))
-
-
-def _choice(value: Any, name: str, options: Sequence[str]) -> str:
-    if value not in options:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}")
-    return str(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,8 +42,11 @@ class PositionPopulation:
     - notional: ``"pareto"`` (tail index ``size_shape`` > 1: whales exist), ``"lognormal"``
       (sigma ``size_shape``) or ``"fixed"``, scaled so that the expected total is
       ``open_interest``.
-    - maintenance from ``tiers`` by notional (Binance BTCUSDT by default), else ``mmr`` and
-      ``maint_amount``.
+    - maintenance from ``tiers`` (Binance BTCUSDT by default), else ``mmr`` and
+      ``maint_amount``, valued as ``basis`` and ``close_fee`` say (see :class:`Positions`); a
+      position takes the tier of its notional at its liquidation price (``tier_rule``, as
+      :class:`Positions`), and one drawn above its entry tier's ``max_leverage`` is drawn at
+      it (``leverage_limit="clip"``, the default) or kept (``"ignore"``).
     - ``exclude_underwater``: a position already past its liquidation price at the reference
       is redrawn (up to 64 times; a live market holds none).
     - ``margin_mode`` is ``"isolated"``; cross margin is reserved for the multi-market work.
@@ -76,6 +67,10 @@ class PositionPopulation:
     maint_amount: float = 0.0
     exclude_underwater: bool = True
     margin_mode: Literal["isolated"] = "isolated"
+    basis: Basis = "mark"
+    close_fee: float = 0.0
+    tier_rule: TierRule | None = None
+    leverage_limit: Literal["clip", "ignore"] = "clip"
     _model: Any = field(init=False, repr=False, compare=False)  # the engine's PopulationModel
 
     def __post_init__(self) -> None:
@@ -87,11 +82,11 @@ class PositionPopulation:
         object.__setattr__(self, "leverage_weights",
                            tuple(float_values(self.leverage_weights, "leverage_weights").tolist()))
         model.leverage, model.leverage_weights = list(self.leverage), list(self.leverage_weights)
-        model.entry_distribution = _enum(_core.PopulationModel.EntryDistribution, self.entry_distribution,
+        model.entry_distribution = core_enum(_core.PopulationModel.EntryDistribution, self.entry_distribution,
                                          "entry_distribution")
         model.entry_spread = real_scalar(self.entry_spread, "entry_spread")
         model.entry_df = real_scalar(self.entry_df, "entry_df")
-        model.size_distribution = _enum(_core.PopulationModel.SizeDistribution, self.size_distribution,
+        model.size_distribution = core_enum(_core.PopulationModel.SizeDistribution, self.size_distribution,
                                         "size_distribution")
         model.size_shape = real_scalar(self.size_shape, "size_shape")
         model.open_interest = real_scalar(self.open_interest, "open_interest")
@@ -104,7 +99,9 @@ class PositionPopulation:
         if not isinstance(self.exclude_underwater, (bool, np.bool_)):
             raise TypeError("exclude_underwater: expected a bool")
         model.exclude_underwater = bool(self.exclude_underwater)
-        _choice(self.margin_mode, "margin_mode", ("isolated",))
+        choice(self.margin_mode, "margin_mode", ("isolated",))
+        model.margin_rule, model.tier_rule = _margin_rules(self.basis, self.close_fee, self.tier_rule)
+        model.leverage_limit = core_enum(_core.LeverageLimit, self.leverage_limit, "leverage_limit")
         model.validate()
         object.__setattr__(self, "_model", model)
 
@@ -208,7 +205,7 @@ class ShockModel:
 
     def __post_init__(self) -> None:
         model = _core.ShockModel()
-        model.kind = _enum(_core.ShockModel.Kind, self.kind, "kind")
+        model.kind = core_enum(_core.ShockModel.Kind, self.kind, "kind")
         values = float_values(self.values, "values")
         object.__setattr__(self, "values", readonly(values))
         model.values = values.tolist()
@@ -281,5 +278,5 @@ def _sample(population: PositionPopulation, book_model: BookModel, shocks: Shock
     core_book, columns, shock = _core.sample_scenario(population._to_core(), book_model._to_core(), shocks._to_core(),
                                                       _seed(seed), _index(index, index_field), index_field)
     positions = Positions(columns["side"], columns["qty"], columns["entry_price"], columns["margin"], columns["mmr"],
-                          columns["maint_amount"], copy=False)
+                          columns["maint_amount"], basis=population.basis, close_fee=population.close_fee, copy=False)
     return OrderBook._from_core(core_book), positions, float(shock)

@@ -9,11 +9,26 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._validation import FloatArray, common_length, first_bad, float_column, float_values, readonly, side_column
-from ._warnings import warn
+from ._validation import (FloatArray, choice, common_length, core_enum, first_bad, float_column, float_values,
+                          readonly, real_scalar, side_column)
 
 #: Maintenance margin rate used when neither ``mmr`` nor ``tiers`` is given (0.5 %).
 DEFAULT_MMR = 0.005
+
+Basis = Literal["mark", "entry"]
+TierRule = Literal["liquidation", "entry"]
+LeverageLimit = Literal["reject", "clip", "ignore"]
+
+
+def _margin_rules(basis: Any, close_fee: Any, tier_rule: Any) -> tuple[Any, Any]:
+    """The engine's MarginRule and TierRule. ``tier_rule`` None is the venue rule of the basis:
+    the tier at the liquidation price at mark basis, the entry notional's at entry basis (where
+    the requirement is fixed at entry)."""
+    rule = _core.MarginRule(core_enum(_core.MarginBasis, basis, "basis"), real_scalar(close_fee, "close_fee"))
+    rule.validate()
+    if tier_rule is None:
+        tier_rule = "liquidation" if basis == "mark" else "entry"
+    return rule, core_enum(_core.TierRule, tier_rule, "tier_rule")
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,7 +40,12 @@ class MaintenanceTiers:
     Binance); its requirement is ``mmr[k] * notional - maint_amount[k]``. ``maint_amount`` is
     the tier's "cum" that keeps the requirement continuous across boundaries; when omitted it
     is derived so: ``maint_amount[k] = maint_amount[k-1] + notional_floor[k] * (mmr[k] -
-    mmr[k-1])``. ``max_leverage`` (optional) is informational.
+    mmr[k-1])``. ``max_leverage`` (optional) is the tier's leverage limit: a position whose
+    entry notional falls in the tier may not be levered above it (``Positions``'
+    ``leverage_limit``; a population draws such positions at the limit).
+
+    Which tier a position takes is :class:`Positions`' ``tier_rule``: the tier of its notional
+    at its own liquidation price (the venues' rule, the default) or at entry.
     """
 
     notional_floor: FloatArray
@@ -47,12 +67,11 @@ class MaintenanceTiers:
         else:
             maint = float_column(self.maint_amount, "maint_amount", n)
         table.maint_amount = maint.tolist()
+        lev = None if self.max_leverage is None else float_column(self.max_leverage, "max_leverage", n)
+        if lev is not None:
+            table.max_leverage = lev.tolist()
         table.validate()  # the ranges: the core's rules and messages
         object.__setattr__(self, "_table", table)
-        lev = None
-        if self.max_leverage is not None:
-            lev = float_column(self.max_leverage, "max_leverage", n)
-            first_bad(~np.isfinite(lev) | (lev <= 0), "max_leverage", lev, "must be finite and > 0")
         for name, value in (("notional_floor", floor), ("mmr", mmr), ("maint_amount", maint), ("max_leverage", lev)):
             object.__setattr__(self, name, None if value is None else readonly(value))
 
@@ -75,9 +94,16 @@ class MaintenanceTiers:
         return self._table.tier_of(float_values(notional, "notional"))
 
     def assign(self, notional: Any) -> tuple[FloatArray, FloatArray]:
-        """``(mmr, maint_amount)`` for each notional."""
+        """``(mmr, maint_amount)`` of the tier of each notional."""
         tier = self.tier_of(notional)
         return self.mmr[tier], self.maint_amount[tier]
+
+    def requirement(self, notional: Any) -> FloatArray:
+        """The maintenance requirement ``mmr[k] * notional - maint_amount[k]`` of each notional
+        in its own tier ``k``."""
+        values = float_values(notional, "notional")
+        mmr, maint = self.assign(values)
+        return cast(FloatArray, mmr * values - maint)
 
     def __repr__(self) -> str:
         return f"MaintenanceTiers({len(self)} tiers, mmr {self.mmr[0]:g}..{self.mmr[-1]:g})"
@@ -87,32 +113,13 @@ class MaintenanceTiers:
         return (type(self), (self.notional_floor, self.mmr, self.maint_amount, self.max_leverage))
 
 
-def _warn_above_max_leverage(tiers: MaintenanceTiers, columns: dict[str, np.ndarray]) -> None:
-    """A :class:`LiqcascadeWarning` when positions are levered beyond their tier's
-    ``max_leverage`` (such a position can have its liquidation price past its entry)."""
-    if tiers.max_leverage is None or columns["qty"].shape[0] == 0:
-        return
-    notional = columns["qty"] * columns["entry_price"]
-    cap = tiers.max_leverage[tiers.tier_of(notional)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        over = notional > columns["margin"] * cap * (1.0 + 1e-9)  # leverage > cap (margin 0: infinite)
-    bad = np.flatnonzero(over)
-    if bad.size:
-        i = int(bad[0])
-        with np.errstate(divide="ignore"):
-            lev = notional[i] / columns["margin"][i]
-        warn(f"leverage: {bad.size:,} of {notional.size:,} positions are levered above their tier's max_leverage "
-             f"(first: position {i}, {lev:g}x on a notional of {notional[i]:,.0f} where the tier allows "
-             f"{cap[i]:g}x); the exchange would not accept them, and their liquidation price can lie past "
-             "their entry")
-
-
-def _rebuild_positions(columns: dict[str, np.ndarray], prepared: bool) -> Positions:
+def _rebuild_positions(columns: dict[str, np.ndarray], prepared: bool, basis: Basis = "mark",
+                       close_fee: float = 0.0) -> Positions:
     # fresh arrays of the canonical dtypes: an unpickled int8 array carries an equal but not
     # identical dtype object, which the bindings' dtype check (an identity test) refuses
     side, qty, entry, margin, mmr, maint = (np.asarray(columns[name]).astype(np.int8 if name == "side" else np.float64)
                                             for name in ("side", "qty", "entry_price", "margin", "mmr", "maint_amount"))
-    positions = Positions(side, qty, entry, margin, mmr, maint, copy=False)
+    positions = Positions(side, qty, entry, margin, mmr, maint, basis=basis, close_fee=close_fee, copy=False)
     return positions.prepare() if prepared else positions
 
 
@@ -128,8 +135,23 @@ class Positions:
 
     ``side`` is +1 (long) or -1 (short); ``qty`` in base units (> 0); ``entry_price`` > 0;
     ``margin`` >= 0 in quote; ``mmr`` in [0, 1) and ``maint_amount`` (Binance's "cum") define
-    the maintenance requirement ``mmr * qty * p - maint_amount``. Scalars broadcast. With
-    ``tiers``, each position's ``mmr`` and ``maint_amount`` come from its notional at entry.
+    the maintenance requirement at price ``p``::
+
+        MM = mmr * qty * p_basis - maint_amount + close_fee * qty * p
+
+    where ``p_basis`` is ``p`` (``basis="mark"``: Binance, Hyperliquid, OKX) or the entry price
+    (``basis="entry"``: Bybit's isolated USDT contracts, BitMEX), and ``close_fee`` is the
+    taker rate of the closing order on venues that count it in maintenance (OKX, Gate, Bybit's
+    unified account; 0 elsewhere). A position is liquidated when its equity ``margin + side *
+    qty * (p - entry_price)`` is at or below ``MM``. Scalars broadcast.
+
+    With ``tiers``, each position's ``mmr`` and ``maint_amount`` come from a tier table:
+    ``tier_rule="liquidation"`` (the default at mark basis; Binance and Hyperliquid) takes the
+    tier of its notional *at its liquidation price*, ``"entry"`` (the default at entry basis)
+    the tier of its entry notional. A table with ``max_leverage`` caps each position's
+    leverage ``qty * entry_price / margin`` at its entry tier's: ``leverage_limit="reject"``
+    (default) raises ``ValueError`` naming ``leverage``, ``"clip"`` raises the margin to the
+    limit, ``"ignore"`` keeps it.
 
     The set owns its data: the columns are copied (33 MB for 1,000,000 positions, a few
     milliseconds), so changing the arrays passed in afterwards changes nothing here. With
@@ -152,10 +174,15 @@ class Positions:
         maint_amount: Any = None,
         *,
         tiers: MaintenanceTiers | None = None,
+        basis: Basis = "mark",
+        close_fee: float = 0.0,
+        tier_rule: TierRule | None = None,
+        leverage_limit: LeverageLimit = "reject",
         copy: bool = True,
     ) -> None:
         if not isinstance(copy, (bool, np.bool_)):
             raise TypeError(f"copy: expected a bool, got {type(copy).__name__}")
+        rule, core_tier_rule = _margin_rules(basis, close_fee, tier_rule)
         n = common_length(side=side, qty=qty, entry_price=entry_price, margin=margin, mmr=mmr,
                           maint_amount=maint_amount)
         columns: dict[str, Any] = {
@@ -169,22 +196,21 @@ class Positions:
                 raise TypeError(f"tiers: expected MaintenanceTiers, got {type(tiers).__name__}")
             if mmr is not None or maint_amount is not None:
                 raise ValueError("tiers: give either tiers or mmr/maint_amount, not both")
-            notional = columns["qty"] * columns["entry_price"]
-            if not np.all(np.isfinite(notional) & (notional > 0)):
-                # a bad qty or entry_price: let the core name the column and index
-                _core.PositionSet(**columns, mmr=np.zeros(n), maint_amount=np.zeros(n))
-            columns["mmr"], columns["maint_amount"] = tiers.assign(notional)
+            limit = core_enum(_core.LeverageLimit, leverage_limit, "leverage_limit")
+            # the tier and leverage rules are the core's (margin.hpp, assign_tiers)
+            columns["mmr"], columns["maint_amount"], columns["margin"], _ = tiers._table.assign(
+                columns["side"], columns["qty"], columns["entry_price"], columns["margin"], rule, core_tier_rule,
+                limit)
         else:
+            choice(leverage_limit, "leverage_limit", ("reject", "clip", "ignore"))
             columns["mmr"] = float_column(DEFAULT_MMR if mmr is None else mmr, "mmr", n)
             columns["maint_amount"] = float_column(0.0 if maint_amount is None else maint_amount, "maint_amount", n)
         if not copy:
             columns = {name: _in_place(value) for name, value in columns.items()}
         # with copy, the engine copies the columns into its own recycled buffers (no page faults
         # on fresh memory when sets are built in a loop); the getters are read-only views of them
-        self._set = _core.PositionSet(**columns, copy=bool(copy))
+        self._set = _core.PositionSet(**columns, copy=bool(copy), rule=rule)
         self._columns = {name: self._set.column(name) for name in columns}
-        if tiers is not None:
-            _warn_above_max_leverage(tiers, columns)
 
     @classmethod
     def from_leverage(
@@ -197,8 +223,13 @@ class Positions:
         maint_amount: Any = None,
         *,
         tiers: MaintenanceTiers | None = None,
+        basis: Basis = "mark",
+        close_fee: float = 0.0,
+        tier_rule: TierRule | None = None,
+        leverage_limit: LeverageLimit = "reject",
     ) -> Positions:
-        """Positions whose margin is ``qty * entry_price / leverage`` (leverage finite, > 0)."""
+        """Positions whose margin is ``qty * entry_price / leverage`` (leverage finite, > 0);
+        the other arguments as for the constructor."""
         n = common_length(side=side, qty=qty, entry_price=entry_price, leverage=leverage, mmr=mmr,
                           maint_amount=maint_amount)
         lev = float_column(leverage, "leverage", n)
@@ -211,7 +242,8 @@ class Positions:
         first_bad(usable & ~np.isfinite(margin), "leverage", lev,
                   "too small: the margin qty * entry_price / leverage overflows")
         margin = np.where(np.isfinite(margin), margin, 0.0)  # (only where qty or entry_price is bad)
-        return cls(side, q, entry, margin, mmr, maint_amount, tiers=tiers, copy=False)
+        return cls(side, q, entry, margin, mmr, maint_amount, tiers=tiers, basis=basis, close_fee=close_fee,
+                   tier_rule=tier_rule, leverage_limit=leverage_limit, copy=False)
 
     # -- columns -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -253,12 +285,23 @@ class Positions:
             return self.notional / self.margin
 
     @property
-    def liquidation_price(self) -> FloatArray:
-        """Price at or beyond which the position is liquidated (read-only).
+    def basis(self) -> Basis:
+        """What the requirement's ``mmr`` term is valued at: ``"mark"`` or ``"entry"``."""
+        return cast(Basis, self._set.rule.basis.name)
 
-        Long: ``(qty*entry - margin - maint_amount) / (qty*(1 - mmr))``; short:
-        ``(qty*entry + margin + maint_amount) / (qty*(1 + mmr))``. A long whose value is
-        <= 0 can never be liquidated.
+    @property
+    def close_fee(self) -> float:
+        """The closing fee rate counted in the maintenance requirement."""
+        return float(self._set.rule.close_fee)
+
+    @property
+    def liquidation_price(self) -> FloatArray:
+        """Price at or beyond which the position is liquidated (read-only): where equity equals
+        the requirement,
+        ``(qty*entry - side*(margin + maint_amount - E)) / (qty*(1 - side*R))`` with ``R = mmr +
+        close_fee`` and ``E = 0`` at mark basis, ``R = close_fee`` and ``E = mmr*qty*entry`` at
+        entry basis. Long at mark basis without a fee: ``(qty*entry - margin - maint_amount) /
+        (qty*(1 - mmr))``. A long whose value is <= 0 can never be liquidated.
         """
         return self._set.liquidation_price
 
@@ -289,7 +332,7 @@ class Positions:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle and copy from the columns (tiers are already resolved into ``mmr`` and
         ``maint_amount``); a prepared set comes back prepared."""
-        return (_rebuild_positions, (dict(self._columns), self.prepared))
+        return (_rebuild_positions, (dict(self._columns), self.prepared, self.basis, self.close_fee))
 
     def __repr__(self) -> str:
         longs = int(np.count_nonzero(self.side > 0))

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from . import _core
 from ._table import ColumnTable
-from ._validation import FloatArray, bounded_scalar, float_column, int_scalar, real_scalar
+from ._validation import FloatArray, bounded_scalar, core_enum, float_column, int_scalar, real_scalar
 from ._warnings import warn
 from .book import OrderBook
 from .positions import MaintenanceTiers, Positions
@@ -42,7 +42,9 @@ class LiquidationPolicy:
     balance is positive) takes over what the book would not fill, at the bankruptcy price, and
     sells it back ``unwind_per_step`` at a time (0: all at once). ``adl``: otherwise, and when
     the fund is negative, opposite positions are deleveraged, ranked by PnL% x effective
-    leverage (PnL% / effective leverage for losing ones). ``max_orders_per_step`` and
+    leverage (PnL% / effective leverage for losing ones); with ``adl_ranking="binance"``, by
+    Binance's documented ``PnlPercent x MarginRatio``: ``max(0, upnl) / max(1, wallet)`` times
+    ``MM / (wallet + upnl)``, the position's margin as its wallet. ``max_orders_per_step`` and
     ``max_notional_per_step``: throughput (0: unlimited; an order starts while the step's
     liquidated notional is below the cap); the rest queue in trigger order. ``partial_tiers``: a triggered position
     above the first of ``tiers`` is first reduced to the lower tier's notional limit (its
@@ -50,7 +52,11 @@ class LiquidationPolicy:
     re-checked; only in the first tier is it closed in full. ``backstop_fraction``: a
     triggered position whose equity is below this fraction of its maintenance is taken over
     whole by the backstop vault (the insurance fund) at the mark, with what collateral it has
-    left. A deleveraged position keeps its liquidation price.
+    left. ``slice_above``: a triggered position whose notional at the mark is above it sells
+    ``slice_fraction`` of its size (its realised PnL and fee settle against its margin) and
+    may not be liquidated again for ``slice_cooldown`` time units (the unit of ``dt``; the
+    presets assume seconds); then, if the mark is past its new liquidation price, the next
+    slice goes (0: off). A deleveraged position keeps its liquidation price.
     """
 
     name: str = "custom"
@@ -64,13 +70,18 @@ class LiquidationPolicy:
     partial_tiers: bool = False
     tiers: MaintenanceTiers | None = None
     backstop_fraction: float = 0.0
+    slice_above: float = 0.0
+    slice_fraction: float = 0.2
+    slice_cooldown: float = 30.0
+    adl_ranking: Literal["pnl_leverage", "binance"] = "pnl_leverage"
     _core: Any = field(init=False, repr=False, compare=False)  # the engine's LiquidationPolicy
 
     @classmethod
     def binance(cls, **overrides: Any) -> LiquidationPolicy:
         """Binance-like: IOC orders at no worse than bankruptcy, a 1.25 % clearance fee (capped
-        at the equity left) to the insurance fund, takeover at bankruptcy, then ADL."""
-        return replace(cls("binance", fee_rate=0.0125), **overrides)
+        at the equity left) to the insurance fund, takeover at bankruptcy, then ADL ranked as
+        Binance documents it (``adl_ranking="binance"``)."""
+        return replace(cls("binance", fee_rate=0.0125, adl_ranking="binance"), **overrides)
 
     @classmethod
     def bybit(cls, **overrides: Any) -> LiquidationPolicy:
@@ -82,10 +93,12 @@ class LiquidationPolicy:
 
     @classmethod
     def hyperliquid(cls, **overrides: Any) -> LiquidationPolicy:
-        """Hyperliquid-like: full-size market orders with no price limit; the backstop vault
-        (the fund) takes over positions whose equity is below 2/3 of maintenance; ADL when the
-        fund cannot absorb."""
-        return replace(cls("hyperliquid", limit_at_bankruptcy=False, backstop_fraction=2.0 / 3.0), **overrides)
+        """Hyperliquid-like, as its docs describe liquidation: market orders with no price limit;
+        a position above 100,000 USDC of notional goes 20 % at a time with a 30 s cooldown
+        between slices; the backstop vault (the fund) takes over positions whose equity is below
+        2/3 of maintenance; ADL (ranked by PnL x leverage) when the fund cannot absorb."""
+        return replace(cls("hyperliquid", limit_at_bankruptcy=False, backstop_fraction=2.0 / 3.0,
+                           slice_above=100_000.0, slice_fraction=0.2, slice_cooldown=30.0), **overrides)
 
     @classmethod
     def market_orders(cls, **overrides: Any) -> LiquidationPolicy:
@@ -97,8 +110,10 @@ class LiquidationPolicy:
     def __post_init__(self) -> None:
         # Python converts types; the ranges are the core's LiquidationPolicy::validate (one owner)
         core = _core.LiquidationPolicy()
-        for name in ("fee_rate", "backstop_fraction", "unwind_per_step", "max_notional_per_step"):
+        for name in ("fee_rate", "backstop_fraction", "unwind_per_step", "max_notional_per_step", "slice_above",
+                     "slice_fraction", "slice_cooldown"):
             setattr(core, name, real_scalar(getattr(self, name), name))
+        core.adl_ranking = core_enum(_core.LiquidationPolicy.AdlRanking, self.adl_ranking, "adl_ranking")
         core.max_orders_per_step = int_scalar(self.max_orders_per_step, "max_orders_per_step")
         for name in ("limit_at_bankruptcy", "takeover", "adl", "partial_tiers"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):

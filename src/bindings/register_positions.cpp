@@ -67,7 +67,7 @@ void register_positions(py::module_& m) {
   py::class_<PositionSetHolder>(m, "PositionSet")
       .def(py::init([](const py::object& side, const py::object& qty, const py::object& entry_price,
                        const py::object& margin, const py::object& mmr,
-                       const py::object& maint_amount, bool copy) {
+                       const py::object& maint_amount, bool copy, const cc::MarginRule& rule) {
              auto holder = std::make_unique<PositionSetHolder>();
              holder->side = column<std::int8_t>(side, "side");
              holder->qty = column<double>(qty, "qty");
@@ -81,7 +81,7 @@ void register_positions(py::module_& m) {
                h.set = std::make_unique<cc::PositionSet>(
                    cc::PositionColumns{as_span(h.side), as_span(h.qty), as_span(h.entry_price), as_span(h.margin),
                                        as_span(h.mmr), as_span(h.maint_amount)},
-                   copy);
+                   copy, rule);
              }
              if (copy) {  // the caller's arrays are not needed any more
                holder->side = {};
@@ -90,7 +90,8 @@ void register_positions(py::module_& m) {
              return holder;
            }),
            py::arg("side"), py::arg("qty"), py::arg("entry_price"), py::arg("margin"),
-           py::arg("mmr"), py::arg("maint_amount"), py::arg("copy") = true)
+           py::arg("mmr"), py::arg("maint_amount"), py::arg("copy") = true, py::arg("rule") = cc::MarginRule{})
+      .def_property_readonly("rule", [](const PositionSetHolder& h) { return h.set->rule(); })
       .def(
           "column",
           [](const py::object& self, const std::string& name) -> py::array {

@@ -11,8 +11,11 @@ namespace liqcascade_bindings {
 
 void register_simulator(py::module_& m) {
   // The policy and the run's configuration as typed classes (the schema is the C++ struct).
-  py::class_<cc::LiquidationPolicy>(m, "LiquidationPolicy")
-      .def(py::init<>())
+  py::class_<cc::LiquidationPolicy> policy(m, "LiquidationPolicy");
+  py::enum_<cc::LiquidationPolicy::AdlRanking>(policy, "AdlRanking")
+      .value("pnl_leverage", cc::LiquidationPolicy::AdlRanking::pnl_leverage)
+      .value("binance", cc::LiquidationPolicy::AdlRanking::binance);
+  policy.def(py::init<>())
       .def_readwrite("fee_rate", &cc::LiquidationPolicy::fee_rate)
       .def_readwrite("limit_at_bankruptcy", &cc::LiquidationPolicy::limit_at_bankruptcy)
       .def_readwrite("takeover", &cc::LiquidationPolicy::takeover)
@@ -23,6 +26,10 @@ void register_simulator(py::module_& m) {
       .def_readwrite("partial_tiers", &cc::LiquidationPolicy::partial_tiers)
       .def_readwrite("tiers", &cc::LiquidationPolicy::tiers)
       .def_readwrite("backstop_fraction", &cc::LiquidationPolicy::backstop_fraction)
+      .def_readwrite("slice_above", &cc::LiquidationPolicy::slice_above)
+      .def_readwrite("slice_fraction", &cc::LiquidationPolicy::slice_fraction)
+      .def_readwrite("slice_cooldown", &cc::LiquidationPolicy::slice_cooldown)
+      .def_readwrite("adl_ranking", &cc::LiquidationPolicy::adl_ranking)
       .def("validate", &cc::LiquidationPolicy::validate, "ValueError naming the field unless the policy is valid.");
   py::class_<cc::CircuitBreaker>(m, "CircuitBreaker")
       .def(py::init([](double move, std::int64_t window, std::int64_t halt) {

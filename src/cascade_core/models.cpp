@@ -44,6 +44,15 @@ void PopulationModel::validate() const {
   tiers.validate();
   require(rate(mmr), "mmr", "must be in [0, 1)", mmr);
   require(finite(maint_amount), "maint_amount", "must be finite", maint_amount);
+  if (tiers.notional_floor.empty()) {
+    check_margin_rules(margin_rule, tier_rule, std::span<const double>(&mmr, 1), "mmr");
+  } else {
+    check_margin_rules(margin_rule, tier_rule, tiers.mmr, "tiers.mmr");
+  }
+  if (leverage_limit != LeverageLimit::clip && leverage_limit != LeverageLimit::ignore) {
+    throw InputError("leverage_limit", "a population draws positions at their tier's max_leverage ('clip') or "
+                                       "above it ('ignore'); 'reject' is not a sampling rule");
+  }
 }
 
 void BookModel::validate() const {

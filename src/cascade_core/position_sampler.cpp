@@ -107,6 +107,18 @@ double size_of(const PopulationModel& model, const Sizing& sizing, double u_size
   return sizing.size_scale;
 }
 
+// Whether a population's positions take the tier of their notional at the liquidation price.
+bool resolves_at_liquidation(const PopulationModel& model) noexcept {
+  return !model.tiers.notional_floor.empty() && model.tier_rule == TierRule::liquidation &&
+         model.margin_rule.basis == MarginBasis::mark;
+}
+
+// A drawn margin raised to its tier's max_leverage when above it.
+double capped_margin(const TierTable& tiers, double notional, double margin, std::size_t tier) noexcept {
+  const double cap = tiers.max_leverage[tier];
+  return above_leverage_cap(notional, margin, cap) ? notional / cap : margin;
+}
+
 bool live(int side, double liq, double ref_price) noexcept {
   return side > 0 ? liq < ref_price : liq > ref_price;
 }
@@ -120,6 +132,7 @@ PositionDraw draw_position(const PopulationModel& model, const Sizing& sizing, d
   PositionDraw d;
   d.side = side;
   double notional = 0.0;
+  std::size_t entry_tier = 0;
   std::optional<Stream> t_stream;
   if (model.entry_distribution == Entry::student_t) t_stream.emplace(seed, scenario, Purpose::entry, j);
   for (std::uint32_t attempt = 0; attempt < max_scenario_draws; ++attempt) {
@@ -129,9 +142,9 @@ PositionDraw draw_position(const PopulationModel& model, const Sizing& sizing, d
       d.mmr = model.mmr;
       d.maint_amount = model.maint_amount;
       if (!model.tiers.notional_floor.empty()) {
-        const std::size_t tier = model.tiers.tier_of(notional);
-        d.mmr = model.tiers.mmr[tier];
-        d.maint_amount = model.tiers.maint_amount[tier];
+        entry_tier = model.tiers.tier_of(notional);
+        d.mmr = model.tiers.mmr[entry_tier];
+        d.maint_amount = model.tiers.maint_amount[entry_tier];
       }
     }
     const double leverage = model.leverage[leverage_choice(unit_from_u32(w[0]), sizing.cumulative)];
@@ -145,8 +158,19 @@ PositionDraw draw_position(const PopulationModel& model, const Sizing& sizing, d
     }
     d.qty = notional / d.entry_price;
     d.margin = notional / leverage;
+    if (!model.tiers.max_leverage.empty() && model.leverage_limit == LeverageLimit::clip) {
+      d.margin = capped_margin(model.tiers, notional, d.margin, entry_tier);
+    }
+    if (resolves_at_liquidation(model)) {
+      const std::size_t k = model.tiers.tier_at_liquidation(side, d.qty, d.entry_price, d.margin, model.margin_rule);
+      d.mmr = model.tiers.mmr[k];
+      d.maint_amount = model.tiers.maint_amount[k];
+    }
     if (!model.exclude_underwater) break;
-    if (live(side, liquidation_price(side, d.qty, d.entry_price, d.margin, d.mmr, d.maint_amount), ref_price)) break;
+    if (live(side, liquidation_price(side, d.qty, d.entry_price, d.margin, d.mmr, d.maint_amount, model.margin_rule),
+             ref_price)) {
+      break;
+    }
   }
   return d;
 }
@@ -162,6 +186,7 @@ struct BatchColumns {
   std::array<std::uint32_t, batch> w0, w1, w2, w3;
   std::array<double, batch + 8> side;  // (as item)
   std::array<double, batch> notional, leverage, entry, qty, margin, mmr, maint, liq;
+  std::array<std::uint32_t, batch> tier;  // the tier of the drawn notional (with tiers)
   std::array<double, batch> u, z;  // scratch: uniforms and their normal quantiles
 };
 
@@ -222,6 +247,7 @@ void draw_sizes(std::size_t m, const PopulationModel& model, const Sizing& sizin
   for (std::size_t i = 0; i < m; ++i) {
     b.mmr[i] = tier_mmr[0];
     b.maint[i] = tier_maint[0];
+    b.tier[i] = k[i] > 0 ? k[i] - 1 : 0;
   }
   for (std::size_t t = 1; t < used; ++t) {
     const double r = tier_mmr[t], a = tier_maint[t];
@@ -229,6 +255,27 @@ void draw_sizes(std::size_t m, const PopulationModel& model, const Sizing& sizin
       b.mmr[i] = k[i] > t ? r : b.mmr[i];
       b.maint[i] = k[i] > t ? a : b.maint[i];
     }
+  }
+}
+
+// A drawn position's margin within its tier's max_leverage (clip), its tier at the liquidation
+// price (TierRule::liquidation, mark basis) and its liquidation price: what draw_position does
+// for one position, for a batch (the same operations in the same order).
+void apply_margin_rules(std::size_t m, const PopulationModel& model, BatchColumns& b) {
+  const TierTable& tiers = model.tiers;
+  const MarginRule rule = model.margin_rule;
+  if (!tiers.max_leverage.empty() && model.leverage_limit == LeverageLimit::clip) {
+    for (std::size_t i = 0; i < m; ++i) b.margin[i] = capped_margin(tiers, b.notional[i], b.margin[i], b.tier[i]);
+  }
+  if (resolves_at_liquidation(model)) {
+    for (std::size_t i = 0; i < m; ++i) {
+      const std::size_t k = tiers.tier_at_liquidation(b.side[i], b.qty[i], b.entry[i], b.margin[i], rule);
+      b.mmr[i] = tiers.mmr[k];
+      b.maint[i] = tiers.maint_amount[k];
+    }
+  }
+  for (std::size_t i = 0; i < m; ++i) {
+    b.liq[i] = liquidation_price(b.side[i], b.qty[i], b.entry[i], b.margin[i], b.mmr[i], b.maint[i], rule);
   }
 }
 
@@ -255,13 +302,10 @@ void draw_terms(std::size_t m, const PopulationModel& model, const Sizing& sizin
     for (std::size_t i = 0; i < m; ++i) b.entry[i] = ref_price * det_exp(spread * z[i]);
   }
   for (std::size_t i = 0; i < m; ++i) {
-    const double s = b.side[i];
-    const double qty = b.notional[i] / b.entry[i];
-    const double margin = b.notional[i] / b.leverage[i];
-    b.qty[i] = qty;
-    b.margin[i] = margin;
-    b.liq[i] = liquidation_price(s, qty, b.entry[i], margin, b.mmr[i], b.maint[i]);
+    b.qty[i] = b.notional[i] / b.entry[i];
+    b.margin[i] = b.notional[i] / b.leverage[i];
   }
+  apply_margin_rules(m, model, b);
 }
 
 // For each byte, the positions of its set bits, lowest first (the rest 0).
@@ -374,7 +418,9 @@ void sample_batches(const PopulationModel& model, double ref_price, std::uint64_
         b.qty[i] = d.qty;
         b.entry[i] = d.entry_price;
         b.margin[i] = d.margin;
-        b.liq[i] = liquidation_price(side, d.qty, d.entry_price, d.margin, d.mmr, d.maint_amount);
+        b.mmr[i] = d.mmr;
+        b.maint[i] = d.maint_amount;
+        b.liq[i] = liquidation_price(side, d.qty, d.entry_price, d.margin, d.mmr, d.maint_amount, model.margin_rule);
       }
     } else {
       draw_terms(m, model, sizing, ref_price, b);
@@ -395,6 +441,7 @@ void sample_batches(const PopulationModel& model, double ref_price, std::uint64_
             r.notional[q] = b.notional[i];
             r.mmr[q] = b.mmr[i];
             r.maint[q] = b.maint[i];
+            r.tier[q] = b.tier[i];
           }
           philox_blocks(padded(left), r.item.data(), position_purpose | attempt, sc_lo, sc_hi, key,
                         r.w0.data(), r.w1.data(), r.w2.data(), r.w3.data());
@@ -405,6 +452,8 @@ void sample_batches(const PopulationModel& model, double ref_price, std::uint64_
             b.qty[i] = r.qty[q];
             b.entry[i] = r.entry[q];
             b.margin[i] = r.margin[q];
+            b.mmr[i] = r.mmr[q];
+            b.maint[i] = r.maint[q];
             b.liq[i] = r.liq[q];
             lane[still] = i;
             still += live(static_cast<int>(r.side[q]), r.liq[q], ref_price) ? 0 : 1;
@@ -429,14 +478,14 @@ std::size_t expected_size(const PopulationModel& model, int only_side) noexcept 
 // population's count (position_in_domain with that set's `share`).
 CASCADE_CORE_SIMD_CLONES
 bool append_triggers(std::size_t m, const BatchColumns& b, const TriggerOrderKey& key, double share,
-                     Trigger* __restrict out, std::uint64_t& lo, std::uint64_t& hi) noexcept {
+                     const MarginRule& rule, Trigger* __restrict out, std::uint64_t& lo, std::uint64_t& hi) noexcept {
   std::array<double, batch> bankrupt;
   std::uint64_t key_lo = lo, key_hi = hi;
   int bad = 0;
   for (std::size_t i = 0; i < m; ++i) {
     const double s = b.side[i], q = b.qty[i], e = b.entry[i], g = b.margin[i], price = b.liq[i];
     const double bk = bankruptcy_price(s, q, e, g);
-    bad |= position_in_domain(s, q, e, g, b.mmr[i], b.maint[i], price, bk, share) ? 0 : 1;
+    bad |= position_in_domain(s, q, e, g, b.mmr[i], b.maint[i], price, bk, share, rule) ? 0 : 1;
     bankrupt[i] = bk;
     const std::uint64_t k = key.of(price);
     key_lo = std::min(key_lo, k);
@@ -489,10 +538,11 @@ void sample_triggers(const PopulationModel& model, double ref_price, std::uint64
   const TriggerOrderKey key(direction);
   const double share = sum_bound(static_cast<std::size_t>(model.count));  // as for sample_scenario's set
   sample_batches(model, ref_price, seed, scenario, only_side, cancel,
-                 [&out, &key, share](std::size_t m, const BatchColumns& b) {
+                 [&out, &key, share, &model](std::size_t m, const BatchColumns& b) {
                    const std::size_t at = out.records.size();
                    out.records.resize(at + m);
-                   if (!append_triggers(m, b, key, share, out.records.data() + at, out.key_lo, out.key_hi)) {
+                   if (!append_triggers(m, b, key, share, model.margin_rule, out.records.data() + at, out.key_lo,
+                                        out.key_hi)) {
                      out.valid = false;
                    }
                  });

@@ -67,8 +67,9 @@ void copy_columns(std::size_t n, const PositionColumns& columns, const ColumnCop
 // is valid: every rule is checked without a branch (written as range checks that are false for
 // NaN), so the loop vectorises; the first bad value is found afterwards by the slow path.
 CASCADE_CORE_SIMD_CLONES
-bool compute_prices(std::size_t n, const PositionColumns& columns, double share, double* __restrict liq,
-                    double* __restrict bankruptcy) {
+bool compute_prices(std::size_t n, const PositionColumns& columns, double share, const MarginRule& set_rule,
+                    double* __restrict liq, double* __restrict bankruptcy) {
+  const MarginRule rule = set_rule;  // (a local: loop-invariant for the vectoriser)
   const std::int8_t* __restrict side = columns.side.data();
   const double* __restrict qty = columns.qty.data();
   const double* __restrict entry = columns.entry_price.data();
@@ -79,9 +80,9 @@ bool compute_prices(std::size_t n, const PositionColumns& columns, double share,
   for (std::size_t i = 0; i < n; ++i) {
     const double s = side[i];
     const double q = qty[i], e = entry[i], m = margin[i], r = mmr[i], a = maint[i];
-    const double price = liquidation_price(s, q, e, m, r, a);
+    const double price = liquidation_price(s, q, e, m, r, a, rule);
     const double bankrupt = bankruptcy_price(s, q, e, m);
-    bad |= position_in_domain(s, q, e, m, r, a, price, bankrupt, share) ? 0 : 1;
+    bad |= position_in_domain(s, q, e, m, r, a, price, bankrupt, share, rule) ? 0 : 1;
     liq[i] = price;
     bankruptcy[i] = bankrupt;
   }
@@ -90,7 +91,9 @@ bool compute_prices(std::size_t n, const PositionColumns& columns, double share,
 
 }  // namespace
 
-PositionSet::PositionSet(const PositionColumns& columns, bool copy) : columns_(columns) {
+PositionSet::PositionSet(const PositionColumns& columns, bool copy, const MarginRule& rule)
+    : columns_(columns), rule_(rule) {
+  rule.validate();
   const std::size_t n = columns.side.size();
   check_length(n, columns.qty.size(), "qty");
   check_length(n, columns.entry_price.size(), "entry_price");
@@ -118,7 +121,7 @@ PositionSet::PositionSet(const PositionColumns& columns, bool copy) : columns_(c
                                              own_[2].data() + at, own_[3].data() + at, own_[4].data() + at});
     }
     // the set's columns: with copy, the block just written, still in cache
-    all_ok &= compute_prices(m, rows(columns_, at, m), sum_bound(n), liq_.data() + at, bankrupt_.data() + at);
+    all_ok &= compute_prices(m, rows(columns_, at, m), sum_bound(n), rule_, liq_.data() + at, bankrupt_.data() + at);
   }
   if (!all_ok) validate_and_report(n);
   // Each side's positions, for its sort: without a branch (sides are unpredictable), every
@@ -150,6 +153,7 @@ void PositionSet::validate_and_report(std::size_t n) const {
     if (!std::isfinite(entry) || entry <= 0.0) reject("entry_price", i, "must be finite and > 0", entry);
     if (!std::isfinite(margin) || margin < 0.0) reject("margin", i, "must be finite and >= 0", margin);
     if (!std::isfinite(mmr) || mmr < 0.0 || mmr >= 1.0) reject("mmr", i, "must be in [0, 1)", mmr);
+    if (!(rule_.price_rate(mmr) < 1.0)) reject("mmr", i, "plus close_fee must be < 1", mmr);
     if (!std::isfinite(maint)) reject("maint_amount", i, "must be finite", maint);
   }
   const double share = sum_bound(n);
@@ -166,7 +170,7 @@ void PositionSet::validate_and_report(std::size_t n) const {
   for (std::size_t i = 0; i < n; ++i) {
     const int side = c.side[i];
     const double liq = cascade_core::liquidation_price(side, c.qty[i], c.entry_price[i], c.margin[i],
-                                                       c.mmr[i], c.maint_amount[i]);
+                                                       c.mmr[i], c.maint_amount[i], rule_);
     const double bankrupt = cascade_core::bankruptcy_price(side, c.qty[i], c.entry_price[i], c.margin[i]);
     if (!std::isfinite(liq) || !std::isfinite(bankrupt)) {
       reject("qty", i, "liquidation price overflows for this position", c.qty[i]);

@@ -22,7 +22,7 @@ constexpr double inf = std::numeric_limits<double>::infinity();
 // (fills and takes summed in another order), not a position or an inventory: it counts as 0.
 constexpr double dust = 1e-12;
 
-enum class State : std::uint8_t { open, queued, liquidated };
+enum class State : std::uint8_t { open, queued, liquidated, cooling };
 
 class Simulation {
  public:
@@ -38,6 +38,9 @@ class Simulation {
     if (config.policy.partial_tiers) tier_cap_.assign(n, std::numeric_limits<std::uint32_t>::max());
     last_ = mark_ = centre0_;
     fund_ = config.insurance_fund;
+    // a cooldown of c time units ends at the first step at least c after the slice
+    cooldown_steps_ = static_cast<std::int64_t>(
+        std::min(std::ceil(config.policy.slice_cooldown / config.dt), static_cast<double>(config.steps) + 1.0));
   }
 
   SimulationResult run(const std::atomic<bool>* cancel) {
@@ -108,6 +111,28 @@ class Simulation {
     }
   }
 
+  // Position i's liquidation price with its current size, margin and tier.
+  [[nodiscard]] double liquidation_price_of(std::uint32_t i) const noexcept {
+    return liquidation_price(cols_.side[i], open_qty_[i], cols_.entry_price[i], margin_[i], mmr_[i], maint_[i],
+                             positions_.rule());
+  }
+
+  // Back to open at liquidation price `liq`: queued again when the mark reaches it.
+  void relist(std::uint32_t i, double liq) {
+    if (cols_.side[i] > 0) relisted_longs_.emplace(liq, i); else relisted_shorts_.emplace(liq, i);
+  }
+
+  // Positions whose cooldown after a slice has ended are open again, at their new liquidation price.
+  void end_cooldowns() {
+    while (!cooling_.empty() && cooling_.front().first <= step_) {
+      const std::uint32_t i = cooling_.front().second;
+      cooling_.pop_front();
+      if (state_[i] != State::cooling) continue;
+      state_[i] = State::open;
+      relist(i, liquidation_price_of(i));
+    }
+  }
+
   // Moves every newly triggered position into the queues, in trigger order.
   void enqueue() {
     const auto& longs = positions_.at_risk(Direction::down);
@@ -138,6 +163,7 @@ class Simulation {
 
   void liquidate() {
     const auto& policy = config_.policy;
+    end_cooldowns();
     std::int64_t budget = policy.max_orders_per_step > 0 ? policy.max_orders_per_step
                                                          : std::numeric_limits<std::int64_t>::max();
     // Each pass closes a queued position for good or moves it down a tier (close()), so the
@@ -229,7 +255,7 @@ class Simulation {
       // Hyperliquid-like backstop: too little equity left for a market order
       const double q = open_qty_[i];
       const double equity = margin_[i] + side * q * (mark_ - entry);
-      const double maintenance = mmr_[i] * q * mark_ - maint_[i];
+      const double maintenance = maintenance_requirement(q, entry, mark_, mmr_[i], maint_[i], positions_.rule());
       if (equity < policy.backstop_fraction * maintenance) {
         const double realised = takeover(i, q, mark_);
         fund_ += equity;  // the vault keeps the collateral left (or absorbs its deficit)
@@ -262,13 +288,27 @@ class Simulation {
         tier_cap_[i] = static_cast<std::uint32_t>(tier);
         mmr_[i] = policy.tiers.mmr[tier];
         maint_[i] = policy.tiers.maint_amount[tier];
-        const double liq = liquidation_price(side, open_qty_[i], entry, margin_[i], mmr_[i], maint_[i]);
+        const double liq = liquidation_price_of(i);
         if (side > 0 ? mark_ > liq : mark_ < liq) {  // safe in the lower tier: back to open
           state_[i] = State::open;
-          if (side > 0) relisted_longs_.emplace(liq, i); else relisted_shorts_.emplace(liq, i);
+          relist(i, liq);
           return;
         }
       }
+    }
+    if (policy.slice_above > 0.0 && open_qty_[i] * mark_ > policy.slice_above) {
+      // Hyperliquid-like: a slice of the position, then a cooldown before it may go again
+      const double q = open_qty_[i];
+      const auto [fill, fee] = market_close(i, policy.slice_fraction * q, bankruptcy());
+      if (fill.qty > 0.0) {  // the realised PnL and the fee settle against the margin
+        margin_[i] += side * (fill.notional - entry * fill.qty) - fee;
+        open_qty_[i] = q - fill.qty;
+      }
+      if (fill.unfilled == 0.0 && margin_[i] > 0.0) {
+        state_[i] = State::cooling;
+        cooling_.emplace_back(step_ + cooldown_steps_, i);
+        return;
+      }  // else the book would not take the slice: the rest goes as below
     }
     const double bankrupt = bankruptcy();
     const double left = market_close(i, open_qty_[i], bankrupt).fill.unfilled;
@@ -315,12 +355,22 @@ class Simulation {
   };
 
   void rank(int side, Ranking& ranking) {
+    const bool binance = config_.policy.adl_ranking == LiquidationPolicy::AdlRanking::binance;
     std::vector<std::pair<double, std::uint32_t>> scored;
     for (std::uint32_t j = 0; j < open_qty_.size(); ++j) {
       if (cols_.side[j] != side || state_[j] != State::open || open_qty_[j] <= 0.0) continue;
       const double pnl = side * open_qty_[j] * (mark_ - cols_.entry_price[j]);
       const double equity = margin_[j] + pnl;
       if (equity <= 0.0) continue;
+      if (binance) {
+        // Binance's documented ADL ranking: PnlPercent x MarginRatio, with the position's
+        // isolated margin as its wallet balance
+        const double pnl_percent = std::max(0.0, pnl) / std::max(1.0, margin_[j]);
+        const double mm = maintenance_requirement(open_qty_[j], cols_.entry_price[j], mark_, mmr_[j], maint_[j],
+                                                  positions_.rule());
+        scored.emplace_back(pnl_percent * (mm / equity), j);
+        continue;
+      }
       const double pnl_pct = margin_[j] > 0.0 ? pnl / margin_[j] : (pnl > 0.0 ? inf : -inf);
       const double leverage = open_qty_[j] * mark_ / equity;
       scored.emplace_back(pnl > 0.0 ? pnl_pct * leverage : pnl_pct / leverage, j);
@@ -421,6 +471,8 @@ class Simulation {
   bulk_vector<std::uint32_t> tier_cap_;  // partial_tiers: the highest tier a position may be in
   std::size_t next_long_ = 0, next_short_ = 0;
   std::deque<std::uint32_t> long_queue_, short_queue_;
+  std::deque<std::pair<std::int64_t, std::uint32_t>> cooling_;  // (step the cooldown ends, position), in that order
+  std::int64_t cooldown_steps_ = 0;
   Ranking adl_longs_, adl_shorts_;
   std::int64_t step_ = 0;
   double step_qty_ = 0.0, step_notional_ = 0.0, step_adl_ = 0.0;
@@ -475,6 +527,14 @@ void LiquidationPolicy::validate() const {
           "must be finite and >= 0", max_notional_per_step);
   require(std::isfinite(unwind_per_step) && unwind_per_step >= 0.0, "unwind_per_step", "must be finite and >= 0",
           unwind_per_step);
+  require(std::isfinite(slice_above) && slice_above >= 0.0, "slice_above", "must be finite and >= 0", slice_above);
+  require(std::isfinite(slice_fraction) && slice_fraction > 0.0 && slice_fraction <= 1.0, "slice_fraction",
+          "must be in (0, 1]", slice_fraction);
+  require(std::isfinite(slice_cooldown) && slice_cooldown >= 0.0, "slice_cooldown", "must be finite and >= 0",
+          slice_cooldown);
+  if (adl_ranking != AdlRanking::pnl_leverage && adl_ranking != AdlRanking::binance) {
+    throw InputError("adl_ranking", "must be pnl_leverage or binance");
+  }
 }
 
 SimulationResult simulate(const OrderBook& book, const PositionSet& positions,

@@ -35,6 +35,9 @@ from typing import Any
 import numpy as np
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
+if str(TESTS_DIR) not in sys.path:  # (the literal reference model, tests/reference.py)
+    sys.path.insert(0, str(TESTS_DIR))
+import reference  # noqa: E402
 
 FAILURES = ("bad_message", "wrong_type", "invariant", "hang", "crash", "harness")
 
@@ -199,9 +202,14 @@ def check_positions(ns: dict, var: str, inputs: dict[str, str] | None = None, le
         with np.errstate(all="ignore"):
             positive(p.leverage, f"{var}.leverage")
     if tiers is not None:
-        mmr, maint = _ev(ns, tiers).assign(cols["qty"] * cols["entry_price"])
-        need(np.array_equal(mmr, cols["mmr"]) and np.array_equal(maint, cols["maint_amount"]),
-             f"{var}: mmr/maint_amount differ from the tiers' assignment")
+        # the literal rule (tests/reference.py): each position's tier at its liquidation price
+        t = _ev(ns, tiers)
+        floors, tmmr, tmaint = (np.asarray(x).tolist() for x in (t.notional_floor, t.mmr, t.maint_amount))
+        tier = [reference.tier_at_liquidation(int(cols["side"][i]), float(cols["qty"][i]), float(cols["entry_price"][i]),
+                                              float(cols["margin"][i]), floors, tmmr, tmaint) for i in range(n)]
+        need(np.array_equal(np.asarray(tmmr)[tier], cols["mmr"]) and
+             np.array_equal(np.asarray(tmaint)[tier], cols["maint_amount"]),
+             f"{var}: mmr/maint_amount differ from the tiers' assignment at the liquidation price")
     for direction in ("down", "up"):
         p.is_sorted(direction)
     repr(p)

@@ -33,6 +33,11 @@ struct PopulationModel {
   TierTable tiers;                       // used when non-empty
   double mmr = 0.005;                    // otherwise these
   double maint_amount = 0.0;
+  MarginRule margin_rule;                // basis and close fee of every position's requirement
+  TierRule tier_rule = TierRule::liquidation;  // (entry basis: always the entry notional's tier)
+  // Positions drawn above their tier's max_leverage (tiers.max_leverage) are drawn at it (clip)
+  // or kept (ignore); reject is not a sampling rule.
+  LeverageLimit leverage_limit = LeverageLimit::clip;
   bool exclude_underwater = true;        // redraw positions already past liquidation at ref
 
   void validate() const;

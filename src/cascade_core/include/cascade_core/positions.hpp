@@ -72,7 +72,9 @@ class PositionSet {
   // With `copy`, the set keeps its own copy of the columns (in recycled buffers, copied in the
   // same pass that computes the prices); otherwise it views the caller's, who keeps them alive
   // and unchanged for the set's lifetime.
-  explicit PositionSet(const PositionColumns& columns, bool copy = false);
+  // `rule` is how the maintenance requirement is valued (margin basis, close fee), for every
+  // position of the set.
+  explicit PositionSet(const PositionColumns& columns, bool copy = false, const MarginRule& rule = {});
 
   PositionSet(const PositionSet&) = delete;
   PositionSet& operator=(const PositionSet&) = delete;
@@ -80,6 +82,7 @@ class PositionSet {
   [[nodiscard]] std::size_t size() const noexcept { return columns_.side.size(); }
   [[nodiscard]] const PositionColumns& columns() const noexcept { return columns_; }
   [[nodiscard]] std::span<const std::int8_t> side() const noexcept { return columns_.side; }
+  [[nodiscard]] const MarginRule& rule() const noexcept { return rule_; }
   // Per position, in index order.
   [[nodiscard]] std::span<const double> liquidation_price() const noexcept { return liq_; }
   [[nodiscard]] std::span<const double> bankruptcy_price() const noexcept { return bankrupt_; }
@@ -111,6 +114,7 @@ class PositionSet {
   void validate_and_report(std::size_t n) const;
 
   PositionColumns columns_;
+  MarginRule rule_;
   bulk_vector<std::int8_t> own_side_;  // the columns' own copy (copy = true)
   std::array<bulk_vector<double>, 5> own_;
   Side longs_, shorts_;

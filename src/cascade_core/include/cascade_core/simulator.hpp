@@ -36,6 +36,16 @@ struct LiquidationPolicy {
   // Hyperliquid-like: a triggered position whose equity is below this fraction of its
   // maintenance is taken over whole by the backstop vault (the fund) at the mark. 0: off.
   double backstop_fraction = 0.0;
+  // Hyperliquid-like slices: a triggered position whose notional at the mark is above
+  // `slice_above` sells `slice_fraction` of its size, then waits `slice_cooldown` (time units)
+  // before it may be liquidated again. 0: off.
+  double slice_above = 0.0;
+  double slice_fraction = 0.2;
+  double slice_cooldown = 30.0;
+  // Which opposite positions ADL closes first: `pnl_leverage` ranks by PnL% x effective leverage
+  // (PnL% / effective leverage when losing); `binance` by PnlPercent x MarginRatio as Binance
+  // documents it: max(0, upnl) / max(1, wallet) times MM / (wallet + upnl) (0 when that is <= 0).
+  enum class AdlRanking : std::int8_t { pnl_leverage = 0, binance = 1 } adl_ranking = AdlRanking::pnl_leverage;
 
   void validate() const;  // InputError naming the field
 };
