@@ -5,7 +5,8 @@
 
 Each engine benchmark named ``test_<case>_engine[<param>]`` is paired with
 ``test_<case>_numpy[<param>]`` from the same run; the ratio is NumPy's median time over the
-engine's (higher is better). Absolute times are machine-specific and not printed.
+engine's (higher is better). ``_python_loop`` and ``_entry_rule`` (the engine with the previous
+rule: a ratio near 1 means the new rule costs nothing) are paired the same way. Absolute times are machine-specific and not printed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-PATTERN = re.compile(r"^test_(?P<case>.+)_(?P<impl>engine|numpy|python_loop)(?P<param>\[.*\])?$")
+PATTERN = re.compile(r"^test_(?P<case>.+)_(?P<impl>engine|numpy|python_loop|entry_rule)(?P<param>\[.*\])?$")
 
 
 def main(path: str) -> None:
@@ -37,12 +38,13 @@ def main(path: str) -> None:
         engine = impls["engine"]
         note = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                          for k, v in engine.get("extra_info", {}).items() if k != "items")
-        for baseline in ("numpy", "python_loop"):
+        for baseline in ("numpy", "python_loop", "entry_rule"):
             if baseline in impls:
                 # per item (scenario, shock) when the two sides ran different counts
                 per = lambda b: b["stats"]["median"] / b.get("extra_info", {}).get("items", 1)  # noqa: E731
                 ratio = per(impls[baseline]) / per(engine)
-                print(f"| {group} | {case}{param} vs {baseline} | {ratio:.1f}x | {note} |")
+                digits = 2 if ratio < 2 else 1
+                print(f"| {group} | {case}{param} vs {baseline} | {ratio:.{digits}f}x | {note} |")
     # how the engine's own cost scales across the parameters of one case
     by_case: dict[tuple[str, str], list[tuple[str, float]]] = {}
     for (group, case, param), impls in medians.items():
