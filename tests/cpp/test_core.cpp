@@ -238,6 +238,41 @@ struct SmallCascade {
   std::vector<double> qty{1.0, 1.0}, entry{100.0, 100.0}, margin{1.5, 10.0}, zero{0.0, 0.0};
 };
 
+TEST_CASE("margin rules: Bybit's entry-basis example and the tier at the liquidation price") {
+  // Bybit: long 1 BTC at 20,000, 50x (margin 400), mmr 0.5 %, requirement at entry -> 19,700
+  const cc::MarginRule at_entry{cc::MarginBasis::entry, 0.0};
+  CHECK(std::abs(cc::liquidation_price(1, 1.0, 20000.0, 400.0, 0.005, 0.0, at_entry) - 19700.0) < 1e-9);
+  // at mark basis without a fee, the rule's form is the six-argument form, to the bit
+  CHECK(cc::liquidation_price(-1, 0.3, 101.0, 7.0, 0.01, 0.2, cc::MarginRule{}) ==
+        cc::liquidation_price(-1, 0.3, 101.0, 7.0, 0.01, 0.2));
+  // Binance BTCUSDT's first brackets: 0.52 BTC at 100,000, 20x: entry notional 52,000 (second
+  // bracket), liquidation notional ~49,600 (first): the tier at the liquidation price is 0
+  cc::TierTable table;
+  table.notional_floor = {0.0, 50000.0, 600000.0};
+  table.mmr = {0.004, 0.005, 0.0065};
+  table.maint_amount = cc::TierTable::continuous_maint_amount(table.notional_floor, table.mmr);
+  CHECK(table.tier_at_liquidation(1, 0.52, 100000.0, 2600.0, cc::MarginRule{}) == 0);
+  CHECK(table.tier_for(cc::TierRule::entry, 1, 0.52, 100000.0, 2600.0, cc::MarginRule{}) == 1);
+  // a short growing into the next bracket: 0.49 BTC at 100,000, 20x -> tier 1
+  CHECK(table.tier_at_liquidation(-1, 0.49, 100000.0, 2450.0, cc::MarginRule{}) == 1);
+  // leverage limits: 1,000x where the tier allows 100x is rejected naming leverage, or clipped
+  table.max_leverage = {125.0, 100.0, 75.0};
+  const std::vector<std::int8_t> side{1};
+  const std::vector<double> qty{1.0}, entry{100000.0}, margin{100.0};
+  std::vector<double> mmr(1), maint(1), out_margin(1);
+  bool raised = false;
+  try {
+    (void)cc::assign_tiers(table, side, qty, entry, margin, {}, cc::TierRule::liquidation, cc::LeverageLimit::reject,
+                           mmr, maint, out_margin);
+  } catch (const cc::InputError& error) {
+    raised = error.field() == "leverage" && error.index() == 0;
+  }
+  CHECK(raised);
+  CHECK(cc::assign_tiers(table, side, qty, entry, margin, {}, cc::TierRule::liquidation, cc::LeverageLimit::clip,
+                         mmr, maint, out_margin) == 1);
+  CHECK(std::abs(out_margin[0] - 1000.0) < 1e-9);
+}
+
 TEST_CASE("cascade: a sell of 1.5 moves to 98, liquidates the long at 98.5 and ends at 97") {
   const SmallCascade s;
   const cc::PositionSet positions(cc::PositionColumns{s.side, s.qty, s.entry, s.margin, s.zero, s.zero});
