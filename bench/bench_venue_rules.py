@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import numpy_baseline as npb
 import pytest
-from conftest import agree
 
 import liqcascade as lc
+from conftest import agree
 
 SHOCK = -0.05
 TIERS = lc.MaintenanceTiers.binance_btcusdt()

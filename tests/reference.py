@@ -173,7 +173,7 @@ def cascade(book: dict, positions: dict, *, shock: float | None = None, sell_qty
         down = sell_qty is not None
     direction = "down" if down else "up"
     levels = [[p, q] for p, q in zip(book["bid_price"] if down else book["ask_price"],
-                                     book["bid_qty"] if down else book["ask_qty"])]
+                                     book["bid_qty"] if down else book["ask_qty"], strict=False)]
     result = Result(direction, ref_price, ref_price, ref_price, liquidated=[False] * n,
                     fill_price=[math.nan] * n)
     if shock == 0.0:

@@ -117,8 +117,8 @@ def test_engine_tiers_agree_with_the_literal_rule(args):
     floors, rates, rows, fee = args
     mmr = sorted(rates[: len(floors)])  # rates rising with the notional, as every venue's
     tiers = lc.MaintenanceTiers(floors, mmr)  # continuous cum
-    side, qty, entry, lev = (list(x) for x in zip(*rows))
-    margin = [q * e / v for q, e, v in zip(qty, entry, lev)]
+    side, qty, entry, lev = (list(x) for x in zip(*rows, strict=False))
+    margin = [q * e / v for q, e, v in zip(qty, entry, lev, strict=False)]
     p = lc.Positions(side, qty, entry, margin, tiers=tiers, close_fee=fee)
     maint = tiers.maint_amount.tolist()
     e_mmr, e_maint, e_margin = ref.assign_tiers(side, qty, entry, margin, floors, mmr, maint, close_fee=fee)
@@ -140,8 +140,8 @@ def test_engine_prices_agree_with_the_reference_for_each_basis(args, basis, tier
     floors, rates, rows, fee = args
     mmr = sorted(rates[: len(floors)])
     tiers = lc.MaintenanceTiers(floors, mmr)
-    side, qty, entry, lev = (list(x) for x in zip(*rows))
-    margin = [q * e / v for q, e, v in zip(qty, entry, lev)]
+    side, qty, entry, lev = (list(x) for x in zip(*rows, strict=False))
+    margin = [q * e / v for q, e, v in zip(qty, entry, lev, strict=False)]
     if basis == "entry" and tier_rule == "liquidation":
         with pytest.raises(ValueError, match="^tier_rule: "):
             lc.Positions(side, qty, entry, margin, tiers=tiers, basis=basis, tier_rule=tier_rule)
@@ -182,7 +182,7 @@ def test_population_samples_follow_the_same_rules():
     np.testing.assert_array_equal(
         bybit.liquidation_price,
         [ref.liquidation_price_rule(int(a), b, c, d, e, f, "entry") for a, b, c, d, e, f in
-         zip(bybit.side, bybit.qty, bybit.entry_price, bybit.margin, bybit.mmr, bybit.maint_amount)])
+         zip(bybit.side, bybit.qty, bybit.entry_price, bybit.margin, bybit.mmr, bybit.maint_amount, strict=False)])
 
 
 # -- leverage limits ------------------------------------------------------------------------------

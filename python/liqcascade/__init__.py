@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _distribution_version
 
-from . import datasets
+from . import datasets, tier_tables
 from ._warnings import LiqcascadeWarning
 from .book import BookDepth, OrderBook
 from .cascade import CascadeResult, CascadeTrace, cascade, cascade_many
@@ -88,6 +88,7 @@ __all__ = [
     "Positions",
     "cascade",
     "datasets",
+    "tier_tables",
     "__version__",
     "buffer_cache",
     "get_include",

@@ -9,8 +9,18 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._validation import (FloatArray, choice, common_length, core_enum, first_bad, float_column, float_values,
-                          readonly, real_scalar, side_column)
+from ._validation import (
+    FloatArray,
+    choice,
+    common_length,
+    core_enum,
+    first_bad,
+    float_column,
+    float_values,
+    readonly,
+    real_scalar,
+    side_column,
+)
 
 #: Maintenance margin rate used when neither ``mmr`` nor ``tiers`` is given (0.5 %).
 DEFAULT_MMR = 0.005
@@ -103,7 +113,7 @@ class MaintenanceTiers:
         in its own tier ``k``."""
         values = float_values(notional, "notional")
         mmr, maint = self.assign(values)
-        return cast(FloatArray, mmr * values - maint)
+        return mmr * values - maint
 
     def __repr__(self) -> str:
         return f"MaintenanceTiers({len(self)} tiers, mmr {self.mmr[0]:g}..{self.mmr[-1]:g})"
