@@ -228,3 +228,59 @@ def test_positions_with_a_rule_pickle():
     q = pickle.loads(pickle.dumps(p))
     assert q.basis == "entry" and q.close_fee == 0.001
     np.testing.assert_array_equal(q.liquidation_price, p.liquidation_price)
+
+
+# -- the venues' rule sets and the main job -----------------------------------------------------
+
+def test_venue_rules_bundle_each_venues_table_basis_and_engine():
+    from liqcascade.tier_tables import venue_tiers
+    from liqcascade.venues import VENUES, venue_rules
+
+    assert VENUES == ("binance", "bybit", "hyperliquid")
+    binance, bybit, hyper = (venue_rules(v) for v in VENUES)
+    assert binance.basis == "mark" and binance.policy.adl_ranking == "binance"
+    assert bybit.basis == "entry" and bybit.policy.partial_tiers
+    np.testing.assert_array_equal(bybit.policy.tiers.mmr, venue_tiers("bybit", "BTCUSDT").mmr)  # its own table
+    assert hyper.policy.slice_above == 100_000.0 and hyper.tiers.mmr[0] == 1 / (2 * 40)
+    # the same position under each: Bybit's entry basis, Hyperliquid's 1.25 % (40x max) maintenance
+    prices = {v.name: v.positions(1, 1.0, 20_000.0, 400.0).liquidation_price[0] for v in (binance, bybit, hyper)}
+    assert prices["bybit"] == pytest.approx(19_700.0)  # tier 1 of Bybit's table: 0.5 %
+    assert prices["binance"] == pytest.approx((20_000 - 400) / 0.996)  # first bracket 0.4 %, at the mark
+    # (50x is above Hyperliquid's 40x: its margin is raised to 500 first, see below)
+    assert prices["hyperliquid"] == pytest.approx((20_000 - 500) / (1 - 0.0125))
+    # 50x is above Hyperliquid's 40x: the margin is raised to the limit (clip), or refused
+    assert hyper.positions(1, 1.0, 20_000.0, 400.0).margin[0] == pytest.approx(500.0)
+    with pytest.raises(ValueError, match=r"^leverage\[0\]"):
+        hyper.positions(1, 1.0, 20_000.0, 400.0, leverage_limit="reject")
+    population = bybit.population(count=2_000)
+    assert population.basis == "entry" and population.tier_rule is None
+    assert population.sample(seed=1).basis == "entry"
+    with pytest.raises(ValueError, match="^venue: expected one of 'binance', 'bybit', 'hyperliquid'"):
+        venue_rules("okx")
+
+
+def test_shocks_venue_shows_each_venue_side_by_side(capsys):
+    import json
+
+    from liqcascade import cli
+
+    assert cli.main(["shocks", "--venue", "all", "--positions", "20000", "--shocks=-5%,3%", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["venues"]) == ["binance", "bybit", "hyperliquid"]
+    for name, venue in out["venues"].items():
+        assert len(venue["results"]) == 2 and venue["results"][0]["shock_move"] == pytest.approx(-0.05)
+        assert venue["basis"] == ("entry" if name == "bybit" else "mark")
+    # each venue's row equals a direct cascade on that venue's population (same seed)
+    from liqcascade.scenarios import calibrated_book
+    from liqcascade.venues import venue_rules
+
+    positions = venue_rules("hyperliquid").population(count=20_000).sample(seed=0, book_model=lc.BookModel())
+    direct = lc.cascade(calibrated_book(), positions, -0.05)
+    assert out["venues"]["hyperliquid"]["results"][0]["final_price"] == direct.final_price
+    assert out["venues"]["hyperliquid"]["results"][0]["n_liquidated"] == direct.n_liquidated
+    assert cli.main(["shocks", "--venue", "bybit,binance", "--positions", "5000", "--shocks=-3%"]) == 0
+    text = capsys.readouterr().out
+    assert "bybit" in text and "binance" in text and "hyperliquid" not in text
+    with pytest.raises(SystemExit):
+        cli.main(["shocks", "--venue", "okx"])
+    assert "venue: expected binance, bybit, hyperliquid or all, got 'okx'" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """``liqcascade``: the command-line main jobs.
 
 ``liqcascade run``     a Monte Carlo study on the default scenario, printing its summary.
-``liqcascade shocks``  the default scenario under a list of fixed shocks, as a table.
+``liqcascade shocks``  the default scenario under a list of fixed shocks, as a table
+                       (``--venue``: under each venue's margin rules, side by side).
 ``liqcascade simulate`` the default scenario through time, through an exchange's engine.
 """
 
@@ -57,6 +58,19 @@ class _Parser(argparse.ArgumentParser):
 
 class _UsageError(Exception):
     """An option that parses but does not fit the others (or the file system)."""
+
+
+def _venue_list(text: str) -> list[str]:
+    """``binance,bybit`` or ``all``."""
+    from .venues import VENUES
+
+    names = list(VENUES) if text.strip() == "all" else [item.strip() for item in text.split(",") if item.strip()]
+    for name in names:
+        if name not in VENUES:
+            raise argparse.ArgumentTypeError(f"venue: expected {', '.join(VENUES)} or all, got {name!r}")
+    if not names:
+        raise argparse.ArgumentTypeError("venue: name at least one venue")
+    return list(dict.fromkeys(names))
 
 
 def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -127,6 +141,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="number of positions (default 1,000,000; open interest stays the same)")
     shocks.add_argument("--seed", type=_seed, default=0, help="seed of the position population (default 0)")
     shocks.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    shocks.add_argument("--venue", type=_venue_list, default=None, metavar="VENUES",
+                        help="the same positions under each venue's margin rules side by side: a comma-separated "
+                             "list of binance, bybit, hyperliquid, or all")
 
     sim = commands.add_parser("simulate", help="the default scenario through time (key moments)")
     sim.add_argument("--policy", choices=("binance", "bybit", "hyperliquid"), default="binance")
@@ -240,6 +257,8 @@ def run_study(args: argparse.Namespace) -> str:
 
 
 def run_shocks(args: argparse.Namespace) -> str:
+    if args.venue:
+        return run_venue_shocks(args)
     start = time.perf_counter()
     book = calibrated_book()
     positions = default_positions(n=args.positions, seed=args.seed)
@@ -278,6 +297,75 @@ def run_shocks(args: argparse.Namespace) -> str:
     lines.append("")
     lines.append(f"{len(rows)} cascades in {elapsed * 1e3:.1f} ms after building the scenario in "
                  f"{built - start:.2f} s (sort included in the first cascade's time).")
+    return "\n".join(lines)
+
+
+def _above_max_leverage(positions: Any, tiers: Any) -> int:
+    """How many positions are levered above their entry tier's max_leverage."""
+    if tiers.max_leverage is None:
+        return 0
+    cap = tiers.max_leverage[tiers.tier_of(positions.notional)]
+    return int((positions.leverage > cap * (1 + 1e-9)).sum())
+
+
+def run_venue_shocks(args: argparse.Namespace) -> str:
+    """The default population drawn under each venue's margin rules — the same draws (side,
+    size, leverage, entry) from the same seed, each position margined as the venue does, one
+    the venue would not accept (above its max leverage) drawn at its limit, one already past
+    its liquidation price there redrawn as in every study — each cascaded on the default book
+    under every shock."""
+    from .models import BookModel
+    from .venues import BTC_SYMBOL, venue_rules
+
+    start = time.perf_counter()
+    book = calibrated_book()
+    # the draws before any venue's leverage limit: how many each venue draws at its limit
+    base = PositionPopulation(count=args.positions, leverage_limit="ignore").sample(
+        seed=args.seed, book_model=BookModel(mid=DEFAULT_MID))
+    results: dict[str, Any] = {}
+    for name in args.venue:
+        rules = venue_rules(name)
+        positions = rules.population(count=args.positions).sample(seed=args.seed, book_model=BookModel(mid=DEFAULT_MID))
+        positions.prepare()
+        results[name] = {
+            "symbol": BTC_SYMBOL[name],
+            "tiers": len(rules.tiers),
+            "basis": rules.basis,
+            "tier_rule": "entry" if rules.basis == "entry" else "liquidation",
+            "close_fee": rules.close_fee,
+            "open_interest": float(positions.notional.sum()),
+            "above_max_leverage": _above_max_leverage(base, rules.tiers),
+            "results": [cascade(book, positions, shock).to_dict() for shock in args.shocks],
+        }
+    elapsed = time.perf_counter() - start
+    if args.json:
+        return json.dumps({"scenario": {"mid": DEFAULT_MID, "positions": args.positions, "seed": args.seed,
+                                        "open_interest": float(base.notional.sum()), "seconds": elapsed},
+                           "venues": results}, indent=2)
+    names = list(results)
+    width = 11
+    lines = [
+        f"liqcascade {__version__} - the default scenario under each venue's margin rules (mid {DEFAULT_MID:,.0f})",
+        f"  {args.positions:,} positions drawn from the same seed ({args.seed}), margined as each venue does:",
+    ]
+    for name, r in results.items():
+        at = "entry value" if r["basis"] == "entry" else "mark"
+        tier = "entry notional" if r["tier_rule"] == "entry" else "liquidation price"
+        lines.append(f"    {name:<12} {r['symbol']} table ({r['tiers']} tiers), maintenance at the {at}, tier at the "
+                     f"{tier}; {r['above_max_leverage']:,} drawn at its max leverage")
+    lines.append("")
+    heads = ("final move", "liquidated ($M)", "bad debt ($k)")
+    block = len(names) * (width + 1) - 1
+    lines.append(f"{'':>7} " + " ".join(f"{h:^{block}}" for h in heads).rstrip())
+    lines.append(f"{'shock':>7} " + " ".join(" ".join(f"{n[:width]:>{width}}" for n in names) for _ in heads))
+    for i, shock in enumerate(args.shocks):
+        rows = [results[n]["results"][i] for n in names]
+        moves = " ".join(f"{r['final_move'] * 100:+{width - 1}.2f}%" for r in rows)
+        liquidated = " ".join(f"{r['liquidated_notional'] / 1e6:{width}.2f}" for r in rows)
+        bad = " ".join(f"{r['bad_debt'] / 1e3:{width},.1f}" for r in rows)
+        lines.append(f"{shock * 100:+6.1f}% {moves} {liquidated} {bad}")
+    lines.append("")
+    lines.append(f"{len(names) * len(args.shocks)} cascades in {elapsed:.2f} s, building each venue's set included.")
     return "\n".join(lines)
 
 

@@ -85,10 +85,12 @@ class LiquidationPolicy:
 
     @classmethod
     def bybit(cls, **overrides: Any) -> LiquidationPolicy:
-        """Bybit-like: partial liquidation down the risk-limit ``tiers`` (Binance's BTCUSDT
-        table unless given: pass the venue's), IOC at bankruptcy, the margin a close leaves goes
-        to the insurance fund (``fee_rate`` 1), takeover, then ADL."""
-        tiers = overrides.pop("tiers", None) or MaintenanceTiers.binance_btcusdt()
+        """Bybit-like: partial liquidation down the risk-limit ``tiers`` (Bybit's BTCUSDT risk
+        limits unless given: pass the market's), IOC at bankruptcy, the margin a close leaves
+        goes to the insurance fund (``fee_rate`` 1), takeover, then ADL."""
+        from .tier_tables import venue_tiers  # (the shipped snapshot)
+
+        tiers = overrides.pop("tiers", None) or venue_tiers("bybit", "BTCUSDT")
         return replace(cls("bybit", fee_rate=1.0, partial_tiers=True, tiers=tiers), **overrides)
 
     @classmethod
