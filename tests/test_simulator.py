@@ -128,7 +128,7 @@ def test_binance_fee_is_capped_at_the_equity_left_and_takeover_at_bankruptcy():
     # into the 90 bid, losing 2.5. The 5 % fee (2.38) is capped at the equity left, 0.1.
     book = lc.OrderBook([95.2, 90.0], [0.5, 10.0], [104.8], [1.0])
     positions = lc.Positions([1], [1.0], [100.0], [5.0], mmr=0.005)
-    sim = lc.simulate(book, positions, lc.LiquidationPolicy.binance(fee_rate=0.05), 1, shock=-0.046,
+    sim = lc.simulate(book, positions, lc.LiquidationPolicy.binance(fee_rate=0.05, taker_fee=0.0), 1, shock=-0.046,
                       insurance_fund=10.0)
     e = sim.events
     assert list(e.kind_name) == ["liquidation", "takeover", "unwind"]
@@ -138,6 +138,13 @@ def test_binance_fee_is_capped_at_the_equity_left_and_takeover_at_bankruptcy():
     assert (e.qty[2], e.price[2]) == (0.5, 90.0) and e.loss[2] == pytest.approx(2.5)
     assert sim.timeline.insurance_fund[0] == pytest.approx(10.0 + 0.1 - 2.5)
     assert sim.timeline.fund_inventory[0] == 0.0 and sim.final_qty[0] == 0.0
+    # with Binance's 0.05 % taker fee, the venue takes 0.05 % of 47.6 (0.0238) out of the 0.1
+    # of equity first; the clearance fee gets what is left (0.0762)
+    taxed = lc.simulate(book, positions, lc.LiquidationPolicy.binance(fee_rate=0.05), 1, shock=-0.046,
+                        insurance_fund=10.0)
+    assert taxed.timeline.taker_fees[0] == pytest.approx(0.0005 * 47.6)
+    assert taxed.events.fee[0] == pytest.approx(0.1 - 0.0005 * 47.6)
+    assert taxed.timeline.insurance_fund[0] == pytest.approx(10.0 + 0.1 - 0.0005 * 47.6 - 2.5)
 
 
 def test_adl_ranks_by_pnl_percent_times_effective_leverage():
@@ -317,7 +324,7 @@ def test_bybit_steps_down_a_tier_and_keeps_the_rest():
     book = lc.OrderBook([94.5], [100.0], [105.5], [1.0])
     positions = lc.Positions([1], [2.0], [100.0], [20.0], tiers=tiers)
     assert positions.liquidation_price[0] == pytest.approx(94.7368, abs=1e-4)
-    sim = lc.simulate(book, positions, lc.LiquidationPolicy.bybit(tiers=tiers), 3, shock=-0.055)
+    sim = lc.simulate(book, positions, lc.LiquidationPolicy.bybit(tiers=tiers, taker_fee=0.0), 3, shock=-0.055)
     e = sim.events
     keep = 100.0 / 94.5
     assert list(e.kind_name) == ["liquidation"]
@@ -433,3 +440,62 @@ def test_slice_parameters_are_checked():
         lc.LiquidationPolicy(slice_above=math.inf)
     with pytest.raises(ValueError, match="^adl_ranking: expected one of"):
         lc.LiquidationPolicy(adl_ranking="random")
+
+
+def test_funding_at_a_known_rate_liquidates_at_the_step_the_closed_form_gives():
+    # Long 1 @ 100 with margin 5, mmr 0.5 %, the mark held at 100 (nothing trades). Funding of
+    # 0.1 % every 10 steps takes 1 * 100 * 0.001 = 0.1 from its margin each time; it is
+    # liquidated when equity 5 - 0.1 k <= MM = 0.5, i.e. at the k = 45th settlement, step 450
+    # (funding settles at the start of the step, before the engine runs). A short at 100 with
+    # margin 5 receives the same and its liquidation price rises: 100 + (5 + 0.1 k) / 1.005...
+    book = lc.OrderBook([99.9, 50.0], [1.0, 100.0], [100.1, 150.0], [1.0, 100.0])
+    positions = lc.Positions([1, -1], [1.0, 1.0], [100.0, 100.0], [5.0, 5.0], mmr=0.005)
+    steps = 500
+    sim = lc.simulate(book, positions, lc.LiquidationPolicy.market_orders(), steps, mark="index",
+                      funding_interval=10, funding_rate=np.full(steps, 0.001))
+    e = sim.events
+    k = int(np.ceil((5.0 - 0.005 * 100.0) / 0.1 - 1e-9))  # settlements until equity <= MM
+    assert k == 45
+    assert list(e.position[e.kind == 0]) == [0] and e.step[e.kind == 0][0] == 10 * k
+    tl = sim.timeline
+    settled = np.flatnonzero(tl.funding_rate)
+    assert list(settled[:3]) == [10, 20, 30] and len(settled) == steps // 10 - 1
+    np.testing.assert_allclose(tl.funding_long[settled[: k]], 0.1)
+    np.testing.assert_allclose(tl.funding_short[settled], -0.1)  # the short receives
+    assert sim.final_qty[1] == 1.0  # and is never liquidated
+
+
+def test_funding_from_the_premium_follows_the_venue_formula():
+    # The mark (last trade) sits 0.1 % above the index for the whole interval: the premium P is
+    # 0.001, interest 0.0001: rate = P + clamp(I - P, -0.0005, 0.0005) = 0.001 - 0.0005 = 0.0005.
+    # Capped at 0.0003 when funding_cap = 0.0003.
+    book = lc.OrderBook([100.0, 99.0], [1.0, 100.0], [100.2, 101.0], [1.0, 100.0])
+    positions = lc.Positions([1], [1.0], [100.0], [50.0], mmr=0.005)
+    path = np.full(30, 100.1 / 1.001)
+    sim = lc.simulate(book, positions, "market_orders", 30, path=path, mark="index", basis=100.1 - path[0],
+                      funding_interval=10)
+    rates = sim.timeline.funding_rate[[10, 20]]
+    np.testing.assert_allclose(rates, 0.0005, rtol=1e-9)
+    capped = lc.simulate(book, positions, "market_orders", 30, path=path, mark="index", basis=100.1 - path[0],
+                         funding_interval=10, funding_cap=0.0003)
+    np.testing.assert_allclose(capped.timeline.funding_rate[[10, 20]], 0.0003)
+    with pytest.raises(ValueError, match="^funding_rate: needs a funding_interval > 0"):
+        lc.simulate(book, positions, "market_orders", 30, funding_rate=np.zeros(30))
+    with pytest.raises(ValueError, match="^funding_rate: length 3 does not match steps 30"):
+        lc.simulate(book, positions, "market_orders", 30, funding_interval=10, funding_rate=np.zeros(3))
+    with pytest.raises(ValueError, match="^funding_interval: must be >= 0"):
+        lc.simulate(book, positions, "market_orders", 30, funding_interval=-1)
+
+
+def test_latency_delays_the_order_by_that_many_steps():
+    book = flat_book(levels=400, qty=50.0, tick=0.1)
+    positions = lc.Positions(np.ones(3, dtype=np.int8), 1.0, 100.0, [1.0, 1.5, 2.0], mmr=0.0)
+    now = lc.simulate(book, positions, "market_orders", 8, shock=-0.05)
+    later = lc.simulate(book, positions, lc.LiquidationPolicy.market_orders(latency=3), 8, shock=-0.05)
+    assert set(now.events.step) == {0}
+    assert set(later.events.step) == {3} and list(later.events.position) == [0, 1, 2]
+    assert list(later.timeline.queued[:4]) == [3, 3, 3, 0]
+    with pytest.raises(ValueError, match="^latency: must be in"):
+        lc.LiquidationPolicy(latency=-1)
+    with pytest.raises(ValueError, match=r"^taker_fee: must be in \[0, 1\)"):
+        lc.LiquidationPolicy(taker_fee=1.0)

@@ -205,6 +205,8 @@ class LiquidationPolicy:
     slice_fraction: float
     slice_cooldown: float
     adl_ranking: LiquidationPolicy.AdlRanking
+    taker_fee: float
+    latency: int
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
 
@@ -231,6 +233,11 @@ class SimulationConfig:
     band: float
     breakers: list[CircuitBreaker]
     insurance_fund: float
+    funding_interval: int
+    funding_rate: list[float]
+    funding_interest: float
+    funding_clamp: float
+    funding_cap: float
     policy: LiquidationPolicy
     def __init__(self) -> None: ...
 

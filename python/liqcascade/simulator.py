@@ -56,7 +56,10 @@ class LiquidationPolicy:
     ``slice_fraction`` of its size (its realised PnL and fee settle against its margin) and
     may not be liquidated again for ``slice_cooldown`` time units (the unit of ``dt``; the
     presets assume seconds); then, if the mark is past its new liquidation price, the next
-    slice goes (0: off). A deleveraged position keeps its liquidation price.
+    slice goes (0: off). ``taker_fee``: the venue's taker fee on every liquidation fill, paid
+    out of the equity the fill leaves, before the clearance fee (``timeline.taker_fees``).
+    ``latency``: steps between a position's trigger and its order. A deleveraged position
+    keeps its liquidation price.
     """
 
     name: str = "custom"
@@ -74,33 +77,39 @@ class LiquidationPolicy:
     slice_fraction: float = 0.2
     slice_cooldown: float = 30.0
     adl_ranking: Literal["pnl_leverage", "binance"] = "pnl_leverage"
+    taker_fee: float = 0.0
+    latency: int = 0
     _core: Any = field(init=False, repr=False, compare=False)  # the engine's LiquidationPolicy
 
     @classmethod
     def binance(cls, **overrides: Any) -> LiquidationPolicy:
         """Binance-like: IOC orders at no worse than bankruptcy, a 1.25 % clearance fee (capped
         at the equity left) to the insurance fund, takeover at bankruptcy, then ADL ranked as
-        Binance documents it (``adl_ranking="binance"``)."""
-        return replace(cls("binance", fee_rate=0.0125, adl_ranking="binance"), **overrides)
+        Binance documents it (``adl_ranking="binance"``); a 0.05 % taker fee on liquidation
+        fills (USDⓈ-M futures, regular tier)."""
+        return replace(cls("binance", fee_rate=0.0125, adl_ranking="binance", taker_fee=0.0005), **overrides)
 
     @classmethod
     def bybit(cls, **overrides: Any) -> LiquidationPolicy:
         """Bybit-like: partial liquidation down the risk-limit ``tiers`` (Bybit's BTCUSDT risk
         limits unless given: pass the market's), IOC at bankruptcy, the margin a close leaves
-        goes to the insurance fund (``fee_rate`` 1), takeover, then ADL."""
+        goes to the insurance fund (``fee_rate`` 1), takeover, then ADL; a 0.055 % taker fee
+        (derivatives, non-VIP)."""
         from .tier_tables import venue_tiers  # (the shipped snapshot)
 
         tiers = overrides.pop("tiers", None) or venue_tiers("bybit", "BTCUSDT")
-        return replace(cls("bybit", fee_rate=1.0, partial_tiers=True, tiers=tiers), **overrides)
+        return replace(cls("bybit", fee_rate=1.0, partial_tiers=True, tiers=tiers, taker_fee=0.00055), **overrides)
 
     @classmethod
     def hyperliquid(cls, **overrides: Any) -> LiquidationPolicy:
         """Hyperliquid-like, as its docs describe liquidation: market orders with no price limit;
         a position above 100,000 USDC of notional goes 20 % at a time with a 30 s cooldown
         between slices; the backstop vault (the fund) takes over positions whose equity is below
-        2/3 of maintenance; ADL (ranked by PnL x leverage) when the fund cannot absorb."""
+        2/3 of maintenance; ADL (ranked by PnL x leverage) when the fund cannot absorb; a
+        0.045 % taker fee (perpetuals, base tier)."""
         return replace(cls("hyperliquid", limit_at_bankruptcy=False, backstop_fraction=2.0 / 3.0,
-                           slice_above=100_000.0, slice_fraction=0.2, slice_cooldown=30.0), **overrides)
+                           slice_above=100_000.0, slice_fraction=0.2, slice_cooldown=30.0, taker_fee=0.00045),
+                       **overrides)
 
     @classmethod
     def market_orders(cls, **overrides: Any) -> LiquidationPolicy:
@@ -113,8 +122,9 @@ class LiquidationPolicy:
         # Python converts types; the ranges are the core's LiquidationPolicy::validate (one owner)
         core = _core.LiquidationPolicy()
         for name in ("fee_rate", "backstop_fraction", "unwind_per_step", "max_notional_per_step", "slice_above",
-                     "slice_fraction", "slice_cooldown"):
+                     "slice_fraction", "slice_cooldown", "taker_fee"):
             setattr(core, name, real_scalar(getattr(self, name), name))
+        core.latency = int_scalar(self.latency, "latency")
         core.adl_ranking = core_enum(_core.LiquidationPolicy.AdlRanking, self.adl_ranking, "adl_ranking")
         core.max_orders_per_step = int_scalar(self.max_orders_per_step, "max_orders_per_step")
         for name in ("limit_at_bankruptcy", "takeover", "adl", "partial_tiers"):
@@ -148,7 +158,9 @@ class SimulationResult:
     """``timeline``: one row per step (``time``, ``price``, ``mark_price``, ``fundamental``,
     ``liquidated_qty``, ``liquidated_notional``, ``insurance_fund``, ``fund_inventory``,
     ``adl_qty``, ``halted``, ``queued``, ``bid_depth``, ``ask_depth``, ``book_depth`` (resting
-    base quantity), ``best_bid``, ``best_ask``).
+    base quantity), ``best_bid``, ``best_ask``, ``funding_rate`` (settled at the step),
+    ``funding_long`` and ``funding_short`` (what each side paid; negative: received),
+    ``taker_fees`` (on the step's liquidation fills)).
     ``events``: one row per liquidation fill, takeover, ADL fill or fund unwind (``step``,
     ``position`` (-1 for the fund), ``kind`` (0-3) and ``kind_name`` (``EVENT_KINDS``),
     ``counterparty`` (for ADL: the liquidated position, or -1 for the fund's inventory),
@@ -181,11 +193,26 @@ def simulate(
     band: float = 0.0,
     breakers: Sequence[CircuitBreaker] = (),
     insurance_fund: float = 0.0,
+    funding_interval: int = 0,
+    funding_rate: Any = None,
+    funding_interest: float = 0.0001,
+    funding_clamp: float = 0.0005,
+    funding_cap: float = 0.003,
 ) -> SimulationResult:
     """Simulate ``steps`` steps of ``dt`` (see the module docstring). ``path``: the fundamental
     price per step (an array, e.g. from :func:`gbm_path`; default: the book's mid throughout).
     ``flow``: exogenous market orders per step, signed base quantity (+ buys). Deterministic:
-    the same inputs give the same result."""
+    the same inputs give the same result.
+
+    Funding: every ``funding_interval`` steps (0: none; 28,800 for 8 h of 1 s steps), at the
+    start of the step, each open position pays ``side * qty * mark * rate`` from its margin
+    (longs pay shorts when the rate is positive), which moves its liquidation price. The rate
+    is ``funding_rate[t]`` (an array per step, read at settlement steps) when given, else the
+    venues' formula from the premium of the mark over the index (the fundamental) averaged
+    over the interval: ``clamp(P + clamp(funding_interest - P, -funding_clamp,
+    funding_clamp), -funding_cap, funding_cap)`` (Binance's; its 0.01 % interest, 0.05 %
+    clamp, and a cap of 0.75 x the first bracket's 0.4 % for BTCUSDT). The timeline shows
+    ``funding_rate``, ``funding_long`` and ``funding_short`` (paid; negative: received)."""
     if not isinstance(book, OrderBook):
         raise TypeError(f"book: expected liqcascade.OrderBook, got {type(book).__name__}")
     if not isinstance(positions, Positions):
@@ -220,6 +247,11 @@ def simulate(
                                             int_scalar(b.window, "breakers.window"),
                                             int_scalar(b.halt, "breakers.halt")) for b in breakers]
     config.insurance_fund = real_scalar(insurance_fund, "insurance_fund")
+    config.funding_interval = int_scalar(funding_interval, "funding_interval")
+    config.funding_rate = [] if funding_rate is None else float_column(funding_rate, "funding_rate").tolist()
+    for name, value in (("funding_interest", funding_interest), ("funding_clamp", funding_clamp),
+                        ("funding_cap", funding_cap)):
+        setattr(config, name, real_scalar(value, name))
     config.policy = policy._core
     _warn_at_start(book, positions, config)
     raw = _core.simulate(book._book, positions._set, config)

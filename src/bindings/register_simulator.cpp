@@ -30,6 +30,8 @@ void register_simulator(py::module_& m) {
       .def_readwrite("slice_fraction", &cc::LiquidationPolicy::slice_fraction)
       .def_readwrite("slice_cooldown", &cc::LiquidationPolicy::slice_cooldown)
       .def_readwrite("adl_ranking", &cc::LiquidationPolicy::adl_ranking)
+      .def_readwrite("taker_fee", &cc::LiquidationPolicy::taker_fee)
+      .def_readwrite("latency", &cc::LiquidationPolicy::latency)
       .def("validate", &cc::LiquidationPolicy::validate, "ValueError naming the field unless the policy is valid.");
   py::class_<cc::CircuitBreaker>(m, "CircuitBreaker")
       .def(py::init([](double move, std::int64_t window, std::int64_t halt) {
@@ -57,6 +59,11 @@ void register_simulator(py::module_& m) {
       .def_readwrite("band", &cc::SimulationConfig::band)
       .def_readwrite("breakers", &cc::SimulationConfig::breakers)
       .def_readwrite("insurance_fund", &cc::SimulationConfig::insurance_fund)
+      .def_readwrite("funding_interval", &cc::SimulationConfig::funding_interval)
+      .def_readwrite("funding_rate", &cc::SimulationConfig::funding_rate)
+      .def_readwrite("funding_interest", &cc::SimulationConfig::funding_interest)
+      .def_readwrite("funding_clamp", &cc::SimulationConfig::funding_clamp)
+      .def_readwrite("funding_cap", &cc::SimulationConfig::funding_cap)
       .def_readwrite("policy", &cc::SimulationConfig::policy);
 
   m.def(
@@ -91,6 +98,10 @@ void register_simulator(py::module_& m) {
         timeline["ask_depth"] = to_numpy(std::move(r.ask_depth));
         timeline["best_bid"] = to_numpy(std::move(r.best_bid));
         timeline["best_ask"] = to_numpy(std::move(r.best_ask));
+        timeline["funding_rate"] = to_numpy(std::move(r.funding_rate));
+        timeline["funding_long"] = to_numpy(std::move(r.funding_long));
+        timeline["funding_short"] = to_numpy(std::move(r.funding_short));
+        timeline["taker_fees"] = to_numpy(std::move(r.taker_fees));
         py::dict events;
         events["step"] = to_numpy(std::move(r.event_step));
         events["position"] = to_numpy(std::move(r.event_position));

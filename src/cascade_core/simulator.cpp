@@ -36,6 +36,7 @@ class Simulation {
     maint_.assign(cols_.maint_amount.begin(), cols_.maint_amount.end());
     state_.assign(n, State::open);
     if (config.policy.partial_tiers) tier_cap_.assign(n, std::numeric_limits<std::uint32_t>::max());
+    if (config.policy.latency > 0) ready_step_.assign(n, 0);
     last_ = mark_ = centre0_;
     fund_ = config.insurance_fund;
     // a cooldown of c time units ends at the first step at least c after the slice
@@ -63,7 +64,8 @@ class Simulation {
         asks_.refill(refill);
       }
       const bool halted = step_ < halted_until;
-      step_qty_ = step_notional_ = step_adl_ = 0.0;
+      step_qty_ = step_notional_ = step_adl_ = step_taker_ = 0.0;
+      step_rate_ = step_funding_long_ = step_funding_short_ = 0.0;
       if (!halted) {
         exogenous(t, centre);
       }
@@ -73,6 +75,7 @@ class Simulation {
         case SimulationConfig::Mark::ema: mark_ += ema_alpha * (last_ - mark_); break;  // from the initial mid
         case SimulationConfig::Mark::index: mark_ = centre + cfg.basis; break;
       }
+      funding(t, centre);
       if (!halted) {
         liquidate();
         unwind();
@@ -158,7 +161,59 @@ class Simulation {
     if (state_[i] == State::open && open_qty_[i] > 0.0) {
       state_[i] = State::queued;
       queue.push_back(i);
+      if (!ready_step_.empty()) ready_step_[i] = step_ + config_.policy.latency;
     }
+  }
+
+  // Whether the front of a queue may go now (its latency has passed).
+  [[nodiscard]] bool ready(const std::deque<std::uint32_t>& queue) const noexcept {
+    return !queue.empty() && (ready_step_.empty() || ready_step_[queue.front()] <= step_);
+  }
+
+  // Funding at the start of step t = k * interval: every open position pays side * qty * mark *
+  // rate from its margin; from then on every position's liquidation price has moved, so the
+  // trigger lists are rebuilt from the new prices (a settlement is rare: every interval steps).
+  void funding(std::size_t t, double centre) {
+    const auto& cfg = config_;
+    if (cfg.funding_interval <= 0) return;
+    premium_sum_ += (mark_ - centre) / centre;
+    ++premium_steps_;
+    if (t == 0 || t % static_cast<std::size_t>(cfg.funding_interval) != 0) return;
+    double rate = 0.0;
+    if (!cfg.funding_rate.empty()) {
+      rate = cfg.funding_rate[t];
+    } else {  // the venues' formula from the average premium over the interval
+      const double premium = premium_sum_ / static_cast<double>(premium_steps_);
+      rate = premium + std::clamp(cfg.funding_interest - premium, -cfg.funding_clamp, cfg.funding_clamp);
+      rate = std::clamp(rate, -cfg.funding_cap, cfg.funding_cap);
+    }
+    premium_sum_ = 0.0;
+    premium_steps_ = 0;
+    step_rate_ = rate;
+    if (rate == 0.0) return;
+    for (std::uint32_t i = 0; i < open_qty_.size(); ++i) {
+      if (state_[i] == State::liquidated || open_qty_[i] <= 0.0) continue;
+      const double pay = cols_.side[i] * open_qty_[i] * mark_ * rate;
+      margin_[i] -= pay;
+      (cols_.side[i] > 0 ? step_funding_long_ : step_funding_short_) += pay;
+    }
+    rebuild_triggers();
+  }
+
+  // Every open position at its liquidation price now, in the relisting heaps; the set's sorted
+  // lists (priced at the start) are not read any more.
+  void rebuild_triggers() {
+    std::vector<std::pair<double, std::uint32_t>> longs, shorts;
+    for (std::uint32_t i = 0; i < open_qty_.size(); ++i) {
+      if (state_[i] != State::open || open_qty_[i] <= 0.0) continue;
+      (cols_.side[i] > 0 ? longs : shorts).emplace_back(liquidation_price_of(i), i);
+    }
+    using LongHeap = decltype(relisted_longs_);
+    using ShortHeap = decltype(relisted_shorts_);
+    relisted_longs_ = LongHeap(LongHeap::value_compare(), std::move(longs));
+    relisted_shorts_ = ShortHeap(ShortHeap::value_compare(), std::move(shorts));
+    next_long_ = positions_.at_risk(Direction::down).size();
+    next_short_ = positions_.at_risk(Direction::up).size();
   }
 
   void liquidate() {
@@ -171,9 +226,9 @@ class Simulation {
     for (std::uint64_t pass = 1;; ++pass) {
       if ((pass & 0x3FF) == 0 && cancelled()) break;
       enqueue();
-      if (budget == 0 || (long_queue_.empty() && short_queue_.empty())) break;
+      if (budget == 0 || !(ready(long_queue_) || ready(short_queue_))) break;
       if (policy.max_notional_per_step > 0.0 && step_notional_ >= policy.max_notional_per_step) break;
-      auto& queue = long_queue_.empty() ? short_queue_ : long_queue_;
+      auto& queue = ready(long_queue_) ? long_queue_ : short_queue_;
       const std::uint32_t i = queue.front();
       queue.pop_front();
       close(i);
@@ -185,7 +240,8 @@ class Simulation {
 
   struct CloseFill {
     BookWalker::Fill fill;
-    double fee = 0.0;
+    double fee = 0.0;    // clearance fee, to the fund
+    double taker = 0.0;  // taker fee, to the venue
   };
 
   // A market order for `qty` of position i at no worse than the policy's limit; books the
@@ -200,22 +256,25 @@ class Simulation {
       limit = side > 0 ? std::max(limit, band_limit) : std::min(limit, band_limit);
     }
     const auto fill = side > 0 ? bids_.take(qty, last_, limit, shift_) : asks_.take(qty, last_, limit, shift_);
-    double fee = 0.0;
+    double fee = 0.0, taker = 0.0;
     if (fill.qty > 0.0) {
       // equity the filled part leaves: filled * side * (vwap - bankruptcy)
       const double equity_left = side * (fill.notional - bankrupt * fill.qty);
       double loss = 0.0;
       if (equity_left > 0.0) {
-        fee = std::min(policy.fee_rate * fill.notional, equity_left);
+        // the taker fee first, then the clearance fee, each out of what equity is left
+        taker = std::min(policy.taker_fee * fill.notional, equity_left);
+        fee = std::min(policy.fee_rate * fill.notional, equity_left - taker);
       } else {
         loss = -equity_left;  // bad debt: the fund covers it
       }
       fund_ += fee - loss;
       step_qty_ += fill.qty;
       step_notional_ += fill.notional;
+      step_taker_ += taker;
       event(EventKind::liquidation, i, fill.qty, fill.notional / fill.qty, fee, loss, -1);
     }
-    return {fill, fee};
+    return {fill, fee, taker};
   }
 
   // The fund takes `qty` of position i over at `price`. Taking over the opposite side of what
@@ -277,9 +336,9 @@ class Simulation {
         // `keep * mark` may round to just above the floor: the position is in the lower tier
         // then, with nothing to sell (the reduction is not recomputed from a tier lookup).
         if (q > keep) {
-          const auto [fill, fee] = market_close(i, q - keep, bankruptcy());
-          if (fill.qty > 0.0) {  // the realised PnL and the fee settle against the margin
-            margin_[i] += side * (fill.notional - entry * fill.qty) - fee;
+          const auto [fill, fee, taker] = market_close(i, q - keep, bankruptcy());
+          if (fill.qty > 0.0) {  // the realised PnL and the fees settle against the margin
+            margin_[i] += side * (fill.notional - entry * fill.qty) - fee - taker;
             open_qty_[i] = q - fill.qty;
           }
           if (fill.unfilled > 0.0 || margin_[i] <= 0.0) break;  // the book would not take it
@@ -299,9 +358,9 @@ class Simulation {
     if (policy.slice_above > 0.0 && open_qty_[i] * mark_ > policy.slice_above) {
       // Hyperliquid-like: a slice of the position, then a cooldown before it may go again
       const double q = open_qty_[i];
-      const auto [fill, fee] = market_close(i, policy.slice_fraction * q, bankruptcy());
-      if (fill.qty > 0.0) {  // the realised PnL and the fee settle against the margin
-        margin_[i] += side * (fill.notional - entry * fill.qty) - fee;
+      const auto [fill, fee, taker] = market_close(i, policy.slice_fraction * q, bankruptcy());
+      if (fill.qty > 0.0) {  // the realised PnL and the fees settle against the margin
+        margin_[i] += side * (fill.notional - entry * fill.qty) - fee - taker;
         open_qty_[i] = q - fill.qty;
       }
       if (fill.unfilled == 0.0 && margin_[i] > 0.0) {
@@ -444,6 +503,10 @@ class Simulation {
     r.ask_depth.push_back(asks_.remaining(shift_));
     r.best_bid.push_back(bids_.best(shift_));
     r.best_ask.push_back(asks_.best(shift_));
+    r.funding_rate.push_back(step_rate_);
+    r.funding_long.push_back(step_funding_long_);
+    r.funding_short.push_back(step_funding_short_);
+    r.taker_fees.push_back(step_taker_);
     r.halted.push_back(halted ? 1 : 0);
     r.queued.push_back(r.queued_now);
   }
@@ -475,7 +538,11 @@ class Simulation {
   std::int64_t cooldown_steps_ = 0;
   Ranking adl_longs_, adl_shorts_;
   std::int64_t step_ = 0;
-  double step_qty_ = 0.0, step_notional_ = 0.0, step_adl_ = 0.0;
+  double step_qty_ = 0.0, step_notional_ = 0.0, step_adl_ = 0.0, step_taker_ = 0.0;
+  double step_rate_ = 0.0, step_funding_long_ = 0.0, step_funding_short_ = 0.0;
+  double premium_sum_ = 0.0;  // funding: the premium summed since the last settlement
+  std::size_t premium_steps_ = 0;
+  bulk_vector<std::int64_t> ready_step_;  // latency: the step a queued position's order may go
   SimulationResult result_;
 };
 
@@ -512,6 +579,26 @@ void SimulationConfig::validate(std::size_t) const {
     }
   }
   require(std::isfinite(insurance_fund), "insurance_fund", "must be finite", insurance_fund);
+  require(funding_interval >= 0, "funding_interval", "must be >= 0 (0: no funding)", static_cast<double>(funding_interval));
+  if (!funding_rate.empty()) {
+    if (funding_interval == 0) throw InputError("funding_rate", "needs a funding_interval > 0");
+    if (funding_rate.size() != static_cast<std::size_t>(steps)) {
+      throw InputError("funding_rate", "length " + std::to_string(funding_rate.size()) + " does not match steps " +
+                                           std::to_string(steps));
+    }
+    for (std::size_t t = 0; t < funding_rate.size(); ++t) {
+      if (!(std::isfinite(funding_rate[t]) && std::abs(funding_rate[t]) < 1.0)) {
+        throw InputError("funding_rate", static_cast<std::ptrdiff_t>(t),
+                         "must be finite and in (-1, 1), got " + format_value(funding_rate[t]));
+      }
+    }
+  }
+  require(std::isfinite(funding_interest) && std::abs(funding_interest) < 1.0, "funding_interest",
+          "must be finite and in (-1, 1)", funding_interest);
+  require(std::isfinite(funding_clamp) && funding_clamp >= 0.0 && funding_clamp < 1.0, "funding_clamp",
+          "must be in [0, 1)", funding_clamp);
+  require(std::isfinite(funding_cap) && funding_cap >= 0.0 && funding_cap < 1.0, "funding_cap", "must be in [0, 1)",
+          funding_cap);
   policy.validate();
 }
 
@@ -532,6 +619,9 @@ void LiquidationPolicy::validate() const {
           "must be in (0, 1]", slice_fraction);
   require(std::isfinite(slice_cooldown) && slice_cooldown >= 0.0, "slice_cooldown", "must be finite and >= 0",
           slice_cooldown);
+  require(std::isfinite(taker_fee) && taker_fee >= 0.0 && taker_fee < 1.0, "taker_fee", "must be in [0, 1)", taker_fee);
+  require(latency >= 0 && latency <= (std::int64_t{1} << 40), "latency", "must be in [0, 2**40] steps",
+          static_cast<double>(latency));
   if (adl_ranking != AdlRanking::pnl_leverage && adl_ranking != AdlRanking::binance) {
     throw InputError("adl_ranking", "must be pnl_leverage or binance");
   }
@@ -570,7 +660,7 @@ SimulationResult simulate(const OrderBook& book, const PositionSet& positions,
                                   " per step) would overflow the running totals");
   }
   // The timeline's columns and the breakers' price history, per step; the position copies.
-  constexpr double bytes_per_step = 16 * sizeof(double);
+  constexpr double bytes_per_step = 20 * sizeof(double);
   constexpr double bytes_per_position = 6 * sizeof(double) + 2;
   require_memory("steps",
                  bytes_per_step * static_cast<double>(config.steps) +

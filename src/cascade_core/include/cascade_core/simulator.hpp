@@ -46,6 +46,11 @@ struct LiquidationPolicy {
   // (PnL% / effective leverage when losing); `binance` by PnlPercent x MarginRatio as Binance
   // documents it: max(0, upnl) / max(1, wallet) times MM / (wallet + upnl) (0 when that is <= 0).
   enum class AdlRanking : std::int8_t { pnl_leverage = 0, binance = 1 } adl_ranking = AdlRanking::pnl_leverage;
+  // Trading costs: the taker fee on every liquidation fill, paid to the venue out of the equity
+  // the fill leaves (before the clearance fee); and the latency, in steps, between a trigger and
+  // its order.
+  double taker_fee = 0.0;
+  std::int64_t latency = 0;
 
   void validate() const;  // InputError naming the field
 };
@@ -63,6 +68,16 @@ struct SimulationConfig {
   double band = 0.0;                   // fills only within mark * (1 +- band); 0: none
   std::vector<CircuitBreaker> breakers;
   double insurance_fund = 0.0;         // starting balance
+  // Funding (docs/design.md, "Funding"): settled at the start of every step t = k * interval
+  // (k >= 1) at the mark, each open position paying side * qty * mark * rate (longs pay shorts
+  // when the rate is positive). The rate is funding_rate[t] when given, else the venue formula
+  // from the premium of the mark over the index (the fundamental), averaged over the interval:
+  // clamp(P + clamp(interest - P, -clamp, +clamp), -cap, +cap). 0: no funding.
+  std::int64_t funding_interval = 0;
+  std::vector<double> funding_rate;    // per step (read at settlement steps); empty: from the premium
+  double funding_interest = 0.0001;    // per interval
+  double funding_clamp = 0.0005;
+  double funding_cap = 0.003;
   LiquidationPolicy policy;
 
   void validate(std::size_t n_positions) const;
@@ -73,7 +88,8 @@ enum class EventKind : std::int8_t { liquidation = 0, takeover = 1, adl = 2, unw
 struct SimulationResult {
   // timeline, one row per step
   std::vector<double> time, price, mark_price, fundamental, liquidated_qty, liquidated_notional,
-      insurance_fund, fund_inventory, adl_qty, bid_depth, ask_depth, best_bid, best_ask;
+      insurance_fund, fund_inventory, adl_qty, bid_depth, ask_depth, best_bid, best_ask, funding_rate, funding_long,
+      funding_short, taker_fees;
   std::vector<std::uint8_t> halted;
   std::vector<std::int64_t> queued;
   // events, one row per fill, takeover or deleveraging
