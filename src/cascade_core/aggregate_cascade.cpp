@@ -127,31 +127,44 @@ AggregateCascade::SideIndex index_side(const PositionSet& positions, Direction d
   index.cum_qty.resize(n + 1);
   index.blocks = (n + block - 1) / block;
   const std::size_t blocks = index.blocks;
-  const int levels = blocks == 0 ? 0 : std::bit_width(blocks);
+  const int levels = blocks == 0 ? 0 : static_cast<int>(std::bit_width(blocks));
   index.key_max.resize(static_cast<std::size_t>(levels) * blocks);
+  index.key_min.resize(static_cast<std::size_t>(levels) * blocks);
+  index.cum_bankruptcy_hi.resize(n + 1);
+  index.cum_bankruptcy_lo.resize(n + 1);
   double cum = 0.0, max_qty = 0.0;
+  DD bankruptcy_value;
   int grid = INT_MAX;
-  index.cum_qty[0] = 0.0;
+  index.cum_qty[0] = index.cum_bankruptcy_hi[0] = index.cum_bankruptcy_lo[0] = 0.0;
   for (std::size_t b = 0; b < blocks; ++b) {
     if (b % (cancel_stride / block) == 0) check_cancel(cancel);
     const std::size_t end = std::min(n, (b + 1) * block);
-    double key = -std::numeric_limits<double>::infinity();
+    double high = -std::numeric_limits<double>::infinity(), low = std::numeric_limits<double>::infinity();
     for (std::size_t k = b * block; k < end; ++k) {
       const AtRisk& r = record[k];
       index.threshold[k] = r.threshold;
       cum += r.qty;  // the sums cascade() forms for a first round, in the same order
       index.cum_qty[k + 1] = cum;
-      key = std::max(key, down ? r.bankruptcy : -r.bankruptcy);
+      const double value = r.bankruptcy * r.qty;
+      bankruptcy_value = add(bankruptcy_value, {value, std::fma(r.bankruptcy, r.qty, -value)});
+      index.cum_bankruptcy_hi[k + 1] = bankruptcy_value.hi;
+      index.cum_bankruptcy_lo[k + 1] = bankruptcy_value.lo;
+      const double key = down ? r.bankruptcy : -r.bankruptcy;
+      high = std::max(high, key);
+      low = std::min(low, key);
       max_qty = std::max(max_qty, r.qty);
       grid = std::min(grid, trailing_exponent(r.qty));
     }
-    index.key_max[b] = key;
+    index.key_max[b] = high;
+    index.key_min[b] = low;
   }
   for (int t = 1; t < levels; ++t) {
     const std::size_t half = std::size_t{1} << (t - 1), width = std::size_t{1} << t;
-    const double* below = index.key_max.data() + static_cast<std::size_t>(t - 1) * blocks;
-    double* level = index.key_max.data() + static_cast<std::size_t>(t) * blocks;
-    for (std::size_t i = 0; i + width <= blocks; ++i) level[i] = std::max(below[i], below[i + half]);
+    const std::size_t below = static_cast<std::size_t>(t - 1) * blocks, level = below + blocks;
+    for (std::size_t i = 0; i + width <= blocks; ++i) {
+      index.key_max[level + i] = std::max(index.key_max[below + i], index.key_max[below + i + half]);
+      index.key_min[level + i] = std::min(index.key_min[below + i], index.key_min[below + i + half]);
+    }
   }
   index.grid = grid;
   index.max_qty = max_qty;
@@ -212,7 +225,7 @@ CascadeResult AggregateCascade::run_side(CascadeStart& start, const Shock& shock
   if (shock.kind == Shock::Kind::quantity) grid = std::min(grid, trailing_exponent(shock.value));
   grid = std::clamp(grid, -1100, 1100);
   const double grid_total = depth_total + cum[n] + (shock.kind == Shock::Kind::quantity ? shock.value : 0.0);
-  const bool exact = grid_total <= std::ldexp(1.0, 52 + grid);
+  const bool exact = std::isfinite(grid_total) && grid_total <= std::ldexp(1.0, 52 + grid);
   const double largest = std::max(bk.max_qty, at_risk.max_qty);
   // Off the grid: a bound on how far the cumulative quantity computed here (prefix sums) and
   // the one cascade()'s walk implies (a running `left`, one rounding per order and level) can
@@ -233,33 +246,48 @@ CascadeResult AggregateCascade::run_side(CascadeStart& start, const Shock& shock
     return cascade(book_, positions_, shock, ref_price, /*record_positions=*/false);
   };
 
-  // Bad debt: a long's fills never go below the last level its order takes from, so a block
-  // of longs whose bankruptcy prices all lie below that price (shorts: above) adds nothing.
+  // Bad debt. A long's fills lie between the level its order starts in and the last level it
+  // takes from. So a run of longs whose bankruptcy prices all lie at or below the lowest price
+  // the run reaches adds nothing, and a run whose bankruptcy prices all lie above the highest
+  // price it reaches adds, position by position, bankruptcy value minus fill value: summed at
+  // once from prefix sums (the fill values of consecutive orders telescope). Shorts mirror
+  // this. Other runs are split down to blocks, and a block is filled one position at a time.
   // The margin covers the rounding of a fill's value over up to `levels` levels.
   const double margin = unit * (2.0 * static_cast<double>(levels) + 16.0);
-  const double* key_max = at_risk.key_max.data();
   const std::size_t blocks = at_risk.blocks;
-  const auto block_key_max = [&](std::size_t first, std::size_t end) {  // blocks [first, end)
-    const int t = std::bit_width(end - first) - 1;
-    const double* level = key_max + static_cast<std::size_t>(t) * blocks;
-    return std::max(level[first], level[end - (std::size_t{1} << t)]);
+  const auto table_lookup = [blocks](const bulk_vector<double>& table, std::size_t first, std::size_t end,
+                                     auto pick) {  // blocks [first, end)
+    const int t = static_cast<int>(std::bit_width(end - first)) - 1;
+    const double* level = table.data() + static_cast<std::size_t>(t) * blocks;
+    return pick(level[first], level[end - (std::size_t{1} << t)]);
   };
-  const auto contributes = [&](double key, double end_price) {
-    return Down ? key > end_price * (1.0 - margin) : key > -(end_price * (1.0 + margin));
+  const auto larger = [](double a, double b) { return std::max(a, b); };
+  const auto smaller = [](double a, double b) { return std::min(a, b); };
+  // no position of the run can fill beyond its bankruptcy price / every one does
+  const auto none_short = [&](double key_max, double end_price) {
+    return Down ? key_max <= end_price * (1.0 - margin) : key_max <= -(end_price * (1.0 + margin));
+  };
+  const auto all_short = [&](double key_min, double start_price) {
+    return Down ? key_min > start_price * (1.0 + margin) : key_min > -(start_price * (1.0 - margin));
   };
   double bad_debt = 0.0;
   const BookSide& side = book_.side_consumed(Down ? Direction::down : Direction::up);
+  // the level an order starting at cumulative quantity x takes from first: depth[j] <= x <
+  // depth[j + 1], searched from level_from (depth[level_from] <= x)
+  const auto level_at = [&](double x, std::size_t level_from) {
+    return static_cast<std::size_t>(std::upper_bound(depth + level_from + 1, depth + levels + 1, x) - depth) - 1;
+  };
+  // the side's value from its top down to cumulative quantity x (at level j)
+  const auto value_at = [&](const DD& x, std::size_t j) {
+    const DD levels_above{bk.notional_hi[j], bk.notional_lo[j]};
+    if (j >= levels) return levels_above;
+    return add(levels_above, {sub(x, {depth[j], bk.depth_lo[j]}).hi * bk.price[j], 0.0});
+  };
   // Positions [l, r) filled one by one from the cursor their cumulative quantity gives, with
-  // the walk's arithmetic (BookWalker::take, as cascade()'s round loop): on the grid, the same
-  // fills and terms as cascade(), added in the same order.
-  const auto fill_one_by_one = [&](std::size_t l, std::size_t r, std::size_t level_from) {
-    const DD x = add(consumed, {cum[l], 0.0});
-    if (!(x.hi < depth_total)) return;  // the side is used up: nothing fills, no term
-    const std::size_t j = static_cast<std::size_t>(
-        std::upper_bound(depth + level_from, depth + levels + 1, x.hi) - depth) - 1;
-    const double left = sub({depth[j + 1], bk.depth_lo[j + 1]}, x).hi;
+  // the walk's arithmetic (BookWalker::take, as cascade()'s round loop).
+  const auto fill_one_by_one = [&](std::size_t l, std::size_t r, const DD& x, std::size_t j) {
     BookWalker fills(side, Down);
-    fills.set_cursor({j, left});
+    fills.set_cursor({j, sub({depth[j + 1], bk.depth_lo[j + 1]}, x).hi});
     double last = 0.0;
     for (std::size_t i = l; i < r; ++i) {
       const AtRisk& position = at_risk.records[i];
@@ -267,27 +295,38 @@ CascadeResult AggregateCascade::run_side(CascadeStart& start, const Shock& shock
       bad_debt += positive_part(shortfall<Down>(position.bankruptcy, fill.qty, fill.notional));
     }
   };
-  // The lowest (shorts: highest) price the orders of positions [0, r) reach: the level of their
-  // cumulative quantity, searched in [level_from, level_to].
+  // The last level the orders of positions [0, r) take from: depth[j] < c0 + cum[r] <=
+  // depth[j + 1], searched in [level_from, level_to].
   const auto end_price = [&](std::size_t r, std::size_t level_from, std::size_t level_to) {
     const double x = c0 + cum[r];
     const std::size_t m = static_cast<std::size_t>(
         std::lower_bound(depth + level_from + 1, depth + level_to + 1, x) - depth);
     return bk.price[std::min(m, levels) - 1];
   };
-  // Visits positions [l, r) of a round, skipping every range whose blocks cannot contribute,
-  // in trigger order (left before right), so the terms add in cascade()'s order.
+  // Positions [l, r) of a round whose orders end by level_to, in trigger order (left before
+  // right), so that what is added comes in cascade()'s order.
   const auto visit = [&](auto& self, std::size_t l, std::size_t r, double price_at_r, std::size_t level_from,
                          std::size_t level_to) -> void {
     const std::size_t first = l / block, end = (r - 1) / block + 1;
-    if (!contributes(block_key_max(first, end), price_at_r)) return;
+    if (none_short(table_lookup(at_risk.key_max, first, end, larger), price_at_r)) return;
+    const DD x = add(consumed, {cum[l], 0.0});
+    if (!(x.hi < depth_total)) return;  // the side is used up: nothing fills, no term
+    const std::size_t j = level_at(x.hi, level_from);
+    if (c0 + cum[r] <= depth_total && all_short(table_lookup(at_risk.key_min, first, end, smaller), bk.price[j])) {
+      const DD x_end = add(consumed, {cum[r], 0.0});
+      const DD fill_value = sub(value_at(x_end, level_at(x_end.hi, j)), value_at(x, j));
+      const DD bankruptcy_value = sub({at_risk.cum_bankruptcy_hi[r], at_risk.cum_bankruptcy_lo[r]},
+                                      {at_risk.cum_bankruptcy_hi[l], at_risk.cum_bankruptcy_lo[l]});
+      bad_debt += (Down ? sub(bankruptcy_value, fill_value) : sub(fill_value, bankruptcy_value)).hi;
+      return;
+    }
     if (end - first <= 1) {
-      fill_one_by_one(l, r, level_from);
+      fill_one_by_one(l, r, x, j);
       return;
     }
     const std::size_t mid = (first + end) / 2 * block;
-    self(self, l, mid, end_price(mid, level_from, level_to), level_from, level_to);
-    self(self, mid, r, price_at_r, level_from, level_to);
+    self(self, l, mid, end_price(mid, level_from, level_to), j, level_to);
+    self(self, mid, r, price_at_r, j, level_to);
   };
 
   const double* threshold = at_risk.threshold.data();
@@ -334,19 +373,11 @@ CascadeResult AggregateCascade::run_side(CascadeStart& start, const Shock& shock
     result.liquidated_qty = filled;
     result.unfilled_qty = sold > room ? sold - room : 0.0;
     // fill value: the side's value from what the exogenous move left to where the orders end
-    const auto value_at = [&](std::size_t j, double partial) {  // levels [0, j), and `partial` of level j
-      DD v{bk.notional_hi[j], bk.notional_lo[j]};
-      return j < levels ? add(v, {partial * bk.price[j], 0.0}) : v;
-    };
-    const DD begin = value_at(cursor.level, taken_at_cursor);
-    DD end;
-    if (sold >= room) {
-      end = value_at(levels, 0.0);
-    } else {
+    const DD begin = value_at(consumed, cursor.level);
+    DD end{bk.notional_hi[levels], bk.notional_lo[levels]};
+    if (sold < room) {
       const DD x = add(consumed, {sold, 0.0});
-      const std::size_t j = static_cast<std::size_t>(
-          std::upper_bound(depth + cursor.level, depth + levels + 1, x.hi) - depth) - 1;
-      end = value_at(j, sub(x, {depth[j], bk.depth_lo[j]}).hi);
+      end = value_at(x, level_at(x.hi, cursor.level));
     }
     result.liquidated_notional = sub(end, begin).hi;
   }

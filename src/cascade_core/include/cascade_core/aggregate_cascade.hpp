@@ -64,9 +64,12 @@ class AggregateCascade {
     std::span<const AtRisk> records;
     bulk_vector<double> threshold;  // records[k].threshold, contiguous for the searches
     bulk_vector<double> cum_qty;    // cum_qty[k]: sum of the first k quantities, in order
-    // Sparse table of block maxima of the bad-debt key (bankruptcy price for longs, its
-    // negative for shorts): level t, block i holds the max over blocks [i, i + 2^t).
-    bulk_vector<double> key_max;
+    // sum of bankruptcy price x quantity over the first k positions (double-double): the
+    // bankruptcy value of a run of positions that all end in bad debt
+    bulk_vector<double> cum_bankruptcy_hi, cum_bankruptcy_lo;
+    // Sparse tables of block maxima and minima of the bad-debt key (bankruptcy price for longs,
+    // its negative for shorts): level t, block i covers blocks [i, i + 2^t).
+    bulk_vector<double> key_max, key_min;
     std::size_t blocks = 0;
     int grid = 0;
     double max_qty = 0.0;
