@@ -118,12 +118,13 @@ def aggregate_sides(side, qty, liq, bankrupt, bid_price, bid_qty, ask_price, ask
     return out
 
 
-def cascade_aggregate(sides: dict[bool, AggregateSide], ref: float, shock: float) -> dict:
+def cascade_aggregate(sides: dict[bool, AggregateSide], ref: float, shock: float, bad_debt: bool = True) -> dict:
     """A relative shock's cascade as a quant writes it with prefix sums: per round one
     ``searchsorted`` for the triggered prefix of the sorted thresholds and one for the level
     their cumulative sale reaches; then bad debt, vectorised over the only candidates (the
     liquidated positions whose bankruptcy price lies beyond the final price), each one's fill
-    value from the book's cumulative notional at its first and last unit."""
+    value from the book's cumulative notional at its first and last unit. ``bad_debt=False``
+    skips that last step (the rounds alone)."""
     s = sides[shock < 0]
     down = s.down
     if shock == 0.0:
@@ -153,8 +154,8 @@ def cascade_aggregate(sides: dict[bool, AggregateSide], ref: float, shock: float
         k = k1
     filled = min(c, total) - c0 if k else 0.0
     notional = float(np.interp(c0 + filled, depth, value) - value[j0]) if k else 0.0
-    bad_debt = 0.0
-    if k and c0 < total:
+    shortfall = 0.0
+    if bad_debt and k and c0 < total:
         bankrupt = s.bankrupt[:k]
         idx = np.flatnonzero(bankrupt > last if down else bankrupt < last)
         if idx.size:
@@ -164,10 +165,10 @@ def cascade_aggregate(sides: dict[bool, AggregateSide], ref: float, shock: float
             short = bankrupt[idx] * (end - start) - fill_value
             if not down:
                 short = -short
-            bad_debt = float(short[short > 0].sum())
+            shortfall = float(short[short > 0].sum())
     return {"final_price": float(last), "n_liquidated": k, "rounds": rounds, "book_exhausted": exhausted,
             "liquidated_qty": float(filled), "liquidated_notional": notional,
-            "unfilled_qty": float(c - c0 - filled) if k else 0.0, "bad_debt": bad_debt}
+            "unfilled_qty": float(c - c0 - filled) if k else 0.0, "bad_debt": shortfall}
 
 
 # -- the Monte Carlo pipeline in NumPy -----------------------------------------------------------

@@ -166,9 +166,26 @@ AggregateCascade::SideIndex index_side(const PositionSet& positions, Direction d
       index.key_min[level + i] = std::min(index.key_min[below + i], index.key_min[below + i + half]);
     }
   }
+  index.coarse.resize((n + AggregateCascade::stride - 1) / AggregateCascade::stride);
+  for (std::size_t i = 0; i < index.coarse.size(); ++i) index.coarse[i] = index.threshold[i * AggregateCascade::stride];
   index.grid = grid;
   index.max_qty = max_qty;
   return index;
+}
+
+// The positions `start` triggers: the first index in [from, n) whose threshold it does not
+// reach, through the coarse index (in cache) and then one stride of the thresholds.
+template <bool Down>
+std::size_t triggered_until(const AggregateCascade::SideIndex& index, std::size_t from, double start) noexcept {
+  constexpr std::size_t stride = AggregateCascade::stride;
+  const double* threshold = index.threshold.data();
+  const std::size_t n = index.threshold.size();
+  const auto reached = [start](double t) { return reaches<Down>(start, t); };
+  if (from >= n || !reached(threshold[from])) return from;
+  // coarse[b] = threshold[b * stride]: the first entry after from's not reached bounds the answer
+  const std::size_t b = first_false(index.coarse.data(), from / stride + 1, index.coarse.size(), reached);
+  const std::size_t lo = std::max(from + 1, (b - 1) * stride + 1), hi = std::min(n, b * stride);
+  return static_cast<std::size_t>(std::partition_point(threshold + lo, threshold + hi, reached) - threshold);
 }
 
 }  // namespace
@@ -295,41 +312,37 @@ CascadeResult AggregateCascade::run_side(CascadeStart& start, const Shock& shock
       bad_debt += positive_part(shortfall<Down>(position.bankruptcy, fill.qty, fill.notional));
     }
   };
-  // The last level the orders of positions [0, r) take from: depth[j] < c0 + cum[r] <=
-  // depth[j + 1], searched in [level_from, level_to].
-  const auto end_price = [&](std::size_t r, std::size_t level_from, std::size_t level_to) {
-    const double x = c0 + cum[r];
-    const std::size_t m = static_cast<std::size_t>(
-        std::lower_bound(depth + level_from + 1, depth + level_to + 1, x) - depth);
-    return bk.price[std::min(m, levels) - 1];
-  };
-  // Positions [l, r) of a round whose orders end by level_to, in trigger order (left before
-  // right), so that what is added comes in cascade()'s order.
-  const auto visit = [&](auto& self, std::size_t l, std::size_t r, double price_at_r, std::size_t level_from,
-                         std::size_t level_to) -> void {
+  // Positions [l, r) of a round, in trigger order (left before right), so that what is added
+  // comes in cascade()'s order. Position l's order starts in level j_start (depth[j_start] <=
+  // its cumulative quantity < depth[j_start + 1]); position r - 1's ends in level j_end (the
+  // last it takes from).
+  const auto visit = [&](auto& self, std::size_t l, std::size_t r, std::size_t j_start,
+                         std::size_t j_end) -> void {
     const std::size_t first = l / block, end = (r - 1) / block + 1;
-    if (none_short(table_lookup(at_risk.key_max, first, end, larger), price_at_r)) return;
+    if (none_short(table_lookup(at_risk.key_max, first, end, larger), bk.price[j_end])) return;
     const DD x = add(consumed, {cum[l], 0.0});
-    if (!(x.hi < depth_total)) return;  // the side is used up: nothing fills, no term
-    const std::size_t j = level_at(x.hi, level_from);
-    if (c0 + cum[r] <= depth_total && all_short(table_lookup(at_risk.key_min, first, end, smaller), bk.price[j])) {
+    if (c0 + cum[r] <= depth_total && all_short(table_lookup(at_risk.key_min, first, end, smaller), bk.price[j_start])) {
       const DD x_end = add(consumed, {cum[r], 0.0});
-      const DD fill_value = sub(value_at(x_end, level_at(x_end.hi, j)), value_at(x, j));
+      const std::size_t j_after = x_end.hi >= depth[j_end + 1] ? j_end + 1 : j_end;  // where an order at r would start
+      const DD fill_value = sub(value_at(x_end, j_after), value_at(x, j_start));
       const DD bankruptcy_value = sub({at_risk.cum_bankruptcy_hi[r], at_risk.cum_bankruptcy_lo[r]},
                                       {at_risk.cum_bankruptcy_hi[l], at_risk.cum_bankruptcy_lo[l]});
       bad_debt += (Down ? sub(bankruptcy_value, fill_value) : sub(fill_value, bankruptcy_value)).hi;
       return;
     }
     if (end - first <= 1) {
-      fill_one_by_one(l, r, x, j);
+      fill_one_by_one(l, r, x, j_start);
       return;
     }
     const std::size_t mid = (first + end) / 2 * block;
-    self(self, l, mid, end_price(mid, level_from, level_to), j, level_to);
-    self(self, mid, r, price_at_r, j, level_to);
+    const double x_mid = c0 + cum[mid];
+    // first m with depth[m] >= x_mid: the left half's orders end in level m - 1
+    const std::size_t m = static_cast<std::size_t>(
+        std::lower_bound(depth + j_start + 1, depth + std::min(j_end + 2, levels + 1), x_mid) - depth);
+    self(self, l, mid, j_start, std::min(m, levels) - 1);
+    if (x_mid < depth_total) self(self, mid, r, depth[m] == x_mid ? m : m - 1, j_end);
   };
 
-  const double* threshold = at_risk.threshold.data();
   double last = result.shock_price;
   bool exhausted = result.book_exhausted;
   bool side_left = cursor.level < levels;  // some of the side is still there
@@ -338,9 +351,10 @@ CascadeResult AggregateCascade::run_side(CascadeStart& start, const Shock& shock
   double c = c0;
   for (;;) {
     const double start_price = last;
-    const std::size_t k1 = first_false(threshold, k, n, [start_price](double t) { return reaches<Down>(start_price, t); });
+    const std::size_t k1 = triggered_until<Down>(at_risk, k, start_price);
     if (k1 == k) break;
     result.trace.push_back({start_price, static_cast<std::int64_t>(k1 - k), cum[k1] - cum[k]});
+    const double c_before = c;
     c = c0 + cum[k1];
     if (side_left) {
       // the round's last order ends in level j: depth[j] < c <= depth[j + 1] (j == levels: the
@@ -351,7 +365,8 @@ CascadeResult AggregateCascade::run_side(CascadeStart& start, const Shock& shock
       const std::size_t end_level = std::min(j, levels - 1);
       last = bk.price[end_level];
       touched = end_level + 1;
-      visit(visit, k, k1, last, level, end_level);
+      const std::size_t round_start = level + 1 <= levels && c_before >= depth[level + 1] ? level + 1 : level;
+      visit(visit, k, k1, round_start, end_level);
       side_left = c < depth_total;
       level = std::min(j, levels);
     } else {

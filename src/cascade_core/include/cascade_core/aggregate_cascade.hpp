@@ -50,6 +50,8 @@ class AggregateCascade {
 
   // Positions per block of the bad-debt bound.
   static constexpr std::size_t block = 32;
+  // Thresholds per entry of the coarse index the trigger searches go through first.
+  static constexpr std::size_t stride = 64;
 
   // Prefix sums of one book side: depth[k] and notional[k] over its first k levels, each as a
   // double-double (hi + lo) so that differences of them lose nothing to cancellation.
@@ -63,6 +65,7 @@ class AggregateCascade {
   struct SideIndex {
     std::span<const AtRisk> records;
     bulk_vector<double> threshold;  // records[k].threshold, contiguous for the searches
+    bulk_vector<double> coarse;     // threshold[k * stride]: small enough to stay in cache
     bulk_vector<double> cum_qty;    // cum_qty[k]: sum of the first k quantities, in order
     // sum of bankruptcy price x quantity over the first k positions (double-double): the
     // bankruptcy value of a run of positions that all end in bad debt
