@@ -9,6 +9,7 @@ agree within TOLERANCE of their scale everywhere.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import sys
 from pathlib import Path
@@ -16,17 +17,21 @@ from typing import Any
 
 import numpy as np
 import pytest
-import reference
 from hypothesis import example, given
 from hypothesis import strategies as st
+
+import liqcascade as lc
+import reference
+from liqcascade import _core
 from strategies import books, position_sets, shocks
 from test_hardening import answers_ctrl_c
 
-import liqcascade as lc
-from liqcascade import _core
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import numpy_baseline as npb  # noqa: E402  (the benchmarks' baseline, checked here for agreement)
+# the benchmarks' NumPy baseline, checked here for agreement
+_spec = importlib.util.spec_from_file_location(
+    "bench_numpy_baseline", Path(__file__).resolve().parents[1] / "bench" / "numpy_baseline.py")
+assert _spec is not None and _spec.loader is not None
+npb = sys.modules.setdefault("bench_numpy_baseline", importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(npb)
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:positions. .* already past their liquidation price:liqcascade.LiqcascadeWarning")
@@ -212,9 +217,10 @@ def test_cascade_many_aggregate_rows_agree_with_detail_rows(market):
 
 def test_the_numpy_prefix_sum_baseline_agrees(market):
     book, positions, shocks = market
+    book_arrays = (np.asarray(getattr(book, k)) for k in ("bid_price", "bid_qty", "ask_price", "ask_qty"))
     sides = npb.aggregate_sides(np.asarray(positions.side), np.asarray(positions.qty),
                                 np.asarray(positions.liquidation_price), np.asarray(positions.bankruptcy_price),
-                                *(np.asarray(getattr(book, k)) for k in ("bid_price", "bid_qty", "ask_price", "ask_qty")))
+                                *book_arrays)
     agg = lc.cascade_many(book, positions, shocks, threads=1)
     for i, shock in enumerate(shocks):
         want = npb.cascade_aggregate(sides, book.mid, float(shock))
