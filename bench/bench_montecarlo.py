@@ -76,8 +76,10 @@ LOOP = 1000  # shocks the Python loop runs (per-shock times are compared; 1% of 
 # heavy-tailed shocks beyond +-100 % are meant here: the library's warning about them is not
 @pytest.mark.filterwarnings("ignore:shocks. .* is a relative move:liqcascade.LiqcascadeWarning")
 def test_cascade_many_engine(benchmark, fixed_set):
+    # the walk over every position a shock reaches (detail=True), against the whole-set NumPy
+    # loop; the aggregate path (the default) is bench_aggregate.py's
     book, positions, shocks, baseline, arrays, qty = fixed_set
-    table = benchmark.pedantic(lc.cascade_many, args=(book, positions, shocks), kwargs={"threads": 1},
+    table = benchmark.pedantic(lc.cascade_many, args=(book, positions, shocks), kwargs={"threads": 1, "detail": True},
                                rounds=3, iterations=1)
     benchmark.extra_info["items"] = len(shocks)
     for i in range(0, LOOP, 20):

@@ -88,6 +88,89 @@ def cascade(bid_price, bid_qty, ask_price, ask_qty, prepared: Prepared, qty, sho
             "unfilled_qty": unfilled, "bad_debt": bad_debt}
 
 
+# -- many shocks on one set: the aggregate rounds in NumPy ------------------------------------------
+
+@dataclass
+class AggregateSide:
+    """One side of a fixed set and the book side it consumes, indexed once for many shocks:
+    thresholds in trigger order as an ascending search key, prefix sums of the sorted
+    quantities, and the book's cumulative depth and notional."""
+
+    down: bool
+    key: np.ndarray        # -liquidation price (longs) or liquidation price (shorts), ascending
+    cum_qty: np.ndarray    # [0, q0, q0 + q1, ...] in trigger order
+    bankrupt: np.ndarray   # bankruptcy prices in trigger order
+    price: np.ndarray      # the book side, best first
+    depth: np.ndarray      # [0, cumulative quantity of levels 0..j]
+    value: np.ndarray      # [0, cumulative notional of levels 0..j]
+
+
+def aggregate_sides(side, qty, liq, bankrupt, bid_price, bid_qty, ask_price, ask_qty) -> dict[bool, AggregateSide]:
+    """``{True: longs and bids, False: shorts and asks}`` (keyed by ``shock < 0``)."""
+    out = {}
+    for down, mine, price, level_qty in ((True, side > 0, bid_price, bid_qty), (False, side < 0, ask_price, ask_qty)):
+        index = np.flatnonzero(mine)
+        order = index[np.argsort(-liq[index] if down else liq[index], kind="stable")]
+        out[down] = AggregateSide(
+            down, -liq[order] if down else liq[order], np.concatenate(([0.0], np.cumsum(qty[order]))),
+            bankrupt[order], price, np.concatenate(([0.0], np.cumsum(level_qty))),
+            np.concatenate(([0.0], np.cumsum(level_qty * price))))
+    return out
+
+
+def cascade_aggregate(sides: dict[bool, AggregateSide], ref: float, shock: float, bad_debt: bool = True) -> dict:
+    """A relative shock's cascade as a quant writes it with prefix sums: per round one
+    ``searchsorted`` for the triggered prefix of the sorted thresholds and one for the level
+    their cumulative sale reaches; then bad debt, vectorised over the only candidates (the
+    liquidated positions whose bankruptcy price lies beyond the final price), each one's fill
+    value from the book's cumulative notional at its first and last unit. ``bad_debt=False``
+    skips that last step (the rounds alone)."""
+    s = sides[shock < 0]
+    down = s.down
+    if shock == 0.0:
+        return {"final_price": ref, "n_liquidated": 0, "rounds": 0, "book_exhausted": False,
+                "liquidated_qty": 0.0, "liquidated_notional": 0.0, "unfilled_qty": 0.0, "bad_debt": 0.0}
+    target = ref * (1.0 + shock)
+    price, depth, value = s.price, s.depth, s.value
+    levels = len(price)
+    j0 = int(np.searchsorted(-price, -target, "left")) if down else int(np.searchsorted(price, target, "left"))
+    c0, total = depth[j0], depth[-1]
+    probe = -target if down else target
+    last, k, rounds, exhausted, c = target, 0, 0, False, c0
+    while True:
+        k1 = int(np.searchsorted(s.key, probe, "right"))
+        if k1 == k:
+            break
+        rounds += 1
+        before, c = c, c0 + s.cum_qty[k1]
+        if before < total:
+            m = int(np.searchsorted(depth, c, "left"))  # the round ends in level m - 1
+            if m > levels:
+                exhausted, m = True, levels
+            last = price[m - 1]
+            probe = -last if down else last
+        else:
+            exhausted = True
+        k = k1
+    filled = min(c, total) - c0 if k else 0.0
+    notional = float(np.interp(c0 + filled, depth, value) - value[j0]) if k else 0.0
+    shortfall = 0.0
+    if bad_debt and k and c0 < total:
+        bankrupt = s.bankrupt[:k]
+        idx = np.flatnonzero(bankrupt > last if down else bankrupt < last)
+        if idx.size:
+            start = np.minimum(c0 + s.cum_qty[idx], total)
+            end = np.minimum(c0 + s.cum_qty[idx + 1], total)
+            fill_value = np.interp(end, depth, value) - np.interp(start, depth, value)
+            short = bankrupt[idx] * (end - start) - fill_value
+            if not down:
+                short = -short
+            shortfall = float(short[short > 0].sum())
+    return {"final_price": float(last), "n_liquidated": k, "rounds": rounds, "book_exhausted": exhausted,
+            "liquidated_qty": float(filled), "liquidated_notional": notional,
+            "unfilled_qty": float(c - c0 - filled) if k else 0.0, "bad_debt": shortfall}
+
+
 # -- the Monte Carlo pipeline in NumPy -----------------------------------------------------------
 
 BINANCE_FLOORS = np.array([0, 5e4, 6e5, 3e6, 1.2e7, 7e7, 1e8, 2.3e8, 4.8e8, 6e8, 8e8, 1.2e9])

@@ -149,11 +149,15 @@ def test_cascade_many_equals_a_loop_of_cascades():
     positions = SMALL.sample(seed=2)
     shocks = np.array([-0.05, 0.0, 0.03, -0.01, 0.1])
     table = lc.cascade_many(book, positions, shocks, threads=2)
+    detail = lc.cascade_many(book, positions, shocks, threads=2, detail=True)
     for i, shock in enumerate(shocks):
         direct = lc.cascade(book, positions, float(shock))
-        assert table.final_price[i] == direct.final_price
-        assert table.n_liquidated[i] == direct.n_liquidated
-        assert table.bad_debt[i] == direct.bad_debt
+        # the walk's rows are cascade() to the bit; the aggregate path's sums agree to rounding
+        # (docs/design.md, "Aggregate path"; tests/test_aggregate.py)
+        assert detail.final_price[i] == table.final_price[i] == direct.final_price
+        assert detail.n_liquidated[i] == table.n_liquidated[i] == direct.n_liquidated
+        assert detail.bad_debt[i] == direct.bad_debt
+        assert table.bad_debt[i] == pytest.approx(direct.bad_debt, rel=1e-9, abs=1e-9 * direct.liquidated_notional)
     assert list(table.scenario) == list(range(5))
     assert same_bytes(table, lc.cascade_many(book, positions, shocks, threads=1))
     with pytest.raises(ValueError, match=r"^shocks\[1\]: must be finite and > -1"):
@@ -374,13 +378,14 @@ def test_normal_draws_follow_the_normal_law():
 def test_ctrl_c_stops_cascade_many_too():
     book = lc.BookModel().build()
     positions = lc.PositionPopulation(count=200_000).sample(seed=1).prepare()
-    shocks = np.full(200_000, -0.2)  # each touches every long: tens of seconds in all
+    shocks = np.full(200_000, -0.2)  # the walk (detail) touches every long: tens of seconds in all
     before = _threads_of_this_process()
     done = []
     timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        lc.cascade_many(book, positions, shocks, threads=2, progress=lambda finished, total: done.append(finished))
+        lc.cascade_many(book, positions, shocks, threads=2, detail=True,
+                        progress=lambda finished, total: done.append(finished))
     timer.join()
     assert done and done[-1] < shocks.size
     assert _threads_of_this_process() == before

@@ -57,6 +57,13 @@ def cascade(
     value: float,
     ref_price: float | None = None,
 ) -> dict[str, Any]: ...
+def cascade_aggregate(
+    book: OrderBook,
+    positions: PositionSet,
+    kind: Literal["relative", "sell", "buy"],
+    value: float,
+    ref_price: float | None = None,
+) -> dict[str, Any]: ...
 
 def stable_order(keys: _F64, descending: bool = False) -> npt.NDArray[np.int64]: ...
 def buffer_cache(limit: int | None = None) -> dict[str, int]: ...
@@ -185,6 +192,7 @@ def cascade_many(
     ref_price: float | None = None,
     threads: int = 0,
     progress: Callable[[int], None] | None = None,
+    detail: bool = False,
 ) -> dict[str, np.ndarray]: ...
 def philox4x32_10(counter: list[int], key: list[int]) -> list[int]: ...
 class LiquidationPolicy:

@@ -1,6 +1,7 @@
 #include "pybind.hpp"
 #include "interruptible.hpp"
 
+#include <cascade_core/aggregate_cascade.hpp>
 #include <cascade_core/cascade.hpp>
 
 #include <cmath>
@@ -50,6 +51,13 @@ py::dict result_to_dict(cc::CascadeResult&& r) {
   return d;
 }
 
+cc::Shock shock_of(const std::string& kind, double value) {
+  if (kind == "relative") return cc::Shock::relative(value);
+  if (kind == "sell") return cc::Shock::sell(value);
+  if (kind == "buy") return cc::Shock::buy(value);
+  throw py::value_error("kind: expected 'relative', 'sell' or 'buy', got '" + kind + "'");
+}
+
 }  // namespace
 
 void register_cascade(py::module_& m) {
@@ -59,16 +67,7 @@ void register_cascade(py::module_& m) {
          double value, std::optional<double> ref_price) {
         const cc::OrderBook& book = order_book(book_obj, "book");
         const cc::PositionSet& positions = position_set(positions_obj, "positions");
-        cc::Shock shock;
-        if (kind == "relative") {
-          shock = cc::Shock::relative(value);
-        } else if (kind == "sell") {
-          shock = cc::Shock::sell(value);
-        } else if (kind == "buy") {
-          shock = cc::Shock::buy(value);
-        } else {
-          throw py::value_error("kind: expected 'relative', 'sell' or 'buy', got '" + kind + "'");
-        }
+        const cc::Shock shock = shock_of(kind, value);
         // A set's first cascade in a direction sorts that side: on a large set, interruptibly.
         const auto direction = shock.moves();
         if (!positions.prepared(direction) && positions.size() >= (std::size_t{1} << 20)) {
@@ -86,6 +85,32 @@ void register_cascade(py::module_& m) {
       py::arg("ref_price") = py::none(),
       "One static cascade. kind: 'relative' (value = move s > -1), 'sell' or 'buy' (value = "
       "exogenous market order quantity). Returns a dict of scalars and arrays.");
+
+  m.def(
+      "cascade_aggregate",
+      [](const py::object& book_obj, const py::object& positions_obj, const std::string& kind, double value,
+         std::optional<double> ref_price) {
+        const cc::OrderBook& book = order_book(book_obj, "book");
+        const cc::PositionSet& positions = position_set(positions_obj, "positions");
+        const cc::Shock shock = shock_of(kind, value);
+        const bool down = shock.moves() == cc::Direction::down;
+        cc::RunControl control;
+        auto [result, fallbacks] = run_interruptible(
+            [&] {
+              const cc::AggregateCascade aggregate(book, positions, down, !down, &control.cancel);
+              cc::CascadeResult r = aggregate.run(shock, ref_price);
+              return std::pair{std::move(r), aggregate.fallbacks()};
+            },
+            control, py::none());
+        py::dict d = result_to_dict(std::move(result));
+        d["fallbacks"] = fallbacks;
+        return d;
+      },
+      py::arg("book"), py::arg("positions"), py::arg("kind"), py::arg("value"),
+      py::arg("ref_price") = py::none(),
+      "One cascade by the aggregate path (cascade_many's default), indexing the set and the book "
+      "for this one shock: cascade()'s dict without per-position arrays, and 'fallbacks' (1 when "
+      "a round ended within rounding of a level boundary and cascade() decided it).");
 }
 
 }  // namespace liqcascade_bindings

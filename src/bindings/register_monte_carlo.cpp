@@ -87,18 +87,18 @@ void register_monte_carlo(py::module_& m) {
   m.def(
       "cascade_many",
       [](const py::object& book_obj, const py::object& positions_obj, const py::object& shocks_obj,
-         std::optional<double> ref_price, unsigned threads, const py::object& progress) {
+         std::optional<double> ref_price, unsigned threads, const py::object& progress, bool detail) {
         const cc::OrderBook& book = order_book(book_obj, "book");
         const cc::PositionSet& positions = position_set(positions_obj, "positions");
         auto shocks = column<double>(shocks_obj, "shocks");
         cc::RunControl control;
         auto columns = run_interruptible(
-            [&] { return cc::cascade_many(book, positions, as_span(shocks), ref_price, threads, control); },
+            [&] { return cc::cascade_many(book, positions, as_span(shocks), ref_price, threads, control, detail); },
             control, progress);
         return columns_to_dict(std::move(columns));
       },
       py::arg("book"), py::arg("positions"), py::arg("shocks"), py::arg("ref_price") = py::none(),
-      py::arg("threads") = 0, py::arg("progress") = py::none());
+      py::arg("threads") = 0, py::arg("progress") = py::none(), py::arg("detail") = false);
 
   m.def("philox4x32_10", [](std::array<std::uint32_t, 4> counter, std::array<std::uint32_t, 2> key) {
     return cc::philox4x32_10(counter, key);

@@ -9,10 +9,7 @@
 #include <string>
 #include <type_traits>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
+#include "cascade_core/bad_debt.hpp"
 #include "cascade_core/book_walker.hpp"
 #include "cascade_core/errors.hpp"
 
@@ -42,16 +39,6 @@ double checked_ref_price(const OrderBook& book, std::optional<double> ref_price)
 #else
 #define CASCADE_CORE_ROUND_LOOP
 #endif
-
-// (0 < x) ? x : 0, as one instruction where there is one (a branch here mispredicts
-// whenever bad debt comes and goes).
-inline double positive_part(double x) noexcept {
-#if defined(__SSE2__)
-  return _mm_cvtsd_f64(_mm_max_sd(_mm_set_sd(x), _mm_setzero_pd()));  // x > 0 ? x : 0
-#else
-  return 0.0 < x ? x : 0.0;
-#endif
-}
 
 // The running sums of a merge, the book position and what the book could not take.
 struct MergeState {
@@ -127,13 +114,6 @@ CASCADE_CORE_ALWAYS_INLINE LevelFill walk_levels(double qty, State& s, const dou
   }
   fill.remaining = remaining;
   return fill;
-}
-
-// Shortfall of a position's fills against its bankruptcy price, over the filled quantity
-// (zero when nothing filled); only its positive part is bad debt.
-template <bool Down>
-double shortfall(double bankruptcy, double fill_qty, double fill_notional) noexcept {
-  return Down ? bankruptcy * fill_qty - fill_notional : fill_notional - bankruptcy * fill_qty;
 }
 
 // One round: positions k, k+1, ... that `start` (the price when the round began) has
@@ -256,11 +236,9 @@ std::size_t merge(std::span<const Position> at_risk, BookWalker& walker, double&
   return next;
 }
 
-// The cascade of docs/design.md against one side's positions in trigger order, which
-// `at_risk(direction)` gives once the shock's direction is known and checked.
-template <class AtRiskOf>
-CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::optional<double> ref_price,
-                          bool record_positions, AtRiskOf at_risk_of, LazyTriggers* lazy = nullptr) {
+}  // namespace
+
+CascadeStart start_cascade(const OrderBook& book, const Shock& shock, std::optional<double> ref_price) {
   CascadeResult result;
   if (shock.kind == Shock::Kind::relative) {
     if (!std::isfinite(shock.value) || shock.value <= -1.0) {
@@ -301,7 +279,7 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::option
     if (no_move) {
       // A zero shock is the identity: nothing moves, nothing is triggered.
       result.shock_price = result.final_price = last;
-      return result;
+      return {std::move(result), walker, true};
     }
     last = result.ref_price * (1.0 + shock.value);
     if (!(std::isfinite(last) && last > 0.0)) {
@@ -316,6 +294,22 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::option
     if (fill.unfilled > 0.0) result.book_exhausted = true;
   }
   result.shock_price = last;
+  return {std::move(result), walker, false};
+}
+
+namespace {
+
+// The cascade of docs/design.md against one side's positions in trigger order, which
+// `at_risk(direction)` gives once the shock's direction is known and checked.
+template <class AtRiskOf>
+CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::optional<double> ref_price,
+                          bool record_positions, AtRiskOf at_risk_of, LazyTriggers* lazy = nullptr) {
+  CascadeStart start = start_cascade(book, shock, ref_price);
+  CascadeResult& result = start.result;
+  if (start.identity) return std::move(result);
+  const Direction direction = result.direction;
+  double last = result.shock_price;
+  BookWalker& walker = start.walker;
 
   const auto at_risk = at_risk_of(direction);
   using Position = typename decltype(at_risk)::value_type;
@@ -337,7 +331,7 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::option
   result.rounds = static_cast<std::int64_t>(result.trace.size());
   result.final_price = last;
   result.levels_touched = static_cast<std::int64_t>(walker.levels_touched());
-  return result;
+  return std::move(result);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "cascade_core/monte_carlo.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -200,7 +201,7 @@ ScenarioSample sample_scenario(const PopulationModel& population, const BookMode
 
 ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions,
                              std::span<const double> shocks, std::optional<double> ref_price, unsigned threads,
-                             RunControl& control) {
+                             RunControl& control, bool detail) {
   check_threads(threads);
   require_memory("shocks", static_cast<double>(shocks.size()) * bytes_per_row, "the rows of cascade_many");
   for (std::size_t i = 0; i < shocks.size(); ++i) {
@@ -209,12 +210,23 @@ ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions
                        "must be finite and > -1, got " + format_value(shocks[i]));
     }
   }
-  positions.prepare(&control.cancel);  // once, before the threads share it
   ScenarioColumns out;
   out.resize(shocks.size());
+  if (detail) {
+    positions.prepare(&control.cancel);  // once, before the threads share it
+    parallel_for(shocks.size(), threads, control, [&](std::size_t i) {
+      out.set(i, i, shocks[i],
+              cascade(book, positions, Shock::relative(shocks[i]), ref_price, /*record_positions=*/false));
+    });
+    return out;
+  }
+  // Index only the directions the shocks move (a zero shock needs neither), once, before the
+  // threads share it.
+  const bool down = std::any_of(shocks.begin(), shocks.end(), [](double s) { return s < 0.0; });
+  const bool up = std::any_of(shocks.begin(), shocks.end(), [](double s) { return s > 0.0; });
+  const AggregateCascade aggregate(book, positions, down, up, &control.cancel);
   parallel_for(shocks.size(), threads, control, [&](std::size_t i) {
-    out.set(i, i, shocks[i],
-            cascade(book, positions, Shock::relative(shocks[i]), ref_price, /*record_positions=*/false));
+    out.set(i, i, shocks[i], aggregate.run(Shock::relative(shocks[i]), ref_price));
   });
   return out;
 }

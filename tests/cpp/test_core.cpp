@@ -8,6 +8,7 @@
 // prints "ok  <name>" or "FAIL <name>: <file>:<line>: CHECK(<expr>)" for each, and ends with
 // "N cases, M failed"; the exit code is 0 only when none failed. A failed CHECK ends its case;
 // an exception escaping a case fails it, naming the exception.
+#include <cascade_core/aggregate_cascade.hpp>
 #include <cascade_core/book_walker.hpp>
 #include <cascade_core/bulk_allocator.hpp>
 #include <cascade_core/cascade.hpp>
@@ -329,6 +330,71 @@ TEST_CASE("cascade: a relative shock whose target price overflows is an InputErr
   CHECK(
       throws_input_error("shock", [&] { (void)cc::cascade(book, positions, cc::Shock::relative(0.5), std::nullopt); }));
   CHECK(throws_input_error("shock", [&] { (void)cc::cascade(book, positions, cc::Shock::relative(1.0), 1e308); }));
+}
+
+TEST_CASE("AggregateCascade: integer quantities give cascade()'s results to the bit, both ways") {
+  // levels and positions of 1..3 units: sales end exactly on level boundaries again and again
+  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  for (int k = 0; k < 40; ++k) {
+    bid_price.push_back(999.0 - k);
+    ask_price.push_back(1001.0 + k);
+    bid_qty.push_back(1.0 + k % 3);
+    ask_qty.push_back(1.0 + (k * 7) % 3);
+  }
+  const cc::OrderBook book(bid_price, bid_qty, ask_price, ask_qty);
+  std::vector<std::int8_t> side;
+  std::vector<double> qty, entry, margin, zero;
+  for (int i = 0; i < 300; ++i) {
+    side.push_back(i % 2 == 0 ? 1 : -1);
+    qty.push_back(1.0 + (i * 5) % 3);
+    entry.push_back(1000.0);
+    margin.push_back(qty.back() * (0.5 + (i * 37) % 60));  // liquidation 0.5..60 away from 1000
+    zero.push_back(0.0);
+  }
+  const cc::PositionSet positions(cc::PositionColumns{side, qty, entry, margin, zero, zero});
+  const cc::AggregateCascade aggregate(book, positions, true, true);
+  std::vector<cc::Shock> shocks{cc::Shock::sell(3.0), cc::Shock::buy(7.0), cc::Shock::sell(500.0)};
+  for (int k = 1; k <= 60; ++k) {
+    shocks.push_back(cc::Shock::relative(-0.001 * k));
+    shocks.push_back(cc::Shock::relative(0.001 * k));
+  }
+  for (const cc::Shock& shock : shocks) {
+    const auto want = cc::cascade(book, positions, shock, std::nullopt, false);
+    const auto got = aggregate.run(shock, std::nullopt);
+    CHECK(got.final_price == want.final_price && got.shock_price == want.shock_price);
+    CHECK(got.n_liquidated == want.n_liquidated && got.rounds == want.rounds);
+    CHECK(got.book_exhausted == want.book_exhausted && got.levels_touched == want.levels_touched);
+    CHECK(got.liquidated_qty == want.liquidated_qty && got.unfilled_qty == want.unfilled_qty);
+    CHECK(std::abs(got.liquidated_notional - want.liquidated_notional) <= 1e-12 * want.liquidated_notional);
+    CHECK(std::abs(got.bad_debt - want.bad_debt) <= 1e-12 * want.liquidated_notional);
+    CHECK(got.trace.size() == want.trace.size());
+    for (std::size_t r = 0; r < std::min(got.trace.size(), want.trace.size()); ++r) {
+      CHECK(got.trace[r].start_price == want.trace[r].start_price && got.trace[r].count == want.trace[r].count &&
+            got.trace[r].qty == want.trace[r].qty);
+    }
+  }
+  CHECK(aggregate.fallbacks() == 0);
+}
+
+TEST_CASE("AggregateCascade: a direction not indexed is a logic_error, a cancelled index Cancelled") {
+  const SmallCascade s;
+  const cc::PositionSet positions(cc::PositionColumns{s.side, s.qty, s.entry, s.margin, s.zero, s.zero});
+  const cc::AggregateCascade down_only(s.book, positions, true, false);
+  bool raised = false;
+  try {
+    (void)down_only.run(cc::Shock::relative(0.01), std::nullopt);
+  } catch (const std::logic_error&) {
+    raised = true;
+  }
+  CHECK(raised);
+  std::atomic<bool> cancel{true};
+  raised = false;
+  try {
+    const cc::AggregateCascade cancelled(s.book, positions, true, true, &cancel);
+  } catch (const cc::Cancelled&) {
+    raised = true;
+  }
+  CHECK(raised);
 }
 
 // ---- the order book ------------------------------------------------------------------------

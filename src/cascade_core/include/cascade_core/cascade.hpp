@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "cascade_core/book_walker.hpp"
 #include "cascade_core/bulk_allocator.hpp"
 #include "cascade_core/order_book.hpp"
 #include "cascade_core/positions.hpp"
@@ -68,6 +69,18 @@ struct CascadeResult {
   bulk_vector<double> filled_qty;
   bulk_vector<double> fill_price;     // VWAP of its fills, NaN if nothing filled
 };
+
+// The exogenous move (docs/design.md, "Static cascade", steps 1-3), shared by every cascade path:
+// checks the shock and the reference price (InputError, as cascade() below), and applies the
+// move to a walker over the side consumed. `result` holds the direction, ref_price,
+// shock_price, the exogenous fill and book_exhausted; `identity` is true for a zero shock
+// (then `result` is final: nothing moves).
+struct CascadeStart {
+  CascadeResult result;
+  BookWalker walker;
+  bool identity = false;
+};
+CascadeStart start_cascade(const OrderBook& book, const Shock& shock, std::optional<double> ref_price);
 
 // Runs one cascade. No `ref_price` means the book's mid. Throws InputError for a bad
 // shock, a bad reference price or an empty book side that the shock needs. Cost is

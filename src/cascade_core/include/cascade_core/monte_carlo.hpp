@@ -10,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "cascade_core/aggregate_cascade.hpp"
 #include "cascade_core/cascade.hpp"
 #include "cascade_core/models.hpp"
 #include "cascade_core/position_sampler.hpp"
@@ -85,8 +86,11 @@ ScenarioSample sample_scenario(const PopulationModel& population, const BookMode
                                const std::atomic<bool>* cancel = nullptr, const char* scenario_field = "index");
 
 // One fixed position set, many relative shocks (the sort is shared). Rows are in `shocks` order.
+// By default each row comes from the aggregate path (AggregateCascade: prefix sums, O(rounds ·
+// log n) per shock, the set and book indexed once per call); with `detail`, from cascade()'s
+// walk over every position a shock reaches. docs/design.md says how the two agree.
 ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions,
                              std::span<const double> shocks, std::optional<double> ref_price, unsigned threads,
-                             RunControl& control);
+                             RunControl& control, bool detail = false);
 
 }  // namespace cascade_core
