@@ -230,3 +230,86 @@ def cascade(book: dict, positions: dict, *, shock: float | None = None, sell_qty
     result.final_price = market.last
     result.book_exhausted = market.exhausted
     return result
+
+
+# -- inverse (coin-margined) contracts, in the contract's own terms (docs/design.md) --------------
+
+def inverse_liquidation_price(side: int, contracts: float, size: float, entry: float, margin: float, mmr: float,
+                              maint: float) -> float:
+    """Equity in coin margin + side*N*(1/entry - 1/p) equals mmr*N/p - maint (N = contracts*size USD):
+    1/p * N*(side + mmr) = margin + maint + side*N/entry, so p = N*(1 + side*mmr) / (N/entry + side*(margin + maint))
+    (inf when the denominator is <= 0: a short that is never liquidated)."""
+    usd = contracts * size
+    denominator = usd / entry + side * (margin + maint)
+    return usd * (1.0 + side * mmr) / denominator if denominator > 0.0 else math.inf
+
+
+def inverse_bankruptcy_price(side: int, contracts: float, size: float, entry: float, margin: float) -> float:
+    """Equity 0: 1/p = 1/entry + side*margin/N."""
+    x = 1.0 / entry + side * margin / (contracts * size)
+    return 1.0 / x if x > 0.0 else math.inf
+
+
+def inverse_cascade(book: dict, positions: dict, size: float, shock: float) -> Result:
+    """The static cascade of docs/design.md read literally for an inverse market, in USD prices:
+    the book in contracts, a long triggered when last <= its liquidation price, its contracts
+    sold down the bids; liquidated_qty in contracts, liquidated_notional the coin value of the
+    fills (sum of contracts*size/price), bad debt in coin (sum over a position's fills of
+    contracts*size*(1/price - 1/bankruptcy) for a long, where positive)."""
+    ref = (book["bid_price"][0] + book["ask_price"][0]) / 2.0
+    n = len(positions["side"])
+    liq = [inverse_liquidation_price(positions["side"][i], positions["qty"][i], size, positions["entry_price"][i],
+                                     positions["margin"][i], positions["mmr"][i], positions["maint_amount"][i])
+           for i in range(n)]
+    bankrupt = [inverse_bankruptcy_price(positions["side"][i], positions["qty"][i], size, positions["entry_price"][i],
+                                         positions["margin"][i]) for i in range(n)]
+    down = shock < 0.0
+    direction = "down" if down else "up"
+    levels = [[p, q] for p, q in zip(book["bid_price"] if down else book["ask_price"],
+                                     book["bid_qty"] if down else book["ask_qty"], strict=True)]
+    result = Result(direction, ref, ref, ref, liquidated=[False] * n, fill_price=[math.nan] * n)
+    target = ref * (1.0 + shock)
+    levels = [lv for lv in levels if not (lv[0] > target if down else lv[0] < target)]
+    last, exhausted = target, False
+    result.shock_price = target
+    done = [False] * n
+    while True:
+        start = last
+        batch = [i for i in range(n) if not done[i] and positions["side"][i] == (1 if down else -1)
+                 and (start <= liq[i] if down else start >= liq[i])]
+        if not batch:
+            break
+        batch.sort(key=lambda i: (-liq[i], i) if down else (liq[i], i))
+        result.rounds += 1
+        result.trace.append((start, len(batch), sum(positions["qty"][i] for i in batch)))
+        for i in batch:
+            done[i] = True
+            remaining, filled, coin, inverse_sum = positions["qty"][i], 0.0, 0.0, 0.0
+            while remaining > 0.0 and levels:
+                price, available = levels[0]
+                last = price
+                take = min(remaining, available)
+                filled += take
+                coin += take * size / price
+                inverse_sum += take / price
+                remaining -= take
+                if take == available:
+                    levels.pop(0)
+                else:
+                    levels[0][1] = available - take
+            if remaining > 0.0:
+                exhausted = True
+            result.n_liquidated += 1
+            result.liquidated[i] = True
+            result.liquidated_qty += filled
+            result.liquidated_notional += coin
+            result.unfilled_qty += remaining
+            if filled > 0.0:
+                result.fill_price[i] = filled / inverse_sum  # the contract-weighted harmonic mean
+                sign = 1.0 if down else -1.0
+                shortfall = sign * (coin - filled * size / bankrupt[i])
+                if shortfall > 0.0:
+                    result.bad_debt += shortfall
+    result.final_price = last
+    result.book_exhausted = exhausted
+    return result

@@ -28,6 +28,7 @@ DEFAULT_MMR = 0.005
 Basis = Literal["mark", "entry"]
 TierRule = Literal["liquidation", "entry"]
 LeverageLimit = Literal["reject", "clip", "ignore"]
+Contract = Literal["linear", "inverse"]
 
 
 def _margin_rules(basis: Any, close_fee: Any, tier_rule: Any) -> tuple[Any, Any]:
@@ -124,12 +125,13 @@ class MaintenanceTiers:
 
 
 def _rebuild_positions(columns: dict[str, np.ndarray], prepared: bool, basis: Basis = "mark",
-                       close_fee: float = 0.0) -> Positions:
+                       close_fee: float = 0.0, contract: Contract = "linear", contract_size: float = 1.0) -> Positions:
     # fresh arrays of the canonical dtypes: an unpickled int8 array carries an equal but not
     # identical dtype object, which the bindings' dtype check (an identity test) refuses
     side, qty, entry, margin, mmr, maint = (np.asarray(columns[name]).astype(np.int8 if name == "side" else np.float64)
                                             for name in ("side", "qty", "entry_price", "margin", "mmr", "maint_amount"))
-    positions = Positions(side, qty, entry, margin, mmr, maint, basis=basis, close_fee=close_fee, copy=False)
+    positions = Positions(side, qty, entry, margin, mmr, maint, basis=basis, close_fee=close_fee, contract=contract,
+                          contract_size=contract_size, copy=False)
     return positions.prepare() if prepared else positions
 
 
@@ -163,6 +165,15 @@ class Positions:
     (default) raises ``ValueError`` naming ``leverage``, ``"clip"`` raises the margin to the
     limit, ``"ignore"`` keeps it.
 
+    ``contract="inverse"`` makes it a coin-margined market (BitMEX XBTUSD, Binance COIN-M,
+    OKX and Bybit inverse perpetuals): ``qty`` is a number of contracts of ``contract_size``
+    USD each, ``entry_price`` in USD per coin, ``margin`` and ``maint_amount`` in coin; PnL is
+    ``side * qty * contract_size * (1/entry - 1/p)`` coin and the requirement ``mmr * qty *
+    contract_size / p - maint_amount`` coin (at mark basis), so tiers apply to the coin
+    notional. The book of an inverse market is in contracts. The engine runs it as the
+    reciprocal market (``1/p``), where it is exactly linear (docs/design.md, "Inverse
+    contracts").
+
     The set owns its data: the columns are copied (33 MB for 1,000,000 positions, a few
     milliseconds), so changing the arrays passed in afterwards changes nothing here. With
     ``copy=False`` the arrays that already are contiguous float64 (int8 for ``side``) are used
@@ -172,7 +183,7 @@ class Positions:
     cascade.
     """
 
-    __slots__ = ("_set", "_columns")
+    __slots__ = ("_set", "_columns")  # (an inverse set's side, qty and entry_price: the user's columns)
 
     def __init__(
         self,
@@ -188,11 +199,15 @@ class Positions:
         close_fee: float = 0.0,
         tier_rule: TierRule | None = None,
         leverage_limit: LeverageLimit = "reject",
+        contract: Contract = "linear",
+        contract_size: float = 1.0,
         copy: bool = True,
     ) -> None:
         if not isinstance(copy, (bool, np.bool_)):
             raise TypeError(f"copy: expected a bool, got {type(copy).__name__}")
         rule, core_tier_rule = _margin_rules(basis, close_fee, tier_rule)
+        inverse = choice(contract, "contract", ("linear", "inverse")) == "inverse"
+        size = real_scalar(contract_size, "contract_size")
         n = common_length(side=side, qty=qty, entry_price=entry_price, margin=margin, mmr=mmr,
                           maint_amount=maint_amount)
         columns: dict[str, Any] = {
@@ -201,6 +216,13 @@ class Positions:
             "entry_price": float_column(entry_price, "entry_price", n),
             "margin": float_column(margin, "margin", n),
         }
+        user: dict[str, Any] = {}
+        if inverse:  # the reciprocal market's linear positions (the core's transform)
+            user = {name: readonly(np.array(columns[name])) for name in ("side", "qty", "entry_price")}
+            columns["side"], columns["qty"], columns["entry_price"] = _core.reciprocal_positions(
+                columns["side"], columns["qty"], columns["entry_price"], size)
+        elif size != 1.0:
+            raise ValueError("contract_size: only an inverse contract has a size (contract='inverse')")
         if tiers is not None:
             if not isinstance(tiers, MaintenanceTiers):
                 raise TypeError(f"tiers: expected MaintenanceTiers, got {type(tiers).__name__}")
@@ -219,8 +241,8 @@ class Positions:
             columns = {name: _in_place(value) for name, value in columns.items()}
         # with copy, the engine copies the columns into its own recycled buffers (no page faults
         # on fresh memory when sets are built in a loop); the getters are read-only views of them
-        self._set = _core.PositionSet(**columns, copy=bool(copy), rule=rule)
-        self._columns = {name: self._set.column(name) for name in columns}
+        self._set = _core.PositionSet(**columns, copy=bool(copy), rule=rule, inverse_size=size if inverse else 0.0)
+        self._columns = {name: self._set.column(name) for name in columns} | user
 
     @classmethod
     def from_leverage(
@@ -237,9 +259,12 @@ class Positions:
         close_fee: float = 0.0,
         tier_rule: TierRule | None = None,
         leverage_limit: LeverageLimit = "reject",
+        contract: Contract = "linear",
+        contract_size: float = 1.0,
     ) -> Positions:
-        """Positions whose margin is ``qty * entry_price / leverage`` (leverage finite, > 0);
-        the other arguments as for the constructor."""
+        """Positions whose margin is ``qty * entry_price / leverage`` (leverage finite, > 0;
+        for an inverse contract ``qty * contract_size / entry_price / leverage`` coin); the
+        other arguments as for the constructor."""
         n = common_length(side=side, qty=qty, entry_price=entry_price, leverage=leverage, mmr=mmr,
                           maint_amount=maint_amount)
         lev = float_column(leverage, "leverage", n)
@@ -247,13 +272,15 @@ class Positions:
         q = float_column(qty, "qty", n)
         entry = float_column(entry_price, "entry_price", n)
         with np.errstate(all="ignore"):  # bad qty/entry are reported by the constructor
-            margin = q * entry / lev
+            margin = q * real_scalar(contract_size, "contract_size") / entry / lev if contract == "inverse" \
+                else q * entry / lev
         usable = np.isfinite(q) & (q > 0) & np.isfinite(entry) & (entry > 0)
         first_bad(usable & ~np.isfinite(margin), "leverage", lev,
                   "too small: the margin qty * entry_price / leverage overflows")
         margin = np.where(np.isfinite(margin), margin, 0.0)  # (only where qty or entry_price is bad)
         return cls(side, q, entry, margin, mmr, maint_amount, tiers=tiers, basis=basis, close_fee=close_fee,
-                   tier_rule=tier_rule, leverage_limit=leverage_limit, copy=False)
+                   tier_rule=tier_rule, leverage_limit=leverage_limit, contract=contract,
+                   contract_size=contract_size, copy=False)
 
     # -- columns -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -284,8 +311,21 @@ class Positions:
         return cast(FloatArray, self._columns["maint_amount"])
 
     @property
+    def contract(self) -> Contract:
+        """``"linear"`` or ``"inverse"``."""
+        return "inverse" if self._set.inverse_size else "linear"
+
+    @property
+    def contract_size(self) -> float:
+        """USD per contract (inverse); 1 for a linear set."""
+        return float(self._set.inverse_size) or 1.0
+
+    @property
     def notional(self) -> FloatArray:
-        """``qty * entry_price``."""
+        """At entry: ``qty * entry_price`` (linear, quote currency); ``qty * contract_size /
+        entry_price`` (inverse, coin)."""
+        if self._set.inverse_size:
+            return self.qty * self.contract_size / self.entry_price
         return self.qty * self.entry_price
 
     @property
@@ -313,11 +353,16 @@ class Positions:
         entry basis. Long at mark basis without a fee: ``(qty*entry - margin - maint_amount) /
         (qty*(1 - mmr))``. A long whose value is <= 0 can never be liquidated.
         """
+        if self._set.inverse_size:  # 1/x of the reciprocal market's (inf: never reached)
+            return readonly(_core.quote_prices(self._set.liquidation_price))
         return self._set.liquidation_price
 
     @property
     def bankruptcy_price(self) -> FloatArray:
-        """Price at which equity is zero: ``entry -/+ margin/qty`` (read-only)."""
+        """Price at which equity is zero: ``entry -/+ margin/qty`` (read-only); inverse:
+        ``1 / (1/entry + side * margin / (qty * contract_size))`` (inf where never reached)."""
+        if self._set.inverse_size:
+            return readonly(_core.quote_prices(self._set.bankruptcy_price))
         return self._set.bankruptcy_price
 
     def prepare(self) -> Positions:
@@ -337,12 +382,14 @@ class Positions:
         ``"up"``) is sorted yet."""
         if direction not in ("down", "up"):
             raise ValueError(f"direction: expected 'down' or 'up', got {direction!r}")
-        return bool(self._set.prepared_side(-1 if direction == "down" else 1))
+        down = (direction == "down") != bool(self._set.inverse_size)  # (inverse: the reciprocal moves the other way)
+        return bool(self._set.prepared_side(-1 if down else 1))
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle and copy from the columns (tiers are already resolved into ``mmr`` and
         ``maint_amount``); a prepared set comes back prepared."""
-        return (_rebuild_positions, (dict(self._columns), self.prepared, self.basis, self.close_fee))
+        return (_rebuild_positions, (dict(self._columns), self.prepared, self.basis, self.close_fee, self.contract,
+                                     self.contract_size))
 
     def __repr__(self) -> str:
         longs = int(np.count_nonzero(self.side > 0))

@@ -1,6 +1,7 @@
 #include "pybind.hpp"
 #include "interruptible.hpp"
 
+#include <cascade_core/inverse.hpp>
 #include <cascade_core/positions.hpp>
 #include <cascade_core/radix_sort.hpp>
 
@@ -64,10 +65,38 @@ void register_positions(py::module_& m) {
   m.def("release_buffers", &cc::release_cached_buffers,
         "Return every cached buffer to the system; the number of bytes freed.");
 
+  m.def(
+      "reciprocal_positions",
+      [](const py::object& side_obj, const py::object& qty_obj, const py::object& entry_obj, double size) {
+        auto side = column<std::int8_t>(side_obj, "side");
+        auto qty = column<double>(qty_obj, "qty");
+        auto entry = column<double>(entry_obj, "entry_price");
+        const std::size_t n = as_span(side).size();
+        py::array_t<std::int8_t> out_side(static_cast<py::ssize_t>(n));
+        py::array_t<double> out_qty(static_cast<py::ssize_t>(n)), out_entry(static_cast<py::ssize_t>(n));
+        cc::reciprocal_positions(as_span(side), as_span(qty), as_span(entry), size,
+                                 std::span<std::int8_t>(out_side.mutable_data(), n),
+                                 std::span<double>(out_qty.mutable_data(), n),
+                                 std::span<double>(out_entry.mutable_data(), n));
+        return py::make_tuple(out_side, out_qty, out_entry);
+      },
+      py::arg("side"), py::arg("qty"), py::arg("entry_price"), py::arg("contract_size"),
+      "An inverse market's positions as its reciprocal market's linear ones: (side, qty, entry_price).");
+  m.def(
+      "quote_prices",
+      [](const py::object& prices_obj) {
+        auto prices = column<double>(prices_obj, "prices");
+        const auto in = as_span(prices);
+        py::array_t<double> out(static_cast<py::ssize_t>(in.size()));
+        cc::quote_prices(in, std::span<double>(out.mutable_data(), in.size()));
+        return out;
+      },
+      py::arg("prices"), "Reciprocal-market prices back in USD: 1/x (inf where x <= 0).");
+
   py::class_<PositionSetHolder>(m, "PositionSet")
       .def(py::init([](const py::object& side, const py::object& qty, const py::object& entry_price,
                        const py::object& margin, const py::object& mmr,
-                       const py::object& maint_amount, bool copy, const cc::MarginRule& rule) {
+                       const py::object& maint_amount, bool copy, const cc::MarginRule& rule, double inverse_size) {
              auto holder = std::make_unique<PositionSetHolder>();
              holder->side = column<std::int8_t>(side, "side");
              holder->qty = column<double>(qty, "qty");
@@ -81,7 +110,7 @@ void register_positions(py::module_& m) {
                h.set = std::make_unique<cc::PositionSet>(
                    cc::PositionColumns{as_span(h.side), as_span(h.qty), as_span(h.entry_price), as_span(h.margin),
                                        as_span(h.mmr), as_span(h.maint_amount)},
-                   copy, rule);
+                   copy, rule, inverse_size);
              }
              if (copy) {  // the caller's arrays are not needed any more
                holder->side = {};
@@ -90,8 +119,10 @@ void register_positions(py::module_& m) {
              return holder;
            }),
            py::arg("side"), py::arg("qty"), py::arg("entry_price"), py::arg("margin"),
-           py::arg("mmr"), py::arg("maint_amount"), py::arg("copy") = true, py::arg("rule") = cc::MarginRule{})
+           py::arg("mmr"), py::arg("maint_amount"), py::arg("copy") = true, py::arg("rule") = cc::MarginRule{},
+           py::arg("inverse_size") = 0.0)
       .def_property_readonly("rule", [](const PositionSetHolder& h) { return h.set->rule(); })
+      .def_property_readonly("inverse_size", [](const PositionSetHolder& h) { return h.set->inverse_size(); })
       .def(
           "column",
           [](const py::object& self, const std::string& name) -> py::array {

@@ -12,6 +12,7 @@
 #include "cascade_core/bad_debt.hpp"
 #include "cascade_core/book_walker.hpp"
 #include "cascade_core/errors.hpp"
+#include "cascade_core/inverse.hpp"
 
 namespace cascade_core {
 
@@ -337,9 +338,17 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::option
 }  // namespace
 
 CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock, std::optional<double> ref_price, bool record_positions) {
-  return run_cascade(book, shock, ref_price, record_positions, [&](Direction direction) {
-    return std::span<const AtRisk>(positions.at_risk(direction));
-  });
+  const auto run = [&](const OrderBook& on, const Shock& s, std::optional<double> ref) {
+    return run_cascade(on, s, ref, record_positions, [&](Direction direction) {
+      return std::span<const AtRisk>(positions.at_risk(direction));
+    });
+  };
+  const double size = positions.inverse_size();
+  if (size == 0.0) return run(book, shock, ref_price);
+  // an inverse market: the linear cascade of the reciprocal market (inverse.hpp)
+  const ReciprocalShock reciprocal = reciprocal_shock(book, shock, ref_price, size);
+  return to_contract_terms(run(reciprocal_book(book, size), reciprocal.shock, reciprocal.ref), reciprocal.quote_ref,
+                           size);
 }
 
 CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,

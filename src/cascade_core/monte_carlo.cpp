@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cascade_core/errors.hpp"
+#include "cascade_core/inverse.hpp"
 #include "cascade_core/resources.hpp"
 
 namespace cascade_core {
@@ -221,12 +222,23 @@ ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions
     return out;
   }
   // Index only the directions the shocks move (a zero shock needs neither), once, before the
-  // threads share it.
+  // threads share it. An inverse market's cascades run on its reciprocal market (inverse.hpp):
+  // its book once, each shock turned into a move of 1/p, each result back into contract terms.
+  const double size = positions.inverse_size();
+  const bool inverse = size != 0.0;
   const bool down = std::any_of(shocks.begin(), shocks.end(), [](double s) { return s < 0.0; });
   const bool up = std::any_of(shocks.begin(), shocks.end(), [](double s) { return s > 0.0; });
-  const AggregateCascade aggregate(book, positions, down, up, &control.cancel);
+  const std::optional<OrderBook> reciprocal = inverse ? std::optional(reciprocal_book(book, size)) : std::nullopt;
+  const AggregateCascade aggregate(inverse ? *reciprocal : book, positions, inverse ? up : down, inverse ? down : up,
+                                   &control.cancel);
   parallel_for(shocks.size(), threads, control, [&](std::size_t i) {
-    out.set(i, i, shocks[i], aggregate.run(Shock::relative(shocks[i]), ref_price));
+    const Shock shock = Shock::relative(shocks[i]);
+    if (!inverse) {
+      out.set(i, i, shocks[i], aggregate.run(shock, ref_price));
+      return;
+    }
+    const ReciprocalShock r = reciprocal_shock(book, shock, ref_price, size);
+    out.set(i, i, shocks[i], to_contract_terms(aggregate.run(r.shock, r.ref), r.quote_ref, size));
   });
   return out;
 }

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "cascade_core/errors.hpp"
+#include "cascade_core/inverse.hpp"
 #include "cascade_core/radix_sort.hpp"
 #include "simd_clones.hpp"
 
@@ -91,9 +92,10 @@ bool compute_prices(std::size_t n, const PositionColumns& columns, double share,
 
 }  // namespace
 
-PositionSet::PositionSet(const PositionColumns& columns, bool copy, const MarginRule& rule)
-    : columns_(columns), rule_(rule) {
+PositionSet::PositionSet(const PositionColumns& columns, bool copy, const MarginRule& rule, double inverse_size)
+    : columns_(columns), rule_(rule), inverse_size_(inverse_size) {
   rule.validate();
+  if (inverse_size != 0.0) Contract{true, inverse_size}.validate();
   const std::size_t n = columns.side.size();
   check_length(n, columns.qty.size(), "qty");
   check_length(n, columns.entry_price.size(), "entry_price");

@@ -630,6 +630,10 @@ void LiquidationPolicy::validate() const {
 SimulationResult simulate(const OrderBook& book, const PositionSet& positions,
                           const SimulationConfig& config, const std::atomic<bool>* cancel) {
   config.validate(positions.size());
+  if (positions.inverse_size() != 0.0) {
+    throw InputError("positions", "an inverse market runs in the static cascade and cascade_many; simulate() "
+                                  "models linear contracts only");
+  }
   const double mid = book.mid();  // both sides needed: the mid is the book's centre
   const auto [lowest, highest] = std::minmax_element(config.path.begin(), config.path.end());
   const double lowest_path = config.path.empty() ? mid : *lowest;

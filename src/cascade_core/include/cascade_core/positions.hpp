@@ -74,7 +74,10 @@ class PositionSet {
   // and unchanged for the set's lifetime.
   // `rule` is how the maintenance requirement is valued (margin basis, close fee), for every
   // position of the set.
-  explicit PositionSet(const PositionColumns& columns, bool copy = false, const MarginRule& rule = {});
+  // `inverse_size` > 0 marks an inverse market's set: its columns are the reciprocal market's
+  // linear positions (inverse.hpp), and every cascade runs on the reciprocal market.
+  explicit PositionSet(const PositionColumns& columns, bool copy = false, const MarginRule& rule = {},
+                       double inverse_size = 0.0);
 
   PositionSet(const PositionSet&) = delete;
   PositionSet& operator=(const PositionSet&) = delete;
@@ -83,6 +86,8 @@ class PositionSet {
   [[nodiscard]] const PositionColumns& columns() const noexcept { return columns_; }
   [[nodiscard]] std::span<const std::int8_t> side() const noexcept { return columns_.side; }
   [[nodiscard]] const MarginRule& rule() const noexcept { return rule_; }
+  // 0 for a linear set; the contract size (USD) of an inverse one.
+  [[nodiscard]] double inverse_size() const noexcept { return inverse_size_; }
   // Per position, in index order.
   [[nodiscard]] std::span<const double> liquidation_price() const noexcept { return liq_; }
   [[nodiscard]] std::span<const double> bankruptcy_price() const noexcept { return bankrupt_; }
@@ -115,6 +120,7 @@ class PositionSet {
 
   PositionColumns columns_;
   MarginRule rule_;
+  double inverse_size_ = 0.0;
   bulk_vector<std::int8_t> own_side_;  // the columns' own copy (copy = true)
   std::array<bulk_vector<double>, 5> own_;
   Side longs_, shorts_;

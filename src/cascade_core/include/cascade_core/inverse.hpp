@@ -1,0 +1,60 @@
+// Inverse (coin-margined) contracts (docs/design.md, "Inverse contracts").
+//
+// A position of n contracts of c USD each, entry price e (USD per coin), margin m in coin, has
+// PnL in coin side * n*c * (1/e - 1/p) and maintenance in coin mmr * n*c / p - maint_amount: in
+// the reciprocal price x = 1/p that is exactly a linear position of the opposite side, of
+// quantity N = n*c (USD), entry 1/e, margin m — PnL -side * N * (x - 1/e), requirement
+// mmr * N * x - maint_amount. A bid of q contracts at p is an ask of q*c at 1/p, and an ask a bid.
+// So an inverse market is the linear engine run on the reciprocal market; this file owns the
+// transform both ways, and nothing else differs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "cascade_core/cascade.hpp"
+#include "cascade_core/order_book.hpp"
+
+namespace cascade_core {
+
+// A position set's contract: linear (quantity in base units) or inverse (quantity in contracts
+// of `size` USD each; the set holds the reciprocal market's linear positions).
+struct Contract {
+  bool inverse = false;
+  double size = 1.0;  // USD per contract (inverse), finite and > 0
+  void validate() const;  // InputError naming contract_size
+};
+
+// The reciprocal market's positions: side -> -side, qty (contracts) -> qty * size (USD),
+// entry -> 1 / entry. Margin, mmr and maint_amount (in coin) carry over. Rows that are not valid
+// positions are carried so that PositionSet names the field (a bad entry stays bad).
+void reciprocal_positions(std::span<const std::int8_t> side, std::span<const double> qty,
+                          std::span<const double> entry, double size, std::span<std::int8_t> out_side,
+                          std::span<double> out_qty, std::span<double> out_entry);
+
+// Prices of the reciprocal market back in USD: 1 / x, and +inf where x <= 0 (a price the
+// reciprocal long can never reach: the inverse short is never liquidated / never bankrupt).
+void quote_prices(std::span<const double> reciprocal, std::span<double> out);
+
+// The reciprocal book: bids at p with q contracts become asks at 1/p with q * size, asks bids.
+OrderBook reciprocal_book(const OrderBook& book, double size);
+
+// One shock on an inverse market, in the reciprocal market's terms. Validates the shock and the
+// reference price against the contract-priced book (InputError naming shock, ref_price,
+// bid_price/ask_price or sell_qty/buy_qty, as cascade() does for a linear book).
+struct ReciprocalShock {
+  Shock shock;              // the move of 1/p (relative: 1/(1 + s) - 1), or the order in USD
+  double ref = 0.0;         // 1 / p_ref
+  double quote_ref = 0.0;   // p_ref
+};
+ReciprocalShock reciprocal_shock(const OrderBook& book, const Shock& shock, std::optional<double> ref_price,
+                                 double size);
+
+// A cascade of the reciprocal market in the inverse market's terms: direction flipped; prices
+// 1/x (ref_price the p_ref asked); quantities in contracts (/ size); liquidated_notional and
+// bad_debt stay in coin; per position, filled contracts and the fill price 1 / VWAP(x) (the
+// contract-weighted harmonic mean of the fill prices, as venues report an inverse fill).
+CascadeResult to_contract_terms(CascadeResult&& reciprocal, double quote_ref, double size);
+
+}  // namespace cascade_core

@@ -1,0 +1,193 @@
+"""Inverse (coin-margined) contracts (docs/design.md, "Inverse contracts"): the venues' published
+examples, the literal reference model in the contract's own terms (tests/reference.py,
+inverse_cascade) against the engine's reciprocal-market cascade, cascade_many on both paths,
+and bad input."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import liqcascade as lc
+import reference as ref
+
+# -- the venues' published examples ---------------------------------------------------------------
+
+def test_binance_coin_m_maintenance_example():
+    # Binance COIN-M futures, "Leverage and Margin": 100 contracts of BTCUSD (100 USD each) at
+    # 25,000 are 0.4 BTC of notional; at a maintenance rate of 0.4 % the maintenance is 0.0016 BTC.
+    p = lc.Positions.from_leverage(1, 100.0, 25_000.0, 20.0, mmr=0.004, contract="inverse", contract_size=100.0)
+    assert p.contract == "inverse" and p.contract_size == 100.0
+    assert p.notional[0] == pytest.approx(0.4) and p.margin[0] == pytest.approx(0.02)
+    assert 0.004 * p.notional[0] == pytest.approx(0.0016)
+    # at its liquidation price, equity in coin equals maintenance in coin (valued at that price)
+    liq = p.liquidation_price[0]
+    equity = 0.02 + 10_000 * (1 / 25_000 - 1 / liq)
+    assert equity == pytest.approx(0.004 * 10_000 / liq, rel=1e-12)
+
+
+def test_bybit_inverse_bankruptcy_example():
+    # Bybit Help Centre, "Bankruptcy price (inverse contract)": balance 0.5 BTC, long 10,000
+    # contracts (1 USD each) at 8,000 -> bankruptcy price 5,718.57. Bybit's bankruptcy price keeps
+    # the fee to close (0.075 % taker) out of the margin: equity - 0.00075 * N / p = 0, which
+    # scales the fee-free price 10,000 / (10,000/8,000 + 0.5) = 5,714.29 by (1 + 0.00075).
+    p = lc.Positions(1, 10_000.0, 8_000.0, 0.5, mmr=0.005, contract="inverse")
+    assert round(p.bankruptcy_price[0], 2) == 5_714.29
+    assert round(p.bankruptcy_price[0] * (1 + 0.00075), 2) == 5_718.57
+
+
+def test_bitmex_isolated_example():
+    # BitMEX guide: 100 XBT of XBTUSD (10,000 contracts) at 100 with 4 XBT of margin (25x)
+    # liquidates near 97: bankruptcy 10,000 / (100 + 4) = 96.15, liquidation (0.5 % maintenance)
+    # 10,000 * 1.005 / 104 = 96.63.
+    p = lc.Positions(1, 10_000.0, 100.0, 4.0, mmr=0.005, contract="inverse")
+    assert p.notional[0] == pytest.approx(100.0) and p.leverage[0] == pytest.approx(25.0)
+    assert p.bankruptcy_price[0] == pytest.approx(10_000 / 104)
+    assert p.liquidation_price[0] == pytest.approx(10_000 * 1.005 / 104)
+    assert round(p.liquidation_price[0]) == 97
+
+
+def test_inverse_prices_follow_the_closed_forms_and_a_hedged_short_is_never_liquidated():
+    side = np.array([1, -1, -1], dtype=np.int8)
+    contracts, entry, margin = np.array([500.0, 500.0, 500.0]), np.array([40_000.0] * 3), np.array([0.1, 0.1, 0.2])
+    p = lc.Positions(side, contracts, entry, margin, mmr=0.005, contract="inverse", contract_size=100.0)
+    for i in range(3):
+        want = ref.inverse_liquidation_price(int(side[i]), contracts[i], 100.0, entry[i], margin[i], 0.005, 0.0)
+        assert p.liquidation_price[i] == pytest.approx(want, rel=1e-14)
+        assert p.bankruptcy_price[i] == pytest.approx(
+            ref.inverse_bankruptcy_price(int(side[i]), contracts[i], 100.0, entry[i], margin[i]), rel=1e-14)
+    # 50,000 USD short at 40,000 with 1.25 BTC (50,000 USD) of margin: a 1x short is fully
+    # hedged in coin, never liquidated nor bankrupt
+    hedged = lc.Positions(-1, 500.0, 40_000.0, 1.25, mmr=0.005, contract="inverse", contract_size=100.0)
+    assert hedged.liquidation_price[0] == math.inf and hedged.bankruptcy_price[0] == math.inf
+
+
+# -- the engine against the literal model ---------------------------------------------------------
+
+@st.composite
+def inverse_markets(draw):
+    n_levels = draw(st.integers(1, 12))
+    mid = draw(st.floats(1_000.0, 100_000.0))
+    gaps = draw(st.lists(st.floats(0.0005, 0.02), min_size=n_levels, max_size=n_levels))
+    bids = list(mid * np.cumprod([1 - g for g in gaps]))
+    asks = list(mid * np.cumprod([1 + g for g in gaps]))
+    qty = st.integers(1, 200).map(float)  # contracts
+    book = {"bid_price": bids, "bid_qty": draw(st.lists(qty, min_size=n_levels, max_size=n_levels)),
+            "ask_price": asks, "ask_qty": draw(st.lists(qty, min_size=n_levels, max_size=n_levels))}
+    n = draw(st.integers(1, 25))
+    side = draw(st.lists(st.sampled_from([1, -1]), min_size=n, max_size=n))
+    contracts = draw(st.lists(st.integers(1, 80).map(float), min_size=n, max_size=n))
+    entry = [mid * draw(st.floats(0.97, 1.03)) for _ in range(n)]
+    leverage = draw(st.lists(st.sampled_from([5.0, 10.0, 20.0, 50.0, 100.0]), min_size=n, max_size=n))
+    size = draw(st.sampled_from([1.0, 10.0, 100.0]))
+    margin = [c * size / e / lev for c, e, lev in zip(contracts, entry, leverage, strict=True)]
+    positions = {"side": side, "qty": contracts, "entry_price": entry, "margin": margin,
+                 "mmr": [0.005] * n, "maint_amount": [0.0] * n}
+    shock = draw(st.floats(-0.08, 0.08).filter(lambda s: abs(s) > 1e-4))
+    return book, positions, size, shock
+
+
+def engine(book, positions, size):
+    b = lc.OrderBook(book["bid_price"], book["bid_qty"], book["ask_price"], book["ask_qty"])
+    p = lc.Positions(np.array(positions["side"], dtype=np.int8), positions["qty"], positions["entry_price"],
+                     positions["margin"], positions["mmr"], positions["maint_amount"], contract="inverse",
+                     contract_size=size)
+    return b, p
+
+
+@settings(max_examples=200, deadline=None)
+@given(inverse_markets())
+def test_engine_agrees_with_the_literal_inverse_model(market):
+    book, positions, size, shock = market
+    b, p = engine(book, positions, size)
+    want = ref.inverse_cascade(book, positions, size, shock)
+    # the engine compares prices as reciprocals: a threshold within a few ulps of a price it is
+    # compared with may fall either way (the rule is the reciprocal market's); skip those draws
+    liq = p.liquidation_price
+    prices = book["bid_price"] + book["ask_price"] + [want.shock_price]
+    assume(all(abs(a / b_ - 1) > 1e-12 for a in liq if math.isfinite(a) for b_ in prices))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lc.LiqcascadeWarning)  # (positions past their liquidation price)
+        got = lc.cascade(b, p, shock)
+    assert got.direction == want.direction
+    assert got.n_liquidated == want.n_liquidated and got.rounds == want.rounds
+    assert got.book_exhausted == want.book_exhausted
+    assert got.final_price == pytest.approx(want.final_price, rel=1e-12)
+    assert got.shock_price == pytest.approx(want.shock_price, rel=1e-12)
+    assert got.liquidated_qty == pytest.approx(want.liquidated_qty, rel=1e-12, abs=1e-9)
+    assert got.unfilled_qty == pytest.approx(want.unfilled_qty, rel=1e-12, abs=1e-9)
+    assert got.liquidated_notional == pytest.approx(want.liquidated_notional, rel=1e-9, abs=1e-15)
+    assert got.bad_debt == pytest.approx(want.bad_debt, rel=1e-7, abs=1e-12)
+    assert sorted(got.liquidated_index.tolist()) == [i for i, x in enumerate(want.liquidated) if x]
+    for i, price in zip(got.liquidated_index, got.liquidated_fill_price, strict=True):
+        assert price == pytest.approx(want.fill_price[i], rel=1e-12, nan_ok=True)
+    for (start, count, qty), row in zip(want.trace, range(len(got.trace)), strict=True):
+        assert got.trace.start_price[row] == pytest.approx(start, rel=1e-12)
+        assert got.trace.count[row] == count and got.trace.qty[row] == pytest.approx(qty)
+    # cascade_many: both paths give cascade()'s row
+    for detail in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lc.LiqcascadeWarning)
+            row = lc.cascade_many(b, p, [shock], detail=detail, threads=1)
+        assert row.final_price[0] == got.final_price and row.n_liquidated[0] == got.n_liquidated
+        assert row.rounds[0] == got.rounds and bool(row.book_exhausted[0]) == got.book_exhausted
+        assert row.bad_debt[0] == pytest.approx(got.bad_debt, rel=1e-9, abs=1e-12)
+        notional = row.liquidated_notional_long[0] + row.liquidated_notional_short[0]
+        assert notional == pytest.approx(got.liquidated_notional, rel=1e-9, abs=1e-15)
+
+
+def test_a_quantity_shock_sells_contracts():
+    # a sell of 30 contracts walks the bids of an inverse book like any sell: 10 at 99, 20 at 98
+    book = lc.OrderBook([99.0, 98.0, 97.0], [10.0, 50.0, 50.0], [101.0], [10.0])
+    p = lc.Positions([1], [5.0], [100.0], [0.0001], mmr=0.0, contract="inverse", contract_size=10.0)
+    r = lc.cascade(book, p, sell_qty=30.0)
+    assert r.direction == "down" and r.exogenous_filled_qty == pytest.approx(30.0)
+    assert r.shock_price == pytest.approx(98.0)
+    # the long (liquidation 50 / (0.5 + 0.0001) ~ 99.98) is then sold: 5 contracts at 98
+    assert r.n_liquidated == 1 and r.liquidated_qty == pytest.approx(5.0)
+    assert r.liquidated_notional == pytest.approx(5 * 10 / 98.0)  # coin
+
+
+def test_inverse_positions_pickle_and_simulate_says_no():
+    p = lc.Positions.from_leverage([1, -1], [100.0, 50.0], 30_000.0, 10.0, mmr=0.005, contract="inverse",
+                                   contract_size=100.0)
+    q = pickle.loads(pickle.dumps(p))
+    assert q.contract == "inverse" and q.contract_size == 100.0
+    np.testing.assert_array_equal(q.qty, p.qty)
+    np.testing.assert_array_equal(q.liquidation_price, p.liquidation_price)
+    book = lc.OrderBook([29_990.0], [1_000.0], [30_010.0], [1_000.0])
+    with pytest.raises(ValueError, match="^positions: an inverse market runs in the static cascade"):
+        lc.simulate(book, p, "binance", 2)
+
+
+def test_bad_contract_inputs_name_their_field():
+    with pytest.raises(ValueError, match="^contract: expected one of 'linear', 'inverse'"):
+        lc.Positions(1, 1.0, 100.0, 1.0, contract="quanto")
+    with pytest.raises(ValueError, match="^contract_size: must be finite and > 0"):
+        lc.Positions(1, 1.0, 100.0, 1.0, contract="inverse", contract_size=0.0)
+    with pytest.raises(ValueError, match="^contract_size: only an inverse contract"):
+        lc.Positions(1, 1.0, 100.0, 1.0, contract_size=100.0)
+    with pytest.raises(ValueError, match=r"^entry_price\[0\]: must be finite and > 0"):
+        lc.Positions(1, 1.0, -100.0, 1.0, contract="inverse")
+    with pytest.raises(ValueError, match=r"^side\[1\]: must be \+1 or -1"):
+        lc.Positions([1, 2], 1.0, 100.0, 1.0, contract="inverse")
+
+
+def test_shocks_market_inverse_prints_both_contracts(capsys):
+    import json
+
+    from liqcascade import cli
+
+    assert cli.main(["shocks", "--market", "inverse", "--positions", "20000", "--shocks=-5%,5%", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    down, up = out["results"]
+    assert down["inverse"]["direction"] == "down" and up["inverse"]["direction"] == "up"
+    # the coin-margined longs are liquidated earlier: a fall cascades at least as far
+    assert down["inverse"]["final_move"] <= down["linear"]["final_move"]
+    assert out["scenario"]["contract_size"] == 100.0 and out["scenario"]["inverse_left_out"] >= 0
