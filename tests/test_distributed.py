@@ -30,10 +30,13 @@ def _same(a: lc.ScenarioTable, b: lc.ScenarioTable) -> None:
         assert a[name].tobytes() == b[name].tobytes(), name
 
 
+def _cluster():
+    return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+
+
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            distributed.Client(cluster) as c:
+    with _cluster() as cluster, distributed.Client(cluster) as c:
         yield c
 
 
@@ -145,8 +148,7 @@ def test_a_worker_killed_during_a_chunk_changes_nothing(tmp_path):
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     marker = str(tmp_path / "killed")
     local = lc.monte_carlo(POPULATION, BOOK, SHOCKS, 24, seed=3, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            distributed.Client(cluster) as client:
+    with _cluster() as cluster, distributed.Client(cluster) as client:
         client.run(_kill_once, marker)
         table = ld.monte_carlo(client, POPULATION, BOOK, SHOCKS, 24, seed=3, chunk=4, out=tmp_path / "out",
                                progress=False)
