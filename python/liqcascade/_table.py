@@ -1,4 +1,4 @@
-"""Column tables: NumPy columns with optional pandas / Arrow / Parquet export."""
+"""Column tables: NumPy columns with optional pandas / Arrow / polars / Parquet export and CSV."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._optional import optional_import
 
 
 class ColumnTable:
@@ -63,26 +65,52 @@ class ColumnTable:
         return dict(self._columns)
 
     def to_pandas(self) -> Any:
-        """A pandas DataFrame (pandas is optional: ``pip install pandas``)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("to_pandas needs pandas: pip install pandas") from None
+        """A pandas DataFrame, one column per column, dtypes kept (pandas is optional:
+        ``pip install 'liqcascade[io]'``)."""
+        pd = optional_import("pandas", "to_pandas")
         return pd.DataFrame(self._columns)
 
-    def to_arrow(self) -> Any:
-        """A pyarrow Table (pyarrow is optional: ``pip install pyarrow``)."""
-        try:
-            import pyarrow as pa
-        except ImportError:
-            raise ImportError("to_arrow/to_parquet need pyarrow: pip install pyarrow") from None
-        return pa.table(self._columns)
+    def to_arrow(self, metadata: dict[str, str] | None = None) -> Any:
+        """A pyarrow Table (pyarrow is optional: ``pip install 'liqcascade[io]'``).
 
-    def to_parquet(self, path: str | Path) -> None:
-        table = self.to_arrow()  # raises the helpful ImportError first
+        Numeric columns are zero-copy: each Arrow buffer is the NumPy array's memory, kept
+        alive by the table. Booleans are copied (Arrow packs them one bit each) and so are
+        text columns. ``metadata`` goes into the schema (``str`` keys and values).
+        """
+        pa = optional_import("pyarrow", "to_arrow/to_parquet")
+        arrays = [pa.array(np.ascontiguousarray(column)) for column in self._columns.values()]
+        return pa.Table.from_arrays(arrays, names=list(self._columns), metadata=metadata)
+
+    def to_polars(self) -> Any:
+        """A polars DataFrame (polars is optional: ``pip install 'liqcascade[polars]'``), through
+        Arrow where pyarrow is installed (numeric columns then share memory), else from NumPy."""
+        pl = optional_import("polars", "to_polars")
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            return pl.DataFrame({name: column for name, column in self._columns.items()})
+        frame = pl.from_arrow(self.to_arrow())
+        return frame
+
+    def to_parquet(self, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+        """Write the table as one Parquet file (pyarrow); column types kept exactly (float64
+        bit for bit, int64, bool)."""
+        table = self.to_arrow(metadata)  # raises the helpful ImportError first
         import pyarrow.parquet as pq
 
         pq.write_table(table, str(path))
+
+    def to_csv(self, path: str | Path) -> None:
+        """Write the table as CSV with a header row. Each column keeps its type: integers as
+        integers, booleans as ``True``/``False``, floats as their shortest round-trip repr (read
+        back with ``float()`` they are the same bits), text as text. No optional dependency."""
+        import csv
+
+        columns = [self._columns[name].tolist() for name in self.columns]
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(self.columns)
+            writer.writerows(zip(*columns, strict=True))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} rows: {', '.join(self.columns)})"

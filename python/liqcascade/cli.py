@@ -134,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="write the per-scenario table to this .parquet (pyarrow) or .csv file")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_user_data_options(run)
 
     shocks = commands.add_parser("shocks", help="the default scenario under fixed shocks (table)")
     shocks.add_argument("--shocks", type=_shock_list, default=list(DEFAULT_SHOCKS),
@@ -167,6 +168,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", default=None, help="write the timeline to this .parquet (pyarrow) or .csv file")
     sim.add_argument("--json", action="store_true", help="print the key moments as JSON")
     return parser
+
+
+def _add_user_data_options(run: argparse.ArgumentParser) -> None:
+    """``run``'s options for the user's own data and for a Dask cluster (cli_data.py)."""
+    from .cli_data import add_options
+
+    add_options(run)
 
 
 def _check_out(path: str | None) -> None:
@@ -233,6 +241,10 @@ def _progress(no_progress: bool) -> Any:
 
 
 def run_study(args: argparse.Namespace) -> str:
+    if args.book or args.positions_file or args.dask or args.resume_dir:  # your own data, a cluster (cli_data.py)
+        from .cli_data import run_user_data
+
+        return run_user_data(args, _write)
     start = time.perf_counter()
     population = PositionPopulation(count=args.positions)
     table = monte_carlo(population, DEFAULT_STUDY_BOOK, DEFAULT_STUDY_SHOCKS,
