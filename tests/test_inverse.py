@@ -154,7 +154,7 @@ def test_a_quantity_shock_sells_contracts():
     assert r.liquidated_notional == pytest.approx(5 * 10 / 98.0)  # coin
 
 
-def test_inverse_positions_pickle_and_simulate_says_no():
+def test_inverse_positions_pickle():
     p = lc.Positions.from_leverage([1, -1], [100.0, 50.0], 30_000.0, 10.0, mmr=0.005, contract="inverse",
                                    contract_size=100.0)
     q = pickle.loads(pickle.dumps(p))
@@ -162,8 +162,8 @@ def test_inverse_positions_pickle_and_simulate_says_no():
     np.testing.assert_array_equal(q.qty, p.qty)
     np.testing.assert_array_equal(q.liquidation_price, p.liquidation_price)
     book = lc.OrderBook([29_990.0], [1_000.0], [30_010.0], [1_000.0])
-    with pytest.raises(ValueError, match="^positions: an inverse market runs in the static cascade"):
-        lc.simulate(book, p, "binance", 2)
+    with pytest.raises(ValueError, match="^path: an inverse market's book levels must stay above 0"):
+        lc.simulate(book, p, "binance", 2, path=[30_000.0, 10.0])
 
 
 def test_bad_contract_inputs_name_their_field():
@@ -191,3 +191,85 @@ def test_shocks_market_inverse_prints_both_contracts(capsys):
     # the coin-margined longs are liquidated earlier: a fall cascades at least as far
     assert down["inverse"]["final_move"] <= down["linear"]["final_move"]
     assert out["scenario"]["contract_size"] == 100.0 and out["scenario"]["inverse_left_out"] >= 0
+
+
+# -- through time -----------------------------------------------------------------------------------
+
+def test_simulate_with_market_orders_and_one_step_is_the_static_inverse_cascade():
+    rng = np.random.default_rng(3)
+    n = 400
+    mid = 50_000.0
+    bids = mid - 10.0 * np.arange(1, 301)
+    asks = mid + 10.0 * np.arange(1, 301)
+    book = lc.OrderBook(bids, rng.integers(20, 200, 300).astype(float), asks, rng.integers(20, 200, 300).astype(float))
+    side = rng.choice([1, -1], n).astype(np.int8)
+    contracts = rng.integers(10, 300, n).astype(float)
+    entry = mid * np.exp(rng.normal(0, 0.01, n))
+    lev = rng.choice([10.0, 20.0, 50.0], n)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lc.LiqcascadeWarning)
+        p = lc.Positions.from_leverage(side, contracts, entry, lev, mmr=0.005, contract="inverse", contract_size=100.0)
+        for shock in (-0.02, 0.015):
+            static = lc.cascade(book, p, shock)
+            sim = lc.simulate(book, p, "market_orders", 1, shock=shock)
+            assert sim.timeline.price[0] == pytest.approx(static.final_price, rel=1e-12)
+            e = sim.events
+            assert np.count_nonzero(sim.liquidated) == static.n_liquidated
+            assert e.qty[e.kind == 0].sum() == pytest.approx(static.liquidated_qty, rel=1e-12)  # contracts
+            assert sim.timeline.liquidated_notional[0] == pytest.approx(static.liquidated_notional, rel=1e-9)  # coin
+            # per position: the same contracts filled at the same (harmonic-mean) price
+            for i, q, price in zip(static.liquidated_index, static.liquidated_filled_qty,
+                                   static.liquidated_fill_price, strict=True):
+                mine = (e.kind == 0) & (e.position == i)
+                if q > 0:
+                    assert e.qty[mine].sum() == pytest.approx(q, rel=1e-12)
+                    assert e.price[mine][0] == pytest.approx(price, rel=1e-12)
+
+
+def test_inverse_funding_reaches_liquidation_at_the_closed_form_step():
+    # A coin-margined long of 1,000 contracts of 100 USD (N = 100,000 USD) at 50,000 with 0.1 BTC
+    # of margin (20x), mmr 0.5 %, the mark held at 50,000: each settlement at 0.1 % takes
+    # N / p * 0.001 = 0.002 BTC; liquidated when 0.1 - 0.002 k <= mmr * N / p = 0.01, k = 45.
+    book = lc.OrderBook([49_990.0, 25_000.0], [10.0, 1e6], [50_010.0, 100_000.0], [10.0, 1e6])
+    p = lc.Positions(1, 1_000.0, 50_000.0, 0.1, mmr=0.005, contract="inverse", contract_size=100.0)
+    sim = lc.simulate(book, p, "market_orders", 500, mark="index", funding_interval=10,
+                      funding_rate=np.full(500, 0.001))
+    e = sim.events
+    assert list(e.step[e.kind == 0]) == [450]
+    settled = np.flatnonzero(sim.timeline.funding_rate)
+    np.testing.assert_allclose(sim.timeline.funding_long[settled[:45]], 0.002)  # BTC, paid by the long
+
+
+def test_inverse_accounting_holds_through_the_binance_engine():
+    rng = np.random.default_rng(11)
+    n = 1_500
+    mid = 30_000.0
+    levels = 400
+    book = lc.OrderBook(mid - 5.0 * np.arange(1, levels + 1), np.full(levels, 30.0),
+                        mid + 5.0 * np.arange(1, levels + 1), np.full(levels, 30.0))
+    side = rng.choice([1, -1], n).astype(np.int8)
+    contracts = rng.integers(1, 50, n).astype(float)
+    entry = mid * np.exp(rng.normal(0, 0.01, n))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lc.LiqcascadeWarning)
+        p = lc.Positions.from_leverage(side, contracts, entry, rng.choice([20.0, 50.0, 100.0], n), mmr=0.005,
+                                       contract="inverse", contract_size=100.0)
+        flow = np.zeros(60)
+        flow[:10] = -300.0  # contracts sold per step
+        fund = 0.05  # BTC
+        sim = lc.simulate(book, p, lc.LiquidationPolicy.binance(unwind_per_step=50.0), 60, 1.0, flow=flow,
+                          resilience=0.05, insurance_fund=fund)
+    e = sim.events
+    assert sim.timeline.liquidated_qty.sum() > 0
+    for i in np.flatnonzero(sim.liquidated):  # contracts: filled + taken over + deleveraged + left
+        total = (e.qty[(e.kind <= 1) & (e.position == i)].sum() + e.qty[(e.kind == 2) & (e.counterparty == i)].sum()
+                 + e.qty[(e.kind == 2) & (e.position == i)].sum() + sim.final_qty[i])
+        assert total == pytest.approx(contracts[i], rel=1e-9)
+    assert np.all(sim.final_qty >= 0) and np.all(sim.final_qty <= contracts * (1 + 1e-12))
+    # the fund, in BTC: change = clearance fees - losses covered (unwind PnL as negative losses)
+    assert sim.timeline.insurance_fund[-1] - fund == pytest.approx(e.fee.sum() - e.loss.sum(), abs=1e-9)
+    # event prices are USD prices on the book's scale
+    liq = e.kind == 0
+    assert np.all((e.price[liq] > mid * 0.8) & (e.price[liq] < mid * 1.2))

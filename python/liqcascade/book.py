@@ -46,6 +46,19 @@ def _levels(levels: Any, field: str) -> tuple[FloatArray, FloatArray]:
     return np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
 
 
+def _l2_number(value: Any, field: str) -> float:
+    """A BitMEX row's ``size`` or ``price`` (a number or a numeric string), finite and > 0."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{field}: expected a number, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{field}: expected a number, got {value!r}") from None
+    if not (np.isfinite(x) and x > 0):
+        raise ValueError(f"{field}: must be finite and > 0, got {value!r}")
+    return x
+
+
 class OrderBook:
     """A snapshot of one market's book: bids best (highest) first, asks best (lowest) first.
 
@@ -97,6 +110,54 @@ class OrderBook:
             if key not in obj:
                 raise ValueError(f"{key}: missing from the depth object")
         return cls.from_levels(obj["bids"], obj["asks"])
+
+    @classmethod
+    def from_bitmex_l2(cls, obj_or_path: Sequence[Mapping[str, Any]] | Mapping[str, Any] | PathLike) -> OrderBook:
+        """From BitMEX's L2 book: the answer of ``GET /api/v1/orderBook/L2`` (a list of rows
+        ``{"symbol", "id", "side", "size", "price"}``), a websocket ``orderBookL2`` partial (an
+        object whose ``data`` is that list), or the path of a file holding either.
+
+        Bids are the ``"Buy"`` rows, best (highest) first, asks the ``"Sell"`` rows, lowest
+        first; a level's quantity is ``size`` (contracts: 1 USD each for XBTUSD), rows at the same
+        price on a side are summed. Rows must all be of one ``symbol``; a bad row is a
+        ``ValueError`` naming it (``data[3].side: ...``).
+        """
+        if isinstance(obj_or_path, (str, os.PathLike)):
+            with Path(obj_or_path).open(encoding="utf-8") as handle:
+                obj = json.load(handle)
+        else:
+            obj = obj_or_path
+        if isinstance(obj, Mapping):
+            action = obj.get("action", "partial")
+            if action != "partial":
+                raise ValueError(f"action: expected a 'partial' message (the whole book), got {action!r}")
+            if "data" not in obj:
+                raise ValueError("data: missing from the orderBookL2 message")
+            obj = obj["data"]
+        if isinstance(obj, (str, bytes, Mapping)) or not isinstance(obj, Sequence):
+            raise TypeError("obj_or_path: expected a list of L2 rows, a partial message or a path, "
+                            f"got {type(obj).__name__}")
+        books: dict[str, dict[float, float]] = {"Buy": {}, "Sell": {}}
+        symbol = None
+        for i, row in enumerate(obj):
+            if not isinstance(row, Mapping):
+                raise TypeError(f"data[{i}]: expected an object, got {type(row).__name__}")
+            for key in ("symbol", "side", "size", "price"):
+                if key not in row:
+                    raise ValueError(f"data[{i}].{key}: missing")
+            if symbol is None:
+                symbol = row["symbol"]
+            elif row["symbol"] != symbol:
+                raise ValueError(f"data[{i}].symbol: expected every row of one symbol ({symbol!r}), "
+                                 f"got {row['symbol']!r}")
+            if row["side"] not in ("Buy", "Sell"):
+                raise ValueError(f"data[{i}].side: expected 'Buy' or 'Sell', got {row['side']!r}")
+            size, price = _l2_number(row["size"], f"data[{i}].size"), _l2_number(row["price"], f"data[{i}].price")
+            level = books[row["side"]]
+            level[price] = level.get(price, 0.0) + size
+        bids, asks = sorted(books["Buy"].items(), reverse=True), sorted(books["Sell"].items())
+        return cls(np.array([p for p, _ in bids]), np.array([q for _, q in bids]),
+                   np.array([p for p, _ in asks]), np.array([q for _, q in asks]))
 
     # -- views ---------------------------------------------------------------------------------
     @property

@@ -245,6 +245,10 @@ CascadeStart start_cascade(const OrderBook& book, const Shock& shock, std::optio
     if (!std::isfinite(shock.value) || shock.value <= -1.0) {
       throw InputError("shock", "must be finite and > -1, got " + format_value(shock.value));
     }
+  } else if (shock.kind == Shock::Kind::target) {
+    if (!std::isfinite(shock.value) || shock.value <= 0.0) {
+      throw InputError("shock", "moves the price to " + format_value(shock.value) + ", which is not a finite price > 0");
+    }
   } else {
     if (!std::isfinite(shock.value) || shock.value <= 0.0) {
       throw InputError(shock.direction == Direction::down ? "sell_qty" : "buy_qty",
@@ -259,7 +263,7 @@ CascadeStart start_cascade(const OrderBook& book, const Shock& shock, std::optio
   // Every price the cascade can reach, relative to p_ref, must be a number (final_move): the
   // highest ask of an up move, the best bid of a sell order (a relative down move reaches no
   // price above its target).
-  const bool relative_down = shock.kind == Shock::Kind::relative && direction == Direction::down;
+  const bool relative_down = shock.kind != Shock::Kind::quantity && direction == Direction::down;
   if (!side.empty() && !relative_down) {
     const double highest = direction == Direction::up ? side.price.back() : side.price.front();
     if (!std::isfinite(highest / result.ref_price)) {
@@ -287,6 +291,9 @@ CascadeStart start_cascade(const OrderBook& book, const Shock& shock, std::optio
       throw InputError("shock", "moves the reference price " + format_value(result.ref_price) + " to " +
                                     format_value(last) + ", which is not a finite price > 0");
     }
+    walker.remove_beyond(last);
+  } else if (shock.kind == Shock::Kind::target) {
+    last = shock.value;
     walker.remove_beyond(last);
   } else {
     const auto fill = walker.take(shock.value, last);
@@ -347,8 +354,7 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
   if (size == 0.0) return run(book, shock, ref_price);
   // an inverse market: the linear cascade of the reciprocal market (inverse.hpp)
   const ReciprocalShock reciprocal = reciprocal_shock(book, shock, ref_price, size);
-  return to_contract_terms(run(reciprocal_book(book, size), reciprocal.shock, reciprocal.ref), reciprocal.quote_ref,
-                           size);
+  return to_contract_terms(run(reciprocal_book(book, size), reciprocal.shock, reciprocal.ref), reciprocal, size);
 }
 
 CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,

@@ -78,7 +78,16 @@ ReciprocalShock reciprocal_shock(const OrderBook& book, const Shock& shock, std:
     throw InputError("ref_price", "its reciprocal is not a finite price > 0, got " + format_value(out.quote_ref));
   }
   if (shock.kind == Shock::Kind::relative) {
-    out.shock = Shock::relative(shock.value == 0.0 ? 0.0 : 1.0 / (1.0 + shock.value) - 1.0);
+    // the contract book's target, as the linear engine computes it, carried over exactly: a level
+    // at that price is kept in both markets (1/p of the same doubles)
+    out.quote_shock_price = start.result.shock_price;
+    out.shock = shock.value == 0.0
+                    ? Shock::relative(0.0)
+                    : Shock::to_price(1.0 / start.result.shock_price,
+                                      shock.moves() == Direction::down ? Direction::up : Direction::down);
+  } else if (shock.kind == Shock::Kind::target) {
+    out.quote_shock_price = shock.value;
+    out.shock = Shock::to_price(1.0 / shock.value, shock.direction == Direction::down ? Direction::up : Direction::down);
   } else {
     const double usd = shock.value * size;
     if (!std::isfinite(usd)) throw InputError("contract_size", "the order's size in USD overflows");
@@ -87,12 +96,12 @@ ReciprocalShock reciprocal_shock(const OrderBook& book, const Shock& shock, std:
   return out;
 }
 
-CascadeResult to_contract_terms(CascadeResult&& r, double quote_ref, double size) {
+CascadeResult to_contract_terms(CascadeResult&& r, const ReciprocalShock& shock, double size) {
   constexpr double inf = std::numeric_limits<double>::infinity();
   const auto price = [](double x) { return x > 0.0 ? 1.0 / x : inf; };
   r.direction = r.direction == Direction::down ? Direction::up : Direction::down;
-  r.ref_price = quote_ref;
-  r.shock_price = price(r.shock_price);
+  r.ref_price = shock.quote_ref;
+  r.shock_price = shock.quote_shock_price > 0.0 ? shock.quote_shock_price : price(r.shock_price);
   r.final_price = price(r.final_price);
   r.liquidated_qty /= size;
   r.unfilled_qty /= size;

@@ -39,6 +39,7 @@ class Simulation {
     if (config.policy.latency > 0) ready_step_.assign(n, 0);
     last_ = mark_ = centre0_;
     fund_ = config.insurance_fund;
+    inverse_ = positions.inverse_size();
     // a cooldown of c time units ends at the first step at least c after the slice
     cooldown_steps_ = static_cast<std::int64_t>(
         std::min(std::ceil(config.policy.slice_cooldown / config.dt), static_cast<double>(config.steps) + 1.0));
@@ -93,6 +94,9 @@ class Simulation {
       }
       record(t, centre, halted);
     }
+    if (inverse_ != 0.0) {
+      for (double& q : open_qty_) q /= inverse_;  // contracts
+    }
     result_.final_qty = std::move(open_qty_);  // run() is the simulation's last use
     result_.liquidated.resize(state_.size());  // recycled memory: every element written below
     for (std::size_t i = 0; i < state_.size(); ++i) result_.liquidated[i] = state_[i] == State::liquidated ? 1 : 0;
@@ -139,19 +143,19 @@ class Simulation {
   // Moves every newly triggered position into the queues, in trigger order.
   void enqueue() {
     const auto& longs = positions_.at_risk(Direction::down);
-    while (next_long_ < longs.size() && mark_ <= longs[next_long_].threshold) {
+    while (next_long_ < longs.size() && mx() <= longs[next_long_].threshold) {
       admit(longs[next_long_++].index, long_queue_);
     }
-    while (!relisted_longs_.empty() && mark_ <= relisted_longs_.top().first) {
+    while (!relisted_longs_.empty() && mx() <= relisted_longs_.top().first) {
       admit(relisted_longs_.top().second, long_queue_);
       relisted_longs_.pop();
     }
-    while (!relisted_shorts_.empty() && mark_ >= relisted_shorts_.top().first) {
+    while (!relisted_shorts_.empty() && mx() >= relisted_shorts_.top().first) {
       admit(relisted_shorts_.top().second, short_queue_);
       relisted_shorts_.pop();
     }
     const auto& shorts = positions_.at_risk(Direction::up);
-    while (next_short_ < shorts.size() && mark_ >= shorts[next_short_].threshold) {
+    while (next_short_ < shorts.size() && mx() >= shorts[next_short_].threshold) {
       admit(shorts[next_short_++].index, short_queue_);
     }
   }
@@ -193,9 +197,12 @@ class Simulation {
     if (rate == 0.0) return;
     for (std::uint32_t i = 0; i < open_qty_.size(); ++i) {
       if (state_[i] == State::liquidated || open_qty_[i] <= 0.0) continue;
-      const double pay = cols_.side[i] * open_qty_[i] * mark_ * rate;
+      // longs pay shorts when the rate is positive: the book's side (an inverse set's positions
+      // are the reciprocal market's, of the other side), value qty * mark in the set's terms
+      const int payer = inverse_ != 0.0 ? -cols_.side[i] : cols_.side[i];
+      const double pay = payer * open_qty_[i] * mx() * rate;
       margin_[i] -= pay;
-      (cols_.side[i] > 0 ? step_funding_long_ : step_funding_short_) += pay;
+      (payer > 0 ? step_funding_long_ : step_funding_short_) += pay;
     }
     rebuild_triggers();
   }
@@ -238,6 +245,43 @@ class Simulation {
     result_.queued_now = static_cast<std::int64_t>(long_queue_.size() + short_queue_.size());
   }
 
+  // The mark in the positions' terms (an inverse set's: 1 / mark).
+  [[nodiscard]] double mx() const noexcept { return inverse_ != 0.0 ? 1.0 / mark_ : mark_; }
+  // A price and a quantity in the positions' terms, in the book's (USD, contracts).
+  [[nodiscard]] double quote_price(double x) const noexcept {
+    if (inverse_ == 0.0) return x;
+    return x > 0.0 ? 1.0 / x : inf;
+  }
+  [[nodiscard]] double book_qty(double q) const noexcept { return inverse_ != 0.0 ? q / inverse_ : q; }
+
+  // A market order that trades `qty` (positions' terms) for a holder of `side` (a long sells)
+  // at no worse than `limit` (positions' terms; -inf/+inf: none) and the band around the mark.
+  // The fill in the positions' terms: qty, and in `notional` its value (an inverse set: the
+  // coin value, contract size * sum of contracts / price).
+  BookWalker::Fill trade(int side, double qty, double limit) {
+    int book_side = side;
+    double book_limit = limit;
+    double book_qty_asked = qty;
+    if (inverse_ != 0.0) {  // the reciprocal market's long is the book's short
+      book_side = -side;
+      book_qty_asked = qty / inverse_;
+      const bool none = !(std::isfinite(limit) && limit > 0.0);
+      book_limit = none ? (book_side > 0 ? -inf : inf) : 1.0 / limit;
+    }
+    if (config_.band > 0.0) {
+      const double band_limit = mark_ * (1.0 - book_side * config_.band);
+      book_limit = book_side > 0 ? std::max(book_limit, band_limit) : std::min(book_limit, band_limit);
+    }
+    auto fill = book_side > 0 ? bids_.take(book_qty_asked, last_, book_limit, shift_)
+                              : asks_.take(book_qty_asked, last_, book_limit, shift_);
+    if (inverse_ != 0.0) {
+      fill.notional = inverse_ * fill.reciprocal;
+      fill.qty *= inverse_;
+      fill.unfilled *= inverse_;
+    }
+    return fill;
+  }
+
   struct CloseFill {
     BookWalker::Fill fill;
     double fee = 0.0;    // clearance fee, to the fund
@@ -249,13 +293,7 @@ class Simulation {
   CloseFill market_close(std::uint32_t i, double qty, double bankrupt) {
     const auto& policy = config_.policy;
     const int side = cols_.side[i];
-    double limit = side > 0 ? -inf : inf;
-    if (policy.limit_at_bankruptcy) limit = bankrupt;
-    if (config_.band > 0.0) {
-      const double band_limit = mark_ * (1.0 - side * config_.band);
-      limit = side > 0 ? std::max(limit, band_limit) : std::min(limit, band_limit);
-    }
-    const auto fill = side > 0 ? bids_.take(qty, last_, limit, shift_) : asks_.take(qty, last_, limit, shift_);
+    const auto fill = trade(side, qty, policy.limit_at_bankruptcy ? bankrupt : (side > 0 ? -inf : inf));
     double fee = 0.0, taker = 0.0;
     if (fill.qty > 0.0) {
       // equity the filled part leaves: filled * side * (vwap - bankruptcy)
@@ -313,13 +351,13 @@ class Simulation {
     if (policy.backstop_fraction > 0.0) {
       // Hyperliquid-like backstop: too little equity left for a market order
       const double q = open_qty_[i];
-      const double equity = margin_[i] + side * q * (mark_ - entry);
-      const double maintenance = maintenance_requirement(q, entry, mark_, mmr_[i], maint_[i], positions_.rule());
+      const double equity = margin_[i] + side * q * (mx() - entry);
+      const double maintenance = maintenance_requirement(q, entry, mx(), mmr_[i], maint_[i], positions_.rule());
       if (equity < policy.backstop_fraction * maintenance) {
-        const double realised = takeover(i, q, mark_);
+        const double realised = takeover(i, q, mx());
         fund_ += equity;  // the vault keeps the collateral left (or absorbs its deficit)
         const double gain = equity + realised;
-        event(EventKind::takeover, i, q, mark_, std::max(gain, 0.0), std::max(-gain, 0.0), -1);
+        event(EventKind::takeover, i, q, mx(), std::max(gain, 0.0), std::max(-gain, 0.0), -1);
         open_qty_[i] = 0.0;
         return;
       }
@@ -329,10 +367,10 @@ class Simulation {
       // only goes down (one reduced to a tier stays at most in it, even when a rising price
       // grows a short's notional again), so this loop runs at most once per tier, and a
       // position is relisted at most once per tier: every close makes progress.
-      std::size_t tier = std::min<std::size_t>(policy.tiers.tier_of(open_qty_[i] * mark_), tier_cap_[i]);
+      std::size_t tier = std::min<std::size_t>(policy.tiers.tier_of(open_qty_[i] * mx()), tier_cap_[i]);
       while (tier > 0) {
         const double q = open_qty_[i];
-        const double keep = policy.tiers.notional_floor[tier] / mark_;  // the lower tier's limit
+        const double keep = policy.tiers.notional_floor[tier] / mx();  // the lower tier's limit
         // `keep * mark` may round to just above the floor: the position is in the lower tier
         // then, with nothing to sell (the reduction is not recomputed from a tier lookup).
         if (q > keep) {
@@ -348,14 +386,14 @@ class Simulation {
         mmr_[i] = policy.tiers.mmr[tier];
         maint_[i] = policy.tiers.maint_amount[tier];
         const double liq = liquidation_price_of(i);
-        if (side > 0 ? mark_ > liq : mark_ < liq) {  // safe in the lower tier: back to open
+        if (side > 0 ? mx() > liq : mx() < liq) {  // safe in the lower tier: back to open
           state_[i] = State::open;
           relist(i, liq);
           return;
         }
       }
     }
-    if (policy.slice_above > 0.0 && open_qty_[i] * mark_ > policy.slice_above) {
+    if (policy.slice_above > 0.0 && open_qty_[i] * mx() > policy.slice_above) {
       // Hyperliquid-like: a slice of the position, then a cooldown before it may go again
       const double q = open_qty_[i];
       const auto [fill, fee, taker] = market_close(i, policy.slice_fraction * q, bankruptcy());
@@ -418,20 +456,20 @@ class Simulation {
     std::vector<std::pair<double, std::uint32_t>> scored;
     for (std::uint32_t j = 0; j < open_qty_.size(); ++j) {
       if (cols_.side[j] != side || state_[j] != State::open || open_qty_[j] <= 0.0) continue;
-      const double pnl = side * open_qty_[j] * (mark_ - cols_.entry_price[j]);
+      const double pnl = side * open_qty_[j] * (mx() - cols_.entry_price[j]);
       const double equity = margin_[j] + pnl;
       if (equity <= 0.0) continue;
       if (binance) {
         // Binance's documented ADL ranking: PnlPercent x MarginRatio, with the position's
         // isolated margin as its wallet balance
         const double pnl_percent = std::max(0.0, pnl) / std::max(1.0, margin_[j]);
-        const double mm = maintenance_requirement(open_qty_[j], cols_.entry_price[j], mark_, mmr_[j], maint_[j],
+        const double mm = maintenance_requirement(open_qty_[j], cols_.entry_price[j], mx(), mmr_[j], maint_[j],
                                                   positions_.rule());
         scored.emplace_back(pnl_percent * (mm / equity), j);
         continue;
       }
       const double pnl_pct = margin_[j] > 0.0 ? pnl / margin_[j] : (pnl > 0.0 ? inf : -inf);
-      const double leverage = open_qty_[j] * mark_ / equity;
+      const double leverage = open_qty_[j] * mx() / equity;
       scored.emplace_back(pnl > 0.0 ? pnl_pct * leverage : pnl_pct / leverage, j);
     }
     std::stable_sort(scored.begin(), scored.end(),
@@ -450,10 +488,8 @@ class Simulation {
     const double held = std::abs(inventory_);
     const double qty = policy.unwind_per_step > 0.0 ? std::min(held, policy.unwind_per_step) : held;
     const int side = inventory_ > 0.0 ? 1 : -1;  // a long inventory is sold
-    double limit = side > 0 ? -inf : inf;
-    if (config_.band > 0.0) limit = mark_ * (1.0 - side * config_.band);
     const double average = inventory_cost_ / inventory_;
-    const auto fill = side > 0 ? bids_.take(qty, last_, limit, shift_) : asks_.take(qty, last_, limit, shift_);
+    const auto fill = trade(side, qty, side > 0 ? -inf : inf);
     if (fill.qty > 0.0) {
       const double pnl = side * (fill.notional - average * fill.qty);
       fund_ += pnl;
@@ -482,8 +518,8 @@ class Simulation {
     result_.event_counterparty.push_back(counterparty);
     result_.event_fund.push_back(fund_);
     result_.event_kind.push_back(static_cast<std::int8_t>(kind));
-    result_.event_qty.push_back(qty);
-    result_.event_price.push_back(price);
+    result_.event_qty.push_back(book_qty(qty));
+    result_.event_price.push_back(quote_price(price));
     result_.event_fee.push_back(fee);
     result_.event_loss.push_back(loss);
   }
@@ -494,11 +530,11 @@ class Simulation {
     r.price.push_back(last_);
     r.mark_price.push_back(mark_);
     r.fundamental.push_back(centre);
-    r.liquidated_qty.push_back(step_qty_);
+    r.liquidated_qty.push_back(book_qty(step_qty_));
     r.liquidated_notional.push_back(step_notional_);
     r.insurance_fund.push_back(fund_);
-    r.fund_inventory.push_back(inventory_);
-    r.adl_qty.push_back(step_adl_);
+    r.fund_inventory.push_back(inverse_ != 0.0 ? -inventory_ / inverse_ : inventory_);  // (an inverse one: its book side)
+    r.adl_qty.push_back(book_qty(step_adl_));
     r.bid_depth.push_back(bids_.remaining(shift_));
     r.ask_depth.push_back(asks_.remaining(shift_));
     r.best_bid.push_back(bids_.best(shift_));
@@ -522,7 +558,11 @@ class Simulation {
   BookWalker bids_, asks_;
   double centre0_;
   double shift_ = 0.0;
-  double last_ = 0.0, mark_ = 0.0;
+  double last_ = 0.0, mark_ = 0.0;  // prices of the book (USD)
+  // 0 for a linear set; an inverse set's contract size: its positions, margins, the fund and
+  // every formula live in the reciprocal market's terms (x = 1/p, quantities in USD, values in
+  // coin), the book in contracts and USD prices; trade(), mx() and the recorders convert.
+  double inverse_ = 0.0;
   double fund_ = 0.0, inventory_ = 0.0, inventory_cost_ = 0.0;
   // per-position working copies: recycled buffers (a run in a loop reuses mapped pages)
   bulk_vector<double> open_qty_, margin_, mmr_, maint_;
@@ -630,10 +670,7 @@ void LiquidationPolicy::validate() const {
 SimulationResult simulate(const OrderBook& book, const PositionSet& positions,
                           const SimulationConfig& config, const std::atomic<bool>* cancel) {
   config.validate(positions.size());
-  if (positions.inverse_size() != 0.0) {
-    throw InputError("positions", "an inverse market runs in the static cascade and cascade_many; simulate() "
-                                  "models linear contracts only");
-  }
+
   const double mid = book.mid();  // both sides needed: the mid is the book's centre
   const auto [lowest, highest] = std::minmax_element(config.path.begin(), config.path.end());
   const double lowest_path = config.path.empty() ? mid : *lowest;
@@ -648,11 +685,25 @@ SimulationResult simulate(const OrderBook& book, const PositionSet& positions,
   // Every running total (fund, inventory, fills) is bounded by what the book can trade over
   // the run: its quantity at its worst shifted price, once per step.
   const double shift = std::max(0.0, top_path - mid);
+  const double size = positions.inverse_size();
   double per_step = 0.0;
   for (const BookSide* side : {&book.bids(), &book.asks()}) {
     double qty = 0.0;
     for (const double q : side->qty) qty += q;
-    if (!side->empty()) per_step += qty * (std::max(side->price.front(), side->price.back()) + shift);
+    if (side->empty()) continue;
+    if (size == 0.0) {
+      per_step += qty * (std::max(side->price.front(), side->price.back()) + shift);
+    } else {
+      // an inverse market's values are in coin, contracts * size / price: bounded by the
+      // lowest price a level can be shifted to, which must stay away from 0
+      const double lowest_level = std::min(side->price.front(), side->price.back()) + std::min(0.0, lowest_path - mid);
+      if (!(lowest_level > 0.0)) {
+        throw InputError("path", "an inverse market's book levels must stay above 0 on the path (a level's coin "
+                                 "value is contracts * size / price): the lowest path " +
+                                     format_value(lowest_path) + " takes a level to " + format_value(lowest_level));
+      }
+      per_step += qty * size / lowest_level;
+    }
   }
   constexpr double bound = std::numeric_limits<double>::max() / 4.0;
   if (!(std::abs(config.insurance_fund) <= bound)) {

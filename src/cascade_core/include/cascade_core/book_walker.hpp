@@ -30,6 +30,7 @@ class BookWalker {
     double qty = 0.0;
     double notional = 0.0;
     double unfilled = 0.0;  // what the side could not take (exactly 0 when filled in full)
+    double reciprocal = 0.0;  // sum of qty / price: an inverse market's coin value per USD of contract
   };
 
   // A market order of `qty`; `last` becomes the price of every level it takes from.
@@ -40,7 +41,7 @@ class BookWalker {
       const double price = price_[level_];
       last = price;
       left_ -= qty;
-      return {qty, qty * price, 0.0};
+      return {qty, qty * price, 0.0, qty / price};
     }
     return take(qty, last, bids_ ? -infinity : infinity, 0.0);
   }
@@ -59,11 +60,13 @@ class BookWalker {
       if (remaining >= left_) {
         fill.qty += left_;
         fill.notional += left_ * price;
+        fill.reciprocal += left_ / price;
         remaining -= left_;
         next_level();
       } else {
         fill.qty += remaining;
         fill.notional += remaining * price;
+        fill.reciprocal += remaining / price;
         left_ -= remaining;
         remaining = 0.0;
       }

@@ -16,16 +16,19 @@ namespace cascade_core {
 
 // What starts the cascade.
 struct Shock {
-  enum class Kind { relative, quantity };
+  enum class Kind { relative, quantity, target };
   Kind kind = Kind::relative;
   // relative: the move s > -1 (p_t = p_ref * (1 + s)); s < 0 is down, s > 0 up, s == 0 no move.
   // quantity: a market order of this size (> 0) in `direction`.
+  // target: the exogenous move to this price (finite, > 0) in `direction` (an inverse market's
+  // move, carried to its reciprocal market exactly: inverse.hpp).
   double value = 0.0;
   Direction direction = Direction::down;  // used by quantity shocks only
 
   static Shock relative(double move) { return {Kind::relative, move, Direction::down}; }
   static Shock sell(double qty) { return {Kind::quantity, qty, Direction::down}; }
   static Shock buy(double qty) { return {Kind::quantity, qty, Direction::up}; }
+  static Shock to_price(double price, Direction direction) { return {Kind::target, price, direction}; }
 
   // The way the price goes, so the side at risk: a relative move > 0 is up (a zero move counts
   // as down, and moves nothing), a quantity shock goes its `direction`.

@@ -40,13 +40,16 @@ void quote_prices(std::span<const double> reciprocal, std::span<double> out);
 // The reciprocal book: bids at p with q contracts become asks at 1/p with q * size, asks bids.
 OrderBook reciprocal_book(const OrderBook& book, double size);
 
-// One shock on an inverse market, in the reciprocal market's terms. Validates the shock and the
+// One shock on an inverse market, in the reciprocal market's terms: a relative move's target
+// p_t = p_ref * (1 + s) is computed in USD as for a linear book and carried over as the target
+// 1/p_t, so the levels it removes are the same in both markets. Validates the shock and the
 // reference price against the contract-priced book (InputError naming shock, ref_price,
 // bid_price/ask_price or sell_qty/buy_qty, as cascade() does for a linear book).
 struct ReciprocalShock {
-  Shock shock;              // the move of 1/p (relative: 1/(1 + s) - 1), or the order in USD
-  double ref = 0.0;         // 1 / p_ref
-  double quote_ref = 0.0;   // p_ref
+  Shock shock;                    // the move of 1/p to 1/p_t (p_t as the linear engine computes it), or the order in USD
+  double ref = 0.0;               // 1 / p_ref
+  double quote_ref = 0.0;         // p_ref
+  double quote_shock_price = 0.0; // p_t of a move (0 for an order)
 };
 ReciprocalShock reciprocal_shock(const OrderBook& book, const Shock& shock, std::optional<double> ref_price,
                                  double size);
@@ -55,6 +58,6 @@ ReciprocalShock reciprocal_shock(const OrderBook& book, const Shock& shock, std:
 // 1/x (ref_price the p_ref asked); quantities in contracts (/ size); liquidated_notional and
 // bad_debt stay in coin; per position, filled contracts and the fill price 1 / VWAP(x) (the
 // contract-weighted harmonic mean of the fill prices, as venues report an inverse fill).
-CascadeResult to_contract_terms(CascadeResult&& reciprocal, double quote_ref, double size);
+CascadeResult to_contract_terms(CascadeResult&& reciprocal, const ReciprocalShock& shock, double size);
 
 }  // namespace cascade_core
