@@ -97,7 +97,7 @@ class CriticalShock:
 
 def critical_shocks(book: OrderBook, positions: Positions, level: float = 2.0, *, exhaustion: bool = True,
                     max_shock: float = 0.5, grid_step: float = 0.001, tolerance: float = 1e-6,
-                    refine_points: int = 63, ref_price: float | None = None,
+                    refine_points: int = 1023, ref_price: float | None = None,
                     threads: int | None = None) -> dict[Direction, CriticalShock]:
     """The smallest move, each direction, whose cascade's amplification reaches ``level`` (or,
     with ``exhaustion``, whose cascade runs out of book), on the prepared set.

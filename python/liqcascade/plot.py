@@ -75,7 +75,7 @@ def liquidation_map(lmap: LiquidationMap, *, ax: Any = None, cumulative: bool = 
     return fig
 
 
-def amplification_curve(curve: ColumnTable, critical: Mapping[str, CriticalShock] | None = None, *,
+def amplification_curve(curve: ColumnTable, critical: Mapping[Any, CriticalShock] | None = None, *,
                         ax: Any = None) -> Any:
     """Final move against shock (%, both directions) with the no-amplification diagonal, book
     exhaustion marked, and each direction's critical shock as a vertical line."""
