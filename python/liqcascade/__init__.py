@@ -9,12 +9,14 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _distribution_version
 
-from . import datasets, tier_tables
+from . import datasets, fragility, policy, scenarios, tier_tables
 from ._warnings import LiqcascadeWarning
 from .book import BookDepth, OrderBook
 from .cascade import CascadeResult, CascadeTrace, cascade, cascade_many
+from .fragility import amplification_curve, critical_shocks, liquidation_at_risk, liquidation_map
 from .models import BookModel, PositionPopulation, ShockModel
 from .montecarlo import Scenario, monte_carlo, sample_scenario
+from .policy import Policy, Study, TimeStudy, compare_policies
 from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
 from .results import Estimate, MonteCarloSummary, ScenarioTable
 from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, gbm_path, random_flow, simulate
@@ -93,4 +95,15 @@ __all__ = [
     "buffer_cache",
     "get_include",
     "release_buffers",
+    "fragility",
+    "policy",
+    "scenarios",
+    "amplification_curve",
+    "critical_shocks",
+    "liquidation_at_risk",
+    "liquidation_map",
+    "Policy",
+    "Study",
+    "TimeStudy",
+    "compare_policies",
 ]

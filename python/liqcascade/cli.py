@@ -4,6 +4,8 @@
 ``liqcascade shocks``  the default scenario under a list of fixed shocks, as a table
                        (``--venue``: under each venue's margin rules, side by side).
 ``liqcascade simulate`` the default scenario through time, through an exchange's engine.
+``liqcascade report``  one self-contained HTML page: shocks, critical shocks, a study, a
+                       timeline and a policy comparison (``--scenario oct-10-2025``).
 """
 
 from __future__ import annotations
@@ -167,6 +169,20 @@ def _parser() -> argparse.ArgumentParser:
                      help="liquidation orders per second, 0 for unlimited (default 2000)")
     sim.add_argument("--out", default=None, help="write the timeline to this .parquet (pyarrow) or .csv file")
     sim.add_argument("--json", action="store_true", help="print the key moments as JSON")
+
+    report = commands.add_parser("report", help="one self-contained HTML page: shocks, critical shocks, study, "
+                                                "timeline, policies (needs matplotlib)")
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument("--scenario", choices=("default", "oct-10-2025"), default="default",
+                        help="the market: the default scenario or the 10 October 2025 preset (default: default)")
+    report.add_argument("--positions", type=_positive_int, default=50_000,
+                        help="positions (default 50,000; open interest stays the same)")
+    report.add_argument("--scenarios", type=_int_at_least(2), default=100,
+                        help="scenarios of the static study (default 100)")
+    report.add_argument("--time-scenarios", type=_int_at_least(2), default=4,
+                        help="scenarios of the study through time and its policy comparison (default 4)")
+    report.add_argument("--steps", type=_positive_int, default=900, help="steps (seconds) simulated (default 900)")
+    report.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
     return parser
 
 
@@ -175,6 +191,22 @@ def _add_user_data_options(run: argparse.ArgumentParser) -> None:
     from .cli_data import add_options
 
     add_options(run)
+
+
+def run_report(args: argparse.Namespace) -> str:
+    """``liqcascade report``: the HTML page, written to ``--out``; prints where and how long."""
+    from .report import ReportOptions, build_report, market_preset
+
+    started = time.perf_counter()
+    options = ReportOptions(positions=args.positions, scenarios=args.scenarios, time_scenarios=args.time_scenarios,
+                            steps=args.steps, seed=args.seed)
+    try:
+        page = build_report(market_preset(args.scenario, args.positions), options)
+    except ImportError as exc:
+        raise _UsageError(str(exc)) from None
+    with open(args.out, "w", encoding="utf-8") as out:
+        out.write(page)
+    return f"wrote {args.out} ({len(page) / 1e3:,.0f} kB) in {time.perf_counter() - started:.1f} s"
 
 
 def _check_out(path: str | None) -> None:
@@ -495,6 +527,13 @@ def _check(args: argparse.Namespace) -> None:
     """What the option types alone cannot check, before anything runs."""
     if args.command == "simulate" and args.sell_seconds > args.steps:
         raise _UsageError(f"--sell-seconds: {args.sell_seconds} is beyond --steps {args.steps}")
+    if args.command == "report":
+        directory = os.path.dirname(os.path.abspath(args.out))
+        if not args.out.lower().endswith((".html", ".htm")):
+            raise _UsageError(f"--out: {args.out!r}: the file name must end in .html")
+        if not os.path.isdir(directory):
+            raise _UsageError(f"--out: {args.out!r}: directory {directory!r} does not exist")
+        return
     _check_out(getattr(args, "out", None))
 
 
@@ -508,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     prog = f"liqcascade {args.command}"
-    jobs = {"run": run_study, "shocks": run_shocks, "simulate": run_simulation}
+    jobs = {"run": run_study, "shocks": run_shocks, "simulate": run_simulation, "report": run_report}
     try:
         _check(args)
         with warnings.catch_warnings():

@@ -1,0 +1,488 @@
+"""How fragile is a market: the amplification curve, the critical shock per direction, the
+liquidation map (static and through time) and liquidation-at-risk (docs/design.md, "Fragility").
+
+Every measure over many shocks of one fixed set calls :func:`cascade_many`'s aggregate path,
+so a curve of a thousand shocks on a million positions costs about as much as indexing the set
+once; the critical-shock search batches its shocks the same way (a grid, then refinements of
+many points per call, not one cascade per bisection step).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ._table import ColumnTable
+from ._validation import FloatArray, float_column, int_scalar
+from ._validation import bounded_scalar as _finite
+from .book import OrderBook
+from .cascade import cascade_many
+from .models import BookModel, PositionPopulation
+from .positions import Positions
+from .results import Estimate, _expected_shortfall, _mean, _probability, _quantile
+from .simulator import EVENT_KINDS, SimulationResult
+
+__all__ = ["CriticalShock", "LiquidationAtRisk", "LiquidationMap", "SimulationLiquidationMap",
+           "amplification_curve", "critical_shocks", "liquidation_at_risk", "liquidation_map",
+           "population_liquidation_map", "simulation_liquidation_map"]
+
+Direction = Literal["down", "up"]
+
+
+# -- amplification curve ----------------------------------------------------------------------
+
+def amplification_curve(book: OrderBook, positions: Positions, shocks: Any = None, *, max_shock: float = 0.2,
+                        points: int = 201, ref_price: float | None = None,
+                        threads: int | None = None) -> ColumnTable:
+    """Final move against shock, both directions, as a table: one row per shock (sorted, from
+    the largest fall to the largest rise; zero left out) with ``shock``, ``direction`` (-1 down,
+    +1 up), ``final_move``, ``amplification`` (final move over shock move), ``final_price``,
+    ``liquidated_notional``, ``n_liquidated``, ``rounds``, ``bad_debt`` and ``book_exhausted``.
+
+    ``shocks``: the relative moves to run (any signs); default ``points // 2`` moves a side,
+    evenly spaced up to ``max_shock`` (``max_shock · k / (points // 2)``). One
+    :func:`cascade_many` call (aggregate path)."""
+    if shocks is None:
+        top = _finite(max_shock, "max_shock", low=0.0, high=1.0, low_open=True, high_open=True)
+        half = int_scalar(points, "points", minimum=2, maximum=10_000_000) // 2
+        side = top * np.arange(1, half + 1) / half
+        values = np.concatenate((-side[::-1], side))
+    else:
+        values = np.sort(float_column(shocks, "shocks"))
+        values = values[values != 0.0]
+    rows = cascade_many(book, positions, values, ref_price=ref_price, threads=threads)
+    return ColumnTable({
+        "shock": values,
+        "direction": np.where(values < 0, -1, 1).astype(np.int8),
+        "final_move": rows.final_move,
+        "amplification": rows.amplification,
+        "final_price": rows.final_price,
+        "liquidated_notional": rows.liquidated_notional,
+        "n_liquidated": rows.n_liquidated,
+        "rounds": rows.rounds,
+        "bad_debt": rows.bad_debt,
+        "book_exhausted": rows.book_exhausted,
+    })
+
+
+# -- critical shock ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CriticalShock:
+    """The critical shock of one direction (see :func:`critical_shocks`).
+
+    ``shock``: the signed smallest move found whose cascade reaches the criterion (None when no
+    grid point up to ``max_shock`` does); ``not_reached``: the largest move known not to reach it,
+    ``|shock| - |not_reached| <= tolerance``; ``cause``: ``"amplification"``, ``"exhaustion"``
+    or ``"none"``; ``amplification``, ``final_move``, ``liquidated_notional`` and
+    ``book_exhausted`` of the cascade at ``shock``; ``calls``: ``cascade_many`` calls made."""
+
+    direction: Direction
+    shock: float | None
+    not_reached: float
+    cause: Literal["amplification", "exhaustion", "none"]
+    amplification: float
+    final_move: float
+    liquidated_notional: float
+    book_exhausted: bool
+    level: float
+    tolerance: float
+    grid_step: float
+    calls: int = field(default=0, compare=False)
+
+
+def critical_shocks(book: OrderBook, positions: Positions, level: float = 2.0, *, exhaustion: bool = True,
+                    max_shock: float = 0.5, grid_step: float = 0.001, tolerance: float = 1e-6,
+                    refine_points: int = 1023, ref_price: float | None = None,
+                    threads: int | None = None) -> dict[Direction, CriticalShock]:
+    """The smallest move, each direction, whose cascade's amplification reaches ``level`` (or,
+    with ``exhaustion``, whose cascade runs out of book), on the prepared set.
+
+    Amplification is not monotone in the shock in general (a cascade that has run through a
+    cluster of liquidation prices is amplified less by a larger shock, and more again at the
+    next cluster), so "smallest" is defined on a grid: with ``C(s)`` the criterion
+    ``amplification(s) >= level or (exhaustion and book_exhausted(s))``,
+
+    1. the grid ``|s| = grid_step, 2 grid_step, ... <= max_shock`` is run in one call; its
+       first point where ``C`` holds, ``h``, and the point before it, ``l`` (0 for the first),
+       bracket the first crossing;
+    2. the bracket is refined by ``refine_points`` evenly spaced interior shocks per call
+       (a ``refine_points + 1``-ary bisection): the first interior point where ``C`` holds is the
+       new ``h``, the point before it the new ``l``, until ``h - l <= tolerance``.
+
+    The answer ``shock = h`` satisfies ``C``, ``not_reached = l`` does not, and no grid or
+    refinement point below ``h`` satisfies it: the first crossing on the grid, located to within
+    ``tolerance``. When the first grid point, ``grid_step``, already reaches it, that point is the
+    answer and is not refined (``not_reached`` 0): below one grid step amplification reads the
+    book's tick size rather than the cascade. A crossing that starts and ends between two grid
+    points is not seen: a finer ``grid_step`` finds it. Both directions share each call.
+    ``level`` must be > 1 (a cascade with nothing to liquidate has amplification 1)."""
+    target = _finite(level, "level", low=1.0, low_open=True)
+    top = _finite(max_shock, "max_shock", low=0.0, high=1.0, low_open=True, high_open=True)
+    step = _finite(grid_step, "grid_step", low=0.0, high=top, low_open=True)
+    tol = _finite(tolerance, "tolerance", low=0.0, low_open=True)
+    m = int_scalar(refine_points, "refine_points", minimum=1, maximum=100_000)
+    if not isinstance(exhaustion, (bool, np.bool_)):
+        raise TypeError(f"exhaustion: expected a bool, got {type(exhaustion).__name__}")
+
+    def reached(rows: Any) -> np.ndarray:
+        amplification = np.nan_to_num(rows.amplification, nan=1.0)
+        hit = amplification >= target
+        return (hit | rows.book_exhausted) if exhaustion else hit
+
+    grid = step * np.arange(1, int(math.floor(top / step + 1e-9)) + 1)
+    rows = cascade_many(book, positions, np.concatenate((-grid, grid)), ref_price=ref_price, threads=threads)
+    calls = 1
+    hits = reached(rows)
+    brackets: dict[Direction, tuple[float, float] | None] = {}
+    best: dict[Direction, tuple[Any, int]] = {}
+    parts: tuple[tuple[Direction, slice], ...] = (("down", slice(0, grid.size)),
+                                                  ("up", slice(grid.size, 2 * grid.size)))
+    for direction, part in parts:
+        first = np.flatnonzero(hits[part])
+        if first.size == 0:
+            brackets[direction] = None
+            continue
+        k = int(first[0])
+        # below one grid step amplification measures the book's tick, not the cascade: a first
+        # point that already reaches is the answer, unrefined (bracket [0, grid_step])
+        brackets[direction] = (0.0, float(grid[0])) if k == 0 else (float(grid[k - 1]), float(grid[k]))
+        best[direction] = (rows, part.start + k)
+    # refine both brackets together: one call per pass
+    def open_(bracket: tuple[float, float] | None) -> bool:
+        return bracket is not None and bracket[0] > 0.0 and bracket[1] - bracket[0] > tol
+
+    while any(open_(b) for b in brackets.values()):
+        batch: list[tuple[Direction, np.ndarray]] = []
+        for direction, bracket in brackets.items():
+            if bracket is None or not open_(bracket):
+                continue
+            low, high = bracket
+            inner = low + (high - low) * np.arange(1, m + 1) / (m + 1)
+            inner = inner[(inner > low) & (inner < high)]
+            if inner.size == 0:  # the bracket is as narrow as floating point allows
+                brackets[direction] = (high, high)
+                continue
+            batch.append((direction, inner))
+        if not batch:
+            break
+        signed = np.concatenate([-inner if d == "down" else inner for d, inner in batch])
+        rows = cascade_many(book, positions, signed, ref_price=ref_price, threads=threads)
+        calls += 1
+        hit, offset = reached(rows), 0
+        for direction, inner in batch:
+            mine = hit[offset: offset + inner.size]
+            low, high = brackets[direction]  # type: ignore[misc]
+            first = np.flatnonzero(mine)
+            if first.size:
+                k = int(first[0])
+                brackets[direction] = (low if k == 0 else float(inner[k - 1]), float(inner[k]))
+                best[direction] = (rows, offset + k)
+            else:
+                brackets[direction] = (float(inner[-1]), high)
+            offset += inner.size
+
+    out: dict[Direction, CriticalShock] = {}
+    directions: tuple[Direction, ...] = ("down", "up")
+    for direction in directions:
+        sign = -1.0 if direction == "down" else 1.0
+        bracket = brackets[direction]
+        if bracket is None:
+            out[direction] = CriticalShock(direction, None, sign * float(grid[-1]), "none", math.nan, math.nan,
+                                           math.nan, False, target, tol, step, calls)
+            continue
+        table, i = best[direction]
+        amplification = float(table.amplification[i])
+        cause: Literal["amplification", "exhaustion"] = (
+            "amplification" if not math.isnan(amplification) and amplification >= target else "exhaustion")
+        out[direction] = CriticalShock(
+            direction, sign * bracket[1], sign * bracket[0], cause, amplification, float(table.final_move[i]),
+            float(table.liquidated_notional[i]), bool(table.book_exhausted[i]), target, tol, step, calls)
+    return out
+
+
+def critical_shock_table(found: dict[Direction, CriticalShock]) -> ColumnTable:
+    """:func:`critical_shocks`' answer as a table, one row per direction."""
+    items = [found[d] for d in ("down", "up") if d in found]
+    return ColumnTable({
+        "direction": np.array([c.direction for c in items], dtype=object),
+        "critical_shock": np.array([math.nan if c.shock is None else c.shock for c in items]),
+        "not_reached": np.array([c.not_reached for c in items]),
+        "cause": np.array([c.cause for c in items], dtype=object),
+        "amplification": np.array([c.amplification for c in items]),
+        "final_move": np.array([c.final_move for c in items]),
+        "liquidated_notional": np.array([c.liquidated_notional for c in items]),
+        "book_exhausted": np.array([c.book_exhausted for c in items]),
+    })
+
+
+# -- liquidation maps -------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class LiquidationMap:
+    """Liquidation notional by price bucket and side: bucket ``k`` covers prices in
+    ``[edges[k], edges[k+1])``. ``long`` and ``short``: the notional at the liquidation price
+    (``qty x liquidation price``) of the positions whose liquidation price falls in the bucket;
+    ``long_stderr``/``short_stderr``: the Monte Carlo standard error of the mean over sampled
+    populations (NaN for one set); ``ref_price``: where the market stands. ``cumulative_long``:
+    notional liquidated by a fall to each bucket's lower edge (summed from the reference down);
+    ``cumulative_short``: by a rise to its upper edge."""
+
+    edges: FloatArray
+    long: FloatArray
+    short: FloatArray
+    ref_price: float
+    long_stderr: FloatArray
+    short_stderr: FloatArray
+    samples: int = 1
+
+    @property
+    def centres(self) -> FloatArray:
+        return 0.5 * (self.edges[:-1] + self.edges[1:])
+
+    @property
+    def cumulative_long(self) -> FloatArray:
+        below = self.edges[1:] <= self.ref_price  # buckets wholly below the reference, from the top down
+        out = np.zeros_like(self.long)
+        idx = np.flatnonzero(below)[::-1]
+        out[idx] = np.cumsum(self.long[idx])
+        return out
+
+    @property
+    def cumulative_short(self) -> FloatArray:
+        above = self.edges[:-1] >= self.ref_price
+        out = np.zeros_like(self.short)
+        idx = np.flatnonzero(above)
+        out[idx] = np.cumsum(self.short[idx])
+        return out
+
+    def to_table(self) -> ColumnTable:
+        return ColumnTable({"price_low": self.edges[:-1], "price_high": self.edges[1:], "long": self.long,
+                            "short": self.short, "long_stderr": self.long_stderr,
+                            "short_stderr": self.short_stderr})
+
+
+def _edges(ref: float, width: float, buckets: int, edges: Any) -> FloatArray:
+    if edges is not None:
+        out = float_column(edges, "edges")
+        if out.size < 2 or not np.all(np.diff(out) > 0):
+            raise ValueError("edges: expected at least two strictly increasing prices")
+        return out
+    w = _finite(width, "width", low=0.0, high=1.0, low_open=True, high_open=True)
+    n = int_scalar(buckets, "buckets", minimum=2, maximum=10_000_000)
+    return np.linspace(ref * (1 - w), ref * (1 + w), n + 1)
+
+
+def _side_notional(positions: Positions, edges: FloatArray) -> tuple[FloatArray, FloatArray]:
+    price = np.asarray(positions.liquidation_price)
+    value = np.asarray(positions.qty) * price
+    side = np.asarray(positions.side)
+    live = price > 0  # a long whose liquidation price is <= 0 is never liquidated
+    out = []
+    for sign in (1, -1):
+        mine = live & (side == sign)
+        hist, _ = np.histogram(price[mine], bins=edges, weights=value[mine])
+        out.append(hist.astype(np.float64))
+    return out[0], out[1]
+
+
+def liquidation_map(positions: Positions, ref_price: float, *, width: float = 0.2, buckets: int = 80,
+                    edges: Any = None) -> LiquidationMap:
+    """The static liquidation map (the "heatmap" traders read) of one set: the notional that a
+    move to each price bucket would force into the book, by side — longs below the reference,
+    shorts above (positions already past their liquidation price show on the other side).
+    Buckets: ``buckets`` equal ones over ``ref_price · (1 ± width)``, or explicit ``edges``.
+    Notional is valued at the liquidation price (``qty x liquidation price``); a long whose
+    liquidation price is ``<= 0`` is never liquidated and is left out. Static: it ignores the
+    cascade (what each liquidation's sale does to the price): :func:`critical_shocks` and
+    :func:`amplification_curve` read that."""
+    ref = _finite(ref_price, "ref_price", low=0.0, low_open=True)
+    bins = _edges(ref, width, buckets, edges)
+    long, short = _side_notional(positions, bins)
+    nan = np.full(long.size, math.nan)
+    return LiquidationMap(bins, long, short, ref, nan, nan.copy(), 1)
+
+
+def population_liquidation_map(population: PositionPopulation, book_model: BookModel | None = None, *,
+                               samples: int = 8, seed: int = 0, width: float = 0.2, buckets: int = 80,
+                               edges: Any = None) -> LiquidationMap:
+    """The expected liquidation map of a population: the mean over ``samples`` sampled sets
+    (scenarios ``0 .. samples - 1`` of ``seed``, around ``book_model``'s mid), with the standard
+    error of that mean per bucket (``sd / sqrt(samples)``; NaN for one sample, which is then
+    that sample's map)."""
+    model = book_model or BookModel()
+    count = int_scalar(samples, "samples", minimum=1, maximum=1_000_000)
+    bins = _edges(model.mid, width, buckets, edges)
+    longs, shorts = [], []
+    for i in range(count):
+        long, short = _side_notional(population.sample(seed=seed, scenario=i, book_model=model), bins)
+        longs.append(long)
+        shorts.append(short)
+    L, S = np.array(longs), np.array(shorts)
+    if count == 1:
+        err = np.full(L.shape[1], math.nan)
+        return LiquidationMap(bins, L[0], S[0], model.mid, err, err.copy(), 1)
+    return LiquidationMap(bins, L.mean(axis=0), S.mean(axis=0), model.mid, L.std(axis=0, ddof=1) / math.sqrt(count),
+                          S.std(axis=0, ddof=1) / math.sqrt(count), count)
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationLiquidationMap:
+    """Liquidated notional through time: ``notional[t, k]`` is the value (``qty x price``) of
+    the simulation's events of the chosen kinds in time bucket ``t`` (steps ``[time_edges[t],
+    time_edges[t+1])``) at fill prices in ``[price_edges[k], price_edges[k+1])``; ``long`` and
+    ``short`` split it by the side of the position liquidated."""
+
+    time_edges: np.ndarray
+    price_edges: FloatArray
+    long: FloatArray
+    short: FloatArray
+    kinds: tuple[str, ...]
+
+    @property
+    def notional(self) -> FloatArray:
+        return self.long + self.short
+
+
+def simulation_liquidation_map(sim: SimulationResult, positions: Positions, *, time_buckets: int = 60,
+                               price_buckets: int = 60, kinds: Sequence[str] = ("liquidation", "takeover"),
+                               price_edges: Any = None) -> SimulationLiquidationMap:
+    """Price x time x liquidated notional of a simulation: its liquidation fills (and, by
+    default, the fund's takeovers, which are liquidations the book did not take) binned by step
+    and price. ``positions``: the set simulated (for each event's side). Price buckets span the
+    events' prices (or ``price_edges``)."""
+    for kind in kinds:
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"kinds: expected items of {EVENT_KINDS}, got {kind!r}")
+    ev = sim.events
+    wanted = np.isin(ev.kind, [EVENT_KINDS.index(k) for k in kinds]) & (ev.position >= 0)
+    steps = len(sim.timeline)
+    nt = int_scalar(time_buckets, "time_buckets", minimum=1, maximum=1_000_000)
+    t_edges = np.unique(np.linspace(0, steps, min(nt, steps) + 1).round().astype(np.int64))
+    price = ev.price[wanted]
+    if price_edges is not None:
+        p_edges = float_column(price_edges, "price_edges")
+    else:
+        np_ = int_scalar(price_buckets, "price_buckets", minimum=1, maximum=1_000_000)
+        lo, hi = (float(price.min()), float(price.max())) if price.size else (float(sim.timeline.price.min()),
+                                                                              float(sim.timeline.price.max()))
+        if hi <= lo:
+            hi = lo * (1 + 1e-6) + 1e-12
+        p_edges = np.linspace(lo, hi * (1 + 1e-12), np_ + 1)
+    side = np.asarray(positions.side)[ev.position[wanted]]
+    value = ev.qty[wanted] * price
+    out = []
+    for sign in (1, -1):
+        mine = side == sign
+        hist, _, _ = np.histogram2d(ev.step[wanted][mine].astype(np.float64), price[mine],
+                                    bins=(t_edges.astype(np.float64), p_edges), weights=value[mine])
+        out.append(hist)
+    return SimulationLiquidationMap(t_edges, p_edges, out[0], out[1], tuple(kinds))
+
+
+# -- liquidation-at-risk ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LiquidationAtRisk:
+    """Liquidation-at-risk of a study (see :func:`liquidation_at_risk`): Monte Carlo estimates
+    (:class:`~liqcascade.Estimate`, with the summary's interval conventions)."""
+
+    n_scenarios: int
+    quantiles: dict[float, Estimate]       # of liquidated notional (LaR)
+    expected_shortfall: Estimate           # of liquidated notional at es_level
+    liquidated_mean: Estimate
+    bad_debt_mean: Estimate
+    bad_debt_es: Estimate
+    prob_ruin: Estimate
+    prob_adl: Estimate | None
+    es_level: float
+    insurance_fund: float
+    ruin_rule: str
+
+    def to_table(self) -> ColumnTable:
+        names, items = [], []
+        for q, e in self.quantiles.items():
+            names.append(f"liquidated q{q:g}")
+            items.append(e)
+        rows = [("liquidated ES", self.expected_shortfall), ("liquidated mean", self.liquidated_mean),
+                ("bad debt mean", self.bad_debt_mean), ("bad debt ES", self.bad_debt_es),
+                ("P(fund ruin)", self.prob_ruin)]
+        if self.prob_adl is not None:
+            rows.append(("P(ADL)", self.prob_adl))
+        for name, e in rows:
+            names.append(name)
+            items.append(e)
+        nan = math.nan
+        return ColumnTable({
+            "measure": np.array(names, dtype=object),
+            "value": np.array([e.value for e in items]),
+            "stderr": np.array([e.stderr for e in items]),
+            "low": np.array([nan if e.low is None else e.low for e in items]),
+            "high": np.array([nan if e.high is None else e.high for e in items]),
+            "note": np.array([e.note or "" for e in items], dtype=object),
+        })
+
+    def __str__(self) -> str:
+        t = self.to_table()
+        lines = [f"liquidation-at-risk over {self.n_scenarios:,} scenarios (fund ${self.insurance_fund:,.0f}; "
+                 f"ruin: {self.ruin_rule})"]
+        for i in range(len(t)):
+            name, value, err = t.measure[i], t.value[i], t.stderr[i]
+            if name.startswith("P("):
+                text = f"{value * 100:6.2f}%"
+                if not math.isnan(t.low[i]):
+                    text += f" [{t.low[i] * 100:.2f}, {t.high[i] * 100:.2f}]"
+            else:
+                text = f"${value / 1e6:9.3f}M"
+                if not math.isnan(err):
+                    text += f" ± {err / 1e6:.3f}M"
+            lines.append(f"  {name:<18}{text}{' (' + t.note[i] + ')' if t.note[i] else ''}")
+        return "\n".join(lines)
+
+
+def liquidation_at_risk(table: ColumnTable, *, insurance_fund: float = 0.0,
+                        quantiles: Sequence[float] = (0.5, 0.9, 0.95, 0.99), level: float = 0.975) -> LiquidationAtRisk:
+    """Quantiles (with the order-statistic 95 % interval) and expected shortfall at ``level``
+    of liquidated notional; mean and expected shortfall of bad debt; the probability of
+    insurance-fund ruin and of ADL — each with its Monte Carlo uncertainty, as
+    :meth:`ScenarioTable.summary` reports them (:mod:`liqcascade.results`).
+
+    ``table``: a static study's :class:`ScenarioTable` (or ``cascade_many``'s rows), or a
+    through-time study's table (:func:`liqcascade.policy.run_study` on a ``TimeStudy``).
+    Ruin, static: the bad debt of the scenario exceeds ``insurance_fund`` (a static cascade has
+    no fees coming in and no ADL, so ``prob_adl`` is None: the ruined scenarios are those where
+    a venue would have to deleverage). Through time: the fund's balance went below zero at some
+    step (``fund_low < 0``); ADL: some position was deleveraged (``adl_qty > 0``)."""
+    fund = _finite(insurance_fund, "insurance_fund")
+    es_level = _finite(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
+    if len(table) < 2:
+        raise ValueError("liquidation_at_risk: needs at least two scenarios")
+    cols = set(table.columns)
+    if "liquidated_notional" in cols:
+        liquidated = np.asarray(table["liquidated_notional"], dtype=np.float64)
+    else:
+        liquidated = np.asarray(table["liquidated_notional_long"] + table["liquidated_notional_short"])
+    bad = np.asarray(table["bad_debt"], dtype=np.float64)
+    if "fund_low" in cols:
+        ruin = np.asarray(table["fund_low"]) < 0
+        rule, adl = "the fund's balance below 0 at some step", _probability(np.asarray(table["adl_qty"]) > 0)
+    else:
+        ruin = bad > fund
+        rule, adl = "bad debt > fund", None
+    return LiquidationAtRisk(
+        n_scenarios=len(table),
+        quantiles={float(q): _quantile(liquidated, float(q)) for q in quantiles},
+        expected_shortfall=_expected_shortfall(liquidated, es_level),
+        liquidated_mean=_mean(liquidated),
+        bad_debt_mean=_mean(bad),
+        bad_debt_es=_expected_shortfall(bad, es_level),
+        prob_ruin=_probability(ruin),
+        prob_adl=adl,
+        es_level=es_level,
+        insurance_fund=fund,
+        ruin_rule=rule,
+    )

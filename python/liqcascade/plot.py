@@ -1,0 +1,209 @@
+"""Pictures of the policy lab (matplotlib, an optional extra: ``pip install "liqcascade[plot]"``).
+
+Each function draws on ``ax`` (a new figure when None) and returns the Figure; matplotlib is
+imported when a function is called, not when liqcascade is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ._table import ColumnTable
+from .analysis import intervals
+from .fragility import CriticalShock, LiquidationMap, SimulationLiquidationMap
+from .policy import PolicyComparison
+from .simulator import SimulationResult
+
+__all__ = ["amplification_curve", "liquidation_map", "policy_comparison", "simulation_liquidation_map",
+           "study_distribution", "timeline"]
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline") and \
+                not _has_display():
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError('liqcascade.plot needs matplotlib: pip install "liqcascade[plot]"') from None
+    return plt
+
+
+def _has_display() -> bool:
+    import os
+    import sys
+
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _axes(ax: Any, nrows: int = 1, figsize: tuple[float, float] = (8.0, 4.5), sharex: bool = False) -> tuple[Any, Any]:
+    plt = _pyplot()
+    if ax is not None:
+        return ax.figure, ax
+    fig, axes = plt.subplots(nrows, 1, figsize=figsize, sharex=sharex, squeeze=True)
+    return fig, axes
+
+
+def liquidation_map(lmap: LiquidationMap, *, ax: Any = None, cumulative: bool = True) -> Any:
+    """Bars of liquidation notional per price bucket (longs below, shorts above, in $M), the
+    reference price as a vertical line, and (``cumulative``) the notional a move to each price
+    would liquidate, on a second axis."""
+    fig, ax = _axes(ax)
+    width = np.diff(lmap.edges)
+    ax.bar(lmap.edges[:-1], lmap.long / 1e6, width=width, align="edge", color="tab:red", alpha=0.75, label="longs")
+    ax.bar(lmap.edges[:-1], lmap.short / 1e6, width=width, align="edge", color="tab:green", alpha=0.75,
+           label="shorts", bottom=lmap.long / 1e6)
+    if lmap.samples > 1:
+        err = np.sqrt(np.nan_to_num(lmap.long_stderr) ** 2 + np.nan_to_num(lmap.short_stderr) ** 2) / 1e6
+        ax.errorbar(lmap.centres, (lmap.long + lmap.short) / 1e6, yerr=err, fmt="none", ecolor="black", lw=0.6)
+    ax.axvline(lmap.ref_price, color="black", ls="--", lw=1, label="reference")
+    ax.set_xlabel("liquidation price")
+    ax.set_ylabel("liquidation notional per bucket ($M)")
+    ax.set_title("Liquidation map" + (f" (mean of {lmap.samples} samples)" if lmap.samples > 1 else ""))
+    if cumulative:
+        twin = ax.twinx()
+        twin.plot(lmap.centres, (lmap.cumulative_long + lmap.cumulative_short) / 1e6, color="tab:blue", lw=1.2,
+                  label="cumulative from the reference")
+        twin.set_ylabel("cumulative ($M)")
+    ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def amplification_curve(curve: ColumnTable, critical: Mapping[Any, CriticalShock] | None = None, *,
+                        ax: Any = None) -> Any:
+    """Final move against shock (%, both directions) with the no-amplification diagonal, book
+    exhaustion marked, and each direction's critical shock as a vertical line."""
+    fig, ax = _axes(ax)
+    shock = np.asarray(curve["shock"]) * 100
+    move = np.asarray(curve["final_move"]) * 100
+    for sign, colour in ((-1, "tab:red"), (1, "tab:green")):
+        mine = np.asarray(curve["direction"]) == sign
+        ax.plot(shock[mine], move[mine], color=colour, lw=1.5, label="final move (down)" if sign < 0 else
+                "final move (up)")
+    ax.plot(shock, shock, color="grey", ls=":", lw=1, label="no amplification")
+    exhausted = np.asarray(curve["book_exhausted"], dtype=bool)
+    if exhausted.any():
+        ax.scatter(shock[exhausted], move[exhausted], marker="x", color="black", s=12, label="book exhausted")
+    if critical:
+        for c in critical.values():
+            if c.shock is not None:
+                ax.axvline(c.shock * 100, color="tab:purple", ls="--", lw=1)
+                ax.annotate(f"critical {c.shock * 100:+.2f}% ({c.cause})", (c.shock * 100, 0), rotation=90,
+                            fontsize="x-small", va="bottom", ha="right", color="tab:purple")
+    ax.set_xlabel("shock (%)")
+    ax.set_ylabel("final move (%)")
+    ax.set_title("Amplification curve")
+    ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def study_distribution(table: ColumnTable, *, ax: Any = None, bins: int = 40) -> Any:
+    """A study's distribution: histograms of the final move (%) and of liquidated notional
+    ($M). With ``ax``, a sequence of two axes."""
+    if ax is None:
+        fig, axes = _axes(None, 2, (8.0, 6.0))
+    else:
+        axes = ax
+        fig = axes[0].figure
+    move = np.asarray(table["final_move"]) * 100
+    cols = set(table.columns)
+    liquidated = np.asarray(table["liquidated_notional"] if "liquidated_notional" in cols else
+                            table["liquidated_notional_long"] + table["liquidated_notional_short"]) / 1e6
+    axes[0].hist(move, bins=bins, color="tab:blue", alpha=0.8)
+    axes[0].set_xlabel("final move (%)")
+    axes[0].set_ylabel("scenarios")
+    axes[0].set_title(f"Final move over {len(table):,} scenarios")
+    axes[1].hist(liquidated, bins=bins, color="tab:orange", alpha=0.8)
+    axes[1].set_xlabel("liquidated notional ($M)")
+    axes[1].set_ylabel("scenarios")
+    axes[1].set_title("Liquidated notional")
+    for a in axes:
+        a.tick_params(labelbottom=True)
+    fig.tight_layout()
+    return fig
+
+
+def timeline(sim: SimulationResult, *, ax: Any = None) -> Any:
+    """A simulation's timeline: price and mark (top; halts shaded, the first ADL step marked),
+    liquidated notional per step (middle), the insurance fund (bottom). With ``ax``, a
+    sequence of three axes."""
+    if ax is None:
+        fig, axes = _axes(None, 3, (9.0, 7.0), sharex=True)
+    else:
+        axes = ax
+        fig = axes[0].figure
+    tl = sim.timeline
+    t = np.asarray(tl.time)
+    axes[0].plot(t, tl.price, lw=1, color="black", label="last")
+    axes[0].plot(t, tl.mark_price, lw=1, color="tab:blue", alpha=0.8, label="mark")
+    for k, (start, end) in enumerate(intervals(tl.halted)):
+        for a in axes:
+            a.axvspan(t[start], t[min(end, len(t) - 1)], color="grey", alpha=0.25,
+                      label="halted" if a is axes[0] and k == 0 else None)
+    adl = np.flatnonzero(np.asarray(tl.adl_qty) > 0)
+    if adl.size:
+        axes[0].scatter(t[adl], np.asarray(tl.price)[adl], marker="v", color="tab:red", s=14, zorder=3, label="ADL")
+    axes[0].set_ylabel("price")
+    axes[0].legend(loc="lower right", fontsize="small")
+    axes[0].set_title("Simulation timeline")
+    width = float(t[1] - t[0]) if t.size > 1 else 1.0
+    ev = sim.events
+    takeover = ev.kind == 1
+    taken = np.bincount(ev.step[takeover], weights=ev.qty[takeover] * ev.price[takeover], minlength=len(t))[: len(t)]
+    fills = np.asarray(tl.liquidated_notional)
+    axes[1].bar(t, fills / 1e6, width=width, color="tab:red", label="liquidation fills")
+    axes[1].bar(t, taken / 1e6, width=width, bottom=fills / 1e6, color="tab:orange", label="taken over by the fund")
+    axes[1].set_ylabel("liquidated ($M/step)")
+    axes[1].legend(loc="upper right", fontsize="small")
+    axes[2].plot(t, np.asarray(tl.insurance_fund) / 1e6, color="tab:green")
+    axes[2].set_ylabel("insurance fund ($M)")
+    axes[2].set_xlabel("time")
+    fig.tight_layout()
+    return fig
+
+
+def simulation_liquidation_map(smap: SimulationLiquidationMap, *, ax: Any = None) -> Any:
+    """Price x time x liquidated notional: a heatmap ($M per cell)."""
+    fig, ax = _axes(ax)
+    image = ax.pcolormesh(smap.time_edges, smap.price_edges, smap.notional.T / 1e6, cmap="magma_r", shading="flat")
+    fig.colorbar(image, ax=ax, label="liquidated ($M)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("fill price")
+    ax.set_title("Liquidations through time")
+    return fig
+
+
+def policy_comparison(comparison: PolicyComparison, metric: str = "liquidated_notional", *, ax: Any = None,
+                      paired: bool = True) -> Any:
+    """Each policy's mean of ``metric`` with 95 % error bars; ``paired``: the differences from
+    the baseline with their paired standard errors instead."""
+    if metric not in comparison.metrics:
+        raise ValueError(f"metric: expected one of {', '.join(comparison.metrics)}, got {metric!r}")
+    fig, ax = _axes(ax)
+    names = list(comparison.rows)
+    values, errors = [], []
+    for name in names:
+        v = comparison.get(name, metric)
+        values.append(v["diff"] if paired else v["mean"])
+        errors.append(1.959963984540054 * (v["diff_stderr"] if paired else v["stderr"]))
+    scale, unit = (1e6, "$M") if metric in ("liquidated_notional", "bad_debt", "fund_low") else (
+        (0.01, "%") if metric.endswith("move") or metric in ("move_beyond_10pct", "ruin", "adl") else (1.0, ""))
+    y = np.arange(len(names))
+    vals = np.array(values) / scale
+    errs = np.array([e if math.isfinite(e) else 0.0 for e in errors]) / scale
+    ax.barh(y, vals, xerr=errs, color=["grey" if n == comparison.baseline else "tab:blue" for n in names],
+            capsize=4)
+    ax.set_yticks(y, names)
+    ax.axvline(0, color="black", lw=0.8)
+    label = comparison.metrics[metric]
+    prefix = f"difference from {comparison.baseline}: " if paired else ""
+    ax.set_xlabel(prefix + f"{label} [{unit}]".replace(" []", ""))
+    ax.set_title(f"Policies on {comparison.n_scenarios} common scenarios (95 % intervals)")
+    fig.tight_layout()
+    return fig
