@@ -274,7 +274,7 @@ class VenuePositions:
             found = names[order][pos] == market
             if not found.all():
                 i = int(np.flatnonzero(~found)[0])
-                raise ValueError(f"market[{i}]: no market named {market[i]!r} "
+                raise ValueError(f"market[{i}]: no market named {str(market[i])!r} "
                                  f"(markets: {', '.join(map(repr, venue.market_names))})")
             return np.ascontiguousarray(order[pos], dtype=np.int64)
         return np.ascontiguousarray(market, dtype=np.int64)
