@@ -388,7 +388,7 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
     }
     std::size_t pairs = 0;
     for (std::uint32_t e = exposure_offset_[a]; e < exposure_offset_[a + 1]; ++e) {
-      pairs += (exposure_down_[e] > 0.0) + (exposure_up_[e] > 0.0);
+      pairs += (exposure_down_[e] > 0.0) || (exposure_up_[e] > 0.0);
     }
     for (std::uint32_t e = exposure_offset_[a]; e < exposure_offset_[a + 1]; ++e) {
       const std::uint32_t m = exposure_market_[e];

@@ -234,7 +234,7 @@ class VenueCascade {
       return;
     }
     std::size_t pairs = 0;
-    for (std::uint32_t e = from; e < to; ++e) pairs += (s_.exposure_down_[e] > 0.0) + (s_.exposure_up_[e] > 0.0);
+    for (std::uint32_t e = from; e < to; ++e) pairs += (s_.exposure_down_[e] > 0.0) || (s_.exposure_up_[e] > 0.0);
     for (std::uint32_t e = from; e < to; ++e) {
       const std::uint32_t m = s_.exposure_market_[e];
       const double p = last_[m];
