@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from reference import _Market, bankruptcy_price, liquidation_price_rule, requirement, tier_at_liquidation, tier_of
 
 
@@ -34,8 +35,8 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
     ref = []
     for m in venue.markets:
         b = m.book
-        bids = [[float(p), float(q)] for p, q in zip(b.bid_price, b.bid_qty)]
-        asks = [[float(p), float(q)] for p, q in zip(b.ask_price, b.ask_qty)]
+        bids = [[float(p), float(q)] for p, q in zip(b.bid_price, b.bid_qty, strict=True)]
+        asks = [[float(p), float(q)] for p, q in zip(b.ask_price, b.ask_qty, strict=True)]
         r = float(m.ref_price) if m.ref_price is not None else (bids[0][0] + asks[0][0]) / 2
         books.append((bids, asks))
         ref.append(r)
@@ -99,7 +100,8 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
                 k = tier_of(floors, qty[i] * entry[i])
             mmr[i], maint[i] = t_mmr[k], t_maint[k]
         if account[i] < 0:
-            liq[i] = liquidation_price_rule(side[i], qty[i], entry[i], margin[i], mmr[i], maint[i], r["basis"], r["fee"])
+            liq[i] = liquidation_price_rule(side[i], qty[i], entry[i], margin[i], mmr[i], maint[i], r["basis"],
+                                            r["fee"])
             bankrupt[i] = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
 
     def maintenance(i: int, p: float) -> float:

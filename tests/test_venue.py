@@ -9,14 +9,14 @@ import pickle
 
 import numpy as np
 import pytest
-import reference
-import reference_venue
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import QTYS, books, position_sets, shocks
 
 import liqcascade as lc
+import reference
+import reference_venue
 from liqcascade.venue import Accounts, Asset, Market, Venue, VenuePositions, VenueState, venue_cascade
+from strategies import QTYS, books, position_sets, shocks
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:positions. .* already past their liquidation price:liqcascade.LiqcascadeWarning")
@@ -97,7 +97,7 @@ def venues(draw):
     n = len(pos["qty"])
     market = draw(st.lists(st.integers(0, n_markets - 1), min_size=n, max_size=n))
     account = draw(st.lists(st.integers(-1, n_accounts - 1), min_size=n, max_size=n))
-    margin = [0.0 if a >= 0 else mg for a, mg in zip(account, pos["margin"])]
+    margin = [0.0 if a >= 0 else mg for a, mg in zip(account, pos["margin"], strict=True)]
     positions = VenuePositions(np.array(pos["side"]), np.array(pos["qty"]), np.array(pos["entry_price"]),
                                market=np.array(market, dtype=np.int64), margin=np.array(margin),
                                account=np.array(account, dtype=np.int64), mmr=np.array(pos["mmr"]),
@@ -160,7 +160,6 @@ def test_conservation(case):
     # book sides gave (sells against bids, buys against asks)
     side = np.asarray(positions.side)
     market = positions.market_index(venue)
-    filled = np.where(r.liquidated, r.fill_price * 0 + 0, 0.0)
     filled = np.zeros(len(positions))
     filled[r.liquidated_index] = r.liquidated_filled_qty
     for m in range(len(venue.markets)):
@@ -198,7 +197,8 @@ def test_bitmex_cross_example():
     """BitMEX's cross-margin example: wallet 10,000 USDT, long 20 ETHUSDT at 1,000 (50x),
     maintenance 1 % at entry (200): liquidation where 10,000 + 20 (p - 1,000) = 200, p = 510;
     bankruptcy where it is 0, p = 500."""
-    book = lc.OrderBook(np.arange(1000.0, 400.0, -1.0), np.full(600, 10.0), np.arange(1001.0, 1600.0), np.full(599, 10.0))
+    book = lc.OrderBook(np.arange(1000.0, 400.0, -1.0), np.full(600, 10.0), np.arange(1001.0, 1600.0),
+                        np.full(599, 10.0))
     venue = Venue([Market("ETHUSDT", book, basis="entry", ref_price=1000.0)])
     pos = VenuePositions(1, 20.0, 1000.0, market="ETHUSDT", account=0, mmr=0.01)
     accounts = Accounts({"USDT": np.array([10_000.0])})
@@ -422,9 +422,9 @@ def random_venue(seed: int, n_accounts: int = 150, n_isolated: int = 150):
 def test_larger_venues_agree_with_reference(seed):
     venue, positions, accounts = random_venue(seed)
     state = VenueState(venue, positions, accounts)
-    for shocks in ({"BTC": -0.04}, {"BTC": -0.08, "SOL": 0.03}, {"ETH": -0.1}, {"WB": -0.2, "BTC": 0.05}):
-        r = venue_cascade(state, shocks=shocks)
-        ref = reference_venue.venue_cascade(venue, positions, accounts, shocks=shocks)
+    for moves in ({"BTC": -0.04}, {"BTC": -0.08, "SOL": 0.03}, {"ETH": -0.1}, {"WB": -0.2, "BTC": 0.05}):
+        r = venue_cascade(state, shocks=moves)
+        ref = reference_venue.venue_cascade(venue, positions, accounts, shocks=moves)
         assert r.accounts["account"].tolist() == [a["account"] for a in ref["accounts"]]
         assert same(r.accounts["equity_after"], [a["equity_after"] for a in ref["accounts"]])
         assert same(r.markets["final_price"], ref["markets"]["final_price"])

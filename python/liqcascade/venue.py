@@ -172,7 +172,8 @@ class Accounts:
 
     def __post_init__(self) -> None:
         if not isinstance(self.collateral, Mapping):
-            raise TypeError(f"collateral: expected a dict of asset name to column, got {type(self.collateral).__name__}")
+            raise TypeError("collateral: expected a dict of asset name to column, got "
+                            f"{type(self.collateral).__name__}")
         columns = {_name(k, "collateral key"): v for k, v in self.collateral.items()}
         n = None if self.count is None else int_scalar(self.count, "count", minimum=0)
         if columns:
@@ -194,7 +195,8 @@ class Accounts:
         names = venue.asset_names
         for k in self.collateral:
             if k not in names:
-                raise ValueError(f"collateral: no asset named {k!r} in the venue (assets: {', '.join(map(repr, names))})")
+                raise ValueError(f"collateral: no asset named {k!r} in the venue "
+                                 f"(assets: {', '.join(map(repr, names))})")
         out = np.zeros((len(self), len(names)))
         for j, name in enumerate(names):
             if name in self.collateral:
@@ -409,7 +411,7 @@ class VenueCascadeResult:
     def equity_after(self) -> FloatArray:
         """Per account: a survivor's equity at the final prices; a liquidated account's
         ``equity_after`` (its settlement). O(accounts) on first use."""
-        out = np.array(self.state.equity_at(np.asarray(self.markets["final_price"])))
+        out = np.array(self.state.equity_at(list(self.markets["final_price"])))
         out[self.accounts["account"]] = self.accounts["equity_after"]
         return out
 
@@ -420,7 +422,8 @@ class VenueCascadeResult:
         return out
 
     def __repr__(self) -> str:
-        rows = ", ".join(f"{name}: {move:+.2%}" for name, move in zip(self.markets["market"], self.markets["final_move"]))
+        moves = zip(self.markets["market"], self.markets["final_move"], strict=True)
+        rows = ", ".join(f"{name}: {move:+.2%}" for name, move in moves)
         return (f"VenueCascadeResult(rounds={self.rounds}, accounts liquidated={len(self.accounts)}, "
                 f"bad_debt={self.bad_debt:.6g}, {rows})")
 
@@ -430,7 +433,8 @@ def _shock_list(venue: Venue, shocks: Mapping[str, float] | None, sell_qty: Mapp
     kinds = ["relative"] * len(venue.markets)
     values = [0.0] * len(venue.markets)
     seen: dict[str, str] = {}
-    for arg, kind, given in (("shocks", "relative", shocks), ("sell_qty", "sell", sell_qty), ("buy_qty", "buy", buy_qty)):
+    given_shocks = (("shocks", "relative", shocks), ("sell_qty", "sell", sell_qty), ("buy_qty", "buy", buy_qty))
+    for arg, kind, given in given_shocks:
         if given is None:
             continue
         if not isinstance(given, Mapping):
