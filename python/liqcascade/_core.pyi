@@ -259,3 +259,37 @@ class SimulationConfig:
 
 def simulate(book: OrderBook, positions: PositionSet, config: SimulationConfig) -> dict[str, Any]: ...
 def require_memory(field: str, bytes: float, what: str) -> None: ...
+
+class VenueMarket:
+    name: str
+    def __init__(self, name: str, book: OrderBook, tiers: TierTable | None = None, rule: MarginRule = ...,
+                 tier_rule: TierRule = ..., ref_price: float | None = None) -> None: ...
+
+class VenueAsset:
+    name: str
+    priced_by: int
+    def __init__(self, name: str, priced_by: int = -1, price: float = 1.0, haircut: float = 0.0,
+                 floor: float = 0.0) -> None: ...
+
+class Venue:
+    n_markets: int
+    n_assets: int
+    def __init__(self, markets: list[VenueMarket], assets: list[VenueAsset]) -> None: ...
+
+class VenueState:
+    ref_price: npt.NDArray[np.float64]
+    mmr: npt.NDArray[np.float64]
+    maint_amount: npt.NDArray[np.float64]
+    liquidation_price: npt.NDArray[np.float64]
+    bankruptcy_price: npt.NDArray[np.float64]
+    equity_ref: npt.NDArray[np.float64]
+    maintenance_ref: npt.NDArray[np.float64]
+    def __init__(self, venue: Venue, side: npt.NDArray[np.int8], qty: npt.NDArray[np.float64],
+                 entry_price: npt.NDArray[np.float64], margin: npt.NDArray[np.float64],
+                 mmr: npt.NDArray[np.float64], maint_amount: npt.NDArray[np.float64],
+                 market: npt.NDArray[np.int64], account: npt.NDArray[np.int64], n_accounts: int,
+                 collateral: npt.NDArray[np.float64]) -> None: ...
+    def equity_at(self, last: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+    def maintenance_at(self, last: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+
+def venue_cascade(state: VenueState, kinds: list[str], values: list[float]) -> dict[str, Any]: ...

@@ -183,6 +183,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="scenarios of the study through time and its policy comparison (default 4)")
     report.add_argument("--steps", type=_positive_int, default=900, help="steps (seconds) simulated (default 900)")
     report.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
+    ven = commands.add_parser("venue", help="the default three-market venue: a shock in one market, contagion "
+                                            "into the others (per-market table)")
+    ven.add_argument("--market", default="BTCUSDT", help="the market shocked (default BTCUSDT)")
+    ven.add_argument("--shock", type=float, default=-0.08, help="its relative move (default -0.08)")
+    ven.add_argument("--accounts", type=_int_at_least(0), default=200_000, help="cross accounts (default 200,000)")
+    ven.add_argument("--isolated", type=_int_at_least(0), default=200_000,
+                     help="isolated positions (default 200,000)")
+    ven.add_argument("--seed", type=_seed, default=0, help="seed of the population (default 0)")
+    ven.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
 
@@ -207,6 +216,30 @@ def run_report(args: argparse.Namespace) -> str:
     with open(args.out, "w", encoding="utf-8") as out:
         out.write(page)
     return f"wrote {args.out} ({len(page) / 1e3:,.0f} kB) in {time.perf_counter() - started:.1f} s"
+
+
+def run_venue_cascade(args: argparse.Namespace) -> str:
+    """``liqcascade venue``: one static cascade over the default venue (venue_scenario.py)."""
+    from .venue import venue_cascade
+    from .venue_scenario import default_venue
+
+    venue, positions, accounts = default_venue(args.accounts, args.isolated, args.seed)
+    result = venue_cascade(venue, positions, accounts, shocks={args.market: args.shock})
+    m = result.markets
+    if args.json:
+        rows = [result.market(name) for name in venue.market_names]
+        return json.dumps({"rounds": result.rounds, "accounts_liquidated": len(result.accounts),
+                           "bad_debt": result.bad_debt, "markets": rows}, default=float)
+    lines = [f"{args.market} {args.shock:+.1%}: {result.rounds} rounds, {len(result.accounts):,} of "
+             f"{len(accounts):,} accounts liquidated, bad debt ${result.bad_debt:,.0f}",
+             f"{'market':<10} {'ref':>10} {'final':>10} {'move':>8} {'liquidated':>10} {'notional $':>14} "
+             f"{'collateral sold $':>17} {'crossed':>10} {'exhausted':>9}"]
+    for i, name in enumerate(venue.market_names):
+        lines.append(f"{name:<10} {m['ref_price'][i]:>10.6g} {m['final_price'][i]:>10.6g} {m['final_move'][i]:>+8.2%} "
+                     f"{m['n_liquidated'][i]:>10,} {m['liquidated_notional'][i]:>14,.0f} "
+                     f"{m['sold_notional'][i]:>17,.0f} {m['crossed_qty'][i]:>10.4g} "
+                     f"{'yes' if m['book_exhausted'][i] else 'no':>9}")
+    return "\n".join(lines)
 
 
 def _check_out(path: str | None) -> None:
@@ -547,7 +580,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     prog = f"liqcascade {args.command}"
-    jobs = {"run": run_study, "shocks": run_shocks, "simulate": run_simulation, "report": run_report}
+    jobs = {"run": run_study, "shocks": run_shocks, "simulate": run_simulation, "report": run_report,
+            "venue": run_venue_cascade}
     try:
         _check(args)
         with warnings.catch_warnings():

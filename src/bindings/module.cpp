@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m) {
   liqcascade_bindings::register_cascade(m);
   liqcascade_bindings::register_monte_carlo(m);
   liqcascade_bindings::register_simulator(m);
+  liqcascade_bindings::register_venue(m);
 }

@@ -95,5 +95,6 @@ void register_cascade(py::module_& m);
 void register_models(py::module_& m);
 void register_monte_carlo(py::module_& m);
 void register_simulator(py::module_& m);
+void register_venue(py::module_& m);
 
 }  // namespace liqcascade_bindings

@@ -24,6 +24,7 @@
 #include <cascade_core/rng.hpp>
 #include <cascade_core/simulator.hpp>
 #include <cascade_core/trigger_order.hpp>
+#include <cascade_core/venue.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -700,6 +701,67 @@ TEST_CASE("simulate: a circuit breaker halting INT64_MAX or INT64_MAX - 1 steps 
     CHECK(result.halted[0] == 0);
     for (std::size_t t = 1; t < result.halted.size(); ++t) CHECK(result.halted[t] == 1);
   }
+}
+
+TEST_CASE("venue_cascade: BitMEX cross example, a one-market venue is cascade(), bad input names the field") {
+  // wallet 10,000 USDT, long 20 ETHUSDT at 1,000, 1 % maintenance at entry: liquidation 510
+  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  for (int k = 0; k < 600; ++k) {
+    bid_price.push_back(1000.0 - k);
+    bid_qty.push_back(10.0);
+    ask_price.push_back(1001.0 + k);
+    ask_qty.push_back(10.0);
+  }
+  auto venue = std::make_shared<cc::Venue>();
+  cc::VenueMarket market;
+  market.name = "ETHUSDT";
+  market.book = std::make_shared<const cc::OrderBook>(bid_price, bid_qty, ask_price, ask_qty);
+  market.rule.basis = cc::MarginBasis::entry;
+  market.ref_price = 1000.0;
+  venue->markets.push_back(market);
+  venue->assets.push_back(cc::VenueAsset{"USDT"});
+  const std::vector<std::int8_t> side{1};
+  const std::vector<double> qty{20.0}, entry{1000.0}, zero{0.0}, mmr{0.01}, wallet{10000.0};
+  const std::vector<std::int64_t> market_of{0}, account{0};
+  const cc::VenueState state(venue, {side, qty, entry, zero, mmr, zero, market_of, account}, {1, wallet});
+  CHECK(state.maintenance_ref()[0] == 200.0);
+  const std::vector<cc::Shock> above{cc::Shock::relative(-0.4899)}, at{cc::Shock::relative(-0.49)};
+  CHECK(cc::venue_cascade(state, above).rounds == 0);
+  const cc::VenueResult hit = cc::venue_cascade(state, at);
+  CHECK(hit.rounds == 1);
+  CHECK(hit.account_index.size() == 1);
+  CHECK(hit.account_equity_after[0] == 190.0);  // 20 sold at 510 and 509
+  CHECK(hit.account_bad_debt[0] == 0.0);
+
+  // the same book with isolated positions only: cascade(), field for field
+  const std::vector<std::int8_t> sides{1, 1, -1, 1};
+  const std::vector<double> q{5.0, 7.0, 3.0, 11.0}, e{1000.0, 990.0, 1000.0, 1010.0}, m{100.0, 200.0, 50.0, 300.0},
+      r{0.01, 0.005, 0.01, 0.0}, z(4, 0.0);
+  const std::vector<std::int64_t> mk(4, 0), iso(4, -1);
+  const std::vector<double> none;
+  const cc::VenueState isolated(venue, {sides, q, e, m, r, z, mk, iso}, {0, none});
+  cc::MarginRule rule;
+  rule.basis = cc::MarginBasis::entry;
+  const cc::PositionSet set(cc::PositionColumns{sides, q, e, m, r, z}, false, rule);
+  for (const double s : {-0.02, -0.05, -0.3}) {
+    const cc::CascadeResult one = cc::cascade(*market.book, set, cc::Shock::relative(s), 1000.0);
+    const std::vector<cc::Shock> shocks{cc::Shock::relative(s)};
+    const cc::VenueResult v = cc::venue_cascade(isolated, shocks);
+    CHECK(v.markets[0].final_price == one.final_price);
+    CHECK(v.markets[0].liquidated_notional == one.liquidated_notional);
+    CHECK(v.markets[0].n_liquidated == one.n_liquidated);
+    CHECK(v.rounds == one.rounds);
+    CHECK(v.bad_debt == one.bad_debt);
+  }
+
+  const std::vector<std::int64_t> bad_account{3};
+  bool thrown = false;
+  try {
+    const cc::VenueState bad(venue, {side, qty, entry, zero, mmr, zero, market_of, bad_account}, {1, wallet});
+  } catch (const cc::InputError& err) {
+    thrown = std::string(err.what()).find("account[0]") == 0;
+  }
+  CHECK(thrown);
 }
 
 // ---- the runner ----------------------------------------------------------------------------

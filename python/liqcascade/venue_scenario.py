@@ -1,0 +1,112 @@
+"""The embedded default venue (``liqcascade venue``): three perpetuals (BTC, ETH, SOL) and two
+spot books for collateral (wBETH/USDT, USDe/USDT), with cross-margin accounts and isolated
+positions calibrated to the default market's depth (``DEFAULT_DEPTH_PROFILE``: about $20M
+within 1 % of the BTC mid).
+
+Depth per market is the default profile scaled: BTC 1, ETH 0.5, SOL 0.2; the spot books are
+thin (wBETH 1/40, USDe 1/20 of BTC's), as the venues' own collateral books were on 10 October
+2025. Open interest follows the depth: $44M x the market's scale, 2/3 of it in cross accounts.
+Each account holds 2-3 positions in distinct perpetuals (60 % of accounts lean long: 90 % of
+their positions are), levered 3-20x on its
+collateral, which is held 60 % in USDT, 25 % in wBETH (haircut 5 %) and 15 % in USDe (haircut
+2 %) on average. Positions or accounts past their trigger at the reference are drawn again
+with more margin. Everything is a pure function of ``seed``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .models import DEFAULT_DEPTH_PROFILE, BookModel
+from .tier_tables import venue_tiers
+from .venue import Accounts, Asset, Market, Venue, VenuePositions, VenueState
+
+__all__ = ["VENUE_MARKETS", "default_venue"]
+
+#: name, mid, tick, depth scale (of DEFAULT_DEPTH_PROFILE), perpetual
+VENUE_MARKETS: tuple[tuple[str, float, float, float, bool], ...] = (
+    ("BTCUSDT", 100_000.0, 1.0, 1.0, True),
+    ("ETHUSDT", 2_500.0, 0.05, 0.5, True),
+    ("SOLUSDT", 150.0, 0.005, 0.2, True),
+    ("WBETHUSDT", 2_500.0, 0.5, 1 / 40, False),
+    ("USDEUSDT", 1.0, 0.0001, 1 / 20, False),
+)
+
+OPEN_INTEREST = 44e6
+
+
+def _venue() -> Venue:
+    markets = []
+    for name, mid, tick, scale, _perp in VENUE_MARKETS:
+        profile = tuple((d, n * scale) for d, n in DEFAULT_DEPTH_PROFILE)
+        book = BookModel(mid=mid, tick=tick, profile=profile).build()
+        tiers = {"BTCUSDT": venue_tiers("binance", "BTCUSDT"), "ETHUSDT": venue_tiers("binance", "ETHUSDT")}.get(name)
+        markets.append(Market(name, book, tiers=tiers))
+    assets = [Asset("wBETH", priced_by="WBETHUSDT", haircut=0.05), Asset("USDe", priced_by="USDEUSDT", haircut=0.02)]
+    return Venue(markets, assets)
+
+
+def default_venue(accounts: int = 200_000, isolated: int = 200_000, seed: int = 0,
+                  venue: Venue | None = None) -> tuple[Venue, VenuePositions, Accounts]:
+    """The default venue with ``accounts`` cross accounts and ``isolated`` isolated positions."""
+    venue = _venue() if venue is None else venue
+    rng = np.random.default_rng(seed)
+    perps = [(i, mid, scale) for i, (_, mid, _, scale, perp) in enumerate(VENUE_MARKETS) if perp]
+    mids = np.array([mid for _, mid, _ in perps])
+    scales = np.array([scale for _, _, scale in perps])
+    # cross accounts: 2 or 3 positions in distinct perpetuals
+    k = rng.integers(2, 4, accounts)
+    owner = np.repeat(np.arange(accounts), k)
+    slot = np.arange(owner.size) - np.repeat(np.cumsum(k) - k, k)
+    first = rng.integers(0, 3, accounts)
+    market = (np.repeat(first, k) + slot) % 3
+    # accounts lean one way across markets (60 % lean long): a fall in one market hits their others too
+    p_long = np.where(rng.random(accounts) < 0.6, 0.9, 0.1)
+    side_c = np.where(rng.random(owner.size) < p_long[owner], 1, -1).astype(np.int8)
+    # isolated positions
+    market_i = rng.choice(3, isolated, p=scales / scales.sum())
+    side_i = np.where(rng.random(isolated) < 0.55, 1, -1).astype(np.int8)
+    m_all = np.concatenate([market, market_i])
+    n = m_all.size
+    weights = scales[m_all]
+    size = rng.lognormal(0.0, 1.0, n)
+    notional = size * weights
+    cross = np.arange(n) < owner.size
+    # open interest per market: 44M x scale, 2/3 cross
+    for j in range(3):
+        for part, share in ((cross, 2 / 3), (~cross, 1 / 3)):
+            sel = part & (m_all == j)
+            if sel.any():
+                notional[sel] *= OPEN_INTEREST * scales[j] * share / notional[sel].sum()
+    entry = mids[m_all] * np.exp(rng.normal(0.0, 0.02, n))
+    qty = notional / entry
+    lev_i = rng.choice([3.0, 5.0, 10.0, 20.0, 25.0, 50.0], isolated, p=[0.1, 0.2, 0.3, 0.2, 0.15, 0.05])
+    margin = np.concatenate([np.zeros(owner.size), notional[owner.size:] / lev_i])
+    account = np.concatenate([owner, np.full(isolated, -1)]).astype(np.int64)
+    side = np.concatenate([side_c, side_i])
+    acct_notional = np.bincount(owner, weights=notional[: owner.size], minlength=accounts)
+    lev_a = rng.choice([3.0, 5.0, 10.0, 15.0, 20.0], accounts, p=[0.15, 0.3, 0.3, 0.15, 0.1])
+    equity = acct_notional / lev_a
+    split = rng.dirichlet([6.0, 2.5, 1.5], accounts)
+    collateral = {"USDT": equity * split[:, 0], "wBETH": equity * split[:, 1] / VENUE_MARKETS[3][1],
+                  "USDe": equity * split[:, 2] / VENUE_MARKETS[4][1]}
+    market_idx = np.array([perps[j][0] for j in range(3)])[m_all]
+    positions = VenuePositions(side, qty, entry, market=market_idx.astype(np.int64), margin=margin, account=account)
+    accts = Accounts(collateral)
+    # nothing past its trigger at the reference: more margin for those that are
+    state = VenueState(venue, positions, accts)
+    liq = state.liquidation_price
+    ref = state.ref_price[market_idx]
+    under = (~cross) & (((side > 0) & (liq >= ref * 0.999)) | ((side < 0) & (liq <= ref * 1.001)))
+    if under.any():
+        margin = margin.copy()
+        margin[under] = notional[under] / 2.0
+        positions = VenuePositions(side, qty, entry, market=market_idx.astype(np.int64), margin=margin,
+                                   account=account)
+    short = state.equity_before <= state.maintenance_before * 1.2
+    if short.any():
+        usdt = collateral["USDT"].copy()
+        usdt[short] += state.maintenance_before[short] * 1.5 - state.equity_before[short]
+        collateral["USDT"] = usdt
+        accts = Accounts(collateral)
+    return venue, positions, accts

@@ -1,0 +1,195 @@
+// A venue of many markets (docs/design.md, "Many markets"): markets with their books and margin
+// rules, collateral assets with haircuts, isolated positions and cross-margin accounts, indexed
+// once (VenueState) so that a static cascade over it costs what it touches.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cascade_core/cascade.hpp"
+#include "cascade_core/margin.hpp"
+#include "cascade_core/order_book.hpp"
+
+namespace cascade_core {
+
+// One market: a book, and the rules its positions are margined by. A spot book that only
+// collateral sales trade is a market with no positions.
+struct VenueMarket {
+  std::string name;
+  std::shared_ptr<const OrderBook> book;
+  std::optional<TierTable> tiers;  // none: each position's own mmr and maint_amount
+  MarginRule rule;
+  TierRule tier_rule = TierRule::liquidation;  // isolated positions' tier (as PositionSet's)
+  std::optional<double> ref_price;             // none: the book's mid
+};
+
+// A collateral asset. Asset 0 of a venue is the quote asset (price 1, never sold).
+struct VenueAsset {
+  std::string name;
+  std::int64_t priced_by = -1;  // the market whose last price prices it (and where it is sold); -1: fixed
+  double price = 1.0;           // the fixed price (priced_by == -1)
+  double haircut = 0.0;         // in [0, 1): a positive balance counts at price * (1 - haircut)
+  double floor = 0.0;           // > 0: the asset is valued at max(market price, floor); 0: no floor
+};
+
+struct Venue {
+  std::vector<VenueMarket> markets;
+  std::vector<VenueAsset> assets;
+  // InputError naming markets[i].field / assets[k].field.
+  void validate() const;
+};
+
+// Positions of a venue as columns. account == -1: an isolated position (its own margin);
+// account >= 0: a cross position of that account (margin 0).
+struct VenuePositionColumns {
+  std::span<const std::int8_t> side;
+  std::span<const double> qty;
+  std::span<const double> entry_price;
+  std::span<const double> margin;
+  std::span<const double> mmr;
+  std::span<const double> maint_amount;
+  std::span<const std::int64_t> market;
+  std::span<const std::int64_t> account;
+};
+
+// Per account, a balance of each asset (row-major: account a's balance of asset k is
+// collateral[a * n_assets + k]); negative balances are loans.
+struct AccountColumns {
+  std::size_t n_accounts = 0;
+  std::span<const double> collateral;
+};
+
+// An account's equity and maintenance at some prices (docs/design.md, "Many markets").
+struct AccountHealth {
+  double equity = 0.0;
+  double maintenance = 0.0;
+  double scale = 0.0;  // sum of the terms' magnitudes (the rounding bound's scale)
+  [[nodiscard]] bool triggered() const noexcept { return equity <= maintenance; }
+};
+
+// The venue, its positions and accounts, validated and indexed once; cascades read it only
+// (thread-safe to share).
+class VenueState {
+ public:
+  VenueState(std::shared_ptr<const Venue> venue, const VenuePositionColumns& positions,
+             const AccountColumns& accounts, const std::atomic<bool>* cancel = nullptr);
+
+  [[nodiscard]] const Venue& venue() const noexcept { return *venue_; }
+  [[nodiscard]] std::size_t n_markets() const noexcept { return venue_->markets.size(); }
+  [[nodiscard]] std::size_t n_assets() const noexcept { return venue_->assets.size(); }
+  [[nodiscard]] std::size_t n_positions() const noexcept { return side_.size(); }
+  [[nodiscard]] std::size_t n_accounts() const noexcept { return n_accounts_; }
+  [[nodiscard]] const std::vector<double>& ref_price() const noexcept { return ref_price_; }
+
+  // Per position (mmr and maint_amount as assigned from the market's tiers where it has
+  // some; liquidation and bankruptcy prices of isolated positions, NaN for cross ones).
+  [[nodiscard]] std::span<const double> mmr() const noexcept { return mmr_; }
+  [[nodiscard]] std::span<const double> maint_amount() const noexcept { return maint_; }
+  [[nodiscard]] std::span<const double> liquidation_price() const noexcept { return liq_; }
+  [[nodiscard]] std::span<const double> bankruptcy_price() const noexcept { return bankrupt_; }
+  // Per account at the reference prices.
+  [[nodiscard]] std::span<const double> equity_ref() const noexcept { return equity_ref_; }
+  [[nodiscard]] std::span<const double> maintenance_ref() const noexcept { return maint_ref_; }
+
+  // The price each asset is valued at, given each market's last price.
+  [[nodiscard]] std::vector<double> asset_prices(std::span<const double> last) const;
+  // Account a's equity and maintenance at these prices (in the order the reference model adds them).
+  [[nodiscard]] AccountHealth health(std::size_t a, std::span<const double> last,
+                                     std::span<const double> asset_price) const noexcept;
+  // Every account's equity at these market prices (O(accounts + positions)).
+  [[nodiscard]] std::vector<double> equity_at(std::span<const double> last) const;
+  // A cross position's maintenance at its market's price p.
+  [[nodiscard]] double position_maintenance(std::size_t i, double p) const noexcept;
+
+ private:
+  friend class VenueCascade;
+  struct Bound {
+    double price;
+    std::uint32_t account;
+  };
+
+  void validate_positions(const VenuePositionColumns& c) const;
+  void assign_margins();
+  void index_isolated();
+  void index_accounts(const std::atomic<bool>* cancel);
+
+  std::shared_ptr<const Venue> venue_;
+  std::size_t n_accounts_ = 0;
+  std::vector<double> ref_price_;
+  std::vector<double> one_minus_haircut_;
+  // positions (own copies)
+  std::vector<std::int8_t> side_;
+  std::vector<double> qty_, entry_, margin_, mmr_, maint_, liq_, bankrupt_;
+  std::vector<std::int64_t> market_, account_;
+  std::vector<std::uint8_t> dynamic_tier_;  // per market: cross positions take the tier of qty * price
+  std::vector<double> tier_jump_;           // per market: the requirement's largest total jump across tiers
+  std::vector<double> max_rate_;            // per position: a bound on d MM / d p over qty
+  // isolated positions at risk, per market, in trigger order (longs: down, shorts: up)
+  std::vector<std::vector<AtRisk>> isolated_down_, isolated_up_;
+  // accounts
+  std::vector<double> collateral_;
+  std::vector<std::uint32_t> account_offset_, account_position_;  // CSR: each account's positions, by index
+  std::vector<std::uint32_t> exposure_offset_;                    // CSR: each account's (market, direction) rates
+  std::vector<std::uint32_t> exposure_market_;
+  std::vector<double> exposure_down_, exposure_up_;
+  std::vector<double> tolerance_extra_;  // per account: the tiers' jumps its positions can cross
+  std::vector<double> equity_ref_, maint_ref_;
+  // accounts indexed by when they can next trigger: per market, the price at which a fall
+  // (down) or a rise (up) may first bring them to their maintenance, sorted in reach order
+  std::vector<std::vector<Bound>> bound_down_, bound_up_;
+  // per market: accounts exposed to it that are within rounding of their trigger at the
+  // reference prices (evaluated when the market first moves)
+  std::vector<std::vector<std::uint32_t>> near_trigger_;
+};
+
+struct VenueMarketResult {
+  double ref_price = 0.0, shock_price = 0.0, final_price = 0.0;
+  std::int64_t n_liquidated = 0;   // positions closed in this market
+  double liquidated_qty = 0.0, liquidated_notional = 0.0, unfilled_qty = 0.0;
+  double sold_qty = 0.0, sold_notional = 0.0, sale_unfilled_qty = 0.0;  // collateral sales
+  double crossed_qty = 0.0;        // matched at round start prices, buys against sells
+  double exogenous_filled_qty = 0.0, exogenous_unfilled_qty = 0.0;
+  double bad_debt = 0.0;           // isolated positions' (accounts' is per account)
+  bool book_exhausted = false;
+  std::int64_t levels_touched = 0;
+  // what the orders took from the book (conservation: sells - buys = bids taken - asks taken)
+  double bid_qty_taken = 0.0, bid_notional_taken = 0.0, ask_qty_taken = 0.0, ask_notional_taken = 0.0;
+};
+
+struct VenueTraceRow {
+  std::int64_t round;
+  std::int64_t market;
+  double start_price;
+  std::int64_t count;   // positions closed in the market this round
+  double qty;           // their quantity (sells and buys)
+  double sale_qty;      // collateral sold into it
+  double crossed_qty;
+};
+
+struct VenueResult {
+  std::vector<VenueMarketResult> markets;
+  std::int64_t rounds = 0;
+  double bad_debt = 0.0;
+  std::vector<VenueTraceRow> trace;
+  // per liquidated position, in processing order
+  std::vector<std::int64_t> liquidated_index;
+  std::vector<double> filled_qty, fill_price;
+  // per liquidated account, in liquidation order
+  std::vector<std::int64_t> account_index, account_round;
+  std::vector<double> account_equity, account_maintenance;  // at the round's start prices
+  std::vector<double> account_equity_after, account_bad_debt;
+  std::vector<double> final_prices() const;
+};
+
+// One static cascade over the venue: shocks[m] for market m (Shock::relative(0) for none).
+// Throws InputError naming shocks[m] for a bad shock.
+VenueResult venue_cascade(const VenueState& state, std::span<const Shock> shocks,
+                          const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace cascade_core

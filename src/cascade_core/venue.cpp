@@ -1,0 +1,426 @@
+// A venue's markets, assets, positions and accounts: validation, margins, and the indexes that
+// let a cascade over it cost what it touches (docs/design.md, "Many markets").
+#include "cascade_core/venue.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <set>
+#include <string>
+
+#include "cascade_core/errors.hpp"
+
+namespace cascade_core {
+
+namespace {
+
+constexpr double infinity = std::numeric_limits<double>::infinity();
+constexpr double eps = std::numeric_limits<double>::epsilon();
+constexpr std::size_t max_rows = std::numeric_limits<std::uint32_t>::max() - 1;
+
+std::string at(const char* what, std::size_t i, const char* field) {
+  return std::string(what) + "[" + std::to_string(i) + "]." + field;
+}
+
+void check_cancel(const std::atomic<bool>* cancel) {
+  if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+}
+
+}  // namespace
+
+void Venue::validate() const {
+  if (markets.empty()) throw InputError("markets", "a venue needs at least one market");
+  if (assets.empty()) throw InputError("assets", "a venue needs its quote asset (asset 0)");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < markets.size(); ++i) {
+    const VenueMarket& m = markets[i];
+    if (m.name.empty()) throw InputError(at("markets", i, "name"), "must not be empty");
+    if (!names.insert(m.name).second) throw InputError(at("markets", i, "name"), "duplicated: '" + m.name + "'");
+    if (!m.book) throw InputError(at("markets", i, "book"), "missing");
+    m.rule.validate(at("markets", i, ""));
+    if (m.tiers) {
+      m.tiers->validate(at("markets", i, "tiers."));
+      if (m.tier_rule == TierRule::liquidation && m.rule.basis == MarginBasis::entry) {
+        throw InputError(at("markets", i, "tier_rule"), "an entry-basis requirement is fixed at entry, so its tier is "
+                                                        "the entry notional's: use tier_rule='entry'");
+      }
+      for (std::size_t k = 0; k < m.tiers->mmr.size(); ++k) {
+        if (!(m.rule.price_rate(m.tiers->mmr[k]) < 1.0)) {
+          throw InputError(at("markets", i, "tiers.mmr"), static_cast<std::ptrdiff_t>(k),
+                           "plus close_fee must be < 1, got " + format_value(m.tiers->mmr[k]));
+        }
+      }
+    }
+    if (m.ref_price && !finite_positive(*m.ref_price)) {
+      throw InputError(at("markets", i, "ref_price"), "must be finite and > 0, got " + format_value(*m.ref_price));
+    }
+  }
+  names.clear();
+  for (std::size_t k = 0; k < assets.size(); ++k) {
+    const VenueAsset& a = assets[k];
+    if (a.name.empty()) throw InputError(at("assets", k, "name"), "must not be empty");
+    if (!names.insert(a.name).second) throw InputError(at("assets", k, "name"), "duplicated: '" + a.name + "'");
+    if (a.priced_by < -1 || a.priced_by >= static_cast<std::int64_t>(markets.size())) {
+      throw InputError(at("assets", k, "priced_by"), "must be a market index in [0, " +
+                                                         std::to_string(markets.size()) + ") or -1 (a fixed price), got " +
+                                                         std::to_string(a.priced_by));
+    }
+    if (k == 0 && (a.priced_by != -1 || a.price != 1.0)) {
+      throw InputError(at("assets", 0, "price"), "asset 0 is the quote asset: a fixed price of 1");
+    }
+    if (a.priced_by == -1) require(finite_positive(a.price), at("assets", k, "price").c_str(), "must be finite and > 0", a.price);
+    require(rate(a.haircut), at("assets", k, "haircut").c_str(), "must be in [0, 1)", a.haircut);
+    require(finite_non_negative(a.floor), at("assets", k, "floor").c_str(), "must be finite and >= 0 (0: none)", a.floor);
+  }
+}
+
+VenueState::VenueState(std::shared_ptr<const Venue> venue, const VenuePositionColumns& c,
+                       const AccountColumns& accounts, const std::atomic<bool>* cancel)
+    : venue_(std::move(venue)), n_accounts_(accounts.n_accounts) {
+  if (!venue_) throw InputError("venue", "missing");
+  venue_->validate();
+  const std::size_t markets = n_markets(), assets = n_assets();
+  ref_price_.resize(markets);
+  for (std::size_t m = 0; m < markets; ++m) {
+    const VenueMarket& market = venue_->markets[m];
+    try {
+      ref_price_[m] = market.ref_price ? *market.ref_price : market.book->mid();
+    } catch (const InputError& e) {
+      throw InputError(at("markets", m, "ref_price"), std::string("needed (the book has no mid): ") + e.what());
+    }
+  }
+  for (const VenueAsset& a : venue_->assets) one_minus_haircut_.push_back(1.0 - a.haircut);
+  if (n_accounts_ > max_rows) throw InputError("accounts", "at most 4,294,967,294 accounts");
+  if (accounts.collateral.size() != n_accounts_ * assets) {
+    throw InputError("collateral", "expected " + std::to_string(n_accounts_) + " x " + std::to_string(assets) +
+                                       " balances, got " + std::to_string(accounts.collateral.size()));
+  }
+  for (std::size_t j = 0; j < accounts.collateral.size(); ++j) {
+    if (!finite(accounts.collateral[j])) {
+      throw InputError("collateral[" + std::to_string(j / assets) + "][" + venue_->assets[j % assets].name + "]",
+                       "must be finite, got " + format_value(accounts.collateral[j]));
+    }
+  }
+  collateral_.assign(accounts.collateral.begin(), accounts.collateral.end());
+  validate_positions(c);
+  side_.assign(c.side.begin(), c.side.end());
+  qty_.assign(c.qty.begin(), c.qty.end());
+  entry_.assign(c.entry_price.begin(), c.entry_price.end());
+  margin_.assign(c.margin.begin(), c.margin.end());
+  mmr_.assign(c.mmr.begin(), c.mmr.end());
+  maint_.assign(c.maint_amount.begin(), c.maint_amount.end());
+  market_.assign(c.market.begin(), c.market.end());
+  account_.assign(c.account.begin(), c.account.end());
+  check_cancel(cancel);
+  assign_margins();
+  check_cancel(cancel);
+  index_isolated();
+  check_cancel(cancel);
+  index_accounts(cancel);
+}
+
+void VenueState::validate_positions(const VenuePositionColumns& c) const {
+  const std::size_t n = c.side.size();
+  const auto length = [n](std::size_t size, const char* field) {
+    if (size != n) {
+      throw InputError(field, "length " + std::to_string(size) + " does not match side's " + std::to_string(n));
+    }
+  };
+  length(c.qty.size(), "qty");
+  length(c.entry_price.size(), "entry_price");
+  length(c.margin.size(), "margin");
+  length(c.mmr.size(), "mmr");
+  length(c.maint_amount.size(), "maint_amount");
+  length(c.market.size(), "market");
+  length(c.account.size(), "account");
+  if (n > max_rows) throw InputError("side", "at most 4,294,967,294 positions");
+  const double share = sum_bound(n);
+  const auto markets = static_cast<std::int64_t>(n_markets());
+  const auto accounts = static_cast<std::int64_t>(n_accounts_);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto bad = [i](const char* field, const std::string& rule, double value) {
+      throw InputError(field, static_cast<std::ptrdiff_t>(i), rule + ", got " + format_value(value));
+    };
+    if (c.side[i] != 1 && c.side[i] != -1) bad("side", "must be +1 or -1", c.side[i]);
+    if (!finite_positive(c.qty[i])) bad("qty", "must be finite and > 0", c.qty[i]);
+    if (!finite_positive(c.entry_price[i])) bad("entry_price", "must be finite and > 0", c.entry_price[i]);
+    if (!finite_non_negative(c.margin[i])) bad("margin", "must be finite and >= 0", c.margin[i]);
+    if (!rate(c.mmr[i])) bad("mmr", "must be in [0, 1)", c.mmr[i]);
+    if (!finite(c.maint_amount[i])) bad("maint_amount", "must be finite", c.maint_amount[i]);
+    if (c.market[i] < 0 || c.market[i] >= markets) {
+      throw InputError("market", static_cast<std::ptrdiff_t>(i), "must be a market index in [0, " +
+                                                                     std::to_string(markets) + "), got " +
+                                                                     std::to_string(c.market[i]));
+    }
+    if (c.account[i] < -1 || c.account[i] >= accounts) {
+      throw InputError("account", static_cast<std::ptrdiff_t>(i), "must be an account index in [0, " +
+                                                                      std::to_string(accounts) +
+                                                                      ") or -1 (isolated), got " +
+                                                                      std::to_string(c.account[i]));
+    }
+    if (c.account[i] >= 0 && c.margin[i] != 0.0) {
+      bad("margin", "a cross position (account >= 0) has no margin of its own: must be 0", c.margin[i]);
+    }
+    const MarginRule& rule = venue_->markets[static_cast<std::size_t>(c.market[i])].rule;
+    if (!(rule.price_rate(c.mmr[i]) < 1.0)) bad("mmr", "plus the market's close_fee must be < 1", c.mmr[i]);
+    if (!(c.qty[i] <= share)) bad("qty", "too large: a sum over the positions could overflow", c.qty[i]);
+    if (!(c.qty[i] * c.entry_price[i] + c.margin[i] <= share)) {
+      bad("margin", "too large (with the notional): a sum over the positions could overflow", c.margin[i]);
+    }
+  }
+}
+
+void VenueState::assign_margins() {
+  const std::size_t n = side_.size(), markets = n_markets();
+  dynamic_tier_.assign(markets, 0);
+  tier_jump_.assign(markets, 0.0);
+  std::vector<double> market_max_mmr(markets, 0.0);
+  for (std::size_t m = 0; m < markets; ++m) {
+    const VenueMarket& market = venue_->markets[m];
+    if (!market.tiers) continue;
+    const TierTable& t = *market.tiers;
+    dynamic_tier_[m] = market.rule.basis == MarginBasis::mark ? 1 : 0;
+    market_max_mmr[m] = *std::max_element(t.mmr.begin(), t.mmr.end());
+    // At a boundary N the requirement jumps by (mmr[k+1] - mmr[k]) * N - (maint[k+1] - maint[k])
+    // (0 for a continuous table, up to rounding): a position crossing tiers may jump by their sum.
+    double jump = 0.0;
+    for (std::size_t k = 0; k + 1 < t.mmr.size(); ++k) {
+      jump += std::abs((t.mmr[k + 1] - t.mmr[k]) * t.notional_floor[k + 1] - (t.maint_amount[k + 1] - t.maint_amount[k]));
+    }
+    tier_jump_[m] = jump * (1.0 + 1e-6);
+  }
+  liq_.assign(n, std::numeric_limits<double>::quiet_NaN());
+  bankrupt_.assign(n, std::numeric_limits<double>::quiet_NaN());
+  max_rate_.assign(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto m = static_cast<std::size_t>(market_[i]);
+    const VenueMarket& market = venue_->markets[m];
+    const double side = side_[i];
+    if (market.tiers) {
+      const TierTable& t = *market.tiers;
+      // isolated: the market's tier rule (as Positions(tiers=...)); cross at entry basis: the
+      // entry notional's; cross at mark basis: looked up at the price whenever it is valued
+      const std::size_t k = account_[i] < 0 ? t.tier_for(market.tier_rule, side, qty_[i], entry_[i], margin_[i], market.rule)
+                                            : t.tier_of(qty_[i] * entry_[i]);
+      mmr_[i] = t.mmr[k];
+      maint_[i] = t.maint_amount[k];
+    }
+    const double mmr_bound = dynamic_tier_[m] && account_[i] >= 0 ? market_max_mmr[m] : mmr_[i];
+    max_rate_[i] = (market.rule.basis == MarginBasis::mark ? mmr_bound : 0.0) + market.rule.close_fee;
+    if (account_[i] < 0) {
+      liq_[i] = cascade_core::liquidation_price(side, qty_[i], entry_[i], margin_[i], mmr_[i], maint_[i], market.rule);
+      bankrupt_[i] = cascade_core::bankruptcy_price(side, qty_[i], entry_[i], margin_[i]);
+      if (!finite(liq_[i])) {
+        throw InputError("qty", static_cast<std::ptrdiff_t>(i), "liquidation price overflows for this position, got " +
+                                                                    format_value(liq_[i]));
+      }
+      if (liq_[i] == 0.0) liq_[i] = 0.0;  // -0.0 stored as +0.0, as PositionSet does
+    }
+  }
+}
+
+void VenueState::index_isolated() {
+  const std::size_t markets = n_markets();
+  isolated_down_.assign(markets, {});
+  isolated_up_.assign(markets, {});
+  for (std::size_t i = 0; i < side_.size(); ++i) {
+    if (account_[i] >= 0) continue;
+    const auto m = static_cast<std::size_t>(market_[i]);
+    (side_[i] > 0 ? isolated_down_ : isolated_up_)[m].push_back(
+        {liq_[i], qty_[i], bankrupt_[i], static_cast<std::uint32_t>(i)});
+  }
+  // trigger order: longs by liquidation price descending, shorts ascending, ties by index
+  for (std::size_t m = 0; m < markets; ++m) {
+    std::stable_sort(isolated_down_[m].begin(), isolated_down_[m].end(),
+                     [](const AtRisk& a, const AtRisk& b) { return a.threshold > b.threshold; });
+    std::stable_sort(isolated_up_[m].begin(), isolated_up_[m].end(),
+                     [](const AtRisk& a, const AtRisk& b) { return a.threshold < b.threshold; });
+  }
+}
+
+std::vector<double> VenueState::asset_prices(std::span<const double> last) const {
+  std::vector<double> price(n_assets());
+  for (std::size_t k = 0; k < price.size(); ++k) {
+    const VenueAsset& a = venue_->assets[k];
+    if (a.priced_by < 0) {
+      price[k] = a.price;
+    } else {
+      const double p = last[static_cast<std::size_t>(a.priced_by)];
+      price[k] = a.floor > 0.0 ? std::max(p, a.floor) : p;
+    }
+  }
+  return price;
+}
+
+double VenueState::position_maintenance(std::size_t i, double p) const noexcept {
+  const auto m = static_cast<std::size_t>(market_[i]);
+  const VenueMarket& market = venue_->markets[m];
+  if (dynamic_tier_[m] && account_[i] >= 0) {
+    const TierTable& t = *market.tiers;
+    const std::size_t k = t.tier_of(qty_[i] * p);
+    return maintenance_requirement(qty_[i], entry_[i], p, t.mmr[k], t.maint_amount[k], market.rule);
+  }
+  return maintenance_requirement(qty_[i], entry_[i], p, mmr_[i], maint_[i], market.rule);
+}
+
+AccountHealth VenueState::health(std::size_t a, std::span<const double> last,
+                                 std::span<const double> asset_price) const noexcept {
+  AccountHealth h;
+  const std::size_t assets = n_assets();
+  const double* balance = collateral_.data() + a * assets;
+  for (std::size_t k = 0; k < assets; ++k) {
+    const double b = balance[k];
+    if (b == 0.0) continue;
+    const double value = b > 0.0 ? b * asset_price[k] * one_minus_haircut_[k] : b * asset_price[k];
+    h.equity += value;
+    h.scale += std::abs(value);
+  }
+  for (std::uint32_t j = account_offset_[a]; j < account_offset_[a + 1]; ++j) {
+    const std::uint32_t i = account_position_[j];
+    const double p = last[static_cast<std::size_t>(market_[i])];
+    const double pnl = side_[i] * qty_[i] * (p - entry_[i]);
+    h.equity += pnl;
+    const double mm = position_maintenance(i, p);
+    h.maintenance += mm;
+    h.scale += qty_[i] * (p + entry_[i]) + std::abs(mm);
+  }
+  return h;
+}
+
+std::vector<double> VenueState::equity_at(std::span<const double> last) const {
+  const std::vector<double> price = asset_prices(last);
+  std::vector<double> out(n_accounts_);
+  for (std::size_t a = 0; a < n_accounts_; ++a) out[a] = health(a, last, price).equity;
+  return out;
+}
+
+void VenueState::index_accounts(const std::atomic<bool>* cancel) {
+  const std::size_t n = side_.size(), accounts = n_accounts_, markets = n_markets(), assets = n_assets();
+  // each account's positions, by index (counting sort: stable)
+  account_offset_.assign(accounts + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (account_[i] >= 0) ++account_offset_[static_cast<std::size_t>(account_[i]) + 1];
+  }
+  for (std::size_t a = 0; a < accounts; ++a) account_offset_[a + 1] += account_offset_[a];
+  account_position_.resize(account_offset_[accounts]);
+  {
+    std::vector<std::uint32_t> fill(account_offset_.begin(), account_offset_.end() - 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (account_[i] >= 0) account_position_[fill[static_cast<std::size_t>(account_[i])]++] = static_cast<std::uint32_t>(i);
+    }
+  }
+  check_cancel(cancel);
+  // Each account's sensitivity to each market's price (docs/design.md, "Many markets", the
+  // account index): d(Equity - MM)/dp_m lies in [lo, hi] at every price, so a fall of p_m by
+  // x lowers Equity - MM by at most max(0, hi) * x, a rise by at most max(0, -lo) * x.
+  exposure_offset_.assign(accounts + 1, 0);
+  tolerance_extra_.assign(accounts, 0.0);
+  std::vector<double> hi(markets), lo(markets);
+  std::vector<std::uint8_t> exposed(markets);
+  for (std::size_t a = 0; a < accounts; ++a) {
+    if (account_offset_[a] != account_offset_[a + 1]) {  // an account with no position is never liquidated
+      std::fill(hi.begin(), hi.end(), 0.0);
+      std::fill(lo.begin(), lo.end(), 0.0);
+      std::fill(exposed.begin(), exposed.end(), 0);
+      double jump = 0.0;
+      for (std::uint32_t j = account_offset_[a]; j < account_offset_[a + 1]; ++j) {
+        const std::uint32_t i = account_position_[j];
+        const auto m = static_cast<std::size_t>(market_[i]);
+        exposed[m] = 1;
+        const double q = qty_[i];
+        if (side_[i] > 0) {
+          hi[m] += q;
+          lo[m] += q * (1.0 - max_rate_[i]);
+        } else {
+          hi[m] -= q;
+          lo[m] -= q * (1.0 + max_rate_[i]);
+        }
+        if (dynamic_tier_[m]) jump += tier_jump_[m];
+      }
+      for (std::size_t k = 0; k < assets; ++k) {
+        const VenueAsset& asset = venue_->assets[k];
+        const double b = collateral_[a * assets + k];
+        if (asset.priced_by < 0 || b == 0.0) continue;
+        const auto m = static_cast<std::size_t>(asset.priced_by);
+        exposed[m] = 1;
+        const double slope = b > 0.0 ? b * one_minus_haircut_[k] : b;
+        // below a floor the value does not move: the slope is 0 there
+        if (slope > 0.0) {
+          hi[m] += slope;
+          if (asset.floor == 0.0) lo[m] += slope;
+        } else {
+          lo[m] += slope;
+          if (asset.floor == 0.0) hi[m] += slope;
+        }
+      }
+      tolerance_extra_[a] = jump;
+      for (std::size_t m = 0; m < markets; ++m) {
+        if (!exposed[m]) continue;
+        exposure_market_.push_back(static_cast<std::uint32_t>(m));
+        // rounded sums: widened a little so that they stay bounds
+        exposure_down_.push_back(std::max(0.0, hi[m]) * (1.0 + 1e-9));
+        exposure_up_.push_back(std::max(0.0, -lo[m]) * (1.0 + 1e-9));
+      }
+    }
+    exposure_offset_[a + 1] = static_cast<std::uint32_t>(exposure_market_.size());
+    if ((a & 0xffff) == 0) check_cancel(cancel);
+  }
+  // the reference state: every account's health, and when each can first trigger
+  equity_ref_.assign(accounts, 0.0);
+  maint_ref_.assign(accounts, 0.0);
+  bound_down_.assign(markets, {});
+  bound_up_.assign(markets, {});
+  near_trigger_.assign(markets, {});
+  const std::vector<double> price = asset_prices(ref_price_);
+  for (std::size_t a = 0; a < accounts; ++a) {
+    const AccountHealth h = health(a, ref_price_, price);
+    equity_ref_[a] = h.equity;
+    maint_ref_[a] = h.maintenance;
+    if (account_offset_[a] == account_offset_[a + 1]) continue;
+    const double slack = h.equity - h.maintenance - (1e-9 * h.scale + tolerance_extra_[a]);
+    const auto account = static_cast<std::uint32_t>(a);
+    if (!(slack > 0.0)) {
+      for (std::uint32_t e = exposure_offset_[a]; e < exposure_offset_[a + 1]; ++e) {
+        near_trigger_[exposure_market_[e]].push_back(account);
+      }
+      continue;
+    }
+    std::size_t pairs = 0;
+    for (std::uint32_t e = exposure_offset_[a]; e < exposure_offset_[a + 1]; ++e) {
+      pairs += (exposure_down_[e] > 0.0) || (exposure_up_[e] > 0.0);
+    }
+    for (std::uint32_t e = exposure_offset_[a]; e < exposure_offset_[a + 1]; ++e) {
+      const std::uint32_t m = exposure_market_[e];
+      const double p = ref_price_[m];
+      if (exposure_down_[e] > 0.0) {
+        const double bound = std::min((p - slack / (static_cast<double>(pairs) * exposure_down_[e])) * (1.0 + 4 * eps),
+                                      std::nextafter(p, 0.0));
+        if (bound > 0.0) bound_down_[m].push_back({bound, account});
+      }
+      if (exposure_up_[e] > 0.0) {
+        const double bound = std::max((p + slack / (static_cast<double>(pairs) * exposure_up_[e])) * (1.0 - 4 * eps),
+                                      std::nextafter(p, infinity));
+        if (bound < infinity) bound_up_[m].push_back({bound, account});
+      }
+    }
+    if ((a & 0xffff) == 0) check_cancel(cancel);
+  }
+  for (std::size_t m = 0; m < markets; ++m) {
+    std::sort(bound_down_[m].begin(), bound_down_[m].end(), [](const Bound& x, const Bound& y) {
+      return x.price > y.price || (x.price == y.price && x.account < y.account);
+    });
+    std::sort(bound_up_[m].begin(), bound_up_[m].end(), [](const Bound& x, const Bound& y) {
+      return x.price < y.price || (x.price == y.price && x.account < y.account);
+    });
+    check_cancel(cancel);
+  }
+}
+
+std::vector<double> VenueResult::final_prices() const {
+  std::vector<double> out;
+  for (const auto& m : markets) out.push_back(m.final_price);
+  return out;
+}
+
+}  // namespace cascade_core

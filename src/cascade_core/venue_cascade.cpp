@@ -1,0 +1,438 @@
+// The static cascade over a venue (docs/design.md, "Many markets", "Static cascade over a
+// venue"): rounds in which every newly triggered isolated position and cross account closes
+// its positions (and sells its collateral); in each market the round's orders cross each other
+// at the round's start price and only the imbalance walks the book.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <queue>
+#include <string>
+
+#include "cascade_core/bad_debt.hpp"
+#include "cascade_core/book_walker.hpp"
+#include "cascade_core/errors.hpp"
+#include "cascade_core/venue.hpp"
+
+namespace cascade_core {
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+constexpr double infinity = std::numeric_limits<double>::infinity();
+constexpr double eps = std::numeric_limits<double>::epsilon();
+
+// Zeroed memory whose pages the system maps on first touch: per-account flags over millions
+// of accounts cost what the cascade touches, not their count.
+template <class T>
+struct LazyZeroed {
+  explicit LazyZeroed(std::size_t n) : data(static_cast<T*>(std::calloc(n > 0 ? n : 1, sizeof(T)))) {
+    if (data == nullptr) throw std::bad_alloc();
+  }
+  ~LazyZeroed() { std::free(data); }
+  LazyZeroed(const LazyZeroed&) = delete;
+  LazyZeroed& operator=(const LazyZeroed&) = delete;
+  T& operator[](std::size_t i) noexcept { return data[i]; }
+  T* data;
+};
+
+struct HeapEntry {
+  double price;
+  std::uint32_t account;
+  std::uint32_t version;
+};
+struct FallsFirst {  // down heaps: the highest bound is reached first
+  bool operator()(const HeapEntry& x, const HeapEntry& y) const noexcept { return x.price < y.price; }
+};
+struct RisesFirst {  // up heaps: the lowest bound first
+  bool operator()(const HeapEntry& x, const HeapEntry& y) const noexcept { return x.price > y.price; }
+};
+
+enum class OrderKind : std::uint8_t { isolated, account_position, sale };
+
+struct Order {
+  double qty;
+  std::uint32_t ref;   // the position (isolated, account_position) or the account (sale)
+  std::uint32_t item;  // account_position: its row in fills; sale: its row in sales
+  OrderKind kind;
+};
+
+struct Fill {
+  double qty = 0.0, notional = 0.0, unfilled = 0.0;
+};
+
+struct Triggered {
+  std::uint32_t account;
+  double equity, maintenance;
+};
+
+}  // namespace
+
+class VenueCascade {
+ public:
+  VenueCascade(const VenueState& state, std::span<const Shock> shocks, const std::atomic<bool>* cancel)
+      : s_(state), cancel_(cancel), markets_(state.n_markets()), version_(state.n_accounts()),
+        stamp_(state.n_accounts()) {
+    if (shocks.size() != markets_) {
+      throw InputError("shocks", "expected one per market (" + std::to_string(markets_) + "), got " +
+                                     std::to_string(shocks.size()));
+    }
+    result_.markets.resize(markets_);
+    last_.resize(markets_);
+    down_.assign(markets_, 0);
+    up_.assign(markets_, 0);
+    near_done_.assign(markets_, 0);
+    isolated_cursor_down_.assign(markets_, 0);
+    isolated_cursor_up_.assign(markets_, 0);
+    bound_cursor_down_.assign(markets_, 0);
+    bound_cursor_up_.assign(markets_, 0);
+    heap_down_.resize(markets_);
+    heap_up_.resize(markets_);
+    sells_.resize(markets_);
+    buys_.resize(markets_);
+    for (std::size_t m = 0; m < markets_; ++m) {
+      const VenueMarket& market = s_.venue().markets[m];
+      bids_.emplace_back(market.book->bids(), true);
+      asks_.emplace_back(market.book->asks(), false);
+      VenueMarketResult& r = result_.markets[m];
+      r.ref_price = r.shock_price = last_[m] = s_.ref_price()[m];
+      const Shock& shock = shocks[m];
+      if (shock.kind == Shock::Kind::relative && shock.value == 0.0) continue;  // (0: no shock)
+      CascadeStart start = [&] {
+        try {
+          return start_cascade(*market.book, shock, market.ref_price);
+        } catch (const InputError& e) {
+          throw InputError("shocks", static_cast<std::ptrdiff_t>(m), "('" + market.name + "') " + e.what());
+        }
+      }();
+      const bool down = start.result.direction == Direction::down;
+      (down ? bids_ : asks_)[m] = start.walker;
+      r.shock_price = last_[m] = start.result.shock_price;
+      r.exogenous_filled_qty = start.result.exogenous_filled_qty;
+      r.exogenous_unfilled_qty = start.result.exogenous_unfilled_qty;
+      r.book_exhausted = start.result.book_exhausted;
+      (down ? down_ : up_)[m] = 1;
+    }
+  }
+
+  VenueResult run() {
+    for (std::int64_t round = 1;; ++round) {
+      if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
+      if (!collect(round)) break;
+      result_.rounds = round;
+      trade(round);
+    }
+    settle();
+    for (std::size_t m = 0; m < markets_; ++m) {
+      VenueMarketResult& r = result_.markets[m];
+      r.final_price = last_[m];
+      r.levels_touched = static_cast<std::int64_t>(bids_[m].levels_touched() + asks_[m].levels_touched());
+    }
+    double bad_debt = 0.0;
+    for (const auto& r : result_.markets) bad_debt += r.bad_debt;
+    for (const double d : result_.account_bad_debt) bad_debt += d;
+    result_.bad_debt = bad_debt;
+    return std::move(result_);
+  }
+
+ private:
+  [[nodiscard]] bool moved(std::size_t m) const noexcept { return down_[m] || up_[m]; }
+
+  // The round's triggered set at its start prices: isolated positions each market's last has
+  // reached on a side it has moved to, and the accounts the index says may have triggered,
+  // evaluated exactly. Returns whether anything was triggered.
+  bool collect(std::int64_t round) {
+    iso_down_.assign(markets_, {0, 0});
+    iso_up_.assign(markets_, {0, 0});
+    bool any = false;
+    for (std::size_t m = 0; m < markets_; ++m) {
+      const double last = last_[m];
+      if (down_[m]) {
+        const auto& sorted = s_.isolated_down_[m];
+        std::size_t& k = isolated_cursor_down_[m];
+        const std::size_t from = k;
+        while (k < sorted.size() && last <= sorted[k].threshold) ++k;
+        iso_down_[m] = {from, k};
+        any |= k > from;
+      }
+      if (up_[m]) {
+        const auto& sorted = s_.isolated_up_[m];
+        std::size_t& k = isolated_cursor_up_[m];
+        const std::size_t from = k;
+        while (k < sorted.size() && last >= sorted[k].threshold) ++k;
+        iso_up_[m] = {from, k};
+        any |= k > from;
+      }
+    }
+    // accounts
+    candidates_.clear();
+    const auto round_stamp = static_cast<std::uint32_t>(round);
+    const auto consider = [&](std::uint32_t a) {
+      if (stamp_[a] == round_stamp || version_[a] == liquidated) return;
+      stamp_[a] = round_stamp;
+      candidates_.push_back(a);
+    };
+    for (std::size_t m = 0; m < markets_; ++m) {
+      if (!moved(m)) continue;
+      const double last = last_[m];
+      if (!near_done_[m]) {
+        near_done_[m] = 1;
+        for (const std::uint32_t a : s_.near_trigger_[m]) {
+          if (version_[a] == 0) consider(a);
+        }
+      }
+      const auto& down = s_.bound_down_[m];
+      for (std::size_t& k = bound_cursor_down_[m]; k < down.size() && last <= down[k].price; ++k) {
+        if (version_[down[k].account] == 0) consider(down[k].account);
+      }
+      const auto& up = s_.bound_up_[m];
+      for (std::size_t& k = bound_cursor_up_[m]; k < up.size() && last >= up[k].price; ++k) {
+        if (version_[up[k].account] == 0) consider(up[k].account);
+      }
+      auto& heap_down = heap_down_[m];
+      while (!heap_down.empty() && last <= heap_down.top().price) {
+        const HeapEntry e = heap_down.top();
+        heap_down.pop();
+        if (version_[e.account] == e.version) consider(e.account);
+      }
+      auto& heap_up = heap_up_[m];
+      while (!heap_up.empty() && last >= heap_up.top().price) {
+        const HeapEntry e = heap_up.top();
+        heap_up.pop();
+        if (version_[e.account] == e.version) consider(e.account);
+      }
+    }
+    triggered_.clear();
+    if (!candidates_.empty()) {
+      const std::vector<double> price = s_.asset_prices(last_);
+      std::sort(candidates_.begin(), candidates_.end());  // (any order gives the same set)
+      for (const std::uint32_t a : candidates_) {
+        const AccountHealth h = s_.health(a, last_, price);
+        if (h.triggered()) {
+          version_[a] = liquidated;
+          triggered_.push_back({a, h.equity, h.maintenance});
+        } else {
+          reindex(a, h);
+        }
+      }
+    }
+    return any || !triggered_.empty();
+  }
+
+  // A surviving account's next bounds, from its health at the round's start prices.
+  void reindex(std::uint32_t a, const AccountHealth& h) {
+    const std::uint32_t version = ++version_[a];
+    const double slack = h.equity - h.maintenance - (1e-9 * h.scale + s_.tolerance_extra_[a]);
+    const std::uint32_t from = s_.exposure_offset_[a], to = s_.exposure_offset_[a + 1];
+    if (!(slack > 0.0)) {  // within rounding of its trigger: re-evaluated whenever a price it depends on moves
+      for (std::uint32_t e = from; e < to; ++e) {
+        const std::uint32_t m = s_.exposure_market_[e];
+        heap_down_[m].push({std::nextafter(last_[m], 0.0), a, version});
+        heap_up_[m].push({std::nextafter(last_[m], infinity), a, version});
+      }
+      return;
+    }
+    std::size_t pairs = 0;
+    for (std::uint32_t e = from; e < to; ++e) pairs += (s_.exposure_down_[e] > 0.0) || (s_.exposure_up_[e] > 0.0);
+    for (std::uint32_t e = from; e < to; ++e) {
+      const std::uint32_t m = s_.exposure_market_[e];
+      const double p = last_[m];
+      if (s_.exposure_down_[e] > 0.0) {
+        const double bound = std::min((p - slack / (static_cast<double>(pairs) * s_.exposure_down_[e])) * (1.0 + 4 * eps),
+                                      std::nextafter(p, 0.0));
+        if (bound > 0.0) heap_down_[m].push({bound, a, version});
+      }
+      if (s_.exposure_up_[e] > 0.0) {
+        const double bound = std::max((p + slack / (static_cast<double>(pairs) * s_.exposure_up_[e])) * (1.0 - 4 * eps),
+                                      std::nextafter(p, infinity));
+        if (bound < infinity) heap_up_[m].push({bound, a, version});
+      }
+    }
+  }
+
+  // The round's orders, per market, in priority order: isolated positions in trigger order,
+  // then accounts (non-positive equity first, by index; then by margin ratio MM / equity,
+  // highest first, ties by index), each account's positions by index and then its sales.
+  void trade(std::int64_t round) {
+    for (std::size_t m = 0; m < markets_; ++m) {
+      sells_[m].clear();
+      buys_[m].clear();
+      for (std::size_t k = iso_down_[m].first; k < iso_down_[m].second; ++k) {
+        const AtRisk& p = s_.isolated_down_[m][k];
+        sells_[m].push_back({p.qty, p.index, 0, OrderKind::isolated});
+      }
+      for (std::size_t k = iso_up_[m].first; k < iso_up_[m].second; ++k) {
+        const AtRisk& p = s_.isolated_up_[m][k];
+        buys_[m].push_back({p.qty, p.index, 0, OrderKind::isolated});
+      }
+    }
+    std::sort(triggered_.begin(), triggered_.end(), [](const Triggered& x, const Triggered& y) {
+      const bool xb = !(x.equity > 0.0), yb = !(y.equity > 0.0);
+      if (xb != yb) return xb;
+      if (xb) return x.account < y.account;
+      const double rx = x.maintenance / x.equity, ry = y.maintenance / y.equity;
+      if (rx != ry) return rx > ry;
+      return x.account < y.account;
+    });
+    const std::size_t assets = s_.n_assets();
+    for (const Triggered& t : triggered_) {
+      const std::uint32_t a = t.account;
+      result_.account_index.push_back(a);
+      result_.account_round.push_back(round);
+      result_.account_equity.push_back(t.equity);
+      result_.account_maintenance.push_back(t.maintenance);
+      fills_base_.push_back(static_cast<std::uint32_t>(fills_.size()));
+      for (std::uint32_t j = s_.account_offset_[a]; j < s_.account_offset_[a + 1]; ++j) {
+        const std::uint32_t i = s_.account_position_[j];
+        const auto m = static_cast<std::size_t>(s_.market_[i]);
+        const auto item = static_cast<std::uint32_t>(fills_.size());
+        fills_.emplace_back();
+        (s_.side_[i] > 0 ? sells_ : buys_)[m].push_back({s_.qty_[i], i, item, OrderKind::account_position});
+      }
+      for (std::size_t k = 0; k < assets; ++k) {
+        const auto item = static_cast<std::uint32_t>(sales_.size());
+        sales_.emplace_back();
+        const VenueAsset& asset = s_.venue().assets[k];
+        const double b = s_.collateral_[a * assets + k];
+        if (k == 0 || asset.priced_by < 0 || !(b > 0.0)) continue;
+        sells_[static_cast<std::size_t>(asset.priced_by)].push_back({b, a, item, OrderKind::sale});
+      }
+    }
+    for (std::size_t m = 0; m < markets_; ++m) trade_market(round, m);
+  }
+
+  void trade_market(std::int64_t round, std::size_t m) {
+    auto& sells = sells_[m];
+    auto& buys = buys_[m];
+    if (sells.empty() && buys.empty()) return;
+    const double start = last_[m];
+    double sell_total = 0.0, buy_total = 0.0;
+    for (const Order& o : sells) sell_total += o.qty;
+    for (const Order& o : buys) buy_total += o.qty;
+    const double crossed = std::min(sell_total, buy_total);
+    VenueMarketResult& r = result_.markets[m];
+    r.crossed_qty += crossed;
+    VenueTraceRow row{round, static_cast<std::int64_t>(m), start, 0, 0.0, 0.0, crossed};
+    double last = start;
+    const auto side = [&](std::vector<Order>& orders, bool sell, bool heavy) {
+      BookWalker& walker = sell ? bids_[m] : asks_[m];
+      double to_cross = crossed;  // the heavy side's first orders, in priority order, cross
+      for (const Order& o : orders) {
+        double cross = o.qty;
+        if (heavy) {
+          cross = std::min(o.qty, to_cross);
+          to_cross -= cross;
+        }
+        const double walk = o.qty - cross;
+        Fill f;
+        f.qty = cross;
+        f.notional = cross * start;
+        if (walk > 0.0) {
+          const BookWalker::Fill w = walker.take(walk, last);
+          f.qty = cross + w.qty;
+          f.notional = cross * start + w.notional;
+          f.unfilled = w.unfilled;
+          (sell ? r.bid_qty_taken : r.ask_qty_taken) += w.qty;
+          (sell ? r.bid_notional_taken : r.ask_notional_taken) += w.notional;
+          if (w.unfilled > 0.0) r.book_exhausted = true;
+          (sell ? down_ : up_)[m] = 1;
+        }
+        record(o, f, r, row);
+      }
+    };
+    side(sells, true, sell_total > buy_total);
+    side(buys, false, buy_total > sell_total);
+    last_[m] = last;
+    result_.trace.push_back(row);
+  }
+
+  void record(const Order& o, const Fill& f, VenueMarketResult& r, VenueTraceRow& row) {
+    if (o.kind == OrderKind::sale) {
+      r.sold_qty += f.qty;
+      r.sold_notional += f.notional;
+      r.sale_unfilled_qty += f.unfilled;
+      row.sale_qty += o.qty;
+      sales_[o.item] = f;
+      return;
+    }
+    const std::uint32_t i = o.ref;
+    ++r.n_liquidated;
+    ++row.count;
+    row.qty += o.qty;
+    r.liquidated_qty += f.qty;
+    r.liquidated_notional += f.notional;
+    r.unfilled_qty += f.unfilled;
+    result_.liquidated_index.push_back(i);
+    result_.filled_qty.push_back(f.qty);
+    result_.fill_price.push_back(f.qty > 0.0 ? f.notional / f.qty : nan);
+    if (o.kind == OrderKind::isolated) {
+      const double bankruptcy = s_.bankrupt_[i];
+      r.bad_debt += positive_part(s_.side_[i] > 0 ? shortfall<true>(bankruptcy, f.qty, f.notional)
+                                                  : shortfall<false>(bankruptcy, f.qty, f.notional));
+    } else {
+      fills_[o.item] = f;
+    }
+  }
+
+  // What each liquidated account is left with: its quote balance, what its sales fetched (what
+  // they could not sell, and balances not sold, at the final prices, without haircut), its
+  // positions' realised PnL, and what its orders could not close marked at the final prices.
+  void settle() {
+    const std::vector<double> price = s_.asset_prices(last_);
+    const std::size_t assets = s_.n_assets();
+    for (std::size_t slot = 0; slot < result_.account_index.size(); ++slot) {
+      const auto a = static_cast<std::size_t>(result_.account_index[slot]);
+      double equity = 0.0;
+      for (std::size_t k = 0; k < assets; ++k) {
+        const double b = s_.collateral_[a * assets + k];
+        if (b == 0.0) continue;
+        const VenueAsset& asset = s_.venue().assets[k];
+        if (k != 0 && asset.priced_by >= 0 && b > 0.0) {
+          const Fill& f = sales_[slot * assets + k];
+          equity += f.notional + f.unfilled * price[k];
+        } else {
+          equity += b * price[k];
+        }
+      }
+      std::uint32_t item = fills_base_[slot];
+      for (std::uint32_t j = s_.account_offset_[a]; j < s_.account_offset_[a + 1]; ++j, ++item) {
+        const std::uint32_t i = s_.account_position_[j];
+        const Fill& f = fills_[item];
+        const double side = s_.side_[i];
+        equity += side * (f.notional - s_.entry_[i] * f.qty);
+        if (f.unfilled > 0.0) equity += side * f.unfilled * (last_[static_cast<std::size_t>(s_.market_[i])] - s_.entry_[i]);
+      }
+      result_.account_equity_after.push_back(equity);
+      result_.account_bad_debt.push_back(equity < 0.0 ? -equity : 0.0);
+    }
+  }
+
+  static constexpr std::uint32_t liquidated = std::numeric_limits<std::uint32_t>::max();
+
+  const VenueState& s_;
+  const std::atomic<bool>* cancel_;
+  std::size_t markets_;
+  VenueResult result_;
+  std::vector<double> last_;
+  std::vector<std::uint8_t> down_, up_, near_done_;  // the market has moved down / up; near list read
+  std::vector<BookWalker> bids_, asks_;
+  std::vector<std::size_t> isolated_cursor_down_, isolated_cursor_up_, bound_cursor_down_, bound_cursor_up_;
+  std::vector<std::pair<std::size_t, std::size_t>> iso_down_, iso_up_;  // this round's isolated triggers
+  std::vector<std::priority_queue<HeapEntry, std::vector<HeapEntry>, FallsFirst>> heap_down_;
+  std::vector<std::priority_queue<HeapEntry, std::vector<HeapEntry>, RisesFirst>> heap_up_;
+  LazyZeroed<std::uint32_t> version_;  // per account: 0 as indexed; +1 per re-evaluation; `liquidated`
+  LazyZeroed<std::uint32_t> stamp_;    // per account: the last round it was a candidate in
+  std::vector<std::uint32_t> candidates_;
+  std::vector<Triggered> triggered_;
+  std::vector<std::vector<Order>> sells_, buys_;
+  std::vector<Fill> fills_, sales_;      // per liquidated account's positions / assets
+  std::vector<std::uint32_t> fills_base_;
+};
+
+VenueResult venue_cascade(const VenueState& state, std::span<const Shock> shocks, const std::atomic<bool>* cancel) {
+  VenueCascade run(state, shocks, cancel);
+  return run.run();
+}
+
+}  // namespace cascade_core
