@@ -273,3 +273,22 @@ def test_inverse_accounting_holds_through_the_binance_engine():
     # event prices are USD prices on the book's scale
     liq = e.kind == 0
     assert np.all((e.price[liq] > mid * 0.8) & (e.price[liq] < mid * 1.2))
+
+
+def test_inverse_results_keep_level_prices_exact_and_name_the_users_values():
+    # (review findings) a cascade that ends on a level reports that level's price exactly (not
+    # 1/(1/p)); a zero shock is 'down' as for a linear set; bad values are reported as given
+    book = lc.OrderBook([99.0, 97.0, 96.0, 95.0, 93.0], [3_000.0, 4_000.0, 5_000.0, 7_000.0, 50_000.0],
+                        [101.0], [1_000.0])
+    p = lc.Positions(1, 10_000.0, 100.0, 4.0, mmr=0.005, contract="inverse")
+    r = lc.cascade(book, p, -0.035)
+    assert r.final_price == 95.0 and r.shock_price == 96.5
+    assert list(r.trace.start_price) == [96.5]
+    zero = lc.cascade(book, p, 0.0)
+    assert zero.direction == "down" and zero.final_price == zero.ref_price == 100.0
+    with pytest.raises(ValueError, match=r"^entry_price\[0\]: must be finite and > 0, got 0"):
+        lc.Positions(1, 1.0, 0.0, 1.0, contract="inverse")
+    with pytest.raises(ValueError, match=r"^qty\[0\]: must be finite and > 0, got -1"):
+        lc.Positions(1, -1.0, 100.0, 1.0, contract="inverse", contract_size=100.0)
+    with pytest.raises(ValueError, match=r"^side\[0\]: must be \+1 or -1, got 2"):
+        lc.Positions(2, 1.0, 100.0, 1.0, contract="inverse")

@@ -354,7 +354,7 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
   if (size == 0.0) return run(book, shock, ref_price);
   // an inverse market: the linear cascade of the reciprocal market (inverse.hpp)
   const ReciprocalShock reciprocal = reciprocal_shock(book, shock, ref_price, size);
-  return to_contract_terms(run(reciprocal_book(book, size), reciprocal.shock, reciprocal.ref), reciprocal, size);
+  return to_contract_terms(run(reciprocal_book(book, size), reciprocal.shock, reciprocal.ref), reciprocal, size, book);
 }
 
 CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,

@@ -1,5 +1,6 @@
 #include "cascade_core/inverse.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -21,12 +22,18 @@ void reciprocal_positions(std::span<const std::int8_t> side, std::span<const dou
   if (qty.size() != n || entry.size() != n || out_side.size() != n || out_qty.size() != n || out_entry.size() != n) {
     throw InputError("qty", "columns of different lengths");
   }
+  // A value that is not valid is carried unchanged, so that PositionSet names it as the user gave it.
+  const auto valid = [](double v) { return std::isfinite(v) && v > 0.0; };
   for (std::size_t i = 0; i < n; ++i) {
-    out_side[i] = static_cast<std::int8_t>(-side[i]);  // (a bad side stays bad: +-1 only maps to -+1)
-    out_qty[i] = qty[i] * size;
-    out_entry[i] = 1.0 / entry[i];
+    out_side[i] = side[i] == 1 || side[i] == -1 ? static_cast<std::int8_t>(-side[i]) : side[i];
+    out_qty[i] = valid(qty[i]) ? qty[i] * size : qty[i];
+    out_entry[i] = valid(entry[i]) ? 1.0 / entry[i] : entry[i];
+    if (valid(qty[i]) && !std::isfinite(out_qty[i])) {
+      throw InputError("qty", static_cast<std::ptrdiff_t>(i),
+                       "qty * contract_size overflows, got " + format_value(qty[i]));
+    }
     // a valid entry whose reciprocal is not a price (a denormal entry): name entry_price here
-    if (std::isfinite(entry[i]) && entry[i] > 0.0 && !(std::isfinite(out_entry[i]) && out_entry[i] > 0.0)) {
+    if (valid(entry[i]) && !valid(out_entry[i])) {
       throw InputError("entry_price", static_cast<std::ptrdiff_t>(i),
                        "its reciprocal 1/entry_price is not a finite price > 0, got " + format_value(entry[i]));
     }
@@ -77,6 +84,7 @@ ReciprocalShock reciprocal_shock(const OrderBook& book, const Shock& shock, std:
   if (!(std::isfinite(out.ref) && out.ref > 0.0)) {
     throw InputError("ref_price", "its reciprocal is not a finite price > 0, got " + format_value(out.quote_ref));
   }
+  out.identity = start.identity;
   if (shock.kind == Shock::Kind::relative) {
     // the contract book's target, as the linear engine computes it, carried over exactly: a level
     // at that price is kept in both markets (1/p of the same doubles)
@@ -96,10 +104,23 @@ ReciprocalShock reciprocal_shock(const OrderBook& book, const Shock& shock, std:
   return out;
 }
 
-CascadeResult to_contract_terms(CascadeResult&& r, const ReciprocalShock& shock, double size) {
+CascadeResult to_contract_terms(CascadeResult&& r, const ReciprocalShock& shock, double size, const OrderBook& book) {
   constexpr double inf = std::numeric_limits<double>::infinity();
-  const auto price = [](double x) { return x > 0.0 ? 1.0 / x : inf; };
-  r.direction = r.direction == Direction::down ? Direction::up : Direction::down;
+  // a zero move is the identity: no side moves (the linear engine calls it down)
+  r.direction = shock.identity ? Direction::down : (r.direction == Direction::down ? Direction::up : Direction::down);
+  // Prices the cascade stopped at are the target or book levels: give them back exactly, the
+  // level's own price (not 1/(1/p), which may differ in the last bit) — found by a binary search
+  // of the side consumed, whose reciprocals are sorted the other way.
+  const BookSide& side = book.side_consumed(r.direction);
+  const bool bids = r.direction == Direction::down;  // bids: p falling, so 1/p rising
+  const double shock_x = r.shock_price;
+  const auto price = [&](double x) {
+    if (!(x > 0.0)) return inf;
+    if (shock.quote_shock_price > 0.0 && x == shock_x) return shock.quote_shock_price;
+    const auto at = std::partition_point(side.price.begin(), side.price.end(),
+                                         [&](double p) { return bids ? 1.0 / p < x : 1.0 / p > x; });
+    return at != side.price.end() && 1.0 / *at == x ? *at : 1.0 / x;
+  };
   r.ref_price = shock.quote_ref;
   r.shock_price = shock.quote_shock_price > 0.0 ? shock.quote_shock_price : price(r.shock_price);
   r.final_price = price(r.final_price);
@@ -112,7 +133,7 @@ CascadeResult to_contract_terms(CascadeResult&& r, const ReciprocalShock& shock,
     round.qty /= size;
   }
   for (auto& q : r.filled_qty) q /= size;
-  for (auto& p : r.fill_price) p = std::isnan(p) ? p : price(p);
+  for (auto& p : r.fill_price) p = std::isnan(p) ? p : (p > 0.0 ? 1.0 / p : inf);  // harmonic means, not levels
   return std::move(r);
 }
 

@@ -238,7 +238,7 @@ ScenarioColumns cascade_many(const OrderBook& book, const PositionSet& positions
       return;
     }
     const ReciprocalShock r = reciprocal_shock(book, shock, ref_price, size);
-    out.set(i, i, shocks[i], to_contract_terms(aggregate.run(r.shock, r.ref), r, size));
+    out.set(i, i, shocks[i], to_contract_terms(aggregate.run(r.shock, r.ref), r, size, book));
   });
   return out;
 }

@@ -226,6 +226,11 @@ class Simulation {
   void liquidate() {
     const auto& policy = config_.policy;
     end_cooldowns();
+    // positions the engine could not finish closing in an earlier step go again, first
+    for (const std::uint32_t i : retry_) {
+      if (state_[i] == State::liquidated && open_qty_[i] > 0.0) (cols_.side[i] > 0 ? long_queue_ : short_queue_).push_back(i);
+    }
+    retry_.clear();
     std::int64_t budget = policy.max_orders_per_step > 0 ? policy.max_orders_per_step
                                                          : std::numeric_limits<std::int64_t>::max();
     // Each pass closes a queued position for good or moves it down a tier (close()), so the
@@ -238,11 +243,17 @@ class Simulation {
       auto& queue = ready(long_queue_) ? long_queue_ : short_queue_;
       const std::uint32_t i = queue.front();
       queue.pop_front();
+      if (state_[i] == State::queued && !triggered(i)) {
+        // the mark came back before its order went (throughput, latency): open again
+        state_[i] = State::open;
+        relist(i, liquidation_price_of(i));
+        continue;
+      }
       close(i);
       --budget;
       if (config_.mark == SimulationConfig::Mark::last) mark_ = last_;
     }
-    result_.queued_now = static_cast<std::int64_t>(long_queue_.size() + short_queue_.size());
+    result_.queued_now = static_cast<std::int64_t>(long_queue_.size() + short_queue_.size() + retry_.size());
   }
 
   // The mark in the positions' terms (an inverse set's: 1 / mark).
@@ -286,6 +297,7 @@ class Simulation {
     BookWalker::Fill fill;
     double fee = 0.0;    // clearance fee, to the fund
     double taker = 0.0;  // taker fee, to the venue
+    double loss = 0.0;   // what the fills fell short of the bankruptcy price: the fund covered it
   };
 
   // A market order for `qty` of position i at no worse than the policy's limit; books the
@@ -294,11 +306,10 @@ class Simulation {
     const auto& policy = config_.policy;
     const int side = cols_.side[i];
     const auto fill = trade(side, qty, policy.limit_at_bankruptcy ? bankrupt : (side > 0 ? -inf : inf));
-    double fee = 0.0, taker = 0.0;
+    double fee = 0.0, taker = 0.0, loss = 0.0;
     if (fill.qty > 0.0) {
       // equity the filled part leaves: filled * side * (vwap - bankruptcy)
       const double equity_left = side * (fill.notional - bankrupt * fill.qty);
-      double loss = 0.0;
       if (equity_left > 0.0) {
         // the taker fee first, then the clearance fee, each out of what equity is left
         taker = std::min(policy.taker_fee * fill.notional, equity_left);
@@ -312,7 +323,18 @@ class Simulation {
       step_taker_ += taker;
       event(EventKind::liquidation, i, fill.qty, fill.notional / fill.qty, fee, loss, -1);
     }
-    return {fill, fee, taker};
+    return {fill, fee, taker, loss};
+  }
+
+  // A partial close (a tier step-down, a slice) settles against the margin: the realised PnL and
+  // the fees, and what the fund covered of a fill beyond bankruptcy (so the rest keeps its own
+  // share of the margin: the shortfall is not charged twice, to the fund and to the position).
+  void settle_partial(std::uint32_t i, const CloseFill& close) {
+    if (close.fill.qty <= 0.0) return;
+    const int side = cols_.side[i];
+    margin_[i] += side * (close.fill.notional - cols_.entry_price[i] * close.fill.qty) - close.fee - close.taker +
+                  close.loss;
+    open_qty_[i] -= close.fill.qty;
   }
 
   // The fund takes `qty` of position i over at `price`. Taking over the opposite side of what
@@ -374,12 +396,9 @@ class Simulation {
         // `keep * mark` may round to just above the floor: the position is in the lower tier
         // then, with nothing to sell (the reduction is not recomputed from a tier lookup).
         if (q > keep) {
-          const auto [fill, fee, taker] = market_close(i, q - keep, bankruptcy());
-          if (fill.qty > 0.0) {  // the realised PnL and the fees settle against the margin
-            margin_[i] += side * (fill.notional - entry * fill.qty) - fee - taker;
-            open_qty_[i] = q - fill.qty;
-          }
-          if (fill.unfilled > 0.0 || margin_[i] <= 0.0) break;  // the book would not take it
+          const CloseFill reduced = market_close(i, q - keep, bankruptcy());
+          settle_partial(i, reduced);
+          if (reduced.fill.unfilled > 0.0 || margin_[i] <= 0.0) break;  // the book would not take it
         }
         --tier;
         tier_cap_[i] = static_cast<std::uint32_t>(tier);
@@ -396,21 +415,20 @@ class Simulation {
     if (policy.slice_above > 0.0 && open_qty_[i] * mx() > policy.slice_above) {
       // Hyperliquid-like: a slice of the position, then a cooldown before it may go again
       const double q = open_qty_[i];
-      const auto [fill, fee, taker] = market_close(i, policy.slice_fraction * q, bankruptcy());
-      if (fill.qty > 0.0) {  // the realised PnL and the fees settle against the margin
-        margin_[i] += side * (fill.notional - entry * fill.qty) - fee - taker;
-        open_qty_[i] = q - fill.qty;
-      }
-      if (fill.unfilled == 0.0 && margin_[i] > 0.0) {
+      const CloseFill slice = market_close(i, policy.slice_fraction * q, bankruptcy());
+      settle_partial(i, slice);
+      if (slice.fill.unfilled == 0.0 && margin_[i] > 0.0) {
         state_[i] = State::cooling;
         cooling_.emplace_back(step_ + cooldown_steps_, i);
         return;
       }  // else the book would not take the slice: the rest goes as below
     }
     const double bankrupt = bankruptcy();
-    const double left = market_close(i, open_qty_[i], bankrupt).fill.unfilled;
+    const double q = open_qty_[i];
+    const double left = market_close(i, q, bankrupt).fill.unfilled;
     open_qty_[i] = left;
     if (left <= 0.0) return;
+    margin_[i] *= left / q;  // the rest keeps its share of the margin (and its bankruptcy price)
     if (policy.takeover && fund_ > 0.0) {
       // the fund becomes the holder of the rest at the bankruptcy price
       const double realised = takeover(i, left, bankrupt);
@@ -418,7 +436,20 @@ class Simulation {
       open_qty_[i] = 0.0;
       return;
     }
-    if (policy.adl) open_qty_[i] = deleverage(-side, left, bankrupt, i);
+    if (policy.adl) {
+      const double rest = deleverage(-side, left, bankrupt, i);
+      margin_[i] *= rest / left;
+      open_qty_[i] = rest;
+    }
+    // What the book, the fund and ADL could not absorb stays with the engine: it tries again
+    // from the next step (the book may have refilled, the fund grown, opposite positions opened).
+    if (open_qty_[i] > 0.0) retry_.push_back(i);
+  }
+
+  // Whether position i's liquidation price is reached at the mark now.
+  [[nodiscard]] bool triggered(std::uint32_t i) const noexcept {
+    const double liq = liquidation_price_of(i);
+    return cols_.side[i] > 0 ? mx() <= liq : mx() >= liq;
   }
 
   // Closes up to `qty` of open positions on `side` at `price`, most profitable and most
@@ -574,6 +605,7 @@ class Simulation {
   bulk_vector<std::uint32_t> tier_cap_;  // partial_tiers: the highest tier a position may be in
   std::size_t next_long_ = 0, next_short_ = 0;
   std::deque<std::uint32_t> long_queue_, short_queue_;
+  std::vector<std::uint32_t> retry_;  // closes left unfinished this step: queued again at the next
   std::deque<std::pair<std::int64_t, std::uint32_t>> cooling_;  // (step the cooldown ends, position), in that order
   std::int64_t cooldown_steps_ = 0;
   Ranking adl_longs_, adl_shorts_;

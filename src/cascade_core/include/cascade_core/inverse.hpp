@@ -50,6 +50,7 @@ struct ReciprocalShock {
   double ref = 0.0;               // 1 / p_ref
   double quote_ref = 0.0;         // p_ref
   double quote_shock_price = 0.0; // p_t of a move (0 for an order)
+  bool identity = false;          // a zero move
 };
 ReciprocalShock reciprocal_shock(const OrderBook& book, const Shock& shock, std::optional<double> ref_price,
                                  double size);
@@ -58,6 +59,9 @@ ReciprocalShock reciprocal_shock(const OrderBook& book, const Shock& shock, std:
 // 1/x (ref_price the p_ref asked); quantities in contracts (/ size); liquidated_notional and
 // bad_debt stay in coin; per position, filled contracts and the fill price 1 / VWAP(x) (the
 // contract-weighted harmonic mean of the fill prices, as venues report an inverse fill).
-CascadeResult to_contract_terms(CascadeResult&& reciprocal, const ReciprocalShock& shock, double size);
+// `book` is the contract-priced book: the prices the cascade stopped at (the target, a level)
+// are given back exactly.
+CascadeResult to_contract_terms(CascadeResult&& reciprocal, const ReciprocalShock& shock, double size,
+                                const OrderBook& book);
 
 }  // namespace cascade_core
