@@ -97,7 +97,7 @@ class CriticalShock:
 
 def critical_shocks(book: OrderBook, positions: Positions, level: float = 2.0, *, exhaustion: bool = True,
                     max_shock: float = 0.5, grid_step: float = 0.001, tolerance: float = 1e-6,
-                    refine_points: int = 1023, ref_price: float | None = None,
+                    refine_points: int = 63, ref_price: float | None = None,
                     threads: int | None = None) -> dict[Direction, CriticalShock]:
     """The smallest move, each direction, whose cascade's amplification reaches ``level`` (or,
     with ``exhaustion``, whose cascade runs out of book), on the prepared set.
@@ -107,9 +107,9 @@ def critical_shocks(book: OrderBook, positions: Positions, level: float = 2.0, *
     next cluster), so "smallest" is defined on a grid: with ``C(s)`` the criterion
     ``amplification(s) >= level or (exhaustion and book_exhausted(s))``,
 
-    1. the grid ``|s| = grid_step, 2 grid_step, ... <= max_shock`` is run in one call; its
-       first point where ``C`` holds, ``h``, and the point before it, ``l`` (0 for the first),
-       bracket the first crossing;
+    1. the grid ``|s| = grid_step, 2 grid_step, ... <= max_shock`` is run in chunks of 16, 64,
+       256, ... points, stopping at the chunk where ``C`` first holds; that point, ``h``, and the
+       point before it, ``l`` (0 for the first), bracket the first crossing;
     2. the bracket is refined by ``refine_points`` evenly spaced interior shocks per call
        (a ``refine_points + 1``-ary bisection): the first interior point where ``C`` holds is the
        new ``h``, the point before it the new ``l``, until ``h - l <= tolerance``.
@@ -135,23 +135,33 @@ def critical_shocks(book: OrderBook, positions: Positions, level: float = 2.0, *
         return (hit | rows.book_exhausted) if exhaustion else hit
 
     grid = step * np.arange(1, int(math.floor(top / step + 1e-9)) + 1)
-    rows = cascade_many(book, positions, np.concatenate((-grid, grid)), ref_price=ref_price, threads=threads)
-    calls = 1
-    hits = reached(rows)
+    # The grid is run in chunks that grow fourfold, each call holding both directions still
+    # searching, and stops where a direction first crosses: a fragile market is answered after a
+    # few points, a robust one pays for the whole grid (the same points as one call would run).
+    calls = 0
     brackets: dict[Direction, tuple[float, float] | None] = {}
     best: dict[Direction, tuple[Any, int]] = {}
-    parts: tuple[tuple[Direction, slice], ...] = (("down", slice(0, grid.size)),
-                                                  ("up", slice(grid.size, 2 * grid.size)))
-    for direction, part in parts:
-        first = np.flatnonzero(hits[part])
-        if first.size == 0:
-            brackets[direction] = None
-            continue
-        k = int(first[0])
-        # below one grid step amplification measures the book's tick, not the cascade: a first
-        # point that already reaches is the answer, unrefined (bracket [0, grid_step])
-        brackets[direction] = (0.0, float(grid[0])) if k == 0 else (float(grid[k - 1]), float(grid[k]))
-        best[direction] = (rows, part.start + k)
+    searching: list[Direction] = ["down", "up"]
+    start, size = 0, 16
+    while searching and start < grid.size:
+        chunk = grid[start: start + size]
+        rows = cascade_many(book, positions, np.concatenate([-chunk if d == "down" else chunk for d in searching]),
+                            ref_price=ref_price, threads=threads)
+        calls += 1
+        hits = reached(rows)
+        for j, direction in enumerate(list(searching)):
+            first = np.flatnonzero(hits[j * chunk.size: (j + 1) * chunk.size])
+            if first.size == 0:
+                continue
+            k = start + int(first[0])
+            # below one grid step amplification measures the book's tick, not the cascade: a first
+            # point that already reaches is the answer, unrefined (bracket [0, grid_step])
+            brackets[direction] = (0.0, float(grid[0])) if k == 0 else (float(grid[k - 1]), float(grid[k]))
+            best[direction] = (rows, j * chunk.size + int(first[0]))
+            searching.remove(direction)
+        start, size = start + chunk.size, size * 4
+    for direction in searching:
+        brackets[direction] = None
     # refine both brackets together: one call per pass
     def open_(bracket: tuple[float, float] | None) -> bool:
         return bracket is not None and bracket[0] > 0.0 and bracket[1] - bracket[0] > tol

@@ -124,6 +124,21 @@ void register_positions(py::module_& m) {
       .def_property_readonly("rule", [](const PositionSetHolder& h) { return h.set->rule(); })
       .def_property_readonly("inverse_size", [](const PositionSetHolder& h) { return h.set->inverse_size(); })
       .def(
+          "past_liquidation",
+          [](const PositionSetHolder& h, int direction, double price) {
+            const auto d = direction < 0 ? cc::Direction::down : cc::Direction::up;
+            std::size_t past = 0, total = 0;
+            {
+              py::gil_scoped_release release;  // (may sort the side)
+              past = h.set->past_liquidation(d, price);
+              total = h.set->at_risk_count(d);
+            }
+            return py::make_tuple(past, total);
+          },
+          py::arg("direction"), py::arg("price"),
+          "(past, total): of the positions a move down (< 0) or up (> 0) puts at risk, how many are "
+          "already at or past their liquidation price at `price`, and how many there are.")
+      .def(
           "column",
           [](const py::object& self, const std::string& name) -> py::array {
             const auto& c = self.cast<const PositionSetHolder&>().set->columns();

@@ -193,13 +193,24 @@ std::size_t triggered_until(const AggregateCascade::SideIndex& index, std::size_
 AggregateCascade::AggregateCascade(const OrderBook& book, const PositionSet& positions, bool down, bool up,
                                    const std::atomic<bool>* cancel)
     : book_(book), positions_(positions) {
+  const auto side_of = [&](Direction direction) {
+    return std::static_pointer_cast<const SideIndex>(positions.side_index(direction, [&] {
+      return std::static_pointer_cast<const void>(std::make_shared<const SideIndex>(index_side(positions, direction, cancel)));
+    }));
+  };
+  const auto book_side = [&](Direction direction) {
+    return std::static_pointer_cast<const BookIndex>(book.side_index(direction, [&] {
+      return std::static_pointer_cast<const void>(
+          std::make_shared<const BookIndex>(index_book(book.side_consumed(direction))));
+    }));
+  };
   if (down) {
-    longs_.emplace(index_side(positions, Direction::down, cancel));
-    bids_.emplace(index_book(book.bids()));
+    longs_ = side_of(Direction::down);
+    bids_ = book_side(Direction::down);
   }
   if (up) {
-    shorts_.emplace(index_side(positions, Direction::up, cancel));
-    asks_.emplace(index_book(book.asks()));
+    shorts_ = side_of(Direction::up);
+    asks_ = book_side(Direction::up);
   }
   check_cancel(cancel);
 }
@@ -214,8 +225,8 @@ CascadeResult AggregateCascade::run(const Shock& shock, std::optional<double> re
 template <bool Down>
 CascadeResult AggregateCascade::run_side(CascadeStart& start, const Shock& shock,
                                          std::optional<double> ref_price) const {
-  const std::optional<BookIndex>& book_index = Down ? bids_ : asks_;
-  const std::optional<SideIndex>& side_index = Down ? longs_ : shorts_;
+  const std::shared_ptr<const BookIndex>& book_index = Down ? bids_ : asks_;
+  const std::shared_ptr<const SideIndex>& side_index = Down ? longs_ : shorts_;
   if (!book_index || !side_index) {
     throw std::logic_error("AggregateCascade::run: the shock's direction was not indexed");
   }

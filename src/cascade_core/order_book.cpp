@@ -88,4 +88,12 @@ double OrderBook::mid() const {
   return std::isfinite(sum) ? sum / 2.0 : bid / 2.0 + ask / 2.0;
 }
 
+std::shared_ptr<const void> OrderBook::side_index(
+    Direction direction, const std::function<std::shared_ptr<const void>()>& build) const {
+  const std::lock_guard lock(derived_->mutex);
+  std::shared_ptr<const void>& slot = direction == Direction::down ? derived_->down : derived_->up;
+  if (!slot) slot = build();
+  return slot;
+}
+
 }  // namespace cascade_core

@@ -237,4 +237,31 @@ const SortedThresholds& PositionSet::at_risk(Direction direction) const {
   return side_of(direction).records;
 }
 
+std::shared_ptr<const void> PositionSet::side_index(
+    Direction direction, const std::function<std::shared_ptr<const void>()>& build) const {
+  const Side& s = side_of(direction);
+  const std::lock_guard lock(s.index_mutex);
+  if (!s.derived) s.derived = build();
+  return s.derived;
+}
+
+std::size_t PositionSet::at_risk_count(Direction direction) const {
+  if (inverse_size_ != 0.0) direction = direction == Direction::down ? Direction::up : Direction::down;
+  return at_risk(direction).size();
+}
+
+std::size_t PositionSet::past_liquidation(Direction direction, double price) const {
+  if (inverse_size_ != 0.0) {  // the reciprocal market's other side, at 1/price
+    direction = direction == Direction::down ? Direction::up : Direction::down;
+    price = 1.0 / price;
+  }
+  const SortedThresholds& records = at_risk(direction);
+  // in trigger order: a long is past when price <= its threshold (descending), a short when
+  // price >= it (ascending): a prefix either way
+  const auto past = [direction, price](const AtRisk& r) {
+    return direction == Direction::down ? price <= r.threshold : price >= r.threshold;
+  };
+  return static_cast<std::size_t>(std::partition_point(records.begin(), records.end(), past) - records.begin());
+}
+
 }  // namespace cascade_core

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 
@@ -30,8 +31,11 @@ namespace cascade_core {
 class AggregateCascade {
  public:
   // Indexes the book side and the position side of each direction asked for (down: bids and
-  // longs; up: asks and shorts): O(n + levels), once, for any number of shocks. Sorts those
-  // sides of `positions` if they are not yet. `book` and `positions` must outlive this object.
+  // longs; up: asks and shorts), once, for any number of shocks: the position side O(n) on the
+  // set's first aggregate run in that direction, the book side O(levels) on the book's (the set
+  // and the book keep them: PositionSet::side_index, OrderBook::side_index). Sorts those sides of `positions` if they are not yet. `book`
+  // and `positions` must outlive this object. (An inverse set's cascades run on its reciprocal
+  // book: pass that book; cascade_many does.)
   // Throws Cancelled when `cancel` is set while indexing.
   AggregateCascade(const OrderBook& book, const PositionSet& positions, bool down, bool up,
                    const std::atomic<bool>* cancel = nullptr);
@@ -84,8 +88,8 @@ class AggregateCascade {
 
   const OrderBook& book_;
   const PositionSet& positions_;
-  std::optional<BookIndex> bids_, asks_;
-  std::optional<SideIndex> longs_, shorts_;
+  std::shared_ptr<const BookIndex> bids_, asks_;  // (kept by the book)
+  std::shared_ptr<const SideIndex> longs_, shorts_;  // (kept by the position set)
   mutable std::atomic<std::uint64_t> fallbacks_{0};
 };
 

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -30,6 +33,19 @@ class OrderBook {
             std::span<const double> ask_price, std::span<const double> ask_qty);
   // The same checks, taking the sides' vectors instead of copying them.
   OrderBook(BookSide bids, BookSide asks);
+  // A copy has its own levels, so its own derived indexes (they view the levels); a move keeps them.
+  OrderBook(const OrderBook& other) : bids_(other.bids_), asks_(other.asks_) {}
+  OrderBook& operator=(const OrderBook& other) {
+    if (this != &other) {
+      bids_ = other.bids_;
+      asks_ = other.asks_;
+      derived_ = std::make_shared<Derived>();
+    }
+    return *this;
+  }
+  OrderBook(OrderBook&&) noexcept = default;
+  OrderBook& operator=(OrderBook&&) noexcept = default;
+  ~OrderBook() = default;
 
   [[nodiscard]] const BookSide& bids() const noexcept { return bids_; }
   [[nodiscard]] const BookSide& asks() const noexcept { return asks_; }
@@ -43,9 +59,21 @@ class OrderBook {
   [[nodiscard]] double best_ask() const;
   [[nodiscard]] double mid() const;
 
+  // An index derived from the side a move in `direction` consumes (the aggregate path's prefix
+  // sums), built once by `build` on first use and kept with the book: a book never changes, so
+  // neither does it (copies of a book share it). Thread-safe; a `build` that throws leaves
+  // nothing cached.
+  [[nodiscard]] std::shared_ptr<const void> side_index(
+      Direction direction, const std::function<std::shared_ptr<const void>()>& build) const;
+
  private:
   BookSide bids_;
   BookSide asks_;
+  struct Derived {
+    std::mutex mutex;
+    std::shared_ptr<const void> down, up;
+  };
+  std::shared_ptr<Derived> derived_ = std::make_shared<Derived>();
 };
 
 }  // namespace cascade_core

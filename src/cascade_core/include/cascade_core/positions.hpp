@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <array>
+#include <functional>
+#include <memory>
 #include <atomic>
 #include <bit>
 #include <mutex>
@@ -106,12 +108,27 @@ class PositionSet {
   // trigger order. Sorts that side on first use.
   [[nodiscard]] const SortedThresholds& at_risk(Direction direction) const;
 
+  // How many positions a move in `direction` puts at risk (longs for down, shorts for up; an
+  // inverse set: the contract's longs and shorts), and how many of them are already at or past
+  // their liquidation price at `price` (USD for an inverse set). O(log n): sorts that side on
+  // first use.
+  [[nodiscard]] std::size_t at_risk_count(Direction direction) const;
+  [[nodiscard]] std::size_t past_liquidation(Direction direction, double price) const;
+
+  // An index derived from one side (the aggregate path's prefix sums): built once by `build` on
+  // first use and kept for the set's lifetime — the set never changes, so neither does it.
+  // Thread-safe; a `build` that throws (Cancelled) leaves nothing cached.
+  [[nodiscard]] std::shared_ptr<const void> side_index(
+      Direction direction, const std::function<std::shared_ptr<const void>()>& build) const;
+
  private:
   struct Side {
     mutable SortedThresholds records;  // empty until sorted
     mutable bulk_vector<std::uint32_t> index;  // the side's positions, until sorted
     mutable std::once_flag sort_once;
     mutable std::atomic<bool> sorted{false};
+    mutable std::mutex index_mutex;
+    mutable std::shared_ptr<const void> derived;  // side_index()
   };
   const Side& side_of(Direction direction) const noexcept {
     return direction == Direction::down ? longs_ : shorts_;
