@@ -38,6 +38,22 @@ def test_prepare_and_cascade_numpy(benchmark, market_1m):
     benchmark(numpy_prepare_and_cascade, market_1m)
 
 
+def numba_prepare_and_cascade(market):
+    import numba_baseline as nbb
+
+    c = market.columns
+    return nbb.prepare_and_cascade(c["side"], c["qty"], c["entry_price"], c["margin"], c["mmr"], c["maint_amount"],
+                                   *market.book_arrays, SHOCK)
+
+
+@pytest.mark.benchmark(group="prepare+cascade 1M")
+def test_prepare_and_cascade_numba(benchmark, market_1m):
+    pytest.importorskip("numba")
+    agree(lc.cascade(market_1m.book, lc.Positions(*(market_1m.columns[k] for k in (
+        "side", "qty", "entry_price", "margin", "mmr", "maint_amount"))), SHOCK), numba_prepare_and_cascade(market_1m))
+    benchmark(numba_prepare_and_cascade, market_1m)  # (compiled by the check above)
+
+
 # -- the cost of one cascade on an already-prepared set follows what it touches --------------
 @pytest.fixture(scope="module")
 def prepared_1m(market_1m):

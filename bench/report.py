@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-PATTERN = re.compile(r"^test_(?P<case>.+)_(?P<impl>engine|numpy|python_loop|entry_rule)(?P<param>\[.*\])?$")
+PATTERN = re.compile(r"^test_(?P<case>.+)_(?P<impl>engine|numpy|numba|python_loop|entry_rule)(?P<param>\[.*\])?$")
 
 
 def main(path: str) -> None:
@@ -38,7 +38,7 @@ def main(path: str) -> None:
         engine = impls["engine"]
         note = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                          for k, v in engine.get("extra_info", {}).items() if k != "items")
-        for baseline in ("numpy", "python_loop", "entry_rule"):
+        for baseline in ("numpy", "numba", "python_loop", "entry_rule"):
             if baseline in impls:
                 # per item (scenario, shock) when the two sides ran different counts
                 per = lambda b: b["stats"]["median"] / b.get("extra_info", {}).get("items", 1)  # noqa: E731
