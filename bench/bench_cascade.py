@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import numpy_baseline as npb
 import pytest
-from conftest import agree
 
 import liqcascade as lc
+from conftest import agree
 
 SHOCK = -0.05
 

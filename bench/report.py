@@ -5,8 +5,9 @@
 
 Each engine benchmark named ``test_<case>_engine[<param>]`` is paired with
 ``test_<case>_numpy[<param>]`` from the same run; the ratio is NumPy's median time over the
-engine's (higher is better). ``_python_loop`` and ``_entry_rule`` (the engine with the previous
-rule: a ratio near 1 means the new rule costs nothing) are paired the same way. Absolute times are machine-specific and not printed.
+engine's (higher is better). ``_numba``, ``_python_loop`` and ``_entry_rule`` (the engine with
+the previous rule: a ratio near 1 means the new rule costs nothing) are paired the same way.
+Absolute times are machine-specific and not printed.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def main(path: str) -> None:
     for (group, case, param), impls in medians.items():
         if "engine" in impls and param:
             by_case.setdefault((group, case), []).append((param, impls["engine"]["stats"]["median"]))
-    for (group, case), rows in sorted(by_case.items()):
+    for (group, _case), rows in sorted(by_case.items()):
         largest = max(t for _, t in rows)
         cells = ", ".join(f"{p} {t / largest:.3f}" for p, t in sorted(rows, key=lambda r: r[1]))
         print(f"\n{group}: engine time relative to its slowest case: {cells}")
