@@ -284,3 +284,31 @@ def test_shocks_venue_shows_each_venue_side_by_side(capsys):
     with pytest.raises(SystemExit):
         cli.main(["shocks", "--venue", "okx"])
     assert "venue: expected binance, bybit, hyperliquid or all, got 'okx'" in capsys.readouterr().err
+
+
+def test_maintenance_equity_and_margin_ratio_at_a_price():
+    # The Binance example at 100,000 and at its liquidation price: margin ratio 1 there.
+    p = lc.Positions(1, 1.0, 100_000.0, 5_000.0, mmr=0.005, maint_amount=50.0)
+    assert p.maintenance(100_000.0)[0] == pytest.approx(450.0) and p.equity(100_000.0)[0] == 5_000.0
+    liq = p.liquidation_price[0]
+    assert p.margin_ratio(liq)[0] == pytest.approx(1.0, rel=1e-12)
+    assert p.margin_ratio(90_000.0)[0] == np.inf  # equity <= 0
+    # with tiers, the tier of the notional at the price asked (the review's 1x $1.5B long: its
+    # liquidation price is <= 0, so its own columns hold the first tier, but at 100,000 its
+    # notional is in the last bracket: 50 % less the cum)
+    big = lc.Positions(1, 15_000.0, 1e5, 1.5e9, tiers=BINANCE)
+    assert big.mmr[0] == 0.004
+    assert big.maintenance(1e5)[0] == pytest.approx(0.5 * 1.5e9 - 421_481_450.0)
+    # a position at its liquidation price, tiers resolved there: ratio 1 (the venue's rule)
+    q = lc.Positions.from_leverage([1, -1], [0.52, 0.49], 100_000.0, 20.0, tiers=BINANCE)
+    for i in range(2):
+        assert q.margin_ratio(q.liquidation_price[i])[i] == pytest.approx(1.0, rel=1e-9)
+    # inverse: coin, at the price
+    inv = lc.Positions(1, 10_000.0, 100.0, 4.0, mmr=0.005, contract="inverse")
+    assert inv.maintenance(100.0)[0] == pytest.approx(0.005 * 100.0)
+    assert inv.equity(96.0)[0] == pytest.approx(4.0 + 10_000 * (1 / 100 - 1 / 96))
+    assert inv.margin_ratio(inv.liquidation_price[0])[0] == pytest.approx(1.0, rel=1e-12)
+    import pickle
+    assert pickle.loads(pickle.dumps(big)).maintenance(1e5)[0] == big.maintenance(1e5)[0]
+    with pytest.raises(ValueError, match="^price: must be finite and > 0"):
+        p.maintenance(-1.0)

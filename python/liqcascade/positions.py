@@ -125,13 +125,15 @@ class MaintenanceTiers:
 
 
 def _rebuild_positions(columns: dict[str, np.ndarray], prepared: bool, basis: Basis = "mark",
-                       close_fee: float = 0.0, contract: Contract = "linear", contract_size: float = 1.0) -> Positions:
+                       close_fee: float = 0.0, contract: Contract = "linear", contract_size: float = 1.0,
+                       tiers: MaintenanceTiers | None = None) -> Positions:
     # fresh arrays of the canonical dtypes: an unpickled int8 array carries an equal but not
     # identical dtype object, which the bindings' dtype check (an identity test) refuses
     side, qty, entry, margin, mmr, maint = (np.asarray(columns[name]).astype(np.int8 if name == "side" else np.float64)
                                             for name in ("side", "qty", "entry_price", "margin", "mmr", "maint_amount"))
     positions = Positions(side, qty, entry, margin, mmr, maint, basis=basis, close_fee=close_fee, contract=contract,
                           contract_size=contract_size, copy=False)
+    positions._tiers = tiers  # (the tiers are already resolved into mmr and maint_amount)
     return positions.prepare() if prepared else positions
 
 
@@ -183,7 +185,7 @@ class Positions:
     cascade.
     """
 
-    __slots__ = ("_set", "_columns")  # (an inverse set's side, qty and entry_price: the user's columns)
+    __slots__ = ("_set", "_columns", "_tiers")  # (an inverse set's side, qty and entry_price: the user's columns)
 
     def __init__(
         self,
@@ -241,6 +243,7 @@ class Positions:
             columns = {name: _in_place(value) for name, value in columns.items()}
         # with copy, the engine copies the columns into its own recycled buffers (no page faults
         # on fresh memory when sets are built in a loop); the getters are read-only views of them
+        self._tiers = tiers
         self._set = _core.PositionSet(**columns, copy=bool(copy), rule=rule, inverse_size=size if inverse else 0.0)
         self._columns = {name: self._set.column(name) for name in columns} | user
 
@@ -365,6 +368,31 @@ class Positions:
             return readonly(_core.quote_prices(self._set.bankruptcy_price))
         return self._set.bankruptcy_price
 
+    def maintenance(self, price: float) -> FloatArray:
+        """Each position's maintenance requirement at ``price`` (a mark): ``mmr * qty * p_basis -
+        maint_amount + close_fee * qty * price`` with, for a set built with ``tiers``, the tier of
+        its notional *at that price* (as a venue computes it for the margin ratio; the
+        ``mmr``/``maint_amount`` columns hold the tier at the liquidation price). Quote currency;
+        coin for an inverse set."""
+        return self._at_price(price)[0]
+
+    def equity(self, price: float) -> FloatArray:
+        """Each position's equity at ``price``: ``margin + side * qty * (price - entry)`` (an
+        inverse set: ``margin + side * qty * contract_size * (1/entry - 1/price)``, in coin)."""
+        return self._at_price(price)[1]
+
+    def margin_ratio(self, price: float) -> FloatArray:
+        """Maintenance over equity at ``price`` (the venues' "margin ratio"): a position is
+        liquidated at 1 or above; ``inf`` where equity is ``<= 0``."""
+        maintenance, equity = self._at_price(price)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(equity > 0, maintenance / np.where(equity > 0, equity, 1.0), np.inf)
+
+    def _at_price(self, price: float) -> tuple[FloatArray, FloatArray]:
+        tiers = None if self._tiers is None else self._tiers._table
+        maintenance, equity = self._set.at_price(real_scalar(price, "price"), tiers)
+        return readonly(maintenance), readonly(equity)
+
     def prepare(self) -> Positions:
         """Sort both sides' liquidation thresholds now. Otherwise a cascade sorts the side it
         needs (longs for a down move, shorts for an up move) on first use; either way each
@@ -389,7 +417,7 @@ class Positions:
         """Pickle and copy from the columns (tiers are already resolved into ``mmr`` and
         ``maint_amount``); a prepared set comes back prepared."""
         return (_rebuild_positions, (dict(self._columns), self.prepared, self.basis, self.close_fee, self.contract,
-                                     self.contract_size))
+                                     self.contract_size, self._tiers))
 
     def __repr__(self) -> str:
         longs = int(np.count_nonzero(self.side > 0))

@@ -2,6 +2,7 @@
 #include "interruptible.hpp"
 
 #include <cascade_core/inverse.hpp>
+#include <cascade_core/margin.hpp>
 #include <cascade_core/positions.hpp>
 #include <cascade_core/radix_sort.hpp>
 
@@ -123,6 +124,21 @@ void register_positions(py::module_& m) {
            py::arg("inverse_size") = 0.0)
       .def_property_readonly("rule", [](const PositionSetHolder& h) { return h.set->rule(); })
       .def_property_readonly("inverse_size", [](const PositionSetHolder& h) { return h.set->inverse_size(); })
+      .def(
+          "at_price",
+          [](const PositionSetHolder& h, double price, const cc::TierTable* tiers) {
+            const std::size_t n = h.set->size();
+            py::array_t<double> maintenance(static_cast<py::ssize_t>(n)), equity(static_cast<py::ssize_t>(n));
+            std::span<double> mm(maintenance.mutable_data(), n), eq(equity.mutable_data(), n);
+            {
+              py::gil_scoped_release release;
+              h.set->at_price(price, tiers, mm, eq);
+            }
+            return py::make_tuple(maintenance, equity);
+          },
+          py::arg("price"), py::arg("tiers") = py::none(),
+          "(maintenance, equity) of each position at `price`, with the tier of its notional there "
+          "when `tiers` is given.")
       .def(
           "past_liquidation",
           [](const PositionSetHolder& h, int direction, double price) {

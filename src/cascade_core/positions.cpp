@@ -264,4 +264,24 @@ std::size_t PositionSet::past_liquidation(Direction direction, double price) con
   return static_cast<std::size_t>(std::partition_point(records.begin(), records.end(), past) - records.begin());
 }
 
+void PositionSet::at_price(double price, const TierTable* tiers, std::span<double> maintenance,
+                           std::span<double> equity) const {
+  require(std::isfinite(price) && price > 0.0, "price", "must be finite and > 0", price);
+  const std::size_t n = size();
+  if (maintenance.size() != n || equity.size() != n) throw InputError("price", "output columns of the wrong length");
+  const double p = inverse_size_ != 0.0 ? 1.0 / price : price;  // the set's own terms
+  const PositionColumns& c = columns_;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double side = c.side[i], q = c.qty[i], e = c.entry_price[i];
+    double mmr = c.mmr[i], maint = c.maint_amount[i];
+    if (tiers != nullptr) {
+      const std::size_t k = tiers->tier_of(q * p);
+      mmr = tiers->mmr[k];
+      maint = tiers->maint_amount[k];
+    }
+    maintenance[i] = maintenance_requirement(q, e, p, mmr, maint, rule_);
+    equity[i] = c.margin[i] + side * q * (p - e);
+  }
+}
+
 }  // namespace cascade_core

@@ -108,6 +108,11 @@ class PositionSet {
   // trigger order. Sorts that side on first use.
   [[nodiscard]] const SortedThresholds& at_risk(Direction direction) const;
 
+  // Each position's maintenance requirement and equity at `price` (USD; an inverse set's in coin,
+  // valued at that price): the requirement of margin.hpp with the tier of its notional at that
+  // price when `tiers` is given (a venue's margin ratio), else its own mmr and maint_amount.
+  void at_price(double price, const TierTable* tiers, std::span<double> maintenance, std::span<double> equity) const;
+
   // How many positions a move in `direction` puts at risk (longs for down, shorts for up; an
   // inverse set: the contract's longs and shorts), and how many of them are already at or past
   // their liquidation price at `price` (USD for an inverse set). O(log n): sorts that side on
