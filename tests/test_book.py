@@ -68,3 +68,9 @@ def test_cascade_on_the_real_snapshot_agrees_with_the_reference(binance_depth_pa
         assert got.n_liquidated == want.n_liquidated > 0
         assert got.book_exhausted == want.book_exhausted
         np.testing.assert_array_equal(got.liquidated, want.liquidated)
+
+
+def test_repr_tells_close_prices_apart():
+    book = lc.OrderBook([11657.07], [1.0], [11657.08], [1.0])
+    assert repr(book) == "OrderBook(1 bids, 1 asks, best_bid=11657.07, best_ask=11657.08)"
+    assert repr(lc.OrderBook([0.1 + 0.2], [1.0], [1.0], [1.0])).endswith("best_bid=0.30000000000000004, best_ask=1.0)")

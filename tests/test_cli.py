@@ -38,6 +38,11 @@ def test_out_of_range_options_are_one_line_usage_errors(argv, capsys):
     usage_error(argv, capsys)
 
 
+def test_venue_and_inverse_market_are_one_or_the_other(capsys):
+    err = usage_error(["shocks", "--venue", "all", "--market", "inverse", "--positions", "100"], capsys)
+    assert "--market inverse: not with --venue" in err
+
+
 def test_negative_sell_rate_is_an_error_not_made_positive(capsys):
     assert "--sell-rate: must be finite and >= 0, got -3" in usage_error(["simulate", "--sell-rate=-3"], capsys)
 

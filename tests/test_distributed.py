@@ -61,6 +61,66 @@ def test_cascade_many_on_the_cluster(client):
     positions = POPULATION.sample(book_model=BOOK)
     shocks = np.linspace(-0.1, 0.1, 23)
     _same(ld.cascade_many(client, book, positions, shocks, chunk=5), lc.cascade_many(book, positions, shocks))
+    # the walk, as the local call's detail=True, and another reference price
+    _same(ld.cascade_many(client, book, positions, shocks, chunk=7, detail=True),
+          lc.cascade_many(book, positions, shocks, detail=True))
+    with pytest.warns(lc.LiqcascadeWarning, match="already past their liquidation price"):  # (the local call's)
+        local = lc.cascade_many(book, positions, shocks, ref_price=book.mid * 1.001)
+    _same(ld.cascade_many(client, book, positions, shocks, chunk=7, ref_price=book.mid * 1.001), local)
+    with pytest.raises(TypeError, match="detail: expected a bool"):
+        ld.cascade_many(client, book, positions, shocks, detail="yes")  # type: ignore[arg-type]
+
+
+def test_cascade_many_on_the_cluster_keeps_the_unit(client):
+    book = lc.datasets.binance_coinm_btcusd_depth()
+    longs = lc.Positions.from_leverage(1, np.full(50, 100.0), book.mid * (1 - np.linspace(0, 0.004, 50)), 50.0,
+                                       contract="inverse", contract_size=100.0)
+    shocks = np.linspace(-0.006, -0.001, 9)
+    table = ld.cascade_many(client, book, longs, shocks, chunk=4)
+    assert table.notional_unit == "coin"
+    _same(table, lc.cascade_many(book, longs, shocks))
+
+
+def test_widening_a_resumed_study_leaves_one_file_per_chunk(client, tmp_path):
+    pd = pytest.importorskip("pandas")
+    out = tmp_path / "study"
+    local = lc.monte_carlo(POPULATION, BOOK, SHOCKS, 75, seed=3, progress=False)
+    ran: list[tuple[int, int]] = []
+
+    def run(n: int) -> lc.ScenarioTable:
+        return ld.monte_carlo(client, POPULATION, BOOK, SHOCKS, n, seed=3, chunk=7, out=out, progress=False,
+                              on_chunk=lambda a, b: ran.append((a, b)))
+
+    def names() -> list[str]:
+        return sorted(p.name[len("scenarios-"):-len(".parquet")] for p in out.glob("scenarios-*.parquet"))
+
+    run(40)
+    assert names()[-1] == "000000000000035-000000000000040"
+    for n in (60, 75):  # widen twice: each partial last chunk is replaced, not joined by another
+        ran.clear()
+        _same(run(n), lc.monte_carlo(POPULATION, BOOK, SHOCKS, n, seed=3, progress=False))
+        on_disk = pd.read_parquet(out).sort_values("scenario", kind="stable")
+        assert not on_disk["scenario"].duplicated().any()
+        assert on_disk["scenario"].tolist() == list(range(n))
+        assert len(names()) == -(-n // 7)
+        # the partial last chunk, recomputed over the wider range
+        assert (35, 42) in ran if n == 60 else (56, 63) in ran
+    on_disk = pd.read_parquet(out).sort_values("scenario", kind="stable").reset_index(drop=True)
+    for name in local.columns:
+        assert on_disk[name].to_numpy().tobytes() == local[name].tobytes(), name
+    # a narrower rerun reads its rows out of the wider files: nothing runs
+    ran.clear()
+    _same(run(38), lc.monte_carlo(POPULATION, BOOK, SHOCKS, 38, seed=3, progress=False))
+    assert ran == [] and len(names()) == 11
+    # a run killed between writing the wider chunk and removing the one it replaced: the next
+    # run removes the covered file
+    narrow = tmp_path / "narrow"
+    ld.monte_carlo(client, POPULATION, BOOK, SHOCKS, 40, seed=3, chunk=7, out=narrow, progress=False)
+    stale = "scenarios-000000000000035-000000000000040.parquet"
+    (out / stale).write_bytes((narrow / stale).read_bytes())
+    _same(run(75), local)
+    assert not (out / stale).exists() and len(names()) == 11
+    assert not pd.read_parquet(out)["scenario"].duplicated().any()
 
 
 def test_resume_runs_only_the_missing_chunks(client, tmp_path):

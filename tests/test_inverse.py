@@ -111,6 +111,10 @@ def test_engine_agrees_with_the_literal_inverse_model(market):
     liq = p.liquidation_price
     prices = book["bid_price"] + book["ask_price"] + [want.shock_price]
     assume(all(abs(a / b_ - 1) > 1e-12 for a in liq if math.isfinite(a) for b_ in prices))
+    # nor two thresholds within a few ulps of each other (their order may differ by rounding;
+    # exact ties go by index in both)
+    finite = sorted(a for a in liq if math.isfinite(a))
+    assume(all(a == b_ or abs(a / b_ - 1) > 1e-12 for a, b_ in zip(finite, finite[1:], strict=False)))
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", lc.LiqcascadeWarning)  # (positions past their liquidation price)
@@ -292,3 +296,29 @@ def test_inverse_results_keep_level_prices_exact_and_name_the_users_values():
         lc.Positions(1, -1.0, 100.0, 1.0, contract="inverse", contract_size=100.0)
     with pytest.raises(ValueError, match=r"^side\[0\]: must be \+1 or -1, got 2"):
         lc.Positions(2, 1.0, 100.0, 1.0, contract="inverse")
+
+
+def test_studies_of_an_inverse_population_equal_direct_cascades_on_their_scenarios():
+    # A study's row on an inverse population is the static inverse cascade of its scenario's
+    # book (in contracts), positions and shock (sample_scenario), whatever the threads
+    pop = lc.PositionPopulation(count=20_000, contract="inverse", contract_size=100.0)
+    book = lc.BookModel(thinning=0.3, level_noise=0.2)
+    shocks = lc.ShockModel.student_t(3.0, 0.03)
+    one = lc.monte_carlo(pop, book, shocks, 12, seed=7, threads=1, progress=False)
+    two = lc.monte_carlo(pop, book, shocks, 12, seed=7, threads=2, progress=False)
+    np.testing.assert_array_equal(one.final_price, two.final_price)
+    np.testing.assert_array_equal(one.bad_debt, two.bad_debt)
+    for index in (0, 3, 11):
+        scenario = lc.sample_scenario(pop, book, shocks, seed=7, index=index)
+        assert scenario.positions.contract == "inverse" and scenario.positions.contract_size == 100.0
+        direct = lc.cascade(scenario.book, scenario.positions, scenario.shock)
+        assert direct.final_price == one.final_price[index]
+        assert direct.n_liquidated == one.n_liquidated[index] and direct.rounds == one.rounds[index]
+        assert direct.bad_debt == one.bad_debt[index]
+    # the same draws as the linear population: the same sides, sizes (in USD) and entries
+    linear = lc.PositionPopulation(count=20_000).sample(seed=7, scenario=3, book_model=book)
+    inverse = pop.sample(seed=7, scenario=3, book_model=book)
+    np.testing.assert_array_equal(inverse.side, linear.side)
+    np.testing.assert_allclose(inverse.qty * 100.0, linear.qty * linear.entry_price, rtol=1e-12)
+    with pytest.raises(ValueError, match="^contract_size: only an inverse contract has a size"):
+        lc.PositionPopulation(contract_size=100.0)

@@ -40,7 +40,8 @@ def _write_incremental(path: Path) -> Path:
         (4000, "true", "bid", 200.0, 1.0),         # reconnect: a fresh book
         (4000, "true", "ask", 201.0, 1.0),
     ]
-    text = L2_HEADER + "".join(f"deribit,BTC-PERPETUAL,{t},{t + 7},{s},{side},{p},{a}\n" for t, s, side, p, a in rows)
+    text = L2_HEADER + "".join(f"binance-futures,BTCUSDT,{t},{t + 7},{s},{side},{p},{a}\n"
+                               for t, s, side, p, a in rows)
     path.write_text(text)
     return path
 
@@ -62,7 +63,8 @@ def test_tardis_incremental_replays_to_each_time(tmp_path):
 
 
 def test_tardis_incremental_real_sample():
-    book = io.read_book(INCREMENTAL_HEAD, at=1585699200355684)
+    # Deribit BTC-PERPETUAL: an inverse market whose amounts are USD
+    book = io.read_book(INCREMENTAL_HEAD, at=1585699200355684, contract="inverse", contract_size=1)
     assert len(book.bid_price) == 0 and len(book.ask_price) == 15
     assert book.ask_price[0] == 6421.5 and book.ask_qty[0] == 18640
     with pytest.raises(ValueError, match="at: no snapshot"):
@@ -394,7 +396,7 @@ def test_tardis_liquidations_bad_input(tmp_path):
 # -- deep books ------------------------------------------------------------------------------
 def test_extend_book_keeps_the_real_levels_and_marks_the_boundary():
     real = lc.datasets.binance_btcusdt_depth()
-    deep = extend_book(real, to=0.10)
+    deep = extend_book(real, to=0.10, tail="power")
     assert isinstance(deep, DeepBook)
     n = len(real.bid_price)
     np.testing.assert_array_equal(deep.book.bid_price[:n], real.bid_price)
@@ -416,7 +418,7 @@ def test_power_tail_follows_a_power_law_book():
     notional = np.diff(np.concatenate(([0.0], cumulative)))
     bid_price, ask_price = mid * (1 - d), mid * (1 + d)
     book = lc.OrderBook(bid_price, notional / bid_price, ask_price, notional / ask_price)
-    deep = extend_book(book, to=0.2)
+    deep = extend_book(book, to=0.2, tail="power")
     assert deep.bid_exponent == pytest.approx(0.6, abs=0.01)
     assert deep.book.depth(0.1).bid_notional == pytest.approx(5e6 * 0.1 ** 0.6, rel=0.01)
 
@@ -472,6 +474,241 @@ def test_extend_book_bad_input_and_pickle():
     back = pickle.loads(pickle.dumps(deep))
     np.testing.assert_array_equal(back.book.bid_qty, deep.book.bid_qty)
     assert back.real_bid_until == deep.real_bid_until
-    assert "power tail" in repr(deep)
+    assert "calibrated tail" in repr(deep)
     # a side already deep enough is kept as it is
     assert len(extend_book(real, to=0.001).book.bid_price) == len(real.bid_price)
+
+
+# -- contracts: inverse markets' units (issue: new-user review) ------------------------------
+TARDIS_LIQ_HEADER = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+
+
+def test_tardis_liquidations_of_inverse_markets(tmp_path):
+    path = tmp_path / "liq.csv"
+    path.write_text(TARDIS_LIQ_HEADER
+                    + "bitmex,XBTUSD,1000,1001,,sell,60000,10000\n"           # 10,000 contracts of 1 USD
+                    + "deribit,BTC-PERPETUAL,2000,2001,,buy,50000,25000\n"    # amounts in USD
+                    + "binance-delivery,BTCUSD_PERP,3000,3001,,sell,40000,3\n"  # contracts of 100 USD
+                    + "binance-delivery,ETHUSD_PERP,4000,4001,,sell,2000,5\n")  # contracts of 10 USD
+    with pytest.raises(ValueError, match=r"contract: bitmex XBTUSD \(row 0\) is an inverse market .* 1 USD"):
+        io.liquidations_from_tardis(path)
+    table = io.liquidations_from_tardis(path, contract="inverse")
+    assert table.qty.tolist() == pytest.approx([10_000 / 60_000, 0.5, 300 / 40_000, 50 / 2000])
+    assert table.notional.tolist() == pytest.approx([10_000.0, 25_000.0, 300.0, 50.0])
+    assert table.price.tolist() == [60_000.0, 50_000.0, 40_000.0, 2000.0]
+    sized = io.liquidations_from_tardis(path, contract="inverse", contract_size=10.0)
+    assert sized.notional[0] == pytest.approx(100_000.0) and sized.qty[0] == pytest.approx(100_000 / 60_000)
+    # said linear: the amounts are read as base units (the user's call)
+    assert io.liquidations_from_tardis(path, contract="linear").qty[0] == 10_000.0
+    with pytest.raises(ValueError, match="contract: expected 'linear' or 'inverse'"):
+        io.liquidations_from_tardis(path, contract="coin")  # type: ignore[arg-type]
+    # a market not known to be inverse needs its size
+    path.write_text(TARDIS_LIQ_HEADER + "kraken-futures,PI_XBTUSD,1,1,,sell,60000,10\n")
+    with pytest.raises(ValueError, match="contract_size: needed for the inverse market"):
+        io.liquidations_from_tardis(path, contract="inverse")
+    assert io.liquidations_from_tardis(path, contract="inverse", contract_size=1).notional[0] == 10.0
+    assert io.inverse_market("deribit", "BTC-PERPETUAL") == 1.0 and io.inverse_market("deribit", "BTC-25DEC20") == 1.0
+    assert io.inverse_market("okex-swap", "ETH-USD-SWAP") == 10.0
+    assert io.inverse_market("okex-swap", "BTC-USDT-SWAP") is None
+    assert io.inverse_market("bybit", "BTCUSD") == 1.0 and io.inverse_market("bybit", "BTCUSDT") is None
+    assert io.inverse_market("binance-futures", "BTCUSDT") is None
+
+
+def test_binance_force_order_coin_m():
+    message = json.loads(FORCE_ORDER.read_text())
+    message["o"].update({"s": "BTCUSD_PERP", "q": "10", "z": "10", "ap": "50000"})
+    with pytest.raises(ValueError, match=r"contract: BTCUSD_PERP \(messages\[0\].o.s\) is an inverse market"):
+        io.liquidations_from_binance(message)
+    table = io.liquidations_from_binance(message, contract="inverse")  # Binance's 100 USD for BTC
+    assert table.qty[0] == pytest.approx(1000 / 50_000) and table.notional[0] == 1000.0
+    eth = json.loads(json.dumps(message))
+    eth["o"].update({"s": "ETHUSD_240927", "ap": "2500"})
+    both = io.liquidations_from_binance([message, eth], contract="inverse")
+    assert both.notional.tolist() == [1000.0, 100.0]
+    mapped = io.liquidations_from_binance([message, eth], contract="inverse",
+                                          contract_size={"BTCUSD_PERP": 100.0, "ETHUSD_240927": 20.0})
+    assert mapped.notional.tolist() == [1000.0, 200.0]
+    with pytest.raises(ValueError, match="contract_size: no size for 'ETHUSD_240927'"):
+        io.liquidations_from_binance(eth, contract="inverse", contract_size={"BTCUSD_PERP": 100.0})
+    # USD-M (linear) as before
+    assert io.liquidations_from_binance(FORCE_ORDER).qty.tolist() == [0.014]
+
+
+def test_ccxt_liquidations_of_inverse_markets():
+    record = {"symbol": "BTC/USD:BTC", "contracts": 100, "contractSize": 100, "price": 50_000.0,
+              "timestamp": 1663833600000, "side": "long"}
+    table = io.liquidations_from_ccxt([record])
+    assert table.qty[0] == pytest.approx(0.2) and table.notional[0] == 10_000.0
+    # CCXT's own values win where given
+    table = io.liquidations_from_ccxt([{**record, "baseValue": 0.25, "quoteValue": 12_000.0}])
+    assert table.qty[0] == 0.25 and table.notional[0] == 12_000.0
+    assert io.liquidations_from_ccxt([record], contract="linear").qty[0] == 10_000.0
+    linear_symbol = {**record, "symbol": "BTC/USDT:USDT", "contractSize": 0.001}
+    assert io.liquidations_from_ccxt([linear_symbol]).qty[0] == pytest.approx(0.1)
+    assert io.liquidations_from_ccxt([linear_symbol], contract="inverse").qty[0] == pytest.approx(0.1 / 50_000)
+
+
+def test_books_say_what_their_amounts_are(tmp_path):
+    at = 1585699200355684
+    with pytest.warns(lc.LiqcascadeWarning, match="deribit BTC-PERPETUAL is an inverse market: its amounts are "
+                                                   "contracts of 1 USD"):
+        kept = io.read_book(INCREMENTAL_HEAD, at=at)
+    assert io.book_market(INCREMENTAL_HEAD) == ("deribit BTC-PERPETUAL", 1.0)
+    contracts = io.read_book(INCREMENTAL_HEAD, at=at, contract="inverse", contract_size=1)
+    np.testing.assert_array_equal(contracts.ask_qty, kept.ask_qty)
+    base = io.book_from_tardis_incremental(INCREMENTAL_HEAD, at, contract="inverse", contract_size=1, to_base=True)
+    np.testing.assert_allclose(base.ask_qty, contracts.ask_qty / contracts.ask_price, rtol=1e-15)
+    assert base.ask_qty[0] == pytest.approx(18_640 / 6421.5)  # USD 18,640 at 6,421.5: 2.9 BTC, not 18,640
+    with pytest.raises(ValueError, match="contract: say what the book's amounts are"):
+        io.read_book(INCREMENTAL_HEAD, at=at, to_base=True)
+    # a linear market: no warning; linear contracts of a size in base units
+    assert io.book_market(SNAPSHOT_5) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        snapshot = io.read_book(SNAPSHOT_5)
+    sized = io.read_book(SNAPSHOT_5, contract="linear", contract_size=0.001)
+    np.testing.assert_allclose(sized.bid_qty, snapshot.bid_qty * 0.001)
+    # CCXT's symbol of an inverse market
+    ccxt = {"symbol": "BTC/USD:BTC", "bids": [[100.0, 50.0]], "asks": [[101.0, 20.0]]}
+    with pytest.warns(lc.LiqcascadeWarning, match="CCXT BTC/USD:BTC is an inverse market"):
+        io.book_from_ccxt(ccxt)
+    assert io.book_from_ccxt(ccxt, contract="inverse", contract_size=10, to_base=True).bid_qty[0] == 5.0
+    assert io.book_market(ccxt) == ("CCXT BTC/USD:BTC", None)
+    with pytest.raises(ValueError, match="contract_size: must be finite and > 0"):
+        io.book_from_ccxt(ccxt, contract="inverse", contract_size=0)
+
+
+def test_at_only_for_files_with_times(tmp_path):
+    path = tmp_path / "depth.json"
+    path.write_text(json.dumps({"bids": [["100", "1"]], "asks": [["101", "1"]]}))
+    with pytest.raises(ValueError, match="at: a depth-json book is one snapshot"):
+        io.read_book(path, at=1)
+    with pytest.raises(ValueError, match="at: a levels book is one snapshot"):
+        io.read_book({"side": ["bid"], "price": [1.0], "qty": [1.0]}, at=1)
+
+
+INVERSE_POSITIONS = {"side": ["long", "short"], "contracts": [10_000.0, 500.0], "entry_price": [60_000.0, 61_000.0],
+                     "leverage": [25.0, 10.0]}
+
+
+def test_positions_of_an_inverse_market(tmp_path):
+    positions = io.positions_from_table(INVERSE_POSITIONS, contract="inverse", contract_size=1.0, columns={})
+    expected = lc.Positions.from_leverage([1, -1], [10_000.0, 500.0], [60_000.0, 61_000.0], [25.0, 10.0],
+                                          contract="inverse", contract_size=1.0)
+    assert positions.contract == "inverse" and positions.contract_size == 1.0
+    np.testing.assert_array_equal(positions.margin, expected.margin)  # coin: 10,000 / 60,000 / 25
+    np.testing.assert_array_equal(positions.liquidation_price, expected.liquidation_price)
+    path = tmp_path / "inverse.csv"
+    path.write_text("side,notional,entry_price,margin\nlong,10000,60000,0.01\n")
+    from_file = io.read_positions(path, contract="inverse", contract_size=100.0)  # $10,000 = 100 contracts
+    assert from_file.qty.tolist() == [100.0] and from_file.margin.tolist() == [0.01]
+    with pytest.raises(ValueError, match="venue: the shipped tier tables are of the venues' linear"):
+        io.positions_from_table(INVERSE_POSITIONS, contract="inverse", venue="binance")
+    with pytest.raises(ValueError, match="contract: expected 'linear' or 'inverse'"):
+        io.positions_from_table(INVERSE_POSITIONS, contract="quanto")  # type: ignore[arg-type]
+
+
+def test_positions_from_signed_sizes():
+    # Binance positionRisk: positionAmt signed, no side column; a closed position (0) in row 1
+    risk = {"symbol": ["BTCUSDT"] * 4, "positionAmt": ["0.5", "0.000", "-1.25", "2"],
+            "entryPrice": ["60000", "0.0", "61000", "59000"], "leverage": ["20", "20", "10", "5"]}
+    dropped = r"'positionAmt'\): 1 row of size 0 \(no position\) was dropped \(row 1\)"
+    with pytest.warns(lc.LiqcascadeWarning, match=dropped):
+        positions = io.positions_from_table(risk)
+    expected = lc.Positions.from_leverage([1, -1, 1], [0.5, 1.25, 2.0], [60_000.0, 61_000.0, 59_000.0],
+                                          [20.0, 10.0, 5.0])
+    np.testing.assert_array_equal(positions.side, expected.side)
+    np.testing.assert_array_equal(positions.qty, expected.qty)
+    np.testing.assert_array_equal(positions.margin, expected.margin)
+    # an error after dropping still names the table's row (row 3, not the third position's index 2)
+    bad = {**risk, "entryPrice": ["60000", "0.0", "61000", "-5"]}
+    with pytest.warns(lc.LiqcascadeWarning), pytest.raises(ValueError, match=r"^entry_price[^\[]*\[3\]"):
+        io.positions_from_table(bad)
+    # Hyperliquid's szi; a size column with negative sizes when there is no side column
+    szi = io.positions_from_table({"szi": [-0.1, 0.2], "entryPx": [100.0, 101.0], "margin": [1.0, 2.0]})
+    assert szi.side.tolist() == [-1, 1] and szi.qty.tolist() == [0.1, 0.2]
+    sized = io.positions_from_table({"size": [-3.0, 1.0], "entry_price": [100.0, 100.0], "leverage": [5.0, 5.0]})
+    assert sized.side.tolist() == [-1, 1] and sized.qty.tolist() == [3.0, 1.0]
+    # unsigned sizes and no side: not silently all long
+    with pytest.raises(ValueError, match="side: no column for it .* or a signed size: signed_qty, positionAmt, szi"):
+        io.positions_from_table({"size": [3.0, 1.0], "entry_price": [100.0, 100.0], "leverage": [5.0, 5.0]})
+    with pytest.raises(ValueError, match=r"positionAmt'\)\[1\]: must be finite, got nan"):
+        io.positions_from_table({**risk, "positionAmt": ["1", "nan", "1", "1"]})
+
+
+def test_csv_headers_from_spreadsheets(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffside, qty , entry_price,leverage\r\nlong,1,100,10\r\nshort,2,101,5\r\n".encode())
+    positions = io.read_positions(path)
+    assert positions.side.tolist() == [1, -1] and positions.qty.tolist() == [1.0, 2.0]
+    levels = tmp_path / "levels.csv"
+    levels.write_bytes("\ufeffside, price, qty\nbid,99,1\nask,101,2\n".encode())
+    assert io.detect_book_format(levels) == "levels" and io.read_book(levels).best_ask == 101.0
+
+
+def test_errors_echo_little_and_plainly(tmp_path):
+    depth = tmp_path / "depth.json"
+    depth.write_text(json.dumps({"bids": [[str(60_000 - i), "1.5"] for i in range(1500)], "asks": []}))
+    with pytest.raises(ValueError, match="a JSON file, not a table of positions") as info:
+        io.read_positions(depth)
+    assert len(str(info.value)) < 300
+    # a file that parses as CSV but is no table: the columns are listed briefly
+    junk = tmp_path / "junk.csv"
+    junk.write_text(",".join("x" * 500 + str(i) for i in range(40)) + "\n")
+    with pytest.raises(ValueError, match=r"side: no column .*\.\.\. \(40 columns\)") as info:
+        io.read_positions(junk)
+    assert len(str(info.value)) < 1000
+    # numbers as numbers, not np.float64(...)
+    with pytest.raises(ValueError, match=r"leverage\[1\]: must be finite and > 0, got 0.0$"):
+        io.positions_from_table({**POSITIONS, "leverage": np.array([10.0, 0.0, 1.0, 1.0, 1.0])})
+    with pytest.raises(ValueError, match=r"side\[1\]: expected .*, got 'flat'$"):
+        io.positions_from_table({**POSITIONS, "side": np.array(["long", "flat", "long", "long", "long"])})
+
+
+def test_calibrated_tail_is_of_the_order_of_the_calibrated_market():
+    from liqcascade.models import DEFAULT_DEPTH_PROFILE
+
+    real = lc.datasets.binance_btcusdt_depth()
+    deep = extend_book(real, to=0.2)  # the default tail
+    assert deep.tail == "calibrated" and deep.bid_exponent is None
+    calibrated = dict(DEFAULT_DEPTH_PROFILE)
+    edge = real.depth(1.0)
+    for d in (0.05, 0.10):
+        depth = deep.book.depth(d)
+        # the real near book plus at most the calibrated market's depth beyond the edge
+        assert depth.bid_notional <= edge.bid_notional + calibrated[d] * 1.001
+        assert depth.ask_notional <= edge.ask_notional + calibrated[d] * 1.001
+        assert calibrated[d] <= depth.bid_notional <= 2 * calibrated[d]  # of its order, not 27x
+    power = extend_book(real, to=0.2, tail="power")
+    assert power.book.depth(0.05).bid_notional > 5 * calibrated[0.05]  # the optimistic option, still there
+    # the tail's density never exceeds the snapshot's average near its edge: a thin market
+    mid, d = 100.0, np.linspace(0.001, 0.01, 10)
+    thin = lc.OrderBook(mid * (1 - d), np.full(10, 10.0), mid * (1 + d), np.full(10, 10.0))  # ~$1,000 a level
+    deep_thin = extend_book(thin, to=0.1)
+    real_notional = thin.depth(1.0).bid_notional
+    density = real_notional / (1 - thin.bid_price[-1] / thin.mid)
+    added = deep_thin.book.depth(0.05).bid_notional - real_notional
+    assert 0 < added <= density * (0.05 - 0.01) * 1.01
+    # a book in contracts of an inverse market: the tail in contracts (notional = qty * contract_size)
+    contracts = lc.datasets.binance_coinm_btcusd_depth()
+    deep_coin = extend_book(contracts, to=0.05, contract_size=100.0)
+    tail_usd = deep_coin.book.bid_qty[len(contracts.bid_qty):].sum() * 100.0
+    usd_edge = contracts.bid_qty.sum() * 100.0
+    d_edge = 1 - contracts.bid_price[-1] / contracts.mid
+    distance, cumulative = np.array(DEFAULT_DEPTH_PROFILE).T
+    expected = min(1.0, usd_edge / d_edge / 2e9) * (np.interp(0.05, distance, cumulative)
+                                                    - np.interp(d_edge, distance, cumulative))
+    assert tail_usd == pytest.approx(expected, rel=0.02)
+    with pytest.raises(ValueError, match="contract_size"):
+        extend_book(contracts, contract_size=0)
+
+
+def test_deep_book_cascade_takes_cascades_arguments():
+    real = lc.datasets.binance_btcusdt_depth()
+    deep = extend_book(real, to=0.2)
+    positions = lc.Positions.from_leverage([1, 1], [0.5, 1.0], real.mid, [100.0, 50.0])
+    result = deep.cascade(positions, sell_qty=50.0)
+    assert result == result and result.final_price == lc.cascade(deep.book, positions, sell_qty=50.0).final_price
+    assert deep.cascade(positions, -0.001, ref_price=real.mid).ref_price == real.mid
+    with pytest.raises(ValueError, match="give exactly one of shock, sell_qty, buy_qty"):
+        deep.cascade(positions)

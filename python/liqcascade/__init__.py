@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _distribution_version
+from typing import Any
 
-from . import datasets, fragility, policy, scenarios, tier_tables
+from . import datasets, fragility, models, policy, scenarios, tier_tables
 from ._warnings import LiqcascadeWarning
 from .book import BookDepth, OrderBook
 from .cascade import CascadeResult, CascadeTrace, cascade, cascade_many
@@ -50,6 +51,25 @@ def release_buffers() -> int:
     from . import _core
 
     return int(_core.release_buffers())
+
+
+#: Submodules imported on first use (``lc.io``, ``lc.venues``, ...), so that ``import liqcascade``
+#: stays light; none of them imports an optional dependency (pandas, pyarrow, dask, matplotlib)
+#: before a function that needs it is called.
+_LAZY_SUBMODULES = ("analysis", "deep_book", "distributed", "io", "plot", "report", "user_study", "venue",
+                    "venue_scenario", "venues")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)  # (also binds it in this module)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 
 def get_include() -> str:
@@ -106,4 +126,6 @@ __all__ = [
     "Study",
     "TimeStudy",
     "compare_policies",
+    "models",
+    *_LAZY_SUBMODULES,
 ]

@@ -152,6 +152,7 @@ class PopulationModel:
     margin_rule: MarginRule
     tier_rule: TierRule
     leverage_limit: LeverageLimit
+    inverse_size: float
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
 

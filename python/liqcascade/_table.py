@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._optional import optional_import
+
+
+def _schema_metadata(metadata: Mapping[Any, Any] | None) -> dict[Any, Any] | None:
+    """Schema metadata as Arrow takes it: ``str``/``bytes`` keys and values; numbers and
+    booleans as their ``str()``; anything else a ``TypeError`` naming the key."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata: expected a mapping of str to str, got {type(metadata).__name__}")
+
+    def text(value: Any, what: str) -> str | bytes:
+        if isinstance(value, (str, bytes)):
+            return value
+        if isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+            return str(value.item() if isinstance(value, np.generic) else value)
+        raise TypeError(f"{what}: expected str, bytes or a number, got {type(value).__name__}")
+
+    return {text(key, f"metadata key {key!r}"): text(value, f"metadata[{key!r}]") for key, value in metadata.items()}
 
 
 class ColumnTable:
@@ -70,16 +89,19 @@ class ColumnTable:
         pd = optional_import("pandas", "to_pandas")
         return pd.DataFrame(self._columns)
 
-    def to_arrow(self, metadata: dict[str, str] | None = None) -> Any:
+    def to_arrow(self, metadata: Mapping[str, Any] | None = None) -> Any:
         """A pyarrow Table (pyarrow is optional: ``pip install 'liqcascade[io]'``).
 
         Numeric columns are zero-copy: each Arrow buffer is the NumPy array's memory, kept
         alive by the table. Booleans are copied (Arrow packs them one bit each) and so are
-        text columns. ``metadata`` goes into the schema (``str`` keys and values).
+        text columns. ``metadata`` goes into the schema: keys and values ``str`` or ``bytes``;
+        numbers and booleans are written as their ``str()`` (Arrow stores text), anything else
+        is a ``TypeError`` naming the key.
         """
         pa = optional_import("pyarrow", "to_arrow/to_parquet")
+        meta = _schema_metadata(metadata)
         arrays = [pa.array(np.ascontiguousarray(column)) for column in self._columns.values()]
-        return pa.Table.from_arrays(arrays, names=list(self._columns), metadata=metadata)
+        return pa.Table.from_arrays(arrays, names=list(self._columns), metadata=meta)
 
     def to_polars(self) -> Any:
         """A polars DataFrame (polars is optional: ``pip install 'liqcascade[polars]'``), through
@@ -92,7 +114,7 @@ class ColumnTable:
         frame = pl.from_arrow(self.to_arrow())
         return frame
 
-    def to_parquet(self, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    def to_parquet(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> None:
         """Write the table as one Parquet file (pyarrow); column types kept exactly (float64
         bit for bit, int64, bool)."""
         table = self.to_arrow(metadata)  # raises the helpful ImportError first

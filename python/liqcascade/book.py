@@ -218,7 +218,8 @@ class OrderBook:
     def __repr__(self) -> str:
         sides = f"{len(self.bid_price)} bids, {len(self.ask_price)} asks"
         if len(self.bid_price) and len(self.ask_price):
-            return f"OrderBook({sides}, best_bid={self.best_bid:g}, best_ask={self.best_ask:g})"
+            # repr: every digit that tells two prices apart (":g" printed 11657.07 and 11657.08 alike)
+            return f"OrderBook({sides}, best_bid={float(self.best_bid)!r}, best_ask={float(self.best_ask)!r})"
         return f"OrderBook({sides})"
 
 

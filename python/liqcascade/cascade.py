@@ -16,7 +16,7 @@ from ._validation import FloatArray, float_column, real_scalar
 from ._warnings import SHOCK_WARN_ABOVE, warn
 from .book import OrderBook
 from .positions import Positions
-from .results import ScenarioTable
+from .results import NotionalUnit, ScenarioTable
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +44,8 @@ class CascadeResult:
     (``(vwap - bankruptcy) * filled`` for shorts) where positive. ``amplification`` is the
     final move over the shock move, NaN when the shock did not move the price.
     ``book_exhausted``: an order (the exogenous one or a liquidation) ran out of book.
+    ``notional_unit``: what ``liquidated_notional`` and ``bad_debt`` count — ``"USD"`` (quote
+    currency) on a linear market, ``"coin"`` on an inverse one (quantities then in contracts).
     """
 
     direction: Literal["down", "up"]
@@ -66,6 +68,7 @@ class CascadeResult:
     liquidated_index: npt.NDArray[np.int64] = field(repr=False)
     liquidated_filled_qty: FloatArray = field(repr=False)
     liquidated_fill_price: FloatArray = field(repr=False)
+    notional_unit: NotionalUnit = "USD"
 
     @property
     def shock_move(self) -> float:
@@ -95,7 +98,7 @@ class CascadeResult:
         """The scalar results, as plain Python values (for JSON, logging, tables)."""
         names = ("direction", "ref_price", "shock_price", "final_price", "shock_move", "final_move",
                  "amplification", "n_liquidated", "liquidated_qty", "liquidated_notional",
-                 "unfilled_qty", "rounds", "book_exhausted", "bad_debt")
+                 "unfilled_qty", "rounds", "book_exhausted", "bad_debt", "notional_unit")
         return {name: getattr(self, name) for name in names}
 
 
@@ -136,7 +139,13 @@ def cascade(
     if kind == "relative":
         _warn_large_shocks(np.array([move]))
     _warn_triggered_at_start(raw, positions)
-    return _result(raw, len(positions))
+    return _result(raw, len(positions), notional_unit(positions))
+
+
+def notional_unit(positions: Positions) -> NotionalUnit:
+    """What a cascade of ``positions`` counts its notional and bad debt in: ``"coin"`` for an
+    inverse set, else ``"USD"``."""
+    return "coin" if positions.contract == "inverse" else "USD"
 
 
 def _warn_large_shocks(shocks: FloatArray, name: str = "shock") -> None:
@@ -179,18 +188,14 @@ def _warn_triggered_at_start(raw: dict[str, Any], positions: Positions) -> None:
 
 
 def _warn_past_liquidation(positions: Positions, ref: float, *, longs: bool = True, shorts: bool = True) -> None:
-    """Warn when positions of the given sides are past their liquidation price at ``ref``
-    (one pass over the set: for calls that cost more than that anyway)."""
-    liquidation = positions.liquidation_price
-    side = positions.side
-    for check, sign, name in ((longs, 1, "long"), (shorts, -1, "short")):
+    """Warn when positions of the given sides are past their liquidation price at ``ref``."""
+    for check, direction, name in ((longs, -1, "long"), (shorts, 1, "short")):
         if not check:
             continue
-        mine = side == sign
-        past = mine & (liquidation >= ref if sign > 0 else liquidation <= ref)
-        count = int(np.count_nonzero(past))
+        # a binary search of the side's sorted thresholds (the core's; the cascade sorts it anyway)
+        count, total = positions._set.past_liquidation(direction, ref)
         if count:
-            warn(_past_liquidation_message(count, int(np.count_nonzero(mine)), name, ref))
+            warn(_past_liquidation_message(int(count), int(total), name, ref))
 
 
 _SCALARS = ("ref_price", "shock_price", "final_price", "n_liquidated", "liquidated_qty",
@@ -198,8 +203,9 @@ _SCALARS = ("ref_price", "shock_price", "final_price", "n_liquidated", "liquidat
             "levels_touched", "exogenous_filled_qty", "exogenous_unfilled_qty")
 
 
-def _result(raw: dict[str, Any], n_positions: int) -> CascadeResult:
+def _result(raw: dict[str, Any], n_positions: int, unit: NotionalUnit = "USD") -> CascadeResult:
     return CascadeResult(
+        notional_unit=unit,
         direction="down" if raw["direction"] < 0 else "up",
         amplification=raw["amplification"],  # the core's definition
         trace=CascadeTrace(raw["trace_start_price"], raw["trace_count"], raw["trace_qty"]),
@@ -253,4 +259,4 @@ def cascade_many(book: OrderBook, positions: Positions, shocks: Any, *, ref_pric
         raw = _core.cascade_many(book._book, positions._set, values, ref, _threads(threads), callback, bool(detail))
     finally:
         close()
-    return ScenarioTable(raw)
+    return ScenarioTable(raw, notional_unit=notional_unit(positions))

@@ -560,6 +560,9 @@ def _check(args: argparse.Namespace) -> None:
     """What the option types alone cannot check, before anything runs."""
     if args.command == "simulate" and args.sell_seconds > args.steps:
         raise _UsageError(f"--sell-seconds: {args.sell_seconds} is beyond --steps {args.steps}")
+    if args.command == "shocks" and args.venue and args.market == "inverse":
+        raise _UsageError("--market inverse: not with --venue (the venues' rule sets are for their linear contracts); "
+                          "run them apart")
     if args.command == "report":
         directory = os.path.dirname(os.path.abspath(args.out))
         if not args.out.lower().endswith((".html", ".htm")):

@@ -44,6 +44,19 @@ def _chunk(text: str) -> int:
     return value
 
 
+def _usd(text: str) -> float:
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text}")
+    return value
+
+
+_usd.__name__ = "number"
+
+
 def add_options(run: argparse.ArgumentParser) -> None:
     from .io import BOOK_FORMATS, POSITION_FORMATS
 
@@ -54,10 +67,22 @@ def add_options(run: argparse.ArgumentParser) -> None:
     data.add_argument("--book-format", choices=BOOK_FORMATS, default=None, help="the book file's format")
     data.add_argument("--at", default=None, metavar="TIME",
                       help="Tardis files: the snapshot's time, microseconds since the epoch or ISO 8601 "
-                           "(required for incremental_book_L2; default for book_snapshot: its last row)")
-    data.add_argument("--tail", choices=("power", "linear", "none"), default="power",
-                      help="extend the book beyond its last level: a fitted power-law tail (default), the "
-                           "snapshot's average density, or none")
+                           "(required for incremental_book_L2; default for book_snapshot: its last row); "
+                           "a JSON depth or a table of levels has no time")
+    data.add_argument("--book-contract", choices=("linear", "inverse"), default=None,
+                      help="the book file's amounts: base units (linear, the default) or contracts of "
+                           "--contract-size USD (inverse: BitMEX XBTUSD 1, Deribit BTC-PERPETUAL amounts in USD 1, "
+                           "Binance COIN-M 100 for BTC); a Tardis or CCXT file of a known inverse market must say. "
+                           "An inverse book is converted to base units for linear positions")
+    data.add_argument("--positions-contract", choices=("linear", "inverse"), default="linear",
+                      help="the positions file: linear (qty in base units, margin in quote; default) or inverse "
+                           "(qty in contracts of --contract-size USD, margin in coin; needs --book-contract inverse)")
+    data.add_argument("--contract-size", type=_usd, default=None, metavar="USD",
+                      help="USD per contract of an inverse book or positions file (default: the known market's)")
+    data.add_argument("--tail", choices=("calibrated", "power", "linear", "none"), default="calibrated",
+                      help="extend the book beyond its last level: the calibrated default market's density, never "
+                           "denser than the snapshot's (default), a fitted power-law tail (optimistic on deep "
+                           "snapshots), the snapshot's average density, or none")
     data.add_argument("--tail-to", type=_distance, default=0.2, metavar="DIST",
                       help="how far from the mid the extended book reaches (default 0.2 = 20%%)")
     data.add_argument("--positions-file", metavar="FILE", default=None,
@@ -106,13 +131,20 @@ def run_user_data(args: argparse.Namespace, write: Callable[[ColumnTable, str], 
             raise ValueError(f"{option}: {path!r} is not a file")
     start = time.perf_counter()
     book_format = args.book_format or io.detect_book_format(args.book)
-    book = io.read_book(args.book, book_format, at=args.at)
-    options: dict[str, Any] = {}
+    if args.at is not None and book_format not in io.TIMED_BOOK_FORMATS:
+        raise ValueError(f"--at: a {book_format} book is one snapshot with no time to choose (--at picks a Tardis "
+                         "file's snapshot)")
+    units = _units(args, io.book_market(args.book, book_format))
+    book = io.read_book(args.book, book_format, at=args.at, **units["book"])
+    options: dict[str, Any] = dict(units["positions"])
     if args.venue_tiers:
         venue, _, symbol = args.venue_tiers.partition(":")
-        options = {"venue": venue, "symbol": symbol or None, "leverage_limit": "clip"}
+        options.update(venue=venue, symbol=symbol or None, leverage_limit="clip")
     positions = io.read_positions(args.positions_file, args.positions_format, **options)
-    deep = None if args.tail == "none" else extend_book(book, to=args.tail_to, tail=args.tail)
+    if len(positions) == 0:
+        raise ValueError(f"--positions-file: {args.positions_file!r} holds no positions (no rows under its header)")
+    deep = None if args.tail == "none" else extend_book(book, to=args.tail_to, tail=args.tail,
+                                                        contract_size=units["tail_contract_size"])
     client = _client(args.dask) if args.dask else None
     try:
         study = user_study(deep or book, positions, DEFAULT_STUDY_SHOCKS, args.scenarios, args.seed,
@@ -127,13 +159,18 @@ def run_user_data(args: argparse.Namespace, write: Callable[[ColumnTable, str], 
     summary = table.summary() if len(table) > 1 else None
     in_tail = int(study.in_tail.sum())
     longs = int((positions.side > 0).sum())
+    inverse = positions.contract == "inverse"
+    usd_interest = float(positions.qty.sum() * positions.contract_size) if inverse else float(positions.notional.sum())
     info = {
         "book": {"file": args.book, "format": book_format, "mid": book.mid, "bid_levels": len(book.bid_price),
-                 "ask_levels": len(book.ask_price)},
+                 "ask_levels": len(book.ask_price), "contract": units["book_contract"],
+                 "contract_size": units["size"], "quantities": units["book_quantities"]},
         "tail": None if deep is None else {"shape": deep.tail, "to": deep.to, "real_depth": list(deep.real_depth),
                                           "bid_exponent": deep.bid_exponent, "ask_exponent": deep.ask_exponent},
         "positions": {"file": args.positions_file, "count": len(positions), "long": longs,
-                      "open_interest": float(positions.notional.sum())},
+                      "contract": positions.contract, "contract_size": positions.contract_size,
+                      "open_interest": usd_interest},
+        "notional_unit": table.notional_unit,
         "scenarios": args.scenarios, "seed": args.seed, "in_tail": in_tail, "seconds": elapsed,
         "dask": args.dask,
     }
@@ -141,14 +178,17 @@ def run_user_data(args: argparse.Namespace, write: Callable[[ColumnTable, str], 
         return json.dumps({**info, "summary": summary.to_dict() if summary else None}, indent=2)
     lines = [f"liqcascade {__version__} - study of your own book and positions",
              f"  book: {args.book} ({book_format}), mid {book.mid:,.6g}, {len(book.bid_price):,} bids and "
-             f"{len(book.ask_price):,} asks"]
+             f"{len(book.ask_price):,} asks, in {units['book_quantities']}"]
     if deep is not None:
         bid_depth, ask_depth = deep.real_depth
         exponent = "" if deep.bid_exponent is None else f" (exponent {deep.bid_exponent:.2f} / {deep.ask_exponent:.2f})"
         lines.append(f"        real to -{bid_depth:.2%} / +{ask_depth:.2%}; extended to ±{deep.to:.0%} by a "
                      f"{deep.tail} tail{exponent}")
+    interest = (f"open interest ${usd_interest / 1e6:,.2f}M" if not inverse else
+                f"inverse, contracts of {positions.contract_size:g} USD: open interest ${usd_interest / 1e6:,.2f}M "
+                f"({float(positions.notional.sum()):,.4f} coin); notional and bad debt below in coin")
     lines += [f"  positions: {args.positions_file}, {len(positions):,} ({longs:,} long, {len(positions) - longs:,} "
-              f"short), open interest ${positions.notional.sum() / 1e6:,.2f}M",
+              f"short), {interest}",
               f"  shocks: Student-t, {DEFAULT_STUDY_SHOCKS.df:g} degrees of freedom, scale "
               f"{DEFAULT_STUDY_SHOCKS.scale:.0%}; one cascade of the fixed set per draw",
               "",
@@ -160,6 +200,44 @@ def run_user_data(args: argparse.Namespace, write: Callable[[ColumnTable, str], 
     lines.append(f"{args.scenarios:,} scenarios in {elapsed:.1f} s (seed {args.seed})"
                  + (f" on {args.dask}" if args.dask else "") + (f"; table written to {args.out}" if args.out else ""))
     return "\n".join(lines)
+
+
+def _units(args: argparse.Namespace, known: tuple[str, float | None] | None) -> dict[str, Any]:
+    """What the book's and the positions' quantities are, from ``--book-contract``,
+    ``--positions-contract`` and ``--contract-size`` (and the book file's market, when it is a
+    known inverse one): the options of ``read_book`` and ``read_positions``."""
+    book_contract = args.book_contract
+    if book_contract is None:
+        if known is not None:
+            name, usd = known
+            size_text = f" --contract-size {usd:g}" if usd else " --contract-size <USD per contract>"
+            raise ValueError(f"--book: {args.book!r} is {name}, an inverse market whose amounts are contracts"
+                             + (f" of {usd:g} USD" if usd else "") + ", not base units; say so with --book-contract "
+                             f"inverse{size_text} (converted to base units for linear positions, or kept in "
+                             "contracts with --positions-contract inverse)")
+        book_contract = "linear"
+    inverse_positions = args.positions_contract == "inverse"
+    if inverse_positions and book_contract != "inverse":
+        raise ValueError("--positions-contract: inverse positions need a book in contracts (--book-contract inverse)")
+    size = args.contract_size
+    if book_contract != "inverse":
+        if size is not None:
+            raise ValueError("--contract-size: only with --book-contract inverse (the book's amounts are contracts)")
+        size = 1.0
+    elif size is None:
+        if known is None or not known[1]:
+            raise ValueError("--contract-size: needed with --book-contract inverse (USD per contract)")
+        size = known[1]
+    quantities = ("base units" if book_contract == "linear" else
+                  f"contracts of {size:g} USD" if inverse_positions else
+                  f"base units (contracts of {size:g} USD converted at each level's price)")
+    return {
+        "book": {"contract": book_contract, "contract_size": size,
+                 "to_base": book_contract == "inverse" and not inverse_positions},
+        "positions": ({"contract": "inverse", "contract_size": size} if inverse_positions else {}),
+        "tail_contract_size": size if inverse_positions else None,
+        "book_contract": book_contract, "size": size, "book_quantities": quantities,
+    }
 
 
 def _run_default_on_dask(args: argparse.Namespace, write: Callable[[ColumnTable, str], None]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import fields, is_dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 
 from ._optional import optional_import
 from ._running import ProgressArg, _progress_callback
-from ._validation import int_scalar
+from ._validation import int_scalar, real_scalar
 from .book import OrderBook
 from .models import BookModel, PositionPopulation, ShockModel, _index, _seed, _shock_model
 from .positions import MaintenanceTiers, Positions
@@ -87,6 +88,28 @@ def _fingerprint(key: dict[str, Any]) -> str:
 
 def _chunk_name(start: int, stop: int) -> str:
     return f"scenarios-{start:015d}-{stop:015d}.parquet"
+
+
+_CHUNK_FILE = re.compile(r"scenarios-(\d{15})-(\d{15})\.parquet")
+
+
+def _chunk_files(directory: Path, size: int) -> dict[int, list[tuple[int, int, Path]]]:
+    """The chunk files in ``directory`` by grid chunk (``start // size``): ``(start, stop,
+    path)``, widest first."""
+    found: dict[int, list[tuple[int, int, Path]]] = {}
+    for path in directory.glob("scenarios-*.parquet"):
+        match = _CHUNK_FILE.fullmatch(path.name)
+        if match:
+            start, stop = int(match.group(1)), int(match.group(2))
+            if stop > start:
+                found.setdefault(start // size, []).append((start, stop, path))
+    for files in found.values():
+        files.sort(key=lambda f: (f[0] - f[1], f[0]))
+    return found
+
+
+def _slice(columns: dict[str, np.ndarray], begin: int, end: int) -> dict[str, np.ndarray]:
+    return {name: column[begin:end] for name, column in columns.items()}
 
 
 def _compute_chunk(population: PositionPopulation, book_model: BookModel, shocks: ShockModel, seed: int,
@@ -177,7 +200,10 @@ def monte_carlo(
     ``out``: a directory; each chunk is written there as a Parquet file
     (``scenarios-<start>-<stop>.parquet``, the study's fingerprint in its metadata) as soon as
     it arrives, and chunks already there from a run of the same study are read instead of
-    run — a rerun after a killed client or a lost worker resumes. The directory's
+    run — a rerun after a killed client or a lost worker resumes. The directory holds at most
+    one file per multiple of ``chunk``: a rerun over a wider range recomputes a partial chunk
+    over the union of both ranges and removes the file it supersedes, so the directory read as
+    a dataset never holds a scenario twice. The directory's
     ``_liqcascade-study.json`` records the study (models, seed, chunk size, version); another
     study in the same directory is a ``ValueError`` naming what differs. ``progress``: as for
     :func:`liqcascade.monte_carlo`, counted in scenarios as chunks complete
@@ -201,32 +227,51 @@ def monte_carlo(
     fingerprint = _fingerprint(key)
     directory = None if out is None else _prepare_out(out, key)
 
+    # With out=DIR the directory holds at most one file per grid chunk [k*chunk, (k+1)*chunk)
+    # (the same rows whatever run wrote them): a request inside a file's range reads it; any
+    # other is computed over the union of the request and the grid chunk's files, written, and
+    # those files removed, so a run over a wider range replaces a partial last chunk instead of
+    # leaving two files that hold the same scenarios.
     results: dict[int, dict[str, np.ndarray]] = {}
-    todo = []
+    todo: list[tuple[int, int, int, int, list[Path]]] = []  # request, span computed, files it replaces
+    files = {} if directory is None else _chunk_files(directory, size)
     for start, stop in ranges:
-        done = None if directory is None else _read_chunk(directory / _chunk_name(start, stop), fingerprint)
-        if done is None:
-            todo.append((start, stop))
+        here = files.get(start // size, [])
+        for a, b, path in here:
+            if a <= start and stop <= b:
+                done = _read_chunk(path, fingerprint)
+                if done is not None:
+                    results[start] = _slice(done, start - a, stop - a)
+                    for other in here:  # files this one covers (a run killed between write and remove)
+                        if other[2] != path and a <= other[0] and other[1] <= b:
+                            other[2].unlink(missing_ok=True)
+                    break
         else:
-            results[start] = done
+            span_start = min([start] + [a for a, _, _ in here])
+            span_stop = max([stop] + [b for _, b, _ in here])
+            todo.append((start, stop, span_start, span_stop, [path for _, _, path in here]))
     callback, close = _progress_callback(progress, count, "scenarios")
-    finished = sum(stop - start for start, stop in ranges) - sum(stop - start for start, stop in todo)
+    finished = count - sum(stop - start for start, stop, *_ in todo)
     try:
         if callback is not None and finished:
             callback(finished)
         # the models are small (fields, not positions): each task carries its own copy, so a
         # lost worker loses nothing that the other tasks need (scattered data would be lost)
         futures = {
-            client.submit(_run_chunk, population, book_model, model, seed_value, start, stop, threads, pure=False,
-                          key=f"liqcascade-chunk-{fingerprint}-{start}-{stop}"): (start, stop)
-            for start, stop in todo
+            client.submit(_run_chunk, population, book_model, model, seed_value, a, b, threads, pure=False,
+                          key=f"liqcascade-chunk-{fingerprint}-{a}-{b}"): (start, stop, a, b, replaced)
+            for start, stop, a, b, replaced in todo
         }
         for future in distributed.as_completed(list(futures)):
-            start, stop = futures[future]
+            start, stop, a, b, replaced = futures[future]
             columns = future.result()
             if directory is not None:
-                _write_chunk(directory / _chunk_name(start, stop), columns, fingerprint, seed_value)
-            results[start] = columns
+                target = directory / _chunk_name(a, b)
+                _write_chunk(target, columns, fingerprint, seed_value)
+                for path in replaced:  # their rows are in the new file
+                    if path != target:
+                        path.unlink(missing_ok=True)
+            results[start] = _slice(columns, start - a, stop - a)
             future.release()
             finished += stop - start
             if callback is not None:
@@ -247,17 +292,20 @@ def _empty(name: str) -> np.ndarray:
     return np.empty(0, dtype=dtype)
 
 
-def _cascade_chunk(book: OrderBook, positions: Positions, shocks: np.ndarray, threads: int) -> dict[str, np.ndarray]:
+def _cascade_chunk(book: OrderBook, positions: Positions, shocks: np.ndarray, threads: int,
+                   ref_price: float | None = None, detail: bool = False) -> dict[str, np.ndarray]:
     from .cascade import cascade_many as local_cascade_many
 
-    return local_cascade_many(book, positions, shocks, threads=threads).to_dict()
+    return local_cascade_many(book, positions, shocks, threads=threads, ref_price=ref_price, detail=detail).to_dict()
 
 
 def cascade_many(client: Any, book: OrderBook, positions: Positions, shocks: Any, *, chunk: int = 1000,
-                 threads_per_task: int = 1) -> ScenarioTable:
+                 threads_per_task: int = 1, ref_price: float | None = None, detail: bool = False) -> ScenarioTable:
     """:func:`liqcascade.cascade_many` on a Dask cluster: one fixed book and position set
     (sent to the workers once), the shocks split into chunks of ``chunk``; the same table as
-    the local call (row ``i`` is ``shocks[i]``, its ``scenario`` column ``i``)."""
+    the local call with the same ``ref_price`` and ``detail`` (the aggregate path, or the walk
+    with ``detail=True``): row ``i`` is ``shocks[i]``, its ``scenario`` column ``i``, and the
+    table's ``notional_unit`` the set's."""
     distributed = optional_import("distributed", "liqcascade.distributed")
     if not isinstance(client, distributed.Client):
         raise TypeError(f"client: expected a dask.distributed Client, got {type(client).__name__}")
@@ -265,14 +313,22 @@ def cascade_many(client: Any, book: OrderBook, positions: Positions, shocks: Any
         raise TypeError(f"book: expected liqcascade.OrderBook, got {type(book).__name__}")
     if not isinstance(positions, Positions):
         raise TypeError(f"positions: expected liqcascade.Positions, got {type(positions).__name__}")
+    if not isinstance(detail, (bool, np.bool_)):
+        raise TypeError(f"detail: expected a bool, got {type(detail).__name__}")
+    ref = None if ref_price is None else real_scalar(ref_price, "ref_price")
     values = np.atleast_1d(np.asarray(shocks, dtype=np.float64))
     size = int_scalar(chunk, "chunk", minimum=1)
     threads = int_scalar(threads_per_task, "threads_per_task", minimum=1, maximum=1024)
-    book_f, positions_f = client.scatter([book, positions], broadcast=True)
+    # hash=False: keys of this call's own (a content-hashed key may still be being released by
+    # the previous call on the same data: its tasks then fail with "lost dependencies")
+    book_f, positions_f = client.scatter([book, positions], broadcast=True, hash=False)
     starts = list(range(0, values.shape[0], size))
-    futures = [client.submit(_cascade_chunk, book_f, positions_f, values[s:s + size], threads, pure=False)
+    futures = [client.submit(_cascade_chunk, book_f, positions_f, values[s:s + size], threads, ref, bool(detail),
+                             pure=False)
                for s in starts]
     parts = client.gather(futures)
     columns = {name: np.concatenate([p[name] for p in parts]) if parts else _empty(name) for name in COLUMNS}
     columns["scenario"] = np.arange(values.shape[0], dtype=np.int64)  # each chunk numbered from 0
-    return ScenarioTable(columns)
+    from .cascade import notional_unit
+
+    return ScenarioTable(columns, notional_unit=notional_unit(positions))

@@ -16,7 +16,7 @@ from ._validation import FloatArray, choice, core_enum, float_values, int_scalar
 from ._validation import bounded_scalar as _finite
 from ._warnings import warn
 from .book import OrderBook
-from .positions import DEFAULT_MMR, Basis, MaintenanceTiers, Positions, TierRule, _margin_rules
+from .positions import DEFAULT_MMR, Basis, Contract, MaintenanceTiers, Positions, TierRule, _margin_rules
 
 #: Leverage mix of the default population: weighted to 10-25x with a tail to 125x.
 DEFAULT_LEVERAGE = (2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 75.0, 100.0, 125.0)
@@ -47,6 +47,10 @@ class PositionPopulation:
       position takes the tier of its notional at its liquidation price (``tier_rule``, as
       :class:`Positions`), and one drawn above its entry tier's ``max_leverage`` is drawn at
       it (``leverage_limit="clip"``, the default) or kept (``"ignore"``).
+    - ``contract="inverse"``: the same draws as coin-margined contracts of ``contract_size``
+      USD — each position ``notional / contract_size`` contracts at its entry, with
+      ``notional / entry / leverage`` coin of margin; tiers on the coin notional; the book
+      model's quantities are then contracts (:class:`Positions`, "inverse").
     - ``exclude_underwater``: a position already past its liquidation price at the reference
       is redrawn (up to 64 times; a live market holds none).
     - ``margin_mode`` is ``"isolated"``; cross margin is reserved for the multi-market work.
@@ -71,6 +75,8 @@ class PositionPopulation:
     close_fee: float = 0.0
     tier_rule: TierRule | None = None
     leverage_limit: Literal["clip", "ignore"] = "clip"
+    contract: Contract = "linear"
+    contract_size: float = 1.0
     _model: Any = field(init=False, repr=False, compare=False)  # the engine's PopulationModel
 
     def __post_init__(self) -> None:
@@ -102,6 +108,11 @@ class PositionPopulation:
         choice(self.margin_mode, "margin_mode", ("isolated",))
         model.margin_rule, model.tier_rule = _margin_rules(self.basis, self.close_fee, self.tier_rule)
         model.leverage_limit = core_enum(_core.LeverageLimit, self.leverage_limit, "leverage_limit")
+        size = real_scalar(self.contract_size, "contract_size")
+        if choice(self.contract, "contract", ("linear", "inverse")) == "inverse":
+            model.inverse_size = size
+        elif size != 1.0:
+            raise ValueError("contract_size: only an inverse contract has a size (contract='inverse')")
         model.validate()
         object.__setattr__(self, "_model", model)
 
@@ -278,5 +289,6 @@ def _sample(population: PositionPopulation, book_model: BookModel, shocks: Shock
     core_book, columns, shock = _core.sample_scenario(population._to_core(), book_model._to_core(), shocks._to_core(),
                                                       _seed(seed), _index(index, index_field), index_field)
     positions = Positions(columns["side"], columns["qty"], columns["entry_price"], columns["margin"], columns["mmr"],
-                          columns["maint_amount"], basis=population.basis, close_fee=population.close_fee, copy=False)
+                          columns["maint_amount"], basis=population.basis, close_fee=population.close_fee,
+                          contract=population.contract, contract_size=population.contract_size, copy=False)
     return OrderBook._from_core(core_book), positions, float(shock)

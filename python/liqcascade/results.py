@@ -4,7 +4,7 @@ with Monte Carlo uncertainty (``MonteCarloSummary``, ``Estimate``)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -13,6 +13,11 @@ import numpy as np
 from ._table import ColumnTable
 from ._validation import FloatArray
 from ._validation import bounded_scalar as _finite
+
+#: What ``liquidated_notional`` and ``bad_debt`` are counted in: quote currency (USD, USDT) on a
+#: linear market, the settlement coin on an inverse (coin-margined) one.
+NotionalUnit = Literal["USD", "coin"]
+NOTIONAL_UNITS: tuple[NotionalUnit, ...] = ("USD", "coin")
 
 COLUMNS = ("scenario", "shock", "final_price", "final_move", "amplification",
            "liquidated_notional_long", "liquidated_notional_short", "n_liquidated", "rounds",
@@ -84,6 +89,7 @@ class MonteCarloSummary:
     bad_debt_es: Estimate
     es_level: float
     n_book_exhausted: int = 0
+    notional_unit: NotionalUnit = "USD"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +105,7 @@ class MonteCarloSummary:
             "bad_debt_mean": self.bad_debt_mean.to_dict(),
             "bad_debt_es": self.bad_debt_es.to_dict(),
             "es_level": self.es_level,
+            "notional_unit": self.notional_unit,
         }
 
     def __str__(self) -> str:
@@ -113,7 +120,8 @@ class MonteCarloSummary:
         level = f"ES {self.es_level * 100:g}%"
         for name, mean, es in (("liquidated notional:", self.liquidated_notional_mean, self.liquidated_notional_es),
                                ("bad debt:", self.bad_debt_mean, self.bad_debt_es)):
-            lines.append(f"{name:<21}mean {_usd_text(mean)}, {level} {_usd_text(es)}")
+            lines.append(f"{name:<21}mean {_amount_text(mean, self.notional_unit)}, {level} "
+                         f"{_amount_text(es, self.notional_unit)}")
         return "\n".join(lines)
 
 
@@ -142,7 +150,13 @@ def _prob_text(e: Estimate) -> str:
     return text + _suffix(e)
 
 
-def _usd_text(e: Estimate) -> str:
+def _amount_text(e: Estimate, unit: NotionalUnit) -> str:
+    """``$    4.240M ± 0.399M`` in USD; ``  95.6812 coin ± 1.2345`` in coin (an inverse market)."""
+    if unit == "coin":
+        text = f"{e.value:10,.4f} coin"
+        if not math.isnan(e.stderr):
+            text += f" ± {e.stderr:,.4f}"
+        return text + _suffix(e)
     text = f"${e.value / 1e6:9.3f}M"
     if not math.isnan(e.stderr):
         text += f" ± {e.stderr / 1e6:.3f}M"
@@ -221,16 +235,39 @@ class ScenarioTable(ColumnTable):
     """One row per scenario (or per shock of :func:`cascade_many`), as NumPy columns:
     ``scenario``, ``shock``, ``final_price``, ``final_move``, ``amplification``,
     ``liquidated_notional_long``, ``liquidated_notional_short``, ``n_liquidated``, ``rounds``,
-    ``bad_debt``, ``book_exhausted``; ``to_pandas()``, ``to_arrow()``, ``to_parquet(path)``."""
+    ``bad_debt``, ``book_exhausted``; ``to_pandas()``, ``to_arrow()``, ``to_parquet(path)``.
 
-    __slots__ = ("seed",)
+    ``notional_unit`` says what the liquidated notional and bad debt columns count: ``"USD"``
+    (quote currency: a linear market) or ``"coin"`` (an inverse market's settlement coin,
+    e.g. ``cascade_many`` on an inverse set). The summary prints it, Arrow and Parquet carry
+    it in the schema metadata (``liqcascade.notional_unit``), pandas in ``DataFrame.attrs``."""
 
-    def __init__(self, columns: dict[str, np.ndarray], seed: int | None = None) -> None:
+    __slots__ = ("seed", "notional_unit")
+
+    def __init__(self, columns: dict[str, np.ndarray], seed: int | None = None,
+                 notional_unit: NotionalUnit = "USD") -> None:
+        if notional_unit not in NOTIONAL_UNITS:
+            raise ValueError(f"notional_unit: expected 'USD' or 'coin', got {notional_unit!r}")
         columns = dict(columns)
         columns["book_exhausted"] = columns["book_exhausted"].view(np.bool_)
         columns["scenario"] = columns["scenario"].astype(np.int64)
         super().__init__({name: columns[name] for name in COLUMNS})
         self.seed = seed
+        self.notional_unit: NotionalUnit = notional_unit
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__({"notional_unit": "USD", **state})  # (pickled before the unit was kept)
+
+    def to_arrow(self, metadata: Mapping[str, Any] | None = None) -> Any:
+        """As :meth:`ColumnTable.to_arrow`, with ``liqcascade.notional_unit`` in the schema
+        metadata (``metadata`` adds to it)."""
+        return super().to_arrow({"liqcascade.notional_unit": self.notional_unit, **(metadata or {})})
+
+    def to_pandas(self) -> Any:
+        """As :meth:`ColumnTable.to_pandas`; ``frame.attrs["notional_unit"]`` holds the unit."""
+        frame = super().to_pandas()
+        frame.attrs["notional_unit"] = self.notional_unit
+        return frame
 
     @property
     def liquidated_notional(self) -> FloatArray:
@@ -292,4 +329,5 @@ class ScenarioTable(ColumnTable):
             bad_debt_mean=_mean(self["bad_debt"]),
             bad_debt_es=_expected_shortfall(self["bad_debt"], level),
             es_level=float(level),
+            notional_unit=self.notional_unit,
         )

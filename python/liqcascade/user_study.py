@@ -71,4 +71,5 @@ def user_study(book: OrderBook | DeepBook, positions: Positions, shocks: ShockMo
         from .distributed import cascade_many as distributed_cascade_many
 
         table = distributed_cascade_many(client, order_book, positions, draws, chunk=chunk)
-    return UserStudy(ScenarioTable(table.to_dict(), seed=seed), order_book, deep, positions)
+    return UserStudy(ScenarioTable(table.to_dict(), seed=seed, notional_unit=table.notional_unit), order_book, deep,
+                     positions)

@@ -99,6 +99,7 @@ void register_models(py::module_& m) {
       .def_readwrite("margin_rule", &cc::PopulationModel::margin_rule)
       .def_readwrite("tier_rule", &cc::PopulationModel::tier_rule)
       .def_readwrite("leverage_limit", &cc::PopulationModel::leverage_limit)
+      .def_readwrite("inverse_size", &cc::PopulationModel::inverse_size)
       .def("validate", &cc::PopulationModel::validate, "ValueError naming the field unless the model is valid.");
 
   py::class_<cc::BookModel>(m, "BookModel")

@@ -7,6 +7,7 @@
 
 #include "cascade_core/det_math.hpp"
 #include "cascade_core/errors.hpp"
+#include "cascade_core/inverse.hpp"
 #include "cascade_core/rng.hpp"
 
 namespace cascade_core {
@@ -49,6 +50,7 @@ void PopulationModel::validate() const {
   } else {
     check_margin_rules(margin_rule, tier_rule, tiers.mmr, "tiers.mmr");
   }
+  if (inverse_size != 0.0) Contract{true, inverse_size}.validate();
   if (leverage_limit != LeverageLimit::clip && leverage_limit != LeverageLimit::ignore) {
     throw InputError("leverage_limit", "a population draws positions at their tier's max_leverage ('clip') or "
                                        "above it ('ignore'); 'reject' is not a sampling rule");

@@ -62,9 +62,20 @@ void check_threads(unsigned threads) {
   }
 }
 
-void reject_population_sample(const PositionSample& sample, std::uint64_t scenario) {
+void reject_population_sample(const PopulationModel& population, const PositionSample& sample,
+                              std::uint64_t scenario) {
   try {
-    const PositionSet positions(sample.columns());
+    if (population.inverse_size == 0.0) {
+      const PositionSet positions(sample.columns(), false, population.margin_rule);
+    } else {  // the contract columns as Positions(contract="inverse") builds them
+      const PositionColumns c = sample.columns();
+      const std::size_t n = c.side.size();
+      std::vector<std::int8_t> side(n);
+      std::vector<double> qty(n), entry(n);
+      reciprocal_positions(c.side, c.qty, c.entry_price, population.inverse_size, side, qty, entry);
+      const PositionSet positions(PositionColumns{side, qty, entry, c.margin, c.mmr, c.maint_amount}, false,
+                                  population.margin_rule, population.inverse_size);
+    }
   } catch (const InputError& error) {
     // valid parameters whose draws leave the engine's domain: name the model, not a position
     throw InputError("population", "scenario " + std::to_string(scenario) +
@@ -130,6 +141,11 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
   // A book without randomness is the same in every scenario: build it once.
   std::optional<OrderBook> fixed_book;
   if (!book_model.random()) fixed_book.emplace(sample_book(book_model, seed, 0));
+  // An inverse population's scenarios run on the reciprocal market (inverse.hpp), as cascade()
+  // runs an inverse set: a fixed book's reciprocal built once too.
+  const double inverse_size = population.inverse_size;
+  std::optional<OrderBook> fixed_reciprocal;
+  if (inverse_size != 0.0 && fixed_book) fixed_reciprocal.emplace(reciprocal_book(*fixed_book, inverse_size));
   if (threads == 0) threads = default_threads();
   // One position sample per worker thread, reused across its scenarios: memory stays bounded.
   std::mutex samples_mutex;
@@ -166,12 +182,22 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
         PositionSample columns;
         sample_positions(population, book.mid(), seed, scenario, direction == Direction::down ? 1 : -1,
                          columns);
-        reject_population_sample(columns, scenario);
+        reject_population_sample(population, columns, scenario);
         throw std::logic_error("run_monte_carlo: a sampled position was flagged but not rejected");
       }
       TriggerOrder order(*sample);  // sorted as far as the cascade reaches
       try {
-        out.set(row, scenario, shock, cascade(book, order, direction, Shock::relative(shock), book.mid()));
+        if (inverse_size == 0.0) {
+          out.set(row, scenario, shock, cascade(book, order, direction, Shock::relative(shock), book.mid()));
+        } else {
+          const ReciprocalShock r = reciprocal_shock(book, Shock::relative(shock), book.mid(), inverse_size);
+          std::optional<OrderBook> scenario_reciprocal;
+          if (!fixed_reciprocal) scenario_reciprocal.emplace(reciprocal_book(book, inverse_size));
+          const OrderBook& reciprocal = fixed_reciprocal ? *fixed_reciprocal : *scenario_reciprocal;
+          out.set(row, scenario, shock,
+                  to_contract_terms(cascade(reciprocal, order, sample->direction, r.shock, r.ref), r, inverse_size,
+                                    book));
+        }
       } catch (const InputError& error) {
         if (error.field() != "shock") throw;
         throw InputError("shocks", "scenario " + std::to_string(scenario) + "'s shock " + format_value(shock) +
@@ -196,7 +222,7 @@ ScenarioSample sample_scenario(const PopulationModel& population, const BookMode
   const double shock = sample_shock(shocks, seed, scenario);
   ScenarioSample out{sample_book(book_model, seed, book_model.random() ? scenario : 0), {}, shock};
   sample_positions(population, out.book.mid(), seed, scenario, 0, out.positions, cancel);
-  if (cancel == nullptr || !cancel->load()) reject_population_sample(out.positions, scenario);
+  if (cancel == nullptr || !cancel->load()) reject_population_sample(population, out.positions, scenario);
   return out;
 }
 

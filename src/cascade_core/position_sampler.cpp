@@ -123,6 +123,25 @@ bool live(int side, double liq, double ref_price) noexcept {
   return side > 0 ? liq < ref_price : liq > ref_price;
 }
 
+// An inverse population's positions live in the reciprocal market (inverse.hpp): the side a
+// formula reads (the contract's, flipped) and the reference price there (1 / p_ref).
+double formula_side(const PopulationModel& model, double side) noexcept {
+  return model.inverse_size != 0.0 ? -side : side;
+}
+double formula_ref(const PopulationModel& model, double ref_price) noexcept {
+  return model.inverse_size != 0.0 ? 1.0 / ref_price : ref_price;
+}
+
+// A drawn linear position (qty = notional / entry, margin = notional / leverage) as an inverse
+// market's, in the reciprocal market's terms and with the operations Positions(contract=
+// "inverse") applies to the contract columns the sampler emits (notional / size contracts, the
+// entry): qty (notional / size) * size, entry 1 / entry, margin the coin notional / leverage.
+void to_reciprocal(double size, double notional, double leverage, double& qty, double& entry, double& margin) noexcept {
+  qty = (notional / size) * size;
+  entry = 1.0 / entry;
+  margin = qty * entry / leverage;
+}
+
 PositionDraw draw_position(const PopulationModel& model, const Sizing& sizing, double ref_price,
                            std::uint64_t seed, std::uint64_t scenario, std::uint32_t j, int side) {
   using Entry = PopulationModel::EntryDistribution;
@@ -158,17 +177,31 @@ PositionDraw draw_position(const PopulationModel& model, const Sizing& sizing, d
     }
     d.qty = notional / d.entry_price;
     d.margin = notional / leverage;
+    d.quote_entry = d.entry_price;
+    double tier_notional = notional;
+    std::size_t tier = entry_tier;
+    if (model.inverse_size != 0.0) {  // the reciprocal market's terms; tiers on the coin notional
+      to_reciprocal(model.inverse_size, notional, leverage, d.qty, d.entry_price, d.margin);
+      if (!model.tiers.notional_floor.empty()) {
+        tier_notional = d.qty * d.entry_price;
+        tier = model.tiers.tier_of(tier_notional);
+        d.mmr = model.tiers.mmr[tier];
+        d.maint_amount = model.tiers.maint_amount[tier];
+      }
+    }
+    const double fs = formula_side(model, side);
     if (!model.tiers.max_leverage.empty() && model.leverage_limit == LeverageLimit::clip) {
-      d.margin = capped_margin(model.tiers, notional, d.margin, entry_tier);
+      d.margin = capped_margin(model.tiers, tier_notional, d.margin, tier);
     }
     if (resolves_at_liquidation(model)) {
-      const std::size_t k = model.tiers.tier_at_liquidation(side, d.qty, d.entry_price, d.margin, model.margin_rule);
+      const std::size_t k = model.tiers.tier_at_liquidation(fs, d.qty, d.entry_price, d.margin, model.margin_rule);
       d.mmr = model.tiers.mmr[k];
       d.maint_amount = model.tiers.maint_amount[k];
     }
     if (!model.exclude_underwater) break;
-    if (live(side, liquidation_price(side, d.qty, d.entry_price, d.margin, d.mmr, d.maint_amount, model.margin_rule),
-             ref_price)) {
+    if (live(static_cast<int>(fs),
+             liquidation_price(fs, d.qty, d.entry_price, d.margin, d.mmr, d.maint_amount, model.margin_rule),
+             formula_ref(model, ref_price))) {
       break;
     }
   }
@@ -187,6 +220,7 @@ struct BatchColumns {
   std::array<double, batch + 8> side;  // (as item)
   std::array<double, batch> notional, leverage, entry, qty, margin, mmr, maint, liq;
   std::array<std::uint32_t, batch> tier;  // the tier of the drawn notional (with tiers)
+  std::array<double, batch> quote_entry;  // the drawn entry price (an inverse population's `entry` is 1 / it)
   std::array<double, batch> u, z;  // scratch: uniforms and their normal quantiles
 };
 
@@ -264,18 +298,38 @@ void draw_sizes(std::size_t m, const PopulationModel& model, const Sizing& sizin
 void apply_margin_rules(std::size_t m, const PopulationModel& model, BatchColumns& b) {
   const TierTable& tiers = model.tiers;
   const MarginRule rule = model.margin_rule;
+  for (std::size_t i = 0; i < m; ++i) b.quote_entry[i] = b.entry[i];
+  // an inverse population: the reciprocal market's terms, tiers on the coin notional at entry
+  std::array<double, batch> tier_notional;
+  for (std::size_t i = 0; i < m; ++i) tier_notional[i] = b.notional[i];
+  if (model.inverse_size != 0.0) {
+    for (std::size_t i = 0; i < m; ++i) {
+      to_reciprocal(model.inverse_size, b.notional[i], b.leverage[i], b.qty[i], b.entry[i], b.margin[i]);
+      tier_notional[i] = b.qty[i] * b.entry[i];
+    }
+    if (!tiers.notional_floor.empty()) {
+      for (std::size_t i = 0; i < m; ++i) {
+        const std::size_t k = tiers.tier_of(tier_notional[i]);
+        b.tier[i] = static_cast<std::uint32_t>(k);
+        b.mmr[i] = tiers.mmr[k];
+        b.maint[i] = tiers.maint_amount[k];
+      }
+    }
+  }
   if (!tiers.max_leverage.empty() && model.leverage_limit == LeverageLimit::clip) {
-    for (std::size_t i = 0; i < m; ++i) b.margin[i] = capped_margin(tiers, b.notional[i], b.margin[i], b.tier[i]);
+    for (std::size_t i = 0; i < m; ++i) b.margin[i] = capped_margin(tiers, tier_notional[i], b.margin[i], b.tier[i]);
   }
   if (resolves_at_liquidation(model)) {
     for (std::size_t i = 0; i < m; ++i) {
-      const std::size_t k = tiers.tier_at_liquidation(b.side[i], b.qty[i], b.entry[i], b.margin[i], rule);
+      const std::size_t k =
+          tiers.tier_at_liquidation(formula_side(model, b.side[i]), b.qty[i], b.entry[i], b.margin[i], rule);
       b.mmr[i] = tiers.mmr[k];
       b.maint[i] = tiers.maint_amount[k];
     }
   }
   for (std::size_t i = 0; i < m; ++i) {
-    b.liq[i] = liquidation_price(b.side[i], b.qty[i], b.entry[i], b.margin[i], b.mmr[i], b.maint[i], rule);
+    b.liq[i] = liquidation_price(formula_side(model, b.side[i]), b.qty[i], b.entry[i], b.margin[i], b.mmr[i],
+                                 b.maint[i], rule);
   }
 }
 
@@ -420,7 +474,9 @@ void sample_batches(const PopulationModel& model, double ref_price, std::uint64_
         b.margin[i] = d.margin;
         b.mmr[i] = d.mmr;
         b.maint[i] = d.maint_amount;
-        b.liq[i] = liquidation_price(side, d.qty, d.entry_price, d.margin, d.mmr, d.maint_amount, model.margin_rule);
+        b.quote_entry[i] = d.quote_entry;
+        b.liq[i] = liquidation_price(formula_side(model, side), d.qty, d.entry_price, d.margin, d.mmr, d.maint_amount,
+                                     model.margin_rule);
       }
     } else {
       draw_terms(m, model, sizing, ref_price, b);
@@ -429,7 +485,7 @@ void sample_batches(const PopulationModel& model, double ref_price, std::uint64_
       if (model.exclude_underwater) {
         std::size_t left = 0;
         for (std::size_t i = 0; i < m; ++i) {
-          const bool dead = !live(static_cast<int>(b.side[i]), b.liq[i], ref_price);
+          const bool dead = !live(static_cast<int>(formula_side(model, b.side[i])), b.liq[i], formula_ref(model, ref_price));
           lane[left] = static_cast<std::uint32_t>(i);
           left += dead ? 1 : 0;
         }
@@ -455,8 +511,10 @@ void sample_batches(const PopulationModel& model, double ref_price, std::uint64_
             b.mmr[i] = r.mmr[q];
             b.maint[i] = r.maint[q];
             b.liq[i] = r.liq[q];
+            b.quote_entry[i] = r.quote_entry[q];
+            b.tier[i] = r.tier[q];
             lane[still] = i;
-            still += live(static_cast<int>(r.side[q]), r.liq[q], ref_price) ? 0 : 1;
+            still += live(static_cast<int>(formula_side(model, r.side[q])), r.liq[q], formula_ref(model, ref_price)) ? 0 : 1;
           }
           left = still;
         }
@@ -478,12 +536,13 @@ std::size_t expected_size(const PopulationModel& model, int only_side) noexcept 
 // population's count (position_in_domain with that set's `share`).
 CASCADE_CORE_SIMD_CLONES
 bool append_triggers(std::size_t m, const BatchColumns& b, const TriggerOrderKey& key, double share,
-                     const MarginRule& rule, Trigger* __restrict out, std::uint64_t& lo, std::uint64_t& hi) noexcept {
+                     const MarginRule& rule, double side_sign, Trigger* __restrict out, std::uint64_t& lo,
+                     std::uint64_t& hi) noexcept {
   std::array<double, batch> bankrupt;
   std::uint64_t key_lo = lo, key_hi = hi;
   int bad = 0;
   for (std::size_t i = 0; i < m; ++i) {
-    const double s = b.side[i], q = b.qty[i], e = b.entry[i], g = b.margin[i], price = b.liq[i];
+    const double s = side_sign * b.side[i], q = b.qty[i], e = b.entry[i], g = b.margin[i], price = b.liq[i];
     const double bk = bankruptcy_price(s, q, e, g);
     bad |= position_in_domain(s, q, e, g, b.mmr[i], b.maint[i], price, bk, share, rule) ? 0 : 1;
     bankrupt[i] = bk;
@@ -504,8 +563,9 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
                       const std::atomic<bool>* cancel) {
   out.clear();
   out.reserve(expected_size(model, only_side));
+  const double size = model.inverse_size;
   sample_batches(model, ref_price, seed, scenario, only_side, cancel,
-                 [&out](std::size_t m, const BatchColumns& b) {
+                 [&out, size](std::size_t m, const BatchColumns& b) {
                    const std::size_t at = out.side.size();
                    out.resize(at + m);
                    std::int8_t* __restrict const side = out.side.data() + at;
@@ -522,27 +582,38 @@ void sample_positions(const PopulationModel& model, double ref_price, std::uint6
                      mmr[i] = b.mmr[i];
                      maint[i] = b.maint[i];
                    }
+                   if (size != 0.0) {  // an inverse market's columns: contracts and the USD entry
+                     for (std::size_t i = 0; i < m; ++i) {
+                       qty[i] = b.notional[i] / size;
+                       entry[i] = b.quote_entry[i];
+                     }
+                   }
                  });
 }
 
 void sample_triggers(const PopulationModel& model, double ref_price, std::uint64_t seed,
                      std::uint64_t scenario, Direction direction, TriggerSample& out,
                      const std::atomic<bool>* cancel) {
-  const int only_side = direction == Direction::down ? 1 : -1;
+  const int only_side = direction == Direction::down ? 1 : -1;  // the contract's side at risk
   out.records.clear();
   out.records.reserve(expected_size(model, only_side));
   out.key_lo = ~std::uint64_t{0};
   out.key_hi = 0;
-  out.direction = direction;
+  // an inverse population's records are the reciprocal market's, triggered the other way
+  const bool inverse = model.inverse_size != 0.0;
+  const Direction records_direction = inverse ? (direction == Direction::down ? Direction::up : Direction::down)
+                                              : direction;
+  out.direction = records_direction;
   out.valid = true;
-  const TriggerOrderKey key(direction);
+  const TriggerOrderKey key(records_direction);
+  const double side_sign = inverse ? -1.0 : 1.0;
   const double share = sum_bound(static_cast<std::size_t>(model.count));  // as for sample_scenario's set
   sample_batches(model, ref_price, seed, scenario, only_side, cancel,
-                 [&out, &key, share, &model](std::size_t m, const BatchColumns& b) {
+                 [&out, &key, share, &model, side_sign](std::size_t m, const BatchColumns& b) {
                    const std::size_t at = out.records.size();
                    out.records.resize(at + m);
-                   if (!append_triggers(m, b, key, share, model.margin_rule, out.records.data() + at, out.key_lo,
-                                        out.key_hi)) {
+                   if (!append_triggers(m, b, key, share, model.margin_rule, side_sign, out.records.data() + at,
+                                        out.key_lo, out.key_hi)) {
                      out.valid = false;
                    }
                  });

@@ -38,6 +38,10 @@ struct PopulationModel {
   // Positions drawn above their tier's max_leverage (tiers.max_leverage) are drawn at it (clip)
   // or kept (ignore); reject is not a sampling rule.
   LeverageLimit leverage_limit = LeverageLimit::clip;
+  // 0: linear positions; > 0: an inverse market's, in contracts of this many USD (inverse.hpp):
+  // the same draws (side, USD notional, leverage, entry), each position n = notional / size
+  // contracts with notional / entry / leverage of coin margin; tiers on the coin notional.
+  double inverse_size = 0.0;
   bool exclude_underwater = true;        // redraw positions already past liquidation at ref
 
   void validate() const;

@@ -60,7 +60,8 @@ void check_scenario_range(std::uint64_t first, std::uint64_t count, const char* 
 void check_threads(unsigned threads);
 // Throws InputError naming the population when `sample` (scenario `scenario`) holds a
 // position PositionSet rejects; returns when it holds none.
-void reject_population_sample(const PositionSample& sample, std::uint64_t scenario);
+void reject_population_sample(const PopulationModel& population, const PositionSample& sample,
+                              std::uint64_t scenario);
 
 // Scenarios [first, first + count) of a study. Each: shock from `shocks`, book from `book`,
 // positions from `population` around the book's mid — only the side the shock puts at risk

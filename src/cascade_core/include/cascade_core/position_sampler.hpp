@@ -30,9 +30,12 @@ struct PositionSample {
 };
 
 // One sampled position (the row sample_positions would write for it).
+// One drawn position in the engine's terms (an inverse population's: the reciprocal market's
+// qty, entry and margin; `side` and `quote_entry` are the contract's side and USD entry).
 struct PositionDraw {
   int side = 1;
   double qty = 0.0, entry_price = 0.0, margin = 0.0, mmr = 0.0, maint_amount = 0.0;
+  double quote_entry = 0.0;
 };
 
 // Samples the population of `scenario` into `out` (cleared first). With `only_side` = +1 or
