@@ -129,8 +129,9 @@ def round_number_levels(ref_price: float, step: float, count: int, *, below: boo
     return (first + (k - 1.0)) * step
 
 
-def stop_clusters(market: str | int, centres: Sequence[float] | FloatArray, qty: float | Sequence[float], *,
-                  side: int, per_cluster: int = 50, width: float = 0.002, seed: int = 0) -> StopOrders:
+def stop_clusters(market: str | int, centres: Sequence[float] | FloatArray,
+                  qty: float | Sequence[float] | FloatArray, *, side: int, per_cluster: int = 50,
+                  width: float = 0.002, seed: int = 0) -> StopOrders:
     """Stops clustered around each price in ``centres`` (round numbers, recent highs or lows):
     ``per_cluster`` stops a cluster, sell stops (``side=-1``) just below the centre, buy stops
     (``side=+1``) just above it, at ``centre * (1 + side * |z| * width)`` with ``z`` standard

@@ -418,7 +418,7 @@ class VenueCascadeResult:
         out = {"market": m["market"], "liquidations": m["liquidated_notional"],
                "collateral_sales": m["sold_notional"], "stops": m["stop_notional"],
                "token_rebalancing": m["token_notional"], "fund_deleveraging": m["fund_notional"]}
-        out["total"] = sum(out[k] for k in list(out)[1:])
+        out["total"] = np.sum([out[k] for k in list(out)[1:]], axis=0)
         return ColumnTable(out)
 
     def market(self, name: str) -> dict[str, Any]:
@@ -518,7 +518,7 @@ def venue_cascade(
     liquidations (docs/design.md, "Agents").
     """
     if isinstance(venue, VenueState):
-        if positions is not None or accounts is not None or stops is not None or tokens is not None or funds is not None:
+        if any(x is not None for x in (positions, accounts, stops, tokens, funds)):
             raise TypeError("venue_cascade: give positions, accounts and agents with a Venue, not with a VenueState")
         state = venue
     else:
