@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 
 import liqcascade as lc
 import reference_venue
-from liqcascade.agents import (Funds, LeveragedTokens, StopOrders, round_number_levels, stop_clusters, token_presets,
-                               token_rebalance)
+from liqcascade.agents import (
+    Funds,
+    LeveragedTokens,
+    StopOrders,
+    round_number_levels,
+    stop_clusters,
+    token_presets,
+    token_rebalance,
+)
 from liqcascade.venue import Market, Venue, VenuePositions, VenueState, venue_cascade
 from strategies import QTYS
 from test_venue import venues
