@@ -27,7 +27,8 @@ def _market_rules(market: Any) -> dict[str, Any]:
 
 
 def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, float] | None = None,
-                  sell_qty: dict[str, float] | None = None, buy_qty: dict[str, float] | None = None) -> dict[str, Any]:
+                  sell_qty: dict[str, float] | None = None, buy_qty: dict[str, float] | None = None,
+                  stops: Any = None, tokens: Any = None, funds: Any = None) -> dict[str, Any]:
     names = list(venue.market_names)
     n_markets = len(names)
     rules = [_market_rules(m) for m in venue.markets]
@@ -152,6 +153,40 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
         return ms
 
     equity_before = [health(a, ref)[0] for a in range(n_acc)]
+
+    # agents (docs/design.md, "Agents")
+    def market_of(value: Any) -> int:
+        return names.index(value) if isinstance(value, str) else int(value)
+
+    stop_list = [] if stops is None else [
+        {"market": market_of(m), "side": int(sd), "qty": float(q), "price": float(p), "fired": False}
+        for m, sd, q, p in zip(stops.market.tolist(), stops.side, stops.qty, stops.price, strict=True)]
+    token_list = [] if tokens is None else [
+        {"market": market_of(m), "L": float(lv), "nav": float(nv), "theta": float(th),
+         "P": ref[market_of(m)] if math.isnan(rp) else float(rp), "alive": True}
+        for m, lv, nv, th, rp in zip(tokens.market.tolist(), tokens.leverage, tokens.nav, tokens.threshold,
+                                     tokens.rebalance_price, strict=True)]
+    for t in token_list:
+        t["down"], t["up"] = t["P"] * (1.0 - t["theta"]), t["P"] * (1.0 + t["theta"])
+    fund_list = []
+    if funds is not None:
+        hold = funds.matrix(venue).tolist()
+        for f in range(len(funds)):
+            held = [m for m in range(n_markets) if hold[f][m] > 0.0]
+            assets0 = 0.0
+            for m in held:
+                assets0 += hold[f][m] * ref[m]
+            fund_list.append({"q": list(hold[f]), "held": held, "debt": assets0 - float(funds.equity[f]),
+                              "target": float(funds.target_leverage[f]), "max": float(funds.max_leverage[f])})
+    agent_kinds = ("stop", "token", "fund")
+    for kind in agent_kinds:
+        out_m[f"{kind}_orders"] = [0] * n_markets
+        for col in ("sold_qty", "bought_qty", "notional", "unfilled_qty"):
+            out_m[f"{kind}_{col}"] = [0.0] * n_markets
+    stop_rows: list[dict[str, Any]] = []
+    token_rows: list[dict[str, Any]] = []
+    fund_rows: list[dict[str, Any]] = []
+    prev = [(ref[m], False, False) for m in range(n_markets)]
     pos_liquidated = [False] * n
     fill_price = [math.nan] * n
     filled_qty = [0.0] * n
@@ -183,7 +218,37 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
             eq, mm = health(a, last)
             if eq <= mm:
                 triggered.append((a, eq, mm))
-        if not triggered and not any(iso_sell) and not any(iso_buy):
+        fresh = [(down[m] or up[m]) and (last[m], down[m], up[m]) != prev[m] for m in range(n_markets)]
+        prev = [(last[m], down[m], up[m]) for m in range(n_markets)]
+        stop_sell = [[] for _ in range(n_markets)]
+        stop_buy = [[] for _ in range(n_markets)]
+        for i, st in enumerate(stop_list):
+            m = st["market"]
+            if st["fired"]:
+                continue
+            if st["side"] < 0 and down[m] and last[m] <= st["price"]:
+                stop_sell[m].append(i)
+            if st["side"] > 0 and up[m] and last[m] >= st["price"]:
+                stop_buy[m].append(i)
+        for m in range(n_markets):
+            stop_sell[m].sort(key=lambda i: (-stop_list[i]["price"], i))
+            stop_buy[m].sort(key=lambda i: (stop_list[i]["price"], i))
+        token_hit = [t for t, tk in enumerate(token_list) if tk["alive"] and (
+            (down[tk["market"]] and last[tk["market"]] <= tk["down"]) or
+            (up[tk["market"]] and last[tk["market"]] >= tk["up"]))]
+        fund_hit = []
+        for f, fd in enumerate(fund_list):
+            if not any(fresh[m] for m in fd["held"]):
+                continue
+            assets_now = 0.0
+            for m in fd["held"]:
+                assets_now += fd["q"][m] * last[m]
+            equity_now = assets_now - fd["debt"]
+            if assets_now > 0.0 and (not equity_now > 0.0 or assets_now > fd["max"] * equity_now):
+                fraction = (assets_now - fd["target"] * equity_now) / assets_now if equity_now > 0.0 else 1.0
+                fund_hit.append((f, assets_now, equity_now, fraction))
+        if (not triggered and not any(iso_sell) and not any(iso_buy) and not any(stop_sell) and not any(stop_buy)
+                and not token_hit and not fund_hit):
             break
         rounds += 1
         triggered.sort(key=lambda t: (0, 0.0, t[0]) if not t[1] > 0 else (1, -(t[2] / t[1]), t[0]))
@@ -201,6 +266,35 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
                 if assets[k]["priced_by"] >= 0 and b > 0:
                     sells[assets[k]["priced_by"]].append(("sale", b, k, len(acct_liq) - 1))
         for m in range(n_markets):
+            sells[m] += [("stop", stop_list[i]["qty"], i, -1) for i in stop_sell[m]]
+            buys[m] += [("stop", stop_list[i]["qty"], i, -1) for i in stop_buy[m]]
+        for t in token_hit:
+            tk = token_list[t]
+            m = tk["market"]
+            p = last[m]
+            L, nav = tk["L"], tk["nav"]
+            r = p / tk["P"] - 1.0
+            marked = nav * (1.0 + L * r)
+            wiped = not marked > 0.0
+            notional = L * (L - 1.0) * r * nav if not wiped else -L * nav * (1.0 + r)
+            q = abs(notional) / p
+            token_rows.append({"token": t, "round": rounds, "price": p, "return": r,
+                               "order_qty": q if notional > 0 else -q, "filled_qty": 0.0, "notional": 0.0,
+                               "nav_after": marked, "wiped": wiped})
+            tk["nav"], tk["P"] = marked, p
+            if q > 0:
+                (buys if notional > 0 else sells)[m].append(("token", q, t, len(token_rows) - 1))
+            else:
+                _finish_token(tk, token_rows[-1])
+        for f, assets_now, equity_now, fraction in fund_hit:
+            fd = fund_list[f]
+            fund_rows.append({"fund": f, "round": rounds, "assets": assets_now, "equity": equity_now,
+                              "fraction": fraction, "sale_value": fraction * assets_now, "notional": 0.0})
+            for m in fd["held"]:
+                q = fraction * fd["q"][m]
+                if q > 0:
+                    sells[m].append(("fund", q, f, len(fund_rows) - 1))
+        for m in range(n_markets):
             if not sells[m] and not buys[m]:
                 continue
             start = last[m]
@@ -212,7 +306,7 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
                 b_total += o[1]
             crossed = min(s_total, b_total)
             out_m["crossed_qty"][m] += crossed
-            row = [rounds, m, start, 0, 0.0, 0.0, crossed]
+            row = [rounds, m, start, 0, 0.0, 0.0, crossed, start, 0.0, 0.0, 0.0]
             new_last = start
             for orders, is_sell, heavy in ((sells[m], True, s_total > b_total), (buys[m], False, b_total > s_total)):
                 book_side = bids_side[m] if is_sell else asks_side[m]
@@ -232,6 +326,27 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
                         if unf > 0:
                             out_m["book_exhausted"][m] = True
                         (down if is_sell else up)[m] = True
+                    if kind in agent_kinds:
+                        out_m[f"{kind}_orders"][m] += 1
+                        out_m[f"{kind}_{'sold_qty' if is_sell else 'bought_qty'}"][m] += fq
+                        out_m[f"{kind}_notional"][m] += fn
+                        out_m[f"{kind}_unfilled_qty"][m] += unf
+                        row[8 + agent_kinds.index(kind)] += q
+                        if kind == "stop":
+                            stop_list[ref_i]["fired"] = True
+                            stop_rows.append({"stop": ref_i, "round": rounds, "filled_qty": fq,
+                                              "fill_price": fn / fq if fq > 0 else math.nan})
+                        elif kind == "token":
+                            rec = token_rows[owner]
+                            cost = fq * start - fn if is_sell else fn - fq * start
+                            rec["filled_qty"], rec["notional"] = fq, fn
+                            rec["nav_after"] -= cost
+                            _finish_token(token_list[ref_i], rec)
+                        else:
+                            fund_rows[owner]["notional"] += fn
+                            fund_list[ref_i]["debt"] -= fn
+                            fund_list[ref_i]["q"][m] -= fq
+                        continue
                     if kind == "sale":
                         out_m["sold_qty"][m] += fq
                         out_m["sold_notional"][m] += fn
@@ -255,6 +370,7 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
                     else:
                         pos_fill[i] = (fq, fn, unf)
             last[m] = new_last
+            row[7] = new_last
             trace.append(tuple(row))  # type: ignore[arg-type]
     # settlement of liquidated accounts
     for rec in acct_liq:
@@ -287,13 +403,32 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
             equity_after.append(next(r["equity_after"] for r in acct_liq if r["account"] == a))
         else:
             equity_after.append(health(a, last)[0])
+    fund_equity_after = []
+    for fd in fund_list:
+        assets_end = 0.0
+        for m in fd["held"]:
+            assets_end += fd["q"][m] * last[m]
+        fund_equity_after.append(assets_end - fd["debt"])
     return {
+        "stops": stop_rows, "token_rebalances": token_rows, "fund_sales": fund_rows,
+        "token_nav": [tk["nav"] for tk in token_list], "fund_debt_after": [fd["debt"] for fd in fund_list],
+        "fund_equity_after": fund_equity_after, "fund_holdings_after": [list(fd["q"]) for fd in fund_list],
         "markets": {**out_m, "ref_price": ref, "shock_price": shock_price, "final_price": last},
         "rounds": rounds, "bad_debt": bad_debt, "trace": trace,
         "liquidated": pos_liquidated, "fill_price": fill_price, "filled_qty": filled_qty,
         "accounts": acct_liq, "equity_before": equity_before, "equity_after": equity_after,
         "liquidation_price": liq,
     }
+
+
+def _finish_token(token: dict[str, Any], row: dict[str, Any]) -> None:
+    """A rebalance done: the token's NAV is the row's ``nav_after``; wiped out (or at NAV <= 0)
+    it trades no more, otherwise its next rebalance prices are P (1 -+ theta)."""
+    token["nav"] = row["nav_after"]
+    if row["wiped"] or not token["nav"] > 0.0:
+        token["alive"] = False
+    else:
+        token["down"], token["up"] = token["P"] * (1.0 - token["theta"]), token["P"] * (1.0 + token["theta"])
 
 
 def same(a: Any, b: Any) -> bool:

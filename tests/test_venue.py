@@ -135,8 +135,9 @@ def test_engine_agrees_with_reference_venue(case):
     assert np.array_equal(mk["book_exhausted"], ref["markets"]["book_exhausted"])
     assert r.rounds == ref["rounds"]
     assert same(r.bad_debt, ref["bad_debt"])
-    trace = np.array(ref["trace"], dtype=float).reshape(-1, 7)
-    for j, name in enumerate(("round", "market", "start_price", "count", "qty", "sale_qty", "crossed_qty")):
+    trace = np.array(ref["trace"], dtype=float).reshape(-1, 11)
+    for j, name in enumerate(("round", "market", "start_price", "count", "qty", "sale_qty", "crossed_qty", "end_price",
+                              "stop_qty", "token_qty", "fund_qty")):
         assert same(r.trace[name], trace[:, j]), name
     assert np.array_equal(r.liquidated, ref["liquidated"])
     assert same(r.fill_price, ref["fill_price"])

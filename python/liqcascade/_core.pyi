@@ -295,4 +295,22 @@ class VenueState:
     def equity_at(self, last: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
     def maintenance_at(self, last: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 
-def venue_cascade(state: VenueState, kinds: list[str], values: list[float]) -> dict[str, Any]: ...
+class VenueAgents:
+    n_stops: int
+    n_tokens: int
+    n_funds: int
+    fund_debt: npt.NDArray[np.float64]
+    def __init__(self, state: VenueState, stop_market: npt.NDArray[np.int64], stop_side: npt.NDArray[np.int8],
+                 stop_qty: npt.NDArray[np.float64], stop_price: npt.NDArray[np.float64],
+                 token_market: npt.NDArray[np.int64], token_leverage: npt.NDArray[np.float64],
+                 token_nav: npt.NDArray[np.float64], token_threshold: npt.NDArray[np.float64],
+                 token_rebalance_price: npt.NDArray[np.float64], n_funds: int, fund_equity: npt.NDArray[np.float64],
+                 fund_target: npt.NDArray[np.float64], fund_max: npt.NDArray[np.float64],
+                 fund_holdings: npt.NDArray[np.float64]) -> None: ...
+
+def token_rebalance(leverage: float, nav: float, rebalance_price: float,
+                    price: float) -> tuple[float, float, float, bool]: ...
+def fund_health(assets: float, debt: float, target_leverage: float,
+                max_leverage: float) -> tuple[float, bool, float]: ...
+def venue_cascade(state: VenueState, kinds: list[str], values: list[float],
+                  agents: VenueAgents | None = None) -> dict[str, Any]: ...

@@ -191,6 +191,9 @@ def _parser() -> argparse.ArgumentParser:
     ven.add_argument("--isolated", type=_int_at_least(0), default=200_000,
                      help="isolated positions (default 200,000)")
     ven.add_argument("--seed", type=_seed, default=0, help="seed of the population (default 0)")
+    ven.add_argument("--funds", type=_int_at_least(0), default=400,
+                     help="leverage-targeting funds (default 400; with tokens and stops: --no-agents for none)")
+    ven.add_argument("--no-agents", action="store_true", help="no tokens, funds or stops: liquidations only")
     ven.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
@@ -224,12 +227,22 @@ def run_venue_cascade(args: argparse.Namespace) -> str:
     from .venue_scenario import default_venue
 
     venue, positions, accounts = default_venue(args.accounts, args.isolated, args.seed)
-    result = venue_cascade(venue, positions, accounts, shocks={args.market: args.shock})
+    stops = tokens = funds = None
+    if not args.no_agents:
+        from .venue_scenario import default_agents
+
+        stops, tokens, funds = default_agents(venue, args.funds, args.seed)
+    result = venue_cascade(venue, positions, accounts, shocks={args.market: args.shock}, stops=stops, tokens=tokens,
+                           funds=funds)
     m = result.markets
+    channels = result.channels()
+    names = ("liquidations", "collateral_sales", "stops", "token_rebalancing", "fund_deleveraging")
     if args.json:
         rows = [result.market(name) for name in venue.market_names]
+        carried = {str(channels["market"][i]): {k: float(channels[k][i]) for k in (*names, "total")}
+                   for i in range(len(channels))}
         return json.dumps({"rounds": result.rounds, "accounts_liquidated": len(result.accounts),
-                           "bad_debt": result.bad_debt, "markets": rows}, default=float)
+                           "bad_debt": result.bad_debt, "markets": rows, "channels": carried}, default=float)
     lines = [f"{args.market} {args.shock:+.1%}: {result.rounds} rounds, {len(result.accounts):,} of "
              f"{len(accounts):,} accounts liquidated, bad debt ${result.bad_debt:,.0f}",
              f"{'market':<10} {'ref':>10} {'final':>10} {'move':>8} {'liquidated':>10} {'notional $':>14} "
@@ -239,6 +252,15 @@ def run_venue_cascade(args: argparse.Namespace) -> str:
                      f"{m['n_liquidated'][i]:>10,} {m['liquidated_notional'][i]:>14,.0f} "
                      f"{m['sold_notional'][i]:>17,.0f} {m['crossed_qty'][i]:>10.4g} "
                      f"{'yes' if m['book_exhausted'][i] else 'no':>9}")
+    if funds is not None:
+        lines += ["", f"what each channel carried (filled notional, $): {len(result.token_rebalances):,} token "
+                      f"rebalances, {len(set(result.fund_sales['fund'].tolist())):,} of {len(funds):,} funds "
+                      f"deleveraged, {len(result.stops):,} stops fired",
+                  f"{'market':<10} {'liquidations':>13} {'collateral':>11} {'stops':>11} {'tokens':>11} "
+                  f"{'funds':>11} {'total':>13}"]
+        for i, name in enumerate(venue.market_names):
+            lines.append(f"{name:<10} " + " ".join(
+                f"{channels[k][i]:>{w},.0f}" for k, w in zip((*names, "total"), (13, 11, 11, 11, 11, 13), strict=True)))
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ from .book import OrderBook
 from .positions import DEFAULT_MMR, Basis, MaintenanceTiers, TierRule, _margin_rules
 
 if TYPE_CHECKING:
+    from .agents import Funds, LeveragedTokens, StopOrders
     from .venues import VenueRules
 
 __all__ = ["Accounts", "Asset", "Market", "Venue", "VenueCascadeResult", "VenuePositions", "VenueState",
@@ -290,11 +291,16 @@ class VenuePositions:
 class VenueState:
     """A venue with its positions and accounts, validated and indexed once (each market's
     isolated positions in trigger order; accounts by the prices at which they may first
-    trigger): cascades over it cost what they touch. Pickles through its inputs."""
+    trigger): cascades over it cost what they touch. Agents (``stops``, ``tokens``, ``funds``:
+    :mod:`liqcascade.agents`) trade in its cascades' rounds. Pickles through its inputs."""
 
-    __slots__ = ("venue", "positions", "accounts", "_state", "__dict__")
+    __slots__ = ("venue", "positions", "accounts", "stops", "tokens", "funds", "_state", "_agents", "__dict__")
 
-    def __init__(self, venue: Venue, positions: VenuePositions, accounts: Accounts | None = None) -> None:
+    def __init__(self, venue: Venue, positions: VenuePositions, accounts: Accounts | None = None, *,
+                 stops: StopOrders | None = None, tokens: LeveragedTokens | None = None,
+                 funds: Funds | None = None) -> None:
+        from .agents import core_agents
+
         if not isinstance(venue, Venue):
             raise TypeError(f"venue: expected liqcascade.venue.Venue, got {type(venue).__name__}")
         if not isinstance(positions, VenuePositions):
@@ -309,6 +315,8 @@ class VenueState:
             venue._venue, np.asarray(p.side), np.asarray(p.qty), np.asarray(p.entry_price), np.asarray(p.margin),
             np.asarray(p.mmr), np.asarray(p.maint_amount), p.market_index(venue), np.asarray(p.account),
             len(accounts), accounts.matrix(venue).ravel())
+        self.stops, self.tokens, self.funds = stops, tokens, funds
+        self._agents = core_agents(self._state, venue, stops, tokens, funds)
 
     @cached_property
     def ref_price(self) -> FloatArray:
@@ -347,7 +355,12 @@ class VenueState:
         return float_column(prices, "prices", len(self.venue.markets))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.venue, self.positions, self.accounts))
+        return (_rebuild_state, (self.venue, self.positions, self.accounts, self.stops, self.tokens, self.funds))
+
+
+def _rebuild_state(venue: Venue, positions: VenuePositions, accounts: Accounts, stops: Any, tokens: Any,
+                   funds: Any) -> VenueState:
+    return VenueState(venue, positions, accounts, stops=stops, tokens=tokens, funds=funds)
 
 
 @dataclass(frozen=True, eq=False)
@@ -365,6 +378,19 @@ class VenueCascadeResult:
     unclosed remainders at the final prices), ``bad_debt``). Per position: ``liquidated`` and
     ``fill_price``; per account: ``account_liquidated``, ``equity_before``, ``equity_after``,
     ``account_bad_debt``.
+
+    Agents (:mod:`liqcascade.agents`): per market and kind (``stop``, ``token``, ``fund``),
+    ``{kind}_orders``, ``{kind}_sold_qty``, ``{kind}_bought_qty``, ``{kind}_notional`` (what
+    filled) and ``{kind}_unfilled_qty``; the trace's ``end_price``, ``stop_qty``, ``token_qty``,
+    ``fund_qty`` (ordered). ``stops``: one row per stop fired (``stop``, ``round``,
+    ``filled_qty``, ``fill_price``). ``token_rebalances``: one row per rebalance (``token``,
+    ``round``, ``price`` (the round's start), ``return`` since the last rebalance,
+    ``order_qty`` (signed, + buys), ``filled_qty``, ``notional``, ``nav_after``).
+    ``fund_sales``: one row per deleveraging (``fund``, ``round``, ``assets``, ``equity`` at the
+    round's start, ``fraction`` of every holding sold, ``sale_value`` = fraction x assets,
+    ``notional`` fetched). Per token ``token_nav`` at the end; per fund ``fund_equity_after``
+    and ``fund_debt_after`` (final prices) and ``fund_holdings_after`` (funds x markets).
+    :meth:`channels` sums what each channel carried per market.
     """
 
     markets: ColumnTable
@@ -376,6 +402,24 @@ class VenueCascadeResult:
     liquidated_filled_qty: FloatArray = field(repr=False)
     liquidated_fill_price: FloatArray = field(repr=False)
     state: VenueState = field(repr=False)
+    stops: ColumnTable = field(repr=False)
+    token_rebalances: ColumnTable = field(repr=False)
+    fund_sales: ColumnTable = field(repr=False)
+    token_nav: FloatArray = field(repr=False)
+    fund_equity_after: FloatArray = field(repr=False)
+    fund_debt_after: FloatArray = field(repr=False)
+    fund_holdings_after: FloatArray = field(repr=False)
+
+    def channels(self) -> ColumnTable:
+        """Per market, the notional each channel carried (what filled, in quote): ``liquidations``
+        (positions closed), ``collateral_sales``, ``stops``, ``token_rebalancing``,
+        ``fund_deleveraging``; and ``total``."""
+        m = self.markets
+        out = {"market": m["market"], "liquidations": m["liquidated_notional"],
+               "collateral_sales": m["sold_notional"], "stops": m["stop_notional"],
+               "token_rebalancing": m["token_notional"], "fund_deleveraging": m["fund_notional"]}
+        out["total"] = np.sum([out[k] for k in list(out)[1:]], axis=0)
+        return ColumnTable(out)
 
     def market(self, name: str) -> dict[str, Any]:
         """One market's row, as plain Python values."""
@@ -456,6 +500,9 @@ def venue_cascade(
     shocks: Mapping[str, float] | None = None,
     sell_qty: Mapping[str, float] | None = None,
     buy_qty: Mapping[str, float] | None = None,
+    stops: StopOrders | None = None,
+    tokens: LeveragedTokens | None = None,
+    funds: Funds | None = None,
 ) -> VenueCascadeResult:
     """One static cascade over a venue (docs/design.md, "Static cascade over a venue").
 
@@ -466,18 +513,20 @@ def venue_cascade(
     has moved to) and every cross account with equity <= maintenance is liquidated together;
     in each market the round's orders cross each other at the round's start price and only the
     imbalance walks the book. With one market and only isolated positions this is
-    :func:`liqcascade.cascade`, exactly.
+    :func:`liqcascade.cascade`, exactly. Agents (``stops``, ``tokens``, ``funds``; with a
+    :class:`Venue`, or held by the :class:`VenueState`) trade in the same rounds after the
+    liquidations (docs/design.md, "Agents").
     """
     if isinstance(venue, VenueState):
-        if positions is not None or accounts is not None:
-            raise TypeError("venue_cascade: give positions and accounts with a Venue, not with a VenueState")
+        if any(x is not None for x in (positions, accounts, stops, tokens, funds)):
+            raise TypeError("venue_cascade: give positions, accounts and agents with a Venue, not with a VenueState")
         state = venue
     else:
         if positions is None:
             raise TypeError("venue_cascade: positions are required with a Venue")
-        state = VenueState(venue, positions, accounts)
+        state = VenueState(venue, positions, accounts, stops=stops, tokens=tokens, funds=funds)
     kinds, values = _shock_list(state.venue, shocks, sell_qty, buy_qty)
-    raw = _core.venue_cascade(state._state, kinds, values)
+    raw = _core.venue_cascade(state._state, kinds, values, state._agents)
     mk = dict(raw["markets"])
     mk["final_move"] = mk["final_price"] / mk["ref_price"] - 1.0
     mk["shock_move"] = mk["shock_price"] / mk["ref_price"] - 1.0
@@ -492,4 +541,17 @@ def venue_cascade(
         markets=ColumnTable(columns), rounds=int(raw["rounds"]), bad_debt=float(raw["bad_debt"]),
         trace=ColumnTable(dict(raw["trace"])), accounts=accounts_table,
         liquidated_index=raw["liquidated_index"], liquidated_filled_qty=raw["filled_qty"],
-        liquidated_fill_price=raw["fill_price"], state=state)
+        liquidated_fill_price=raw["fill_price"], state=state,
+        stops=ColumnTable({"stop": raw["stop_index"], "round": raw["stop_round"], "filled_qty": raw["stop_filled_qty"],
+                           "fill_price": raw["stop_fill_price"]}),
+        token_rebalances=ColumnTable({
+            "token": raw["token_index"], "round": raw["token_round"], "price": raw["token_price"],
+            "return": raw["token_return"], "order_qty": raw["token_order_qty"], "filled_qty": raw["token_filled_qty"],
+            "notional": raw["token_notional"], "nav_after": raw["token_nav_after"]}),
+        fund_sales=ColumnTable({
+            "fund": raw["fund_index"], "round": raw["fund_round"], "assets": raw["fund_assets"],
+            "equity": raw["fund_equity"], "fraction": raw["fund_fraction"], "sale_value": raw["fund_sale_value"],
+            "notional": raw["fund_notional"]}),
+        token_nav=raw["token_nav"], fund_equity_after=raw["fund_equity_after"],
+        fund_debt_after=raw["fund_debt_after"],
+        fund_holdings_after=raw["fund_holdings_after"].reshape(-1, len(state.venue.markets)))

@@ -11,17 +11,29 @@ their positions are), levered 3-20x on its
 collateral, which is held 60 % in USDT, 25 % in wBETH (haircut 5 %) and 15 % in USDe (haircut
 2 %) on average. Positions or accounts past their trigger at the reference are drawn again
 with more margin. Everything is a pure function of ``seed``.
+
+Agents (:func:`default_agents`, docs/design.md "Agents"), on each perpetual, scaled by its depth:
+- leveraged tokens: 3x long and 3x short (inverse) products from three issuers rebalancing at
+  5 %, 10 % and 15 % moves; NAV $0.75M long and $0.25M short per issuer on BTC (x the market's
+  scale), rebalanced last at the reference price;
+- leverage-targeting funds: ``funds`` (default 400) each holding 2 or 3 of the perpetuals
+  (Dirichlet weights), $30M of assets in all (x the market's scale through the weights' draw),
+  target leverage 2, 3 or 5 (gross assets / equity), a buffer 1.15-1.5x the target, drawn at
+  0.9-1.0x the target;
+- stops: sell stops clustered under the three round numbers below the reference (BTC every
+  $5,000, ETH $100, SOL $10) and buy stops over the three above, $0.5M a cluster x the scale.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .agents import Funds, LeveragedTokens, StopOrders, round_number_levels, stop_clusters
 from .models import DEFAULT_DEPTH_PROFILE, BookModel
 from .tier_tables import venue_tiers
 from .venue import Accounts, Asset, Market, Venue, VenuePositions, VenueState
 
-__all__ = ["VENUE_MARKETS", "default_venue"]
+__all__ = ["VENUE_MARKETS", "default_agents", "default_venue"]
 
 #: name, mid, tick, depth scale (of DEFAULT_DEPTH_PROFILE), perpetual
 VENUE_MARKETS: tuple[tuple[str, float, float, float, bool], ...] = (
@@ -110,3 +122,53 @@ def default_venue(accounts: int = 200_000, isolated: int = 200_000, seed: int = 
         collateral["USDT"] = usdt
         accts = Accounts(collateral)
     return venue, positions, accts
+
+
+#: per perpetual: the step of its round numbers (where stops cluster)
+ROUND_NUMBER_STEP = {"BTCUSDT": 5_000.0, "ETHUSDT": 100.0, "SOLUSDT": 10.0}
+TOKEN_THRESHOLDS = (0.05, 0.10, 0.15)
+TOKEN_NAV = (0.75e6, 0.25e6)  # per issuer on BTC: 3x long, 3x short
+FUND_ASSETS = 30e6
+STOP_CLUSTER = 0.5e6
+
+
+def default_agents(venue: Venue, funds: int = 400, seed: int = 0) -> tuple[StopOrders, LeveragedTokens, Funds]:
+    """The default venue's agents (see the module's docstring): stops, tokens, funds."""
+    rng = np.random.default_rng([seed, 1])
+    perps = [(name, mid, scale) for name, mid, _, scale, perp in VENUE_MARKETS if perp]
+    # tokens: 3x long and 3x short from each issuer, on each perpetual
+    t_market, t_lev, t_nav, t_theta = [], [], [], []
+    for name, _, scale in perps:
+        for theta in TOKEN_THRESHOLDS:
+            for leverage, nav in zip((3.0, -3.0), TOKEN_NAV, strict=True):
+                t_market.append(name)
+                t_lev.append(leverage)
+                t_nav.append(nav * scale)
+                t_theta.append(theta)
+    tokens = LeveragedTokens(np.array(t_market), np.array(t_lev), np.array(t_nav), np.array(t_theta))
+    # stops around round numbers
+    parts = []
+    for k, (name, mid, scale) in enumerate(perps):
+        step = ROUND_NUMBER_STEP[name]
+        below = round_number_levels(mid, step, 3, below=True)
+        above = round_number_levels(mid, step, 3, below=False)
+        parts.append(stop_clusters(name, below, STOP_CLUSTER * scale / below, side=-1, seed=seed * 16 + 2 * k))
+        parts.append(stop_clusters(name, above, STOP_CLUSTER * scale / above, side=1, seed=seed * 16 + 2 * k + 1))
+    stops = StopOrders.concat(parts)
+    # funds: 2 or 3 perpetuals each, Dirichlet weights, lognormal sizes
+    n = funds
+    mids = np.array([mid for _, mid, _ in perps])
+    scales = np.array([scale for _, _, scale in perps])
+    weights = rng.dirichlet(scales * 4.0, n)
+    two = rng.random(n) < 0.5
+    drop = rng.integers(0, 3, n)
+    weights[two, drop[two]] = 0.0
+    weights /= weights.sum(axis=1, keepdims=True)
+    size = rng.lognormal(0.0, 1.0, n)
+    assets = FUND_ASSETS * size / size.sum()
+    target = rng.choice([2.0, 3.0, 5.0], n, p=[0.3, 0.4, 0.3])
+    buffer = rng.uniform(1.15, 1.5, n)
+    drawn_at = target * rng.uniform(0.9, 1.0, n)
+    holdings = {name: assets * weights[:, j] / mids[j] for j, (name, _, _) in enumerate(perps)}
+    fund_set = Funds(holdings, equity=assets / drawn_at, target_leverage=target, max_leverage=target * buffer)
+    return stops, tokens, fund_set

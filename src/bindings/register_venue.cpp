@@ -33,6 +33,20 @@ py::dict result_to_dict(cc::VenueResult&& r) {
       exo_filled(markets), exo_unfilled(markets), bad_debt(markets), bid_qty(markets), bid_notional(markets),
       ask_qty(markets), ask_notional(markets);
   std::vector<std::int64_t> n_liq(markets), levels(markets);
+  // agents' columns per kind: orders, sold_qty, bought_qty, notional, unfilled_qty
+  const char* kinds[] = {"stop", "token", "fund"};
+  std::vector<std::int64_t> agent_orders[3];
+  std::vector<double> agent_sold[3], agent_bought[3], agent_notional[3], agent_unfilled[3];
+  for (std::size_t m = 0; m < markets; ++m) {
+    const cc::VenueMarketResult::Agent* per[] = {&r.markets[m].stops, &r.markets[m].tokens, &r.markets[m].funds};
+    for (int k = 0; k < 3; ++k) {
+      agent_orders[k].push_back(per[k]->orders);
+      agent_sold[k].push_back(per[k]->sold_qty);
+      agent_bought[k].push_back(per[k]->bought_qty);
+      agent_notional[k].push_back(per[k]->notional);
+      agent_unfilled[k].push_back(per[k]->unfilled_qty);
+    }
+  }
   std::vector<std::uint8_t> exhausted(markets);
   for (std::size_t m = 0; m < markets; ++m) {
     const auto& x = r.markets[m];
@@ -78,11 +92,19 @@ py::dict result_to_dict(cc::VenueResult&& r) {
   mk["bid_notional_taken"] = owned(std::move(bid_notional));
   mk["ask_qty_taken"] = owned(std::move(ask_qty));
   mk["ask_notional_taken"] = owned(std::move(ask_notional));
+  for (int k = 0; k < 3; ++k) {
+    const std::string kind = kinds[k];
+    mk[(kind + "_orders").c_str()] = owned(std::move(agent_orders[k]));
+    mk[(kind + "_sold_qty").c_str()] = owned(std::move(agent_sold[k]));
+    mk[(kind + "_bought_qty").c_str()] = owned(std::move(agent_bought[k]));
+    mk[(kind + "_notional").c_str()] = owned(std::move(agent_notional[k]));
+    mk[(kind + "_unfilled_qty").c_str()] = owned(std::move(agent_unfilled[k]));
+  }
   d["markets"] = mk;
   d["rounds"] = r.rounds;
   d["bad_debt"] = r.bad_debt;
   std::vector<std::int64_t> t_round, t_market, t_count;
-  std::vector<double> t_price, t_qty, t_sale, t_crossed;
+  std::vector<double> t_price, t_qty, t_sale, t_crossed, t_end, t_stop, t_token, t_fund;
   for (const auto& row : r.trace) {
     t_round.push_back(row.round);
     t_market.push_back(row.market);
@@ -91,6 +113,10 @@ py::dict result_to_dict(cc::VenueResult&& r) {
     t_qty.push_back(row.qty);
     t_sale.push_back(row.sale_qty);
     t_crossed.push_back(row.crossed_qty);
+    t_end.push_back(row.end_price);
+    t_stop.push_back(row.stop_qty);
+    t_token.push_back(row.token_qty);
+    t_fund.push_back(row.fund_qty);
   }
   py::dict trace;
   trace["round"] = owned(std::move(t_round));
@@ -100,6 +126,10 @@ py::dict result_to_dict(cc::VenueResult&& r) {
   trace["qty"] = owned(std::move(t_qty));
   trace["sale_qty"] = owned(std::move(t_sale));
   trace["crossed_qty"] = owned(std::move(t_crossed));
+  trace["end_price"] = owned(std::move(t_end));
+  trace["stop_qty"] = owned(std::move(t_stop));
+  trace["token_qty"] = owned(std::move(t_token));
+  trace["fund_qty"] = owned(std::move(t_fund));
   d["trace"] = trace;
   d["liquidated_index"] = owned(std::move(r.liquidated_index));
   d["filled_qty"] = owned(std::move(r.filled_qty));
@@ -110,6 +140,29 @@ py::dict result_to_dict(cc::VenueResult&& r) {
   d["account_maintenance"] = owned(std::move(r.account_maintenance));
   d["account_equity_after"] = owned(std::move(r.account_equity_after));
   d["account_bad_debt"] = owned(std::move(r.account_bad_debt));
+  d["stop_index"] = owned(std::move(r.stop_index));
+  d["stop_round"] = owned(std::move(r.stop_round));
+  d["stop_filled_qty"] = owned(std::move(r.stop_filled_qty));
+  d["stop_fill_price"] = owned(std::move(r.stop_fill_price));
+  d["token_index"] = owned(std::move(r.token_index));
+  d["token_round"] = owned(std::move(r.token_round));
+  d["token_price"] = owned(std::move(r.token_price));
+  d["token_return"] = owned(std::move(r.token_return));
+  d["token_order_qty"] = owned(std::move(r.token_order_qty));
+  d["token_filled_qty"] = owned(std::move(r.token_filled_qty));
+  d["token_notional"] = owned(std::move(r.token_notional));
+  d["token_nav_after"] = owned(std::move(r.token_nav_after));
+  d["token_nav"] = owned(std::move(r.token_nav));
+  d["fund_index"] = owned(std::move(r.fund_index));
+  d["fund_round"] = owned(std::move(r.fund_round));
+  d["fund_assets"] = owned(std::move(r.fund_assets));
+  d["fund_equity"] = owned(std::move(r.fund_equity));
+  d["fund_fraction"] = owned(std::move(r.fund_fraction));
+  d["fund_sale_value"] = owned(std::move(r.fund_sale_value));
+  d["fund_notional"] = owned(std::move(r.fund_notional));
+  d["fund_debt_after"] = owned(std::move(r.fund_debt_after));
+  d["fund_equity_after"] = owned(std::move(r.fund_equity_after));
+  d["fund_holdings_after"] = owned(std::move(r.fund_holdings_after));
   return d;
 }
 
@@ -225,19 +278,76 @@ void register_venue(py::module_& m) {
           },
           py::arg("last"), "Every account's maintenance requirement at these market prices.");
 
+  py::class_<cc::VenueAgents, std::shared_ptr<cc::VenueAgents>>(m, "VenueAgents")
+      .def(py::init([](const std::shared_ptr<cc::VenueState>& state, const py::object& stop_market,
+                       const py::object& stop_side, const py::object& stop_qty, const py::object& stop_price,
+                       const py::object& token_market, const py::object& token_leverage, const py::object& token_nav,
+                       const py::object& token_threshold, const py::object& token_rebalance_price,
+                       std::size_t n_funds, const py::object& fund_equity, const py::object& fund_target,
+                       const py::object& fund_max, const py::object& fund_holdings) {
+             auto sm = column<std::int64_t>(stop_market, "stops.market");
+             auto ss = column<std::int8_t>(stop_side, "stops.side");
+             auto sq = column<double>(stop_qty, "stops.qty");
+             auto sp = column<double>(stop_price, "stops.price");
+             auto tm = column<std::int64_t>(token_market, "tokens.market");
+             auto tl = column<double>(token_leverage, "tokens.leverage");
+             auto tn = column<double>(token_nav, "tokens.nav");
+             auto tt = column<double>(token_threshold, "tokens.threshold");
+             auto tp = column<double>(token_rebalance_price, "tokens.rebalance_price");
+             auto fe = column<double>(fund_equity, "funds.equity");
+             auto ft = column<double>(fund_target, "funds.target_leverage");
+             auto fm = column<double>(fund_max, "funds.max_leverage");
+             auto fh = column<double>(fund_holdings, "funds.holdings");  // flattened, row-major
+             const cc::StopColumns stops{as_span(sm), as_span(ss), as_span(sq), as_span(sp)};
+             const cc::TokenColumns tokens{as_span(tm), as_span(tl), as_span(tn), as_span(tt), as_span(tp)};
+             const cc::FundColumns funds{n_funds, as_span(fe), as_span(ft), as_span(fm), as_span(fh)};
+             py::gil_scoped_release release;
+             return std::make_shared<cc::VenueAgents>(*state, stops, tokens, funds);
+           }),
+           py::arg("state"), py::arg("stop_market"), py::arg("stop_side"), py::arg("stop_qty"), py::arg("stop_price"),
+           py::arg("token_market"), py::arg("token_leverage"), py::arg("token_nav"), py::arg("token_threshold"),
+           py::arg("token_rebalance_price"), py::arg("n_funds"), py::arg("fund_equity"), py::arg("fund_target"),
+           py::arg("fund_max"), py::arg("fund_holdings"))
+      .def_property_readonly("n_stops", &cc::VenueAgents::n_stops)
+      .def_property_readonly("n_tokens", &cc::VenueAgents::n_tokens)
+      .def_property_readonly("n_funds", &cc::VenueAgents::n_funds)
+      .def_property_readonly("fund_debt", [](const cc::VenueAgents& a) { return copy_out(a.fund_debt()); });
+
+  m.def(
+      "token_rebalance",
+      [](double leverage, double nav, double rebalance_price, double price) {
+        const cc::TokenRebalance r = cc::token_rebalance(leverage, nav, rebalance_price, price);
+        return py::make_tuple(r.ret, r.nav_marked, r.notional, r.wiped_out);
+      },
+      py::arg("leverage"), py::arg("nav"), py::arg("rebalance_price"), py::arg("price"),
+      "A leveraged token's rebalance at `price` (the engine's rule): (return, marked NAV, signed notional, "
+      "wiped out).");
+  m.def(
+      "fund_health",
+      [](double assets, double debt, double target, double max_leverage) {
+        const cc::FundHealth h = cc::fund_health(assets, debt, target, max_leverage);
+        return py::make_tuple(h.equity, h.triggered, h.fraction);
+      },
+      py::arg("assets"), py::arg("debt"), py::arg("target_leverage"), py::arg("max_leverage"),
+      "A fund's equity, whether it deleverages, and the fraction of every holding it sells (the engine's rule).");
+
   m.def(
       "venue_cascade",
       [](const std::shared_ptr<cc::VenueState>& state, const std::vector<std::string>& kinds,
-         const std::vector<double>& values) {
+         const std::vector<double>& values, const std::shared_ptr<cc::VenueAgents>& agents) {
         if (kinds.size() != values.size()) throw py::value_error("shocks: kinds and values of different lengths");
         std::vector<cc::Shock> shocks;
         for (std::size_t i = 0; i < kinds.size(); ++i) shocks.push_back(venue_shock(kinds[i], values[i], i));
         cc::RunControl control;
         cc::VenueResult result = run_interruptible(
-            [&] { return cc::venue_cascade(*state, shocks, &control.cancel); }, control, py::none());
+            [&] {
+              return agents ? cc::venue_cascade(*state, shocks, *agents, &control.cancel)
+                            : cc::venue_cascade(*state, shocks, &control.cancel);
+            },
+            control, py::none());
         return result_to_dict(std::move(result));
       },
-      py::arg("state"), py::arg("kinds"), py::arg("values"),
+      py::arg("state"), py::arg("kinds"), py::arg("values"), py::arg("agents") = py::none(),
       "One static cascade over a venue: one shock per market (kind 'relative', 'sell' or 'buy'; "
       "a relative 0 for none). Returns a dict of arrays.");
 }

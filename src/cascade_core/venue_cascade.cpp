@@ -49,12 +49,12 @@ struct RisesFirst {  // up heaps: the lowest bound first
   bool operator()(const HeapEntry& x, const HeapEntry& y) const noexcept { return x.price > y.price; }
 };
 
-enum class OrderKind : std::uint8_t { isolated, account_position, sale };
+enum class OrderKind : std::uint8_t { isolated, account_position, sale, stop, token, fund };
 
 struct Order {
   double qty;
-  std::uint32_t ref;   // the position (isolated, account_position) or the account (sale)
-  std::uint32_t item;  // account_position: its row in fills; sale: its row in sales
+  std::uint32_t ref;   // the position (isolated, account_position), the account (sale), the agent
+  std::uint32_t item;  // account_position: its row in fills; sale: its row in sales; token, fund: the event's row
   OrderKind kind;
 };
 
@@ -67,17 +67,50 @@ struct Triggered {
   double equity, maintenance;
 };
 
+struct TokenEntry {
+  double price;
+  std::uint32_t token;
+  std::uint32_t version;
+};
+
+struct FundTriggered {
+  std::uint32_t fund;
+  FundHealth health;
+};
+
+struct TokenFallsFirst {  // the highest rebalance price below is reached first; ties by token
+  bool operator()(const TokenEntry& x, const TokenEntry& y) const noexcept {
+    return x.price != y.price ? x.price < y.price : x.token > y.token;
+  }
+};
+struct TokenRisesFirst {
+  bool operator()(const TokenEntry& x, const TokenEntry& y) const noexcept {
+    return x.price != y.price ? x.price > y.price : x.token > y.token;
+  }
+};
+
+const VenueAgents& no_agents() {
+  static const VenueAgents none;
+  return none;
+}
+
 }  // namespace
 
 class VenueCascade {
  public:
-  VenueCascade(const VenueState& state, std::span<const Shock> shocks, const std::atomic<bool>* cancel)
-      : s_(state), cancel_(cancel), markets_(state.n_markets()), version_(state.n_accounts()),
+  VenueCascade(const VenueState& state, std::span<const Shock> shocks, const VenueAgents& agents,
+               const std::atomic<bool>* cancel)
+      : s_(state), g_(agents), cancel_(cancel), markets_(state.n_markets()), version_(state.n_accounts()),
         stamp_(state.n_accounts()) {
     if (shocks.size() != markets_) {
       throw InputError("shocks", "expected one per market (" + std::to_string(markets_) + "), got " +
                                      std::to_string(shocks.size()));
     }
+    if (!g_.empty() && g_.n_markets() != markets_) {
+      throw InputError("agents", "built for a venue of " + std::to_string(g_.n_markets()) + " markets, not " +
+                                     std::to_string(markets_));
+    }
+    init_agents();
     result_.markets.resize(markets_);
     last_.resize(markets_);
     down_.assign(markets_, 0);
@@ -114,6 +147,9 @@ class VenueCascade {
       r.book_exhausted = start.result.book_exhausted;
       (down ? down_ : up_)[m] = 1;
     }
+    prev_last_ = s_.ref_price();
+    prev_down_.assign(markets_, 0);
+    prev_up_.assign(markets_, 0);
   }
 
   VenueResult run() {
@@ -124,6 +160,7 @@ class VenueCascade {
       trade(round);
     }
     settle();
+    settle_agents();
     for (std::size_t m = 0; m < markets_; ++m) {
       VenueMarketResult& r = result_.markets[m];
       r.final_price = last_[m];
@@ -203,6 +240,7 @@ class VenueCascade {
         if (version_[e.account] == e.version) consider(e.account);
       }
     }
+    any |= collect_agents();
     triggered_.clear();
     if (!candidates_.empty()) {
       const std::vector<double> price = s_.asset_prices(last_);
@@ -299,6 +337,7 @@ class VenueCascade {
         sells_[static_cast<std::size_t>(asset.priced_by)].push_back({b, a, item, OrderKind::sale});
       }
     }
+    agent_orders(round);
     for (std::size_t m = 0; m < markets_; ++m) trade_market(round, m);
   }
 
@@ -338,16 +377,21 @@ class VenueCascade {
           if (w.unfilled > 0.0) r.book_exhausted = true;
           (sell ? down_ : up_)[m] = 1;
         }
-        record(o, f, r, row);
+        record(o, f, r, row, sell, start);
       }
     };
     side(sells, true, sell_total > buy_total);
     side(buys, false, buy_total > sell_total);
     last_[m] = last;
+    row.end_price = last;
     result_.trace.push_back(row);
   }
 
-  void record(const Order& o, const Fill& f, VenueMarketResult& r, VenueTraceRow& row) {
+  void record(const Order& o, const Fill& f, VenueMarketResult& r, VenueTraceRow& row, bool sell, double start) {
+    if (o.kind == OrderKind::stop || o.kind == OrderKind::token || o.kind == OrderKind::fund) {
+      record_agent(o, f, r, row, sell, start);
+      return;
+    }
     if (o.kind == OrderKind::sale) {
       r.sold_qty += f.qty;
       r.sold_notional += f.notional;
@@ -408,9 +452,226 @@ class VenueCascade {
     }
   }
 
+  // -- agents (docs/design.md, "Agents") ---------------------------------------------------------
+
+  void init_agents() {
+    stop_cursor_sell_.assign(markets_, 0);
+    stop_cursor_buy_.assign(markets_, 0);
+    stop_range_sell_.assign(markets_, {0, 0});
+    stop_range_buy_.assign(markets_, {0, 0});
+    token_nav_ = g_.token_nav_;
+    token_price_ = g_.token_price_;
+    token_version_.assign(g_.n_tokens(), 0);
+    token_heap_down_.resize(markets_);
+    token_heap_up_.resize(markets_);
+    for (std::size_t t = 0; t < g_.n_tokens(); ++t) push_token(static_cast<std::uint32_t>(t));
+    fund_debt_.assign(g_.fund_debt_.begin(), g_.fund_debt_.end());
+    holdings_ = g_.holdings_;
+    fund_stamp_.assign(g_.n_funds(), 0);
+    fresh_.assign(markets_, 0);
+  }
+
+  // A token's next rebalance prices: P (1 - theta) below, P (1 + theta) above.
+  void push_token(std::uint32_t t) {
+    const auto m = static_cast<std::size_t>(g_.token_market_[t]);
+    const double p = token_price_[t], theta = g_.token_threshold_[t];
+    token_heap_down_[m].push({p * (1.0 - theta), t, token_version_[t]});
+    token_heap_up_[m].push({p * (1.0 + theta), t, token_version_[t]});
+  }
+
+  // The agents the round's start prices trigger: stops each market's last has reached on a side
+  // it has moved to (a cursor, as isolated positions), tokens whose rebalance price it has
+  // reached (heaps), and funds holding a market that is fresh this round (its last or its moved
+  // flags differ from the previous round's start), read exactly. Returns whether any.
+  bool collect_agents() {
+    bool any = false;
+    for (std::size_t m = 0; m < markets_; ++m) {
+      fresh_[m] = moved(m) && (last_[m] != prev_last_[m] || down_[m] != prev_down_[m] || up_[m] != prev_up_[m]);
+      prev_last_[m] = last_[m];
+      prev_down_[m] = down_[m];
+      prev_up_[m] = up_[m];
+    }
+    if (g_.empty()) return false;
+    tokens_triggered_.clear();
+    for (std::size_t m = 0; m < markets_; ++m) {
+      const double last = last_[m];
+      stop_range_sell_[m] = {stop_cursor_sell_[m], stop_cursor_sell_[m]};
+      stop_range_buy_[m] = {stop_cursor_buy_[m], stop_cursor_buy_[m]};
+      if (down_[m]) {
+        const auto& sorted = g_.sell_stops_[m];
+        std::size_t& k = stop_cursor_sell_[m];
+        while (k < sorted.size() && last <= sorted[k].price) ++k;
+        stop_range_sell_[m].second = k;
+        any |= stop_range_sell_[m].second > stop_range_sell_[m].first;
+        auto& heap = token_heap_down_[m];
+        while (!heap.empty() && last <= heap.top().price) {
+          const TokenEntry e = heap.top();
+          heap.pop();
+          if (token_version_[e.token] == e.version) {
+            ++token_version_[e.token];  // its other entry is stale now
+            tokens_triggered_.push_back(e.token);
+          }
+        }
+      }
+      if (up_[m]) {
+        const auto& sorted = g_.buy_stops_[m];
+        std::size_t& k = stop_cursor_buy_[m];
+        while (k < sorted.size() && last >= sorted[k].price) ++k;
+        stop_range_buy_[m].second = k;
+        any |= stop_range_buy_[m].second > stop_range_buy_[m].first;
+        auto& heap = token_heap_up_[m];
+        while (!heap.empty() && last >= heap.top().price) {
+          const TokenEntry e = heap.top();
+          heap.pop();
+          if (token_version_[e.token] == e.version) {
+            ++token_version_[e.token];
+            tokens_triggered_.push_back(e.token);
+          }
+        }
+      }
+    }
+    std::sort(tokens_triggered_.begin(), tokens_triggered_.end());
+    any |= !tokens_triggered_.empty();
+    // funds
+    funds_triggered_.clear();
+    fund_candidates_.clear();
+    ++fund_round_;
+    for (std::size_t m = 0; m < markets_; ++m) {
+      if (!fresh_[m]) continue;
+      for (std::uint32_t j = g_.market_fund_offset_[m]; j < g_.market_fund_offset_[m + 1]; ++j) {
+        const std::uint32_t f = g_.market_fund_[j];
+        if (fund_stamp_[f] == fund_round_) continue;
+        fund_stamp_[f] = fund_round_;
+        fund_candidates_.push_back(f);
+      }
+    }
+    std::sort(fund_candidates_.begin(), fund_candidates_.end());
+    for (const std::uint32_t f : fund_candidates_) {
+      const FundHealth h = fund_health_now(f);
+      if (h.triggered) funds_triggered_.push_back({f, h});
+    }
+    any |= !funds_triggered_.empty();
+    return any;
+  }
+
+  [[nodiscard]] FundHealth fund_health_now(std::uint32_t f) const noexcept {
+    double assets = 0.0;
+    for (std::uint32_t j = g_.fund_offset_[f]; j < g_.fund_offset_[f + 1]; ++j) {
+      const std::uint32_t m = g_.fund_market_[j];
+      assets += holdings_[f * markets_ + m] * last_[m];
+    }
+    return fund_health(assets, fund_debt_[f], g_.fund_target_[f], g_.fund_max_[f]);
+  }
+
+  // The agents' orders, after the liquidations' in each market and side: stops in trigger
+  // order, then tokens by index, then funds by index (each fund's orders by market).
+  void agent_orders(std::int64_t round) {
+    for (std::size_t m = 0; m < markets_; ++m) {
+      for (std::size_t k = stop_range_sell_[m].first; k < stop_range_sell_[m].second; ++k) {
+        const auto& e = g_.sell_stops_[m][k];
+        sells_[m].push_back({e.qty, e.index, 0, OrderKind::stop});
+      }
+      for (std::size_t k = stop_range_buy_[m].first; k < stop_range_buy_[m].second; ++k) {
+        const auto& e = g_.buy_stops_[m][k];
+        buys_[m].push_back({e.qty, e.index, 0, OrderKind::stop});
+      }
+    }
+    for (const std::uint32_t t : tokens_triggered_) {
+      const auto m = static_cast<std::size_t>(g_.token_market_[t]);
+      const double p = last_[m];
+      const TokenRebalance rb = token_rebalance(g_.token_leverage_[t], token_nav_[t], token_price_[t], p);
+      const double qty = std::abs(rb.notional) / p;
+      const auto item = static_cast<std::uint32_t>(result_.token_index.size());
+      result_.token_index.push_back(t);
+      result_.token_round.push_back(round);
+      result_.token_price.push_back(p);
+      result_.token_return.push_back(rb.ret);
+      result_.token_order_qty.push_back(rb.notional > 0.0 ? qty : -qty);
+      result_.token_filled_qty.push_back(0.0);
+      result_.token_notional.push_back(0.0);
+      result_.token_nav_after.push_back(rb.nav_marked);  // less the order's cost once it fills
+      token_wiped_.push_back(rb.wiped_out ? 1 : 0);
+      token_nav_[t] = rb.nav_marked;
+      token_price_[t] = p;
+      if (qty > 0.0) {
+        (rb.notional > 0.0 ? buys_ : sells_)[m].push_back({qty, t, item, OrderKind::token});
+      } else {
+        finish_token(t, item);
+      }
+    }
+    for (const FundTriggered& ft : funds_triggered_) {
+      const std::uint32_t f = ft.fund;
+      const auto item = static_cast<std::uint32_t>(result_.fund_index.size());
+      result_.fund_index.push_back(f);
+      result_.fund_round.push_back(round);
+      result_.fund_assets.push_back(ft.health.assets);
+      result_.fund_equity.push_back(ft.health.equity);
+      result_.fund_fraction.push_back(ft.health.fraction);
+      result_.fund_sale_value.push_back(ft.health.fraction * ft.health.assets);
+      result_.fund_notional.push_back(0.0);
+      for (std::uint32_t j = g_.fund_offset_[f]; j < g_.fund_offset_[f + 1]; ++j) {
+        const std::uint32_t m = g_.fund_market_[j];
+        const double qty = ft.health.fraction * holdings_[f * markets_ + m];
+        if (qty > 0.0) sells_[m].push_back({qty, f, item, OrderKind::fund});
+      }
+    }
+  }
+
+  // A token's rebalance done: its new NAV (marked, less its order's cost) and, unless it is
+  // wiped out, its next rebalance prices.
+  void finish_token(std::uint32_t t, std::uint32_t item) {
+    const double nav = result_.token_nav_after[item];
+    token_nav_[t] = nav;
+    if (!token_wiped_[item] && nav > 0.0) push_token(t);
+  }
+
+  void record_agent(const Order& o, const Fill& f, VenueMarketResult& r, VenueTraceRow& row, bool sell,
+                    double start) {
+    VenueMarketResult::Agent& kind = o.kind == OrderKind::stop ? r.stops : o.kind == OrderKind::token ? r.tokens : r.funds;
+    ++kind.orders;
+    (sell ? kind.sold_qty : kind.bought_qty) += f.qty;
+    kind.notional += f.notional;
+    kind.unfilled_qty += f.unfilled;
+    (o.kind == OrderKind::stop ? row.stop_qty : o.kind == OrderKind::token ? row.token_qty : row.fund_qty) += o.qty;
+    if (o.kind == OrderKind::stop) {
+      result_.stop_index.push_back(o.ref);
+      result_.stop_round.push_back(row.round);
+      result_.stop_filled_qty.push_back(f.qty);
+      result_.stop_fill_price.push_back(f.qty > 0.0 ? f.notional / f.qty : nan);
+    } else if (o.kind == OrderKind::token) {
+      // the order's cost against the round's start price: what a sell fetched below it, what a buy paid above it
+      const double cost = sell ? f.qty * start - f.notional : f.notional - f.qty * start;
+      result_.token_filled_qty[o.item] = f.qty;
+      result_.token_notional[o.item] = f.notional;
+      result_.token_nav_after[o.item] -= cost;
+      finish_token(o.ref, o.item);
+    } else {
+      const std::size_t m = static_cast<std::size_t>(row.market);
+      result_.fund_notional[o.item] += f.notional;
+      fund_debt_[o.ref] -= f.notional;
+      holdings_[o.ref * markets_ + m] -= f.qty;
+    }
+  }
+
+  void settle_agents() {
+    result_.token_nav = token_nav_;
+    result_.fund_debt_after = fund_debt_;
+    result_.fund_holdings_after = holdings_;
+    result_.fund_equity_after.resize(g_.n_funds());
+    for (std::size_t f = 0; f < g_.n_funds(); ++f) {
+      double assets = 0.0;
+      for (std::uint32_t j = g_.fund_offset_[f]; j < g_.fund_offset_[f + 1]; ++j) {
+        const std::uint32_t m = g_.fund_market_[j];
+        assets += holdings_[f * markets_ + m] * last_[m];
+      }
+      result_.fund_equity_after[f] = assets - fund_debt_[f];
+    }
+  }
+
   static constexpr std::uint32_t liquidated = std::numeric_limits<std::uint32_t>::max();
 
   const VenueState& s_;
+  const VenueAgents& g_;
   const std::atomic<bool>* cancel_;
   std::size_t markets_;
   VenueResult result_;
@@ -428,10 +689,31 @@ class VenueCascade {
   std::vector<std::vector<Order>> sells_, buys_;
   std::vector<Fill> fills_, sales_;      // per liquidated account's positions / assets
   std::vector<std::uint32_t> fills_base_;
+  // agents
+  std::vector<double> prev_last_;
+  std::vector<std::uint8_t> prev_down_, prev_up_, fresh_;
+  std::vector<std::size_t> stop_cursor_sell_, stop_cursor_buy_;
+  std::vector<std::pair<std::size_t, std::size_t>> stop_range_sell_, stop_range_buy_;
+  std::vector<double> token_nav_, token_price_;
+  std::vector<std::uint32_t> token_version_;
+  std::vector<std::uint8_t> token_wiped_;  // per rebalance
+  std::vector<std::priority_queue<TokenEntry, std::vector<TokenEntry>, TokenFallsFirst>> token_heap_down_;
+  std::vector<std::priority_queue<TokenEntry, std::vector<TokenEntry>, TokenRisesFirst>> token_heap_up_;
+  std::vector<std::uint32_t> tokens_triggered_;
+  std::vector<double> fund_debt_, holdings_;
+  std::vector<std::uint32_t> fund_stamp_, fund_candidates_;
+  std::uint32_t fund_round_ = 0;
+  std::vector<FundTriggered> funds_triggered_;
 };
 
 VenueResult venue_cascade(const VenueState& state, std::span<const Shock> shocks, const std::atomic<bool>* cancel) {
-  VenueCascade run(state, shocks, cancel);
+  VenueCascade run(state, shocks, no_agents(), cancel);
+  return run.run();
+}
+
+VenueResult venue_cascade(const VenueState& state, std::span<const Shock> shocks, const VenueAgents& agents,
+                          const std::atomic<bool>* cancel) {
+  VenueCascade run(state, shocks, agents, cancel);
   return run.run();
 }
 

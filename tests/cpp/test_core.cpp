@@ -800,3 +800,66 @@ int main(int argc, char** argv) {
   if (abandoned_thread) std::_Exit(EXIT_FAILURE);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+TEST_CASE("venue_cascade with agents: a token trades L(L-1) r N, a fund sells to its target, a stop fires once") {
+  // a linear book: 10 units every 1.0 below and above 1,000
+  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  for (int k = 1; k <= 900; ++k) {
+    bid_price.push_back(1000.0 - k);
+    bid_qty.push_back(10.0);
+    ask_price.push_back(1000.0 + k);
+    ask_qty.push_back(10.0);
+  }
+  auto venue = std::make_shared<cc::Venue>();
+  cc::VenueMarket market;
+  market.name = "A";
+  market.book = std::make_shared<const cc::OrderBook>(bid_price, bid_qty, ask_price, ask_qty);
+  venue->markets.push_back(market);
+  venue->assets.push_back(cc::VenueAsset{"USDT"});
+  const std::vector<std::int8_t> no_side;
+  const std::vector<double> none;
+  const std::vector<std::int64_t> no_index;
+  const cc::VenueState state(venue, {no_side, none, none, none, none, none, no_index, no_index}, {0, none});
+  // a 3x token with NAV 100,000 and a 5 % threshold; a fund of 100 units at leverage 5 (target 5)
+  const std::vector<std::int64_t> on_a{0};
+  const std::vector<double> leverage{3.0}, nav{100000.0}, threshold{0.05}, at_ref{std::numeric_limits<double>::quiet_NaN()};
+  const std::vector<double> equity{20000.0}, target{5.0}, holdings{100.0};
+  const std::vector<std::int8_t> sell{-1};
+  const std::vector<double> stop_qty{4.0}, stop_price{955.0};
+  const cc::VenueAgents agents(state, {on_a, sell, stop_qty, stop_price}, {on_a, leverage, nav, threshold, at_ref},
+                               {1, equity, target, target, holdings});
+  CHECK(agents.fund_debt()[0] == 80000.0);
+  const std::vector<cc::Shock> shock{cc::Shock::relative(-0.05)};  // to 950
+  const cc::VenueResult r = cc::venue_cascade(state, shock, agents);
+  CHECK(!r.token_index.empty());
+  CHECK(r.token_round[0] == 1);
+  CHECK(r.token_price[0] == 950.0);
+  const double ret = 950.0 / 1000.0 - 1.0;
+  CHECK(r.token_order_qty[0] == -(std::abs(3.0 * 2.0 * ret * 100000.0) / 950.0));
+  // the fund: assets 95,000, equity 15,000, leverage 6.33 > 5: sells (95,000 - 75,000) / 95,000
+  CHECK(!r.fund_index.empty());
+  CHECK(r.fund_round[0] == 1);
+  CHECK(r.fund_fraction[0] == (95000.0 - 5.0 * 15000.0) / 95000.0);
+  double fetched = 0.0;  // every sale is the one fund's: its debt fell by what they fetched
+  for (const double n : r.fund_notional) fetched += n;
+  CHECK(std::abs(r.fund_debt_after[0] - (80000.0 - fetched)) <= 1e-9 * 80000.0);
+  // the stop at 955 fires in round 1, once
+  CHECK(r.stop_index.size() == 1);
+  CHECK(r.stop_round[0] == 1);
+  CHECK(r.markets[0].stops.sold_qty == 4.0);
+  // no shock: nothing moves
+  const std::vector<cc::Shock> still{cc::Shock::relative(0.0)};
+  const cc::VenueResult idle = cc::venue_cascade(state, still, agents);
+  CHECK(idle.rounds == 0);
+  CHECK(idle.token_nav[0] == 100000.0);
+  // bad input names the field
+  const std::vector<double> bad_leverage{0.5};
+  bool thrown = false;
+  try {
+    const cc::VenueAgents bad(state, {on_a, sell, stop_qty, stop_price}, {on_a, bad_leverage, nav, threshold, at_ref},
+                              {1, equity, target, target, holdings});
+  } catch (const cc::InputError& error) {
+    thrown = std::string(error.what()).rfind("tokens.leverage[0]", 0) == 0;
+  }
+  CHECK(thrown);
+}

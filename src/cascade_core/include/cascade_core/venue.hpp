@@ -15,6 +15,7 @@
 #include "cascade_core/cascade.hpp"
 #include "cascade_core/margin.hpp"
 #include "cascade_core/order_book.hpp"
+#include "cascade_core/venue_agents.hpp"
 
 namespace cascade_core {
 
@@ -160,6 +161,13 @@ struct VenueMarketResult {
   std::int64_t levels_touched = 0;
   // what the orders took from the book (conservation: sells - buys = bids taken - asks taken)
   double bid_qty_taken = 0.0, bid_notional_taken = 0.0, ask_qty_taken = 0.0, ask_notional_taken = 0.0;
+  // agents' orders (docs/design.md, "Agents"): per kind, how many orders, what filled (sells,
+  // buys), its value, what found no book
+  struct Agent {
+    std::int64_t orders = 0;
+    double sold_qty = 0.0, bought_qty = 0.0, notional = 0.0, unfilled_qty = 0.0;
+  };
+  Agent stops, tokens, funds;
 };
 
 struct VenueTraceRow {
@@ -170,6 +178,8 @@ struct VenueTraceRow {
   double qty;           // their quantity (sells and buys)
   double sale_qty;      // collateral sold into it
   double crossed_qty;
+  double end_price = 0.0;  // the market's last price after the round's orders
+  double stop_qty = 0.0, token_qty = 0.0, fund_qty = 0.0;  // agents' orders (sells and buys)
 };
 
 struct VenueResult {
@@ -184,12 +194,30 @@ struct VenueResult {
   std::vector<std::int64_t> account_index, account_round;
   std::vector<double> account_equity, account_maintenance;  // at the round's start prices
   std::vector<double> account_equity_after, account_bad_debt;
+  // agents (docs/design.md, "Agents"): per stop fired, in firing order
+  std::vector<std::int64_t> stop_index, stop_round;
+  std::vector<double> stop_filled_qty, stop_fill_price;
+  // per token rebalance, in order: the round's start price, the return since the token's last
+  // rebalance, the order (signed: + buys), what filled, its value, the NAV after its cost
+  std::vector<std::int64_t> token_index, token_round;
+  std::vector<double> token_price, token_return, token_order_qty, token_filled_qty, token_notional, token_nav_after;
+  std::vector<double> token_nav;  // per token: its NAV at the end (as given if it never rebalanced)
+  // per fund sale, in order: at the round's start prices, its assets, equity, the fraction of
+  // every holding it sells and that value; then what its orders fetched
+  std::vector<std::int64_t> fund_index, fund_round;
+  std::vector<double> fund_assets, fund_equity, fund_fraction, fund_sale_value, fund_notional;
+  std::vector<double> fund_debt_after, fund_equity_after;  // per fund, at the final prices
+  std::vector<double> fund_holdings_after;                  // per fund and market (row-major)
   std::vector<double> final_prices() const;
 };
 
 // One static cascade over the venue: shocks[m] for market m (Shock::relative(0) for none).
 // Throws InputError naming shocks[m] for a bad shock.
 VenueResult venue_cascade(const VenueState& state, std::span<const Shock> shocks,
+                          const std::atomic<bool>* cancel = nullptr);
+// The same with agents (their orders cross and walk with the liquidations, docs/design.md,
+// "Agents"); `agents` must have been built for this state's venue.
+VenueResult venue_cascade(const VenueState& state, std::span<const Shock> shocks, const VenueAgents& agents,
                           const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace cascade_core
