@@ -293,3 +293,31 @@ class VenueState:
     def maintenance_at(self, last: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 
 def venue_cascade(state: VenueState, kinds: list[str], values: list[float]) -> dict[str, Any]: ...
+
+class CorrelatedShockModel:
+    class Kind:
+        normal: CorrelatedShockModel.Kind
+        student_t: CorrelatedShockModel.Kind
+        historical: CorrelatedShockModel.Kind
+        fixed: CorrelatedShockModel.Kind
+    kind: CorrelatedShockModel.Kind
+    dimension: int
+    correlation: list[float]
+    scale: list[float]
+    df: float
+    moves: list[float]
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+    def cholesky(self) -> _F64: ...
+
+def sample_correlated_shocks(model: CorrelatedShockModel, seed: int, first: int, count: int) -> _F64: ...
+def run_venue_study(
+    state: VenueState,
+    model: CorrelatedShockModel,
+    markets: list[int],
+    seed: int,
+    first: int,
+    count: int,
+    threads: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]: ...
