@@ -94,18 +94,6 @@ void register_venue_study(py::module_& m) {
       "Scenarios [first, first + count)'s moves as a (count, dimension) array.");
 
   m.def(
-      "venue_scenario_moves",
-      [](const cc::VenueState& state, const cc::CorrelatedShockModel& model, const std::vector<std::size_t>& shocked,
-         std::uint64_t seed, std::uint64_t scenario) {
-        const cc::CorrelatedShockSampler sampler(model);
-        cc::check_shocked_markets(shocked, sampler.dimension(), state.n_markets());
-        cc::check_scenario_range(scenario, 1, "index");
-        return to_numpy(cc::venue_scenario_moves(sampler, shocked, state.n_markets(), seed, scenario));
-      },
-      py::arg("state"), py::arg("model"), py::arg("markets"), py::arg("seed"), py::arg("scenario"),
-      "Every market's relative move in one scenario of a venue study (0 for markets not shocked).");
-
-  m.def(
       "run_venue_study",
       [](const std::shared_ptr<cc::VenueState>& state, const cc::CorrelatedShockModel& model,
          const std::vector<std::size_t>& shocked, std::uint64_t seed, std::uint64_t first, std::size_t count,
