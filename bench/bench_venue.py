@@ -91,15 +91,27 @@ class NumpyVenue:
         return mmr * self.qty * p - maint + self.fee[self.market] * self.qty * p
 
     def cascade(self, market: int, shock: float) -> dict:
+        moves = np.zeros(self.m)
+        moves[market] = shock
+        return self.cascade_moves(moves)
+
+    def cascade_moves(self, moves: np.ndarray) -> dict:
+        """The cascade from a relative move of every market (0: none)."""
         last = self.ref.copy()
         consumed = np.zeros((self.m, 2))  # bids, asks
         down = np.zeros(self.m, bool)
         up = np.zeros(self.m, bool)
-        target = self.ref[market] * (1 + shock)
-        price, cum, _ = self.books[market][0]
-        consumed[market, 0] = cum[np.searchsorted(-price, -target, side="left")]
-        last[market] = target
-        down[market] = True
+        for market in np.flatnonzero(moves):
+            target = self.ref[market] * (1 + moves[market])
+            if moves[market] < 0:  # the bids above the target are taken
+                price, cum, _ = self.books[market][0]
+                consumed[market, 0] = cum[np.searchsorted(-price, -target, side="left")]
+                down[market] = True
+            else:  # the asks below it
+                price, cum, _ = self.books[market][1]
+                consumed[market, 1] = cum[np.searchsorted(price, target, side="left")]
+                up[market] = True
+            last[market] = target
         done = np.zeros(self.side.size, bool)
         acct_done = np.zeros(self.n_acc, bool)
         rounds = 0

@@ -14,6 +14,7 @@ from . import datasets, fragility, models, policy, scenarios, tier_tables
 from ._warnings import LiqcascadeWarning
 from .book import BookDepth, OrderBook
 from .cascade import CascadeResult, CascadeTrace, cascade, cascade_many
+from .correlated import CorrelatedShockModel
 from .fragility import amplification_curve, critical_shocks, liquidation_at_risk, liquidation_map
 from .models import BookModel, PositionPopulation, ShockModel
 from .montecarlo import Scenario, monte_carlo, sample_scenario
@@ -21,6 +22,7 @@ from .policy import Policy, Study, TimeStudy, compare_policies
 from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
 from .results import Estimate, MonteCarloSummary, ScenarioTable
 from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, gbm_path, random_flow, simulate
+from .venue_study import sample_venue_scenario, venue_monte_carlo
 
 try:  # pyproject.toml is the one place the version is written
     __version__ = _distribution_version("liqcascade")
@@ -94,6 +96,9 @@ __all__ = [
     "Scenario",
     "ScenarioTable",
     "ShockModel",
+    "CorrelatedShockModel",
+    "sample_venue_scenario",
+    "venue_monte_carlo",
     "CircuitBreaker",
     "LiquidationPolicy",
     "SimulationResult",

@@ -314,3 +314,31 @@ def fund_health(assets: float, debt: float, target_leverage: float,
                 max_leverage: float) -> tuple[float, bool, float]: ...
 def venue_cascade(state: VenueState, kinds: list[str], values: list[float],
                   agents: VenueAgents | None = None) -> dict[str, Any]: ...
+
+class CorrelatedShockModel:
+    class Kind:
+        normal: CorrelatedShockModel.Kind
+        student_t: CorrelatedShockModel.Kind
+        historical: CorrelatedShockModel.Kind
+        fixed: CorrelatedShockModel.Kind
+    kind: CorrelatedShockModel.Kind
+    dimension: int
+    correlation: list[float]
+    scale: list[float]
+    df: float
+    moves: list[float]
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+    def cholesky(self) -> _F64: ...
+
+def sample_correlated_shocks(model: CorrelatedShockModel, seed: int, first: int, count: int) -> _F64: ...
+def run_venue_study(
+    state: VenueState,
+    model: CorrelatedShockModel,
+    markets: list[int],
+    seed: int,
+    first: int,
+    count: int,
+    threads: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -17,22 +18,39 @@ from . import _core
 from ._running import ProgressArg, _progress_callback, _threads
 from ._validation import int_scalar
 from .book import OrderBook
+from .correlated import CorrelatedShockModel
 from .models import BookModel, PositionPopulation, ShockModel, _index, _sample, _seed, _shock_model
 from .positions import Positions
 from .results import ScenarioTable
+from .venue import VenueState
+from .venue_study import VenueScenarioTable, venue_monte_carlo
+
+
+@overload
+def monte_carlo(population: PositionPopulation, book_model: BookModel,
+                shocks: ShockModel | Sequence[float] | np.ndarray, n_scenarios: int, seed: int = 0, *,
+                first_scenario: int = 0, threads: int | None = None, progress: ProgressArg = "auto") -> ScenarioTable:
+    ...
+
+
+@overload
+def monte_carlo(population: VenueState, book_model: None, shocks: CorrelatedShockModel, n_scenarios: int,
+                seed: int = 0, *, first_scenario: int = 0, threads: int | None = None,
+                progress: ProgressArg = "auto") -> VenueScenarioTable:
+    ...
 
 
 def monte_carlo(
-    population: PositionPopulation,
-    book_model: BookModel,
-    shocks: ShockModel | Sequence[float] | np.ndarray,
+    population: PositionPopulation | VenueState,
+    book_model: BookModel | None,
+    shocks: ShockModel | CorrelatedShockModel | Sequence[float] | np.ndarray,
     n_scenarios: int,
     seed: int = 0,
     *,
     first_scenario: int = 0,
     threads: int | None = None,
     progress: ProgressArg = "auto",
-) -> ScenarioTable:
+) -> ScenarioTable | VenueScenarioTable:
     """Run scenarios ``first_scenario .. first_scenario + n_scenarios - 1`` of a study.
 
     Each scenario draws its shock, its book and its positions (only the side the shock puts at
@@ -42,11 +60,26 @@ def monte_carlo(
     ``"auto"`` shows a bar (tqdm, if installed) when stderr is a terminal and the run lasts
     over two seconds; ``True`` always; ``False`` never; or a callable ``(done, total)``.
     Ctrl-C stops the run within a fraction of a second and raises ``KeyboardInterrupt``.
+
+    Over a venue: ``monte_carlo(state, None, shocks, n_scenarios, seed)`` with a
+    :class:`~liqcascade.venue.VenueState` (its positions and accounts fixed, its books its own:
+    ``book_model`` is None) and a :class:`CorrelatedShockModel` is
+    :func:`~liqcascade.venue_study.venue_monte_carlo`: one venue cascade per scenario, a
+    :class:`~liqcascade.venue_study.VenueScenarioTable`.
     """
+    if isinstance(population, VenueState):
+        if book_model is not None:
+            raise TypeError("book_model: a study over a venue uses the venue's own books; pass None")
+        if not isinstance(shocks, CorrelatedShockModel):
+            raise TypeError(f"shocks: a study over a venue takes a CorrelatedShockModel, got {type(shocks).__name__}")
+        return venue_monte_carlo(population, shocks, n_scenarios, seed, first_scenario=first_scenario,
+                                 threads=threads, progress=progress)
     if not isinstance(population, PositionPopulation):
         raise TypeError(f"population: expected PositionPopulation, got {type(population).__name__}")
     if not isinstance(book_model, BookModel):
         raise TypeError(f"book_model: expected BookModel, got {type(book_model).__name__}")
+    if isinstance(shocks, CorrelatedShockModel):
+        raise TypeError("shocks: a CorrelatedShockModel moves a venue's markets; give a VenueState as population")
     model = _shock_model(shocks)
     count = int_scalar(n_scenarios, "n_scenarios", minimum=0)
     first = _index(first_scenario, "first_scenario")

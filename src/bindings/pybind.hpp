@@ -96,5 +96,6 @@ void register_models(py::module_& m);
 void register_monte_carlo(py::module_& m);
 void register_simulator(py::module_& m);
 void register_venue(py::module_& m);
+void register_venue_study(py::module_& m);
 
 }  // namespace liqcascade_bindings

@@ -10,6 +10,7 @@
 // an exception escaping a case fails it, naming the exception.
 #include <cascade_core/aggregate_cascade.hpp>
 #include <cascade_core/book_walker.hpp>
+#include <cascade_core/correlated_shocks.hpp>
 #include <cascade_core/bulk_allocator.hpp>
 #include <cascade_core/cascade.hpp>
 #include <cascade_core/errors.hpp>
@@ -25,6 +26,7 @@
 #include <cascade_core/simulator.hpp>
 #include <cascade_core/trigger_order.hpp>
 #include <cascade_core/venue.hpp>
+#include <cascade_core/venue_study.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -760,6 +762,153 @@ TEST_CASE("venue_cascade: BitMEX cross example, a one-market venue is cascade(),
     const cc::VenueState bad(venue, {side, qty, entry, zero, mmr, zero, market_of, bad_account}, {1, wallet});
   } catch (const cc::InputError& err) {
     thrown = std::string(err.what()).find("account[0]") == 0;
+  }
+  CHECK(thrown);
+}
+
+TEST_CASE("correlated shocks: bivariate normal quadrant closed form, a semi-definite factor, bad matrices name the row") {
+  // P(both < 0) = 1/4 + asin(rho) / (2 pi) for a standard bivariate normal
+  cc::CorrelatedShockModel model;
+  model.kind = cc::CorrelatedShockModel::Kind::normal;
+  model.dimension = 2;
+  model.correlation = {1.0, 0.6, 0.6, 1.0};
+  model.scale = {0.1, 0.2};
+  const cc::CorrelatedShockSampler sampler(model);
+  const int n = 200000;
+  int both = 0;
+  std::vector<double> x(2);
+  for (int i = 0; i < n; ++i) {
+    sampler.sample(7, static_cast<std::uint64_t>(i), x);
+    both += (x[0] < 0.0 && x[1] < 0.0) ? 1 : 0;
+  }
+  const double expected = 0.25 + std::asin(0.6) / (2.0 * 3.141592653589793);
+  CHECK(std::abs(static_cast<double>(both) / n - expected) < 0.005);  // s.e. about 0.001
+  // a pure function of (seed, scenario)
+  std::vector<double> y(2);
+  sampler.sample(7, 12345, x);
+  sampler.sample(7, 12345, y);
+  CHECK(x == y);
+
+  // correlation 1: semi-definite, a zero pivot; both moves are one normal times each scale
+  model.correlation = {1.0, 1.0, 1.0, 1.0};
+  const cc::CorrelatedShockSampler same(model);
+  same.sample(3, 9, x);
+  CHECK(std::abs(x[1] - 2.0 * x[0]) < 1e-15);
+
+  auto message = [](const cc::CorrelatedShockModel& m) {
+    try {
+      m.validate();
+    } catch (const cc::InputError& err) {
+      return std::string(err.what());
+    }
+    return std::string();
+  };
+  cc::CorrelatedShockModel bad = model;
+  bad.dimension = 3;
+  bad.scale = {1.0, 1.0, 1.0};
+  bad.correlation = {1.0, 0.9, -0.9, 0.9, 1.0, 0.9, -0.9, 0.9, 1.0};  // not PSD: fails at row 2
+  CHECK(message(bad).find("correlation[2]: is not positive semi-definite") == 0);
+  bad.correlation = {1.0, 0.5, 0.0, 0.4, 1.0, 0.0, 0.0, 0.0, 1.0};
+  CHECK(message(bad).find("correlation[1]: must be symmetric") == 0);
+  bad.correlation = {1.0, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.0, 1.0};
+  CHECK(message(bad).find("correlation[1]: the diagonal must be 1") == 0);
+  bad.correlation = {1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0};
+  bad.scale = {1.0, -1.0, 1.0};
+  CHECK(message(bad).find("scale[1]") == 0);
+  cc::CorrelatedShockModel rows;
+  rows.kind = cc::CorrelatedShockModel::Kind::historical;
+  rows.dimension = 2;
+  rows.moves = {0.01, -0.02, -1.0, 0.0};
+  CHECK(message(rows).find("moves[1]: column 0") == 0);
+}
+
+TEST_CASE("run_venue_study: rows equal direct venue cascades, for any thread count and split") {
+  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  for (int k = 1; k <= 400; ++k) {
+    bid_price.push_back(1000.0 - k);
+    bid_qty.push_back(2.0);
+    ask_price.push_back(1000.0 + k);
+    ask_qty.push_back(2.0);
+  }
+  auto venue = std::make_shared<cc::Venue>();
+  for (const char* name : {"A", "B"}) {
+    cc::VenueMarket market;
+    market.name = name;
+    market.book = std::make_shared<const cc::OrderBook>(bid_price, bid_qty, ask_price, ask_qty);
+    venue->markets.push_back(market);
+  }
+  venue->assets.push_back(cc::VenueAsset{"USDT"});
+  // accounts long 1 in A and 1 in B; isolated longs and shorts in both
+  std::vector<std::int8_t> side;
+  std::vector<double> qty, entry, margin, mmr, maint;
+  std::vector<std::int64_t> market_of, account;
+  std::vector<double> wallet;
+  for (int a = 0; a < 40; ++a) {
+    for (std::int64_t m = 0; m < 2; ++m) {
+      side.push_back(1);
+      qty.push_back(1.0);
+      entry.push_back(1000.0);
+      margin.push_back(0.0);
+      mmr.push_back(0.01);
+      maint.push_back(0.0);
+      market_of.push_back(m);
+      account.push_back(a);
+    }
+    wallet.push_back(40.0 + 5.0 * a);
+  }
+  for (int i = 0; i < 60; ++i) {
+    side.push_back(i % 3 == 0 ? -1 : 1);
+    qty.push_back(0.5);
+    entry.push_back(1000.0);
+    margin.push_back(10.0 + i);
+    mmr.push_back(0.01);
+    maint.push_back(0.0);
+    market_of.push_back(i % 2);
+    account.push_back(-1);
+  }
+  const cc::VenueState state(venue, {side, qty, entry, margin, mmr, maint, market_of, account},
+                             {wallet.size(), wallet});
+  cc::CorrelatedShockModel model;
+  model.kind = cc::CorrelatedShockModel::Kind::student_t;
+  model.dimension = 2;
+  model.df = 4.0;
+  model.correlation = {1.0, 0.7, 0.7, 1.0};
+  model.scale = {0.03, 0.03};
+  const cc::CorrelatedShockSampler sampler(model);
+  const std::vector<std::size_t> shocked{0, 1};
+  cc::RunControl control;
+  const cc::VenueStudyColumns all = cc::run_venue_study(state, sampler, shocked, 11, 0, 64, 1, control);
+  cc::RunControl control2, control3;
+  const cc::VenueStudyColumns threaded = cc::run_venue_study(state, sampler, shocked, 11, 0, 64, 4, control2);
+  const cc::VenueStudyColumns tail = cc::run_venue_study(state, sampler, shocked, 11, 40, 24, 2, control3);
+  CHECK(threaded.final_price == all.final_price);
+  CHECK(threaded.bad_debt == all.bad_debt);
+  CHECK(threaded.accounts_liquidated == all.accounts_liquidated);
+  std::int64_t liquidated_accounts = 0;
+  for (std::size_t r = 0; r < 64; ++r) {
+    const std::vector<double> moves = cc::venue_scenario_moves(sampler, shocked, 2, 11, r);
+    std::vector<cc::Shock> shocks{cc::Shock::relative(moves[0]), cc::Shock::relative(moves[1])};
+    const cc::VenueResult direct = cc::venue_cascade(state, shocks);
+    CHECK(all.bad_debt[r] == direct.bad_debt);
+    CHECK(all.rounds[r] == direct.rounds);
+    CHECK(all.accounts_liquidated[r] == static_cast<std::int64_t>(direct.account_index.size()));
+    for (std::size_t m = 0; m < 2; ++m) {
+      CHECK(all.shock[m * 64 + r] == moves[m]);
+      CHECK(all.final_price[m * 64 + r] == direct.markets[m].final_price);
+      CHECK(all.liquidated_notional_long[m * 64 + r] + all.liquidated_notional_short[m * 64 + r] ==
+            direct.markets[m].liquidated_notional);
+      if (r >= 40) CHECK(tail.final_price[m * 24 + (r - 40)] == all.final_price[m * 64 + r]);
+    }
+    liquidated_accounts += all.accounts_liquidated[r];
+  }
+  CHECK(liquidated_accounts > 0);  // the study exercised the account path
+  bool thrown = false;
+  try {
+    const std::vector<std::size_t> twice{1, 1};
+    cc::RunControl c;
+    (void)cc::run_venue_study(state, sampler, twice, 0, 0, 1, 1, c);
+  } catch (const cc::InputError& err) {
+    thrown = std::string(err.what()).find("markets[1]") == 0;
   }
   CHECK(thrown);
 }

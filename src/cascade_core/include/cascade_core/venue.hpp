@@ -90,6 +90,8 @@ class VenueState {
 
   // Per position (mmr and maint_amount as assigned from the market's tiers where it has
   // some; liquidation and bankruptcy prices of isolated positions, NaN for cross ones).
+  [[nodiscard]] std::span<const std::int8_t> side() const noexcept { return side_; }
+  [[nodiscard]] std::span<const std::int64_t> market() const noexcept { return market_; }
   [[nodiscard]] std::span<const double> mmr() const noexcept { return mmr_; }
   [[nodiscard]] std::span<const double> maint_amount() const noexcept { return maint_; }
   [[nodiscard]] std::span<const double> liquidation_price() const noexcept { return liq_; }
