@@ -322,3 +322,35 @@ def test_studies_of_an_inverse_population_equal_direct_cascades_on_their_scenari
     np.testing.assert_allclose(inverse.qty * 100.0, linear.qty * linear.entry_price, rtol=1e-12)
     with pytest.raises(ValueError, match="^contract_size: only an inverse contract has a size"):
         lc.PositionPopulation(contract_size=100.0)
+
+
+def test_an_inverse_study_reads_its_book_model_in_contracts_and_names_its_unit():
+    # (review finding) the book model's profile is USD notional: an inverse population's study
+    # book holds notional / contract_size contracts per level, so moves are the linear market's
+    # order of magnitude, not an exhausted book; the table's amounts are coin
+    shocks = lc.ShockModel.fixed([-0.03, 0.03, -0.01])
+    inverse = lc.monte_carlo(lc.PositionPopulation(count=20_000, contract="inverse", contract_size=100.0),
+                             lc.BookModel(), shocks, 3, seed=1, progress=False)
+    linear = lc.monte_carlo(lc.PositionPopulation(count=20_000), lc.BookModel(), shocks, 3, seed=1, progress=False)
+    assert not inverse.book_exhausted.any()
+    np.testing.assert_allclose(inverse.final_move, linear.final_move, atol=0.02)
+    assert inverse.notional_unit == "coin" and linear.notional_unit == "USD"
+    assert "coin" in str(inverse.summary())
+    scenario = lc.sample_scenario(lc.PositionPopulation(count=2_000, contract="inverse", contract_size=100.0),
+                                  lc.BookModel(), shocks, seed=1, index=0)
+    plain = lc.BookModel().build()
+    np.testing.assert_allclose(scenario.book.bid_qty, plain.bid_qty * plain.bid_price / 100.0)
+
+
+def test_policy_levers_and_maps_keep_an_inverse_set_inverse():
+    # (review findings) a leverage cap on an inverse set raises its coin margin; the liquidation
+    # map counts an inverse position at its USD face value
+    from liqcascade.policy import leverage_cap
+
+    inv = lc.Positions([1, -1], [1000.0, 1000.0], [1e5, 1e5], [0.02, 0.02], mmr=0.005, contract="inverse",
+                       contract_size=100.0)  # 1,000 contracts of 100 USD: 1 BTC at 50x
+    capped = leverage_cap(20).apply(inv)
+    assert capped.contract == "inverse" and capped.contract_size == 100.0
+    np.testing.assert_allclose(capped.margin, 1.0 / 20)  # 1 BTC of notional at 20x
+    m = lc.liquidation_map(inv, 1e5)
+    assert float(np.sum(m.long) + np.sum(m.short)) == pytest.approx(200_000.0)

@@ -283,7 +283,7 @@ def monte_carlo(
     ordered = [results[start] for start, _ in ranges]
     columns = {name: (np.concatenate([part[name] for part in ordered]) if ordered else _empty(name))
                for name in COLUMNS}
-    return ScenarioTable(columns, seed=seed_value)
+    return ScenarioTable(columns, seed=seed_value, notional_unit=_unit(population))
 
 
 def _empty(name: str) -> np.ndarray:
@@ -332,3 +332,8 @@ def cascade_many(client: Any, book: OrderBook, positions: Positions, shocks: Any
     from .cascade import notional_unit
 
     return ScenarioTable(columns, notional_unit=notional_unit(positions))
+
+
+def _unit(population: Any) -> Any:
+    """A study table's notional unit: coin for an inverse population."""
+    return "coin" if getattr(population, "contract", "linear") == "inverse" else "USD"

@@ -236,7 +236,8 @@ def critical_shock_table(found: dict[Direction, CriticalShock]) -> ColumnTable:
 class LiquidationMap:
     """Liquidation notional by price bucket and side: bucket ``k`` covers prices in
     ``[edges[k], edges[k+1])``. ``long`` and ``short``: the notional at the liquidation price
-    (``qty x liquidation price``) of the positions whose liquidation price falls in the bucket;
+    (``qty x liquidation price``; an inverse set's contracts at their USD face value) of the
+    positions whose liquidation price falls in the bucket;
     ``long_stderr``/``short_stderr``: the Monte Carlo standard error of the mean over sampled
     populations (NaN for one set); ``ref_price``: where the market stands. ``cumulative_long``:
     notional liquidated by a fall to each bucket's lower edge (summed from the reference down);
@@ -289,7 +290,9 @@ def _edges(ref: float, width: float, buckets: int, edges: Any) -> FloatArray:
 
 def _side_notional(positions: Positions, edges: FloatArray) -> tuple[FloatArray, FloatArray]:
     price = np.asarray(positions.liquidation_price)
-    value = np.asarray(positions.qty) * price
+    # USD at the liquidation price; an inverse set's contracts are worth their face value
+    value = (np.asarray(positions.qty) * positions.contract_size if positions.contract == "inverse"
+             else np.asarray(positions.qty) * price)
     side = np.asarray(positions.side)
     live = price > 0  # a long whose liquidation price is <= 0 is never liquidated
     out = []

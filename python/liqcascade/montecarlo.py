@@ -21,7 +21,7 @@ from .book import OrderBook
 from .correlated import CorrelatedShockModel
 from .models import BookModel, PositionPopulation, ShockModel, _index, _sample, _seed, _shock_model
 from .positions import Positions
-from .results import ScenarioTable
+from .results import NotionalUnit, ScenarioTable
 from .venue import VenueState
 from .venue_study import VenueScenarioTable, venue_monte_carlo
 
@@ -90,7 +90,8 @@ def monte_carlo(
                                     seed_value, first, count, _threads(threads), callback)
     finally:
         close()
-    return ScenarioTable(raw, seed=seed_value)
+    unit: NotionalUnit = "coin" if population.contract == "inverse" else "USD"  # (an inverse market's amounts)
+    return ScenarioTable(raw, seed=seed_value, notional_unit=unit)
 
 
 @dataclass(frozen=True, eq=False)

@@ -137,20 +137,24 @@ class Policy:
         qty = np.asarray(positions.qty)
         entry = np.asarray(positions.entry_price)
         margin = np.array(positions.margin)
+        # the set's contract, margin rule and tier rule carry over (an inverse set's notional and
+        # margin are in coin: positions.notional is)
+        keep: dict[str, Any] = {"basis": positions.basis, "close_fee": positions.close_fee,
+                                "contract": positions.contract, "contract_size": positions.contract_size}
         if self.leverage_cap is not None:
-            margin = np.maximum(margin, qty * entry / self.leverage_cap)
+            margin = np.maximum(margin, positions.notional / self.leverage_cap)
         if self.mmr is not None:
             pair = self.mmr_per_side
             assert pair is not None
             mmr = np.where(side > 0, pair[0], pair[1])
-            return Positions(side, qty, entry, margin, mmr, 0.0)
-        if self.tiers is not KEEP and self.tiers is not None:
-            return Positions(side, qty, entry, margin, tiers=self.tiers, leverage_limit="clip",
-                             basis=positions.basis, close_fee=positions.close_fee)
+            return Positions(side, qty, entry, margin, mmr, 0.0, **keep)
+        tiers = self.tiers if self.tiers is not KEEP and self.tiers is not None else positions._tiers
+        if tiers is not None and (self.leverage_cap is not None or tiers is not positions._tiers):
+            # the tiers resolved again with the new margins (the tier at the liquidation price moves)
+            return Positions(side, qty, entry, margin, tiers=tiers, leverage_limit="clip", **keep)
         if self.leverage_cap is None:
             return positions
-        return Positions(side, qty, entry, margin, positions.mmr, positions.maint_amount, basis=positions.basis,
-                         close_fee=positions.close_fee)
+        return Positions(side, qty, entry, margin, positions.mmr, positions.maint_amount, **keep)
 
     # -- engine side --------------------------------------------------------------------------
 
@@ -295,13 +299,15 @@ def simulation_metrics(sim: SimulationResult, start_price: float) -> dict[str, f
     high = float(tl.price.max()) / start_price - 1.0
     fund_low = float(min(tl.insurance_fund.min(), sim.insurance_fund_start))
     adl_qty = float(tl.adl_qty.sum())
-    closing = (ev.kind == 0) | (ev.kind == 1)
+    # what the fund covered: fills and takeovers beyond bankruptcy, and its losses on unwinding
+    # what it took over (an unwind's loss is minus its PnL: a profit offsets)
+    closing = (ev.kind == 0) | (ev.kind == 1) | (ev.kind == 3)
     takeover_value = float(np.sum(ev.qty[ev.kind == 1] * ev.price[ev.kind == 1]))
     return {
         "low_move": low,
         "final_move": float(tl.price[-1]) / start_price - 1.0,
         "liquidated_notional": float(tl.liquidated_notional.sum()) + takeover_value,
-        "bad_debt": float(ev.loss[closing].sum()),
+        "bad_debt": max(0.0, float(ev.loss[closing].sum())),
         "fund_low": fund_low,
         "halted_steps": float(np.count_nonzero(tl.halted)),
         "move_beyond_10pct": float(low <= -0.10 or high >= 0.10),

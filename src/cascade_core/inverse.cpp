@@ -59,6 +59,17 @@ void reciprocal_side(const BookSide& side, double size, std::vector<double>& pri
 
 }  // namespace
 
+OrderBook contract_book(const OrderBook& book, double size) {
+  Contract{true, size}.validate();
+  const auto side_in_contracts = [size](const BookSide& side) {
+    std::vector<double> qty(side.qty.size());
+    for (std::size_t k = 0; k < qty.size(); ++k) qty[k] = side.qty[k] * side.price[k] / size;
+    return qty;
+  };
+  const std::vector<double> bid_qty = side_in_contracts(book.bids()), ask_qty = side_in_contracts(book.asks());
+  return OrderBook(book.bids().price, bid_qty, book.asks().price, ask_qty);
+}
+
 OrderBook reciprocal_book(const OrderBook& book, double size) {
   Contract{true, size}.validate();
   std::vector<double> bid_price, bid_qty, ask_price, ask_qty;

@@ -62,6 +62,14 @@ void check_threads(unsigned threads) {
   }
 }
 
+// A scenario's book: the book model's, in contracts for an inverse population (its profile is
+// USD notional: each level's notional / contract size).
+OrderBook study_book(const PopulationModel& population, const BookModel& book_model, std::uint64_t seed,
+                     std::uint64_t scenario) {
+  OrderBook book = sample_book(book_model, seed, scenario);
+  return population.inverse_size != 0.0 ? contract_book(book, population.inverse_size) : book;
+}
+
 void reject_population_sample(const PopulationModel& population, const PositionSample& sample,
                               std::uint64_t scenario) {
   try {
@@ -140,7 +148,7 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
   out.resize(count);
   // A book without randomness is the same in every scenario: build it once.
   std::optional<OrderBook> fixed_book;
-  if (!book_model.random()) fixed_book.emplace(sample_book(book_model, seed, 0));
+  if (!book_model.random()) fixed_book.emplace(study_book(population, book_model, seed, 0));
   // An inverse population's scenarios run on the reciprocal market (inverse.hpp), as cascade()
   // runs an inverse set: a fixed book's reciprocal built once too.
   const double inverse_size = population.inverse_size;
@@ -164,7 +172,7 @@ ScenarioColumns run_monte_carlo(const PopulationModel& population, const BookMod
     const std::uint64_t scenario = first + row;
     const double shock = sample_shock(shocks, seed, scenario);
     std::optional<OrderBook> scenario_book;  // (sample_scenario composes a scenario the same way)
-    if (!fixed_book) scenario_book.emplace(sample_book(book_model, seed, scenario));
+    if (!fixed_book) scenario_book.emplace(study_book(population, book_model, seed, scenario));
     const OrderBook& book = fixed_book ? *fixed_book : *scenario_book;
     // Only the side the shock moves toward can be triggered: sample that side straight into
     // trigger records, cascade, sorting them as far as the cascade reaches (the same values
@@ -220,7 +228,7 @@ ScenarioSample sample_scenario(const PopulationModel& population, const BookMode
   require_memory("count", static_cast<double>(population.count) * 2.0 * (5 * sizeof(double) + 1),
                  "the scenario's position columns");
   const double shock = sample_shock(shocks, seed, scenario);
-  ScenarioSample out{sample_book(book_model, seed, book_model.random() ? scenario : 0), {}, shock};
+  ScenarioSample out{study_book(population, book_model, seed, book_model.random() ? scenario : 0), {}, shock};
   sample_positions(population, out.book.mid(), seed, scenario, 0, out.positions, cancel);
   if (cancel == nullptr || !cancel->load()) reject_population_sample(population, out.positions, scenario);
   return out;

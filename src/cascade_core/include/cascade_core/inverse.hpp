@@ -37,6 +37,10 @@ void reciprocal_positions(std::span<const std::int8_t> side, std::span<const dou
 // reciprocal long can never reach: the inverse short is never liquidated / never bankrupt).
 void quote_prices(std::span<const double> reciprocal, std::span<double> out);
 
+// A book of base quantities (a BookModel's: its profile is USD notional) in contracts of `size`
+// USD: each level's qty * price / size — an inverse population's study book.
+OrderBook contract_book(const OrderBook& book, double size);
+
 // The reciprocal book: bids at p with q contracts become asks at 1/p with q * size, asks bids.
 OrderBook reciprocal_book(const OrderBook& book, double size);
 
