@@ -67,7 +67,8 @@ void check_threads(unsigned threads) {
 OrderBook study_book(const PopulationModel& population, const BookModel& book_model, std::uint64_t seed,
                      std::uint64_t scenario) {
   OrderBook book = sample_book(book_model, seed, scenario);
-  return population.inverse_size != 0.0 ? contract_book(book, population.inverse_size) : book;
+  if (population.inverse_size != 0.0) return contract_book(book, population.inverse_size);
+  return book;  // (moved, not copied)
 }
 
 void reject_population_sample(const PopulationModel& population, const PositionSample& sample,

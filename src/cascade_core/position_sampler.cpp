@@ -295,9 +295,11 @@ void draw_sizes(std::size_t m, const PopulationModel& model, const Sizing& sizin
 // A drawn position's margin within its tier's max_leverage (clip), its tier at the liquidation
 // price (TierRule::liquidation, mark basis) and its liquidation price: what draw_position does
 // for one position, for a batch (the same operations in the same order).
+CASCADE_CORE_SIMD_CLONES
 void apply_margin_rules(std::size_t m, const PopulationModel& model, BatchColumns& b) {
   const TierTable& tiers = model.tiers;
   const MarginRule rule = model.margin_rule;
+  const double sign = model.inverse_size != 0.0 ? -1.0 : 1.0;  // formula_side, hoisted
   for (std::size_t i = 0; i < m; ++i) b.quote_entry[i] = b.entry[i];
   // an inverse population: the reciprocal market's terms, tiers on the coin notional at entry
   std::array<double, batch> tier_notional;
@@ -320,16 +322,27 @@ void apply_margin_rules(std::size_t m, const PopulationModel& model, BatchColumn
     for (std::size_t i = 0; i < m; ++i) b.margin[i] = capped_margin(tiers, tier_notional[i], b.margin[i], b.tier[i]);
   }
   if (resolves_at_liquidation(model)) {
+    // TierTable::tier_at_liquidation, its first step for every lane at once (most positions are
+    // in the first tier: the same operations, vectorised), the scan from there for the rest
+    const double r0 = tiers.mmr[0], a0 = tiers.maint_amount[0];
+    const double cap0 = tiers.notional_floor.size() > 1 ? tiers.notional_floor[1]
+                                                         : std::numeric_limits<double>::infinity();
+    std::array<std::uint8_t, batch> beyond;
     for (std::size_t i = 0; i < m; ++i) {
-      const std::size_t k =
-          tiers.tier_at_liquidation(formula_side(model, b.side[i]), b.qty[i], b.entry[i], b.margin[i], rule);
+      const double p = liquidation_price(sign * b.side[i], b.qty[i], b.entry[i], b.margin[i], r0, a0, rule);
+      b.mmr[i] = r0;
+      b.maint[i] = a0;
+      beyond[i] = b.qty[i] * p <= cap0 ? 0 : 1;
+    }
+    for (std::size_t i = 0; i < m; ++i) {
+      if (beyond[i] == 0) continue;
+      const std::size_t k = tiers.tier_at_liquidation(sign * b.side[i], b.qty[i], b.entry[i], b.margin[i], rule);
       b.mmr[i] = tiers.mmr[k];
       b.maint[i] = tiers.maint_amount[k];
     }
   }
   for (std::size_t i = 0; i < m; ++i) {
-    b.liq[i] = liquidation_price(formula_side(model, b.side[i]), b.qty[i], b.entry[i], b.margin[i], b.mmr[i],
-                                 b.maint[i], rule);
+    b.liq[i] = liquidation_price(sign * b.side[i], b.qty[i], b.entry[i], b.margin[i], b.mmr[i], b.maint[i], rule);
   }
 }
 
