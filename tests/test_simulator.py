@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given
-from strategies import books, position_sets, shocks
 
 import liqcascade as lc
+from strategies import books, position_sets, shocks
 
 # Random markets include positions already past their liquidation price at the reference (the
 # engine must handle them exactly); the library warns about them, which is not under test here.
@@ -560,3 +560,43 @@ def test_a_queued_order_rechecks_the_mark_when_it_goes():
     path[3:12] = 95.0
     sim = lc.simulate(book, positions, lc.LiquidationPolicy.market_orders(latency=5), 20, path=path, mark="index")
     assert list(sim.events.step) == [8]
+
+
+def test_margin_calls_give_a_grace_period_then_a_deposit_or_the_engine():
+    # Long 1 @ 100, margin 20 (5x: an initial margin fraction of 20 %), mmr 10 %: liquidation at
+    # (100 - 20) / 0.9 = 88.9. The index mark falls to 88 at step 2. With a 5-step grace and the
+    # call always met, the position is called at step 2 and, at step 7, its margin is raised so
+    # its equity at 88 is 20 % of 88 (17.6): a deposit of 17.6 - (20 - 12) = 9.6; it stays open.
+    # Never met: it is liquidated at step 7, not at step 2.
+    book = flat_book(levels=400, qty=50.0, tick=0.1)
+    positions = lc.Positions([1], [1.0], [100.0], [20.0], mmr=0.10)
+    path = np.full(12, 100.0)
+    path[2:] = 88.0
+    met = lc.simulate(book, positions, lc.LiquidationPolicy.market_orders(margin_call_grace=5, margin_call_met=1.0),
+                      12, path=path, mark="index")
+    e = met.events
+    assert list(e.kind_name) == ["margin_call", "call_met"] and list(e.step) == [2, 7]
+    assert met.timeline.margin_deposits[7] == pytest.approx(9.6) and met.timeline.margin_deposits.sum() == \
+        pytest.approx(9.6)
+    assert met.final_qty[0] == 1.0 and not met.liquidated[0]
+    unmet = lc.simulate(book, positions, lc.LiquidationPolicy.market_orders(margin_call_grace=5, margin_call_met=0.0),
+                        12, path=path, mark="index")
+    assert list(unmet.events.kind_name) == ["margin_call", "liquidation"]
+    assert list(unmet.events.step) == [2, 7] and unmet.liquidated[0]
+    # a price that comes back within the grace period: not liquidated, open again
+    back = path.copy()
+    back[4:] = 100.0
+    sim = lc.simulate(book, positions, lc.LiquidationPolicy.market_orders(margin_call_grace=5), 12, path=back,
+                      mark="index")
+    assert list(sim.events.kind_name) == ["margin_call"] and sim.final_qty[0] == 1.0
+    # many positions, met with probability 0.3: about 30 % of the calls, the same draws each run
+    n = 4_000
+    many = lc.Positions(np.ones(n, dtype=np.int8), 1.0, 100.0, 20.0, mmr=0.10)
+    policy = lc.LiquidationPolicy.market_orders(margin_call_grace=3, margin_call_met=0.3, margin_call_seed=7)
+    a = lc.simulate(book, many, policy, 12, path=path, mark="index")
+    b = lc.simulate(book, many, policy, 12, path=path, mark="index")
+    met_share = np.count_nonzero(a.events.kind == 5) / n
+    assert abs(met_share - 0.3) < 0.03
+    np.testing.assert_array_equal(a.events.position, b.events.position)
+    with pytest.raises(ValueError, match=r"^margin_call_met: must be a probability in \[0, 1\]"):
+        lc.LiquidationPolicy(margin_call_met=1.5)

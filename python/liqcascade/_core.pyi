@@ -226,6 +226,9 @@ class LiquidationPolicy:
     adl_ranking: LiquidationPolicy.AdlRanking
     taker_fee: float
     latency: int
+    margin_call_grace: int
+    margin_call_met: float
+    margin_call_seed: int
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
 

@@ -180,15 +180,19 @@ def crypto_status_quo(**overrides: Any) -> Policy:
                           description="leverage to 125x, Binance tiers and engine, no breakers"), **overrides)
 
 
-def reg_t_finra(**overrides: Any) -> Policy:
+def reg_t_finra(margin_call_grace: int = 0, margin_call_met: float = 0.5, **overrides: Any) -> Policy:
     """US securities margin: Regulation T's 50 % initial margin (leverage at most 2) and FINRA
     Rule 4210's maintenance, 25 % of market value for longs and 30 % for shorts (as a flat rate
-    per side at mark basis). FINRA's margin call with a grace period (days to meet it, the
-    position kept meanwhile) is not modelled: the engine liquidates at the requirement (see
-    docs/design.md)."""
-    return replace(Policy("reg_t_finra", leverage_cap=2.0, mmr=(0.25, 0.30), engine=LiquidationPolicy.binance(),
+    per side at mark basis). With ``margin_call_grace`` > 0 (steps) a triggered position is
+    first called and kept for that long; the call is met with probability ``margin_call_met``
+    (a deposit back to its initial margin fraction) or the engine takes it
+    (:class:`LiquidationPolicy`'s margin calls). 0 (default): liquidated at the requirement."""
+    engine = LiquidationPolicy.binance(margin_call_grace=int(margin_call_grace), margin_call_met=margin_call_met)
+    return replace(Policy("reg_t_finra", leverage_cap=2.0, mmr=(0.25, 0.30), engine=engine,
                           breakers=(), insurance_fund=1e6,
-                          description="Reg T 50 % initial (<= 2x), FINRA 4210 25 % / 30 % maintenance"),
+                          description="Reg T 50 % initial (<= 2x), FINRA 4210 25 % / 30 % maintenance"
+                                      + (f", margin calls met with p={margin_call_met:g} within "
+                                         f"{int(margin_call_grace)} steps" if margin_call_grace else "")),
                    **overrides)
 
 

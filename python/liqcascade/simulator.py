@@ -29,7 +29,7 @@ from ._warnings import warn
 from .book import OrderBook
 from .positions import MaintenanceTiers, Positions
 
-EVENT_KINDS = ("liquidation", "takeover", "adl", "unwind")
+EVENT_KINDS = ("liquidation", "takeover", "adl", "unwind", "margin_call", "call_met")
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,13 @@ class LiquidationPolicy:
     presets assume seconds); then, if the mark is past its new liquidation price, the next
     slice goes (0: off). ``taker_fee``: the venue's taker fee on every liquidation fill, paid
     out of the equity the fill leaves, before the clearance fee (``timeline.taker_fees``).
-    ``latency``: steps between a position's trigger and its order. A deleveraged position
+    ``latency``: steps between a position's trigger and its order. ``margin_call_grace``
+    (steps; 0: off): a broker's margin call (Reg T / FINRA 4210) — a triggered position is first
+    called and has that many steps to meet the call; it is met with probability
+    ``margin_call_met`` (a counter-based draw per position and call from ``margin_call_seed``):
+    met, its margin is raised so its equity at the mark is back at its initial margin fraction
+    of its notional (``timeline.margin_deposits``) and it stays open; not met, the engine takes
+    it (liquidated if the mark is still past its liquidation price). A deleveraged position
     keeps its liquidation price.
     """
 
@@ -79,6 +85,9 @@ class LiquidationPolicy:
     adl_ranking: Literal["pnl_leverage", "binance"] = "pnl_leverage"
     taker_fee: float = 0.0
     latency: int = 0
+    margin_call_grace: int = 0
+    margin_call_met: float = 0.0
+    margin_call_seed: int = 0
     _core: Any = field(init=False, repr=False, compare=False)  # the engine's LiquidationPolicy
 
     @classmethod
@@ -125,6 +134,9 @@ class LiquidationPolicy:
                      "slice_fraction", "slice_cooldown", "taker_fee"):
             setattr(core, name, real_scalar(getattr(self, name), name))
         core.latency = int_scalar(self.latency, "latency")
+        core.margin_call_grace = int_scalar(self.margin_call_grace, "margin_call_grace")
+        core.margin_call_met = real_scalar(self.margin_call_met, "margin_call_met")
+        core.margin_call_seed = int_scalar(self.margin_call_seed, "margin_call_seed", minimum=0, maximum=2**64 - 1)
         core.adl_ranking = core_enum(_core.LiquidationPolicy.AdlRanking, self.adl_ranking, "adl_ranking")
         core.max_orders_per_step = int_scalar(self.max_orders_per_step, "max_orders_per_step")
         for name in ("limit_at_bankruptcy", "takeover", "adl", "partial_tiers"):
@@ -160,9 +172,10 @@ class SimulationResult:
     ``adl_qty``, ``halted``, ``queued``, ``bid_depth``, ``ask_depth``, ``book_depth`` (resting
     base quantity), ``best_bid``, ``best_ask``, ``funding_rate`` (settled at the step),
     ``funding_long`` and ``funding_short`` (what each side paid; negative: received),
-    ``taker_fees`` (on the step's liquidation fills)).
+    ``taker_fees`` (on the step's liquidation fills), ``margin_deposits`` (met margin calls)).
     ``events``: one row per liquidation fill, takeover, ADL fill or fund unwind (``step``,
-    ``position`` (-1 for the fund), ``kind`` (0-3) and ``kind_name`` (``EVENT_KINDS``),
+    ``position`` (-1 for the fund), ``kind`` (0-5) and ``kind_name`` (``EVENT_KINDS``: a
+    liquidation fill, a takeover, an ADL fill, a fund unwind, a margin call, a call met),
     ``counterparty`` (for ADL: the liquidated position, or -1 for the fund's inventory),
     ``qty``, ``price``, ``fee``, ``loss`` (bad debt the fund covered; for an unwind, minus its
     profit), ``fund`` (the balance after the event)).

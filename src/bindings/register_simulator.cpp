@@ -32,6 +32,9 @@ void register_simulator(py::module_& m) {
       .def_readwrite("adl_ranking", &cc::LiquidationPolicy::adl_ranking)
       .def_readwrite("taker_fee", &cc::LiquidationPolicy::taker_fee)
       .def_readwrite("latency", &cc::LiquidationPolicy::latency)
+      .def_readwrite("margin_call_grace", &cc::LiquidationPolicy::margin_call_grace)
+      .def_readwrite("margin_call_met", &cc::LiquidationPolicy::margin_call_met)
+      .def_readwrite("margin_call_seed", &cc::LiquidationPolicy::margin_call_seed)
       .def("validate", &cc::LiquidationPolicy::validate, "ValueError naming the field unless the policy is valid.");
   py::class_<cc::CircuitBreaker>(m, "CircuitBreaker")
       .def(py::init([](double move, std::int64_t window, std::int64_t halt) {
@@ -102,6 +105,7 @@ void register_simulator(py::module_& m) {
         timeline["funding_long"] = to_numpy(std::move(r.funding_long));
         timeline["funding_short"] = to_numpy(std::move(r.funding_short));
         timeline["taker_fees"] = to_numpy(std::move(r.taker_fees));
+        timeline["margin_deposits"] = to_numpy(std::move(r.margin_deposits));
         py::dict events;
         events["step"] = to_numpy(std::move(r.event_step));
         events["position"] = to_numpy(std::move(r.event_position));

@@ -11,6 +11,7 @@
 #include "cascade_core/book_walker.hpp"
 #include "cascade_core/errors.hpp"
 #include "cascade_core/resources.hpp"
+#include "cascade_core/rng.hpp"
 
 namespace cascade_core {
 
@@ -22,7 +23,7 @@ constexpr double inf = std::numeric_limits<double>::infinity();
 // (fills and takes summed in another order), not a position or an inventory: it counts as 0.
 constexpr double dust = 1e-12;
 
-enum class State : std::uint8_t { open, queued, liquidated, cooling };
+enum class State : std::uint8_t { open, queued, liquidated, cooling, called };
 
 class Simulation {
  public:
@@ -37,6 +38,7 @@ class Simulation {
     state_.assign(n, State::open);
     if (config.policy.partial_tiers) tier_cap_.assign(n, std::numeric_limits<std::uint32_t>::max());
     if (config.policy.latency > 0) ready_step_.assign(n, 0);
+    if (config.policy.margin_call_grace > 0) call_count_.assign(n, 0);
     last_ = mark_ = centre0_;
     fund_ = config.insurance_fund;
     inverse_ = positions.inverse_size();
@@ -66,7 +68,7 @@ class Simulation {
       }
       const bool halted = step_ < halted_until;
       step_qty_ = step_notional_ = step_adl_ = step_taker_ = 0.0;
-      step_rate_ = step_funding_long_ = step_funding_short_ = 0.0;
+      step_rate_ = step_funding_long_ = step_funding_short_ = step_deposits_ = 0.0;
       if (!halted) {
         exogenous(t, centre);
       }
@@ -129,6 +131,37 @@ class Simulation {
     if (cols_.side[i] > 0) relisted_longs_.emplace(liq, i); else relisted_shorts_.emplace(liq, i);
   }
 
+  // Calls whose grace period has ended: met (a deposit back to the initial margin fraction at the
+  // mark; open again at the new liquidation price) or not (to the engine's queue).
+  void resolve_calls() {
+    const auto& policy = config_.policy;
+    while (!calls_.empty() && calls_.front().first <= step_) {
+      const std::uint32_t i = calls_.front().second;
+      calls_.pop_front();
+      if (state_[i] != State::called) continue;
+      const std::uint32_t call = call_count_.empty() ? 0 : call_count_[i]++;
+      const PhiloxCounter w = philox4x32_10({i, call, static_cast<std::uint32_t>(policy.margin_call_seed),
+                                             static_cast<std::uint32_t>(policy.margin_call_seed >> 32)},
+                                            philox_key(policy.margin_call_seed ^ 0x6D617267696E63ULL));
+      const int side = cols_.side[i];
+      const double q = open_qty_[i];
+      if (unit_from_u32(w[0]) < policy.margin_call_met) {
+        const double fraction = cols_.margin[i] / (cols_.qty[i] * cols_.entry_price[i]);  // at the open
+        const double equity = margin_[i] + side * q * (mx() - cols_.entry_price[i]);
+        const double deposit = std::max(0.0, fraction * q * mx() - equity);
+        margin_[i] += deposit;
+        step_deposits_ += deposit;
+        state_[i] = State::open;
+        event(EventKind::call_met, i, q, mx(), 0.0, 0.0, -1);
+        relist(i, liquidation_price_of(i));
+      } else {
+        state_[i] = State::queued;  // the engine re-checks it at the mark when its order goes
+        (side > 0 ? long_queue_ : short_queue_).push_back(i);
+        if (!ready_step_.empty()) ready_step_[i] = step_;
+      }
+    }
+  }
+
   // Positions whose cooldown after a slice has ended are open again, at their new liquidation price.
   void end_cooldowns() {
     while (!cooling_.empty() && cooling_.front().first <= step_) {
@@ -162,6 +195,13 @@ class Simulation {
 
   // Queues position i for the engine unless it is already queued, closed or empty.
   void admit(std::uint32_t i, std::deque<std::uint32_t>& queue) {
+    if (state_[i] == State::open && open_qty_[i] > 0.0 && config_.policy.margin_call_grace > 0) {
+      // a margin call first: the position has the grace period to meet it
+      state_[i] = State::called;
+      calls_.emplace_back(step_ + config_.policy.margin_call_grace, i);
+      event(EventKind::margin_call, i, open_qty_[i], mx(), 0.0, 0.0, -1);
+      return;
+    }
     if (state_[i] == State::open && open_qty_[i] > 0.0) {
       state_[i] = State::queued;
       queue.push_back(i);
@@ -226,6 +266,7 @@ class Simulation {
   void liquidate() {
     const auto& policy = config_.policy;
     end_cooldowns();
+    resolve_calls();
     // positions the engine could not finish closing in an earlier step go again, first
     for (const std::uint32_t i : retry_) {
       if (state_[i] == State::liquidated && open_qty_[i] > 0.0) (cols_.side[i] > 0 ? long_queue_ : short_queue_).push_back(i);
@@ -574,6 +615,7 @@ class Simulation {
     r.funding_long.push_back(step_funding_long_);
     r.funding_short.push_back(step_funding_short_);
     r.taker_fees.push_back(step_taker_);
+    r.margin_deposits.push_back(step_deposits_);
     r.halted.push_back(halted ? 1 : 0);
     r.queued.push_back(r.queued_now);
   }
@@ -606,6 +648,9 @@ class Simulation {
   std::size_t next_long_ = 0, next_short_ = 0;
   std::deque<std::uint32_t> long_queue_, short_queue_;
   std::vector<std::uint32_t> retry_;  // closes left unfinished this step: queued again at the next
+  std::deque<std::pair<std::int64_t, std::uint32_t>> calls_;  // (step the grace ends, position), in that order
+  bulk_vector<std::uint32_t> call_count_;  // calls each position has had (the draw's counter)
+  double step_deposits_ = 0.0;
   std::deque<std::pair<std::int64_t, std::uint32_t>> cooling_;  // (step the cooldown ends, position), in that order
   std::int64_t cooldown_steps_ = 0;
   Ranking adl_longs_, adl_shorts_;
@@ -692,6 +737,10 @@ void LiquidationPolicy::validate() const {
   require(std::isfinite(slice_cooldown) && slice_cooldown >= 0.0, "slice_cooldown", "must be finite and >= 0",
           slice_cooldown);
   require(std::isfinite(taker_fee) && taker_fee >= 0.0 && taker_fee < 1.0, "taker_fee", "must be in [0, 1)", taker_fee);
+  require(margin_call_grace >= 0 && margin_call_grace <= (std::int64_t{1} << 40), "margin_call_grace",
+          "must be in [0, 2**40] steps", static_cast<double>(margin_call_grace));
+  require(std::isfinite(margin_call_met) && margin_call_met >= 0.0 && margin_call_met <= 1.0, "margin_call_met",
+          "must be a probability in [0, 1]", margin_call_met);
   require(latency >= 0 && latency <= (std::int64_t{1} << 40), "latency", "must be in [0, 2**40] steps",
           static_cast<double>(latency));
   if (adl_ranking != AdlRanking::pnl_leverage && adl_ranking != AdlRanking::binance) {
@@ -747,7 +796,7 @@ SimulationResult simulate(const OrderBook& book, const PositionSet& positions,
                                   " per step) would overflow the running totals");
   }
   // The timeline's columns and the breakers' price history, per step; the position copies.
-  constexpr double bytes_per_step = 20 * sizeof(double);
+  constexpr double bytes_per_step = 21 * sizeof(double);
   constexpr double bytes_per_position = 6 * sizeof(double) + 2;
   require_memory("steps",
                  bytes_per_step * static_cast<double>(config.steps) +

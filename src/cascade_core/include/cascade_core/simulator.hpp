@@ -51,6 +51,15 @@ struct LiquidationPolicy {
   // its order.
   double taker_fee = 0.0;
   std::int64_t latency = 0;
+  // Margin calls (a broker's: Reg T / FINRA 4210): a triggered position is first called and has
+  // `margin_call_grace` steps to meet the call. Met — with probability `margin_call_met`, a
+  // counter-based draw per position and call from `margin_call_seed` — its margin is raised so
+  // that its equity at the mark is back at its initial margin fraction of its notional, and it
+  // stays open; not met, it goes to the engine (re-checked there: liquidated if the mark is still
+  // past its liquidation price). 0 steps: off, liquidated at once.
+  std::int64_t margin_call_grace = 0;
+  double margin_call_met = 0.0;
+  std::uint64_t margin_call_seed = 0;
 
   void validate() const;  // InputError naming the field
 };
@@ -83,13 +92,13 @@ struct SimulationConfig {
   void validate(std::size_t n_positions) const;
 };
 
-enum class EventKind : std::int8_t { liquidation = 0, takeover = 1, adl = 2, unwind = 3 };
+enum class EventKind : std::int8_t { liquidation = 0, takeover = 1, adl = 2, unwind = 3, margin_call = 4, call_met = 5 };
 
 struct SimulationResult {
   // timeline, one row per step
   std::vector<double> time, price, mark_price, fundamental, liquidated_qty, liquidated_notional,
       insurance_fund, fund_inventory, adl_qty, bid_depth, ask_depth, best_bid, best_ask, funding_rate, funding_long,
-      funding_short, taker_fees;
+      funding_short, taker_fees, margin_deposits;
   std::vector<std::uint8_t> halted;
   std::vector<std::int64_t> queued;
   // events, one row per fill, takeover or deleveraging
