@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -31,8 +31,13 @@ import numpy.typing as npt
 from . import _core
 from ._validation import FloatArray, common_length, float_column, int_scalar, readonly, real_scalar, side_column
 
-if TYPE_CHECKING:
-    from .venue import Venue
+
+class Venue(Protocol):
+    """What the agents read of a venue (a :class:`liqcascade.venue.Venue`): its markets' names,
+    in its order (a protocol, so that this module does not import the venue's)."""
+
+    @property
+    def market_names(self) -> tuple[str, ...]: ...
 
 __all__ = ["Funds", "LeveragedTokens", "StopOrders", "round_number_levels", "stop_clusters", "token_presets",
            "token_rebalance"]
