@@ -121,3 +121,15 @@ def test_library_warnings_are_one_line(capsys):
     assert captured.err == ("liqcascade: warning: shock: 5 is a relative move of +500%; shocks are fractions "
                             "(0.05 = +5 %), and moves beyond +-100% are warned about\n")
     assert "+500.0%" in captured.out
+
+
+def test_run_scenario_oct_10_2025_studies_the_preset(capsys):
+    import json
+
+    assert cli.main(["run", "--scenario", "oct-10-2025", "--scenarios", "8", "--positions", "20000",
+                     "--no-progress", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["scenario"] == "oct-10-2025" and out["scenarios"] == 8
+    low, high = out["targets"]["final_move"]
+    assert low - 0.03 <= out["reproduced"]["final_move"] <= high + 0.03  # the night's trigger, roughly reproduced
+    assert out["summary"]["n_scenarios"] == 8

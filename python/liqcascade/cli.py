@@ -135,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=0, help="seed of the study (default 0)")
     run.add_argument("--out", default=None, help="write the per-scenario table to this .parquet (pyarrow) or .csv file")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--scenario", choices=("default", "oct-10-2025"), default="default",
+                     help="the market studied: the default scenario, or the 10 October 2025 preset "
+                          "(lc.scenarios.october_10_2025: its population, book model and shock model)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_user_data_options(run)
 
@@ -327,11 +330,47 @@ def _progress(no_progress: bool) -> Any:
     return plain
 
 
+def run_preset_study(args: argparse.Namespace) -> str:
+    """``liqcascade run --scenario NAME``: the study of a named market preset (scenarios.py)."""
+    from .scenarios import october_10_2025
+
+    preset = october_10_2025(count=args.positions)
+    start = time.perf_counter()
+    table = monte_carlo(preset.population, preset.book_model, preset.study_shocks, args.scenarios, seed=args.seed,
+                        threads=args.threads, progress=_progress(args.no_progress))
+    elapsed = time.perf_counter() - start
+    if args.out:
+        _write(table, args.out)
+    summary = table.summary() if len(table) > 1 else None
+    reproduced = preset.reproduced(args.seed)
+    if args.json:
+        return json.dumps({"scenario": preset.name, "scenarios": args.scenarios, "positions": args.positions,
+                           "seed": args.seed, "seconds": elapsed, "reproduced": reproduced,
+                           "targets": preset.targets, "summary": summary.to_dict() if summary else None}, indent=2)
+    low, high = preset.targets["final_move"]
+    lines = [
+        f"liqcascade {__version__} - Monte Carlo study of {preset.description}",
+        f"  {args.positions:,} positions per scenario; shocks: Student-t, {preset.study_shocks.df:g} degrees of "
+        f"freedom, scale {preset.study_shocks.scale:.0%}",
+        f"  the night's trigger ({preset.trigger:+.0%}) ends at {reproduced['final_move']:+.1%} with "
+        f"${reproduced['liquidated_notional'] / 1e9:,.2f}B liquidated (reported: {high:+.0%} to {low:+.1%}, "
+        f"~$5B of BTC)",
+        "",
+        str(summary) if summary else "(one scenario: no summary)",
+        "",
+        f"{args.scenarios:,} scenarios in {elapsed:.1f} s (seed {args.seed})"
+        + (f"; table written to {args.out}" if args.out else ""),
+    ]
+    return "\n".join(lines)
+
+
 def run_study(args: argparse.Namespace) -> str:
     if args.book or args.positions_file or args.dask or args.resume_dir:  # your own data, a cluster (cli_data.py)
         from .cli_data import run_user_data
 
         return run_user_data(args, _write)
+    if args.scenario != "default":
+        return run_preset_study(args)
     start = time.perf_counter()
     population = PositionPopulation(count=args.positions)
     table = monte_carlo(population, DEFAULT_STUDY_BOOK, DEFAULT_STUDY_SHOCKS,
