@@ -20,12 +20,14 @@ __all__ = ["OCTOBER_10_2025_VENUE_SOURCES", "VenuePreset", "october_10_2025_venu
 
 #: Inputs of the venue preset beyond ``OCTOBER_10_2025_SOURCES`` (scenarios.py).
 OCTOBER_10_2025_VENUE_SOURCES: dict[str, str] = {
-    "wbeth": "wBETH printed ~$430 on Binance's own wBETH/USDT book while ETH traded above $3,800 (Binance's "
-             "10/11 compensation notice and press coverage of the de-peg: Cointelegraph, The Block)",
-    "usde": "USDe fell to ~$0.65 on Binance's USDe/USDT book while it held ~$1 on other venues and on "
-            "redemption (Cointelegraph, Rena Labs; 'liquidity' and 'collateral' in OCTOBER_10_2025_SOURCES)",
-    "index_lever": "after the night Binance moved USDe, wBETH and bnSOL collateral to index / redemption-rate "
-                   "pricing (Binance announcement of 11 October 2025, as reported by Cointelegraph)",
+    "wbeth": "wBETH as low as $430 on Binance around 21:40 UTC, an 88 % discount to ETH/USDT, then above $3,800 "
+             "(CoinDesk, 'Binance to Compensate Users Affected by Crash in wBETH, BNSOL, and Ethena's USDe', "
+             "12 October 2025)",
+    "usde": "USDe as low as $0.65 on Binance's own book between 21:36 and 22:16 UTC, isolated to Binance (CoinDesk, "
+            "ibid.; Binance's compensation announcement, $283M paid, as summarised by coinheadlines.com)",
+    "index_lever": "Binance valued these assets on their own spot books (CoinDesk, ibid., citing YQ Jia) and from "
+                   "14 October 2025 08:00 UTC prices wBETH and BNSOL 100 % on their conversion rate, not the "
+                   "market (Binance Square post 30886289453337)",
 }
 
 
@@ -78,12 +80,12 @@ def october_10_2025_venue(accounts: int = 20_000, isolated: int = 20_000, seed: 
     ``OCTOBER_10_2025_VENUE_SOURCES``): BTC at $117,000 when the cascade began
     (``btc_before``); the trigger BTC -5 % (``trigger``), ETH -8 % (calibrated: altcoins fell
     further than BTC, ``liquidated_btc``); USDe's own book cut to ~$2M of depth (``liquidity``:
-    $89M -> $2M), here $40k per 1 % a side to 50 % away, deep enough to print ~0.65 (``usde``);
-    wBETH's own book thin enough to print ~$430 against an ETH above $3,800 (``wbeth``), here
-    $25k per 1 % to 95 % away; collateral priced on those books (``collateral``), haircut 5 %
+    $89M -> $2M), here $60k per 1 % a side to 35 % away ($2.1M), so that it runs out at 0.65
+    (``usde``); wBETH's own book thin enough to print ~$430 against an ETH above $3,800
+    (``wbeth``), here $100k per 1 % to 90 % away; collateral priced on those books (``collateral``), haircut 5 %
     each. Calibrated, not sourced: ETH $4,100 and wBETH $4,400 (its staking accrual, ~1.07 ETH)
     before the cascade; BTC and ETH perpetual depth $30M and $15M per 1 % (one venue's share of
-    the night's thin books); open interest $500M BTC / $300M ETH, 3/4 of it in ``accounts``
+    the night's thin books, scaled so that BTC's fall is the reported one); open interest $500M BTC / $300M ETH, 3/4 of it in ``accounts``
     cross accounts (long: 83.9 % of the liquidations were longs, ``first_hour``; 3-10x on
     their collateral, held 30 % USDT, 35 % USDe, 35 % wBETH on average), the rest
     ``isolated`` positions (60 % long, 5-50x); Binance's tier tables. Nothing is past its
