@@ -85,7 +85,8 @@ def october_10_2025_venue(accounts: int = 20_000, isolated: int = 20_000, seed: 
     (``wbeth``), here $100k per 1 % to 90 % away; collateral priced on those books (``collateral``), haircut 5 %
     each. Calibrated, not sourced: ETH $4,100 and wBETH $4,400 (its staking accrual, ~1.07 ETH)
     before the cascade; BTC and ETH perpetual depth $30M and $15M per 1 % (one venue's share of
-    the night's thin books, scaled so that BTC's fall is the reported one); open interest $500M BTC / $300M ETH, 3/4 of it in ``accounts``
+    the night's thin books, scaled so that BTC's fall is the reported one); open interest
+    $500M BTC / $300M ETH, 3/4 of it in ``accounts``
     cross accounts (long: 83.9 % of the liquidations were longs, ``first_hour``; 3-10x on
     their collateral, held 30 % USDT, 35 % USDe, 35 % wBETH on average), the rest
     ``isolated`` positions (60 % long, 5-50x); Binance's tier tables. Nothing is past its
@@ -97,7 +98,9 @@ def october_10_2025_venue(accounts: int = 20_000, isolated: int = 20_000, seed: 
     where the thin books ran out. ``preset.cascade()`` against
     ``preset.cascade(preset.index_priced())`` shows the lever: with the collateral priced on
     its index and not sold into its own book, the same trigger liquidates about 2,700 accounts
-    instead of 17,700, with $1.4M of bad debt instead of $11M, and BTC ends -6 %.
+    instead of 17,700, with $1.4M of bad debt instead of $11M, and BTC ends -6 %. The index is
+    fixed at the reference (:func:`~liqcascade.policy.with_collateral`); Binance's own fix
+    prices wBETH on its conversion rate to ETH (``index_lever``), which would follow ETH's fall.
     """
     from .scenarios import OCTOBER_10_2025_SOURCES
 
