@@ -129,3 +129,34 @@ def test_compare_venue_policies_checks_its_inputs(preset):
         compare_venue_policies(state, preset.study_shocks, 4, variants={"a": None, "b": other})
     with pytest.raises(TypeError, match="variants"):
         compare_venue_policies(state, preset.study_shocks, 4, variants={"a": 3})
+
+
+def test_venue_panels_headless(wrong_way):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from liqcascade import plot
+
+    venue, positions, accounts = wrong_way
+    result = venue_cascade(venue, positions, accounts, shocks={"ETHUSDT": -0.10})
+    fig = plot.venue_panels(result)
+    panels = [a for a in fig.axes if a.get_ylabel() == "move [%]"]
+    assert len(panels) == 2
+    assert panels[0].get_title(loc="left").startswith("ETHUSDT") and panels[1].get_title(loc="left").startswith(
+        "WBETHUSDT")
+    assert panels[-1].get_xlabel() == "round"
+    (line,) = panels[1].get_lines()[:1]
+    np.testing.assert_allclose(line.get_ydata()[-1], result.markets["final_move"][1] * 100.0)
+    assert line.get_ydata()[0] == 0.0                                  # wBETH was not shocked
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2)
+    assert plot.venue_panels(result, ax=axes) is fig
+    with pytest.raises(ValueError, match="one per market"):
+        plot.venue_panels(result, ax=axes[:1])
+    plt.close(fig)
