@@ -19,7 +19,7 @@ from .policy import PolicyComparison
 from .simulator import SimulationResult
 
 __all__ = ["amplification_curve", "liquidation_map", "policy_comparison", "simulation_liquidation_map",
-           "study_distribution", "timeline"]
+           "study_distribution", "timeline", "venue_panels"]
 
 
 def _pyplot() -> Any:
@@ -192,8 +192,10 @@ def policy_comparison(comparison: PolicyComparison, metric: str = "liquidated_no
         v = comparison.get(name, metric)
         values.append(v["diff"] if paired else v["mean"])
         errors.append(1.959963984540054 * (v["diff_stderr"] if paired else v["stderr"]))
-    scale, unit = (1e6, "$M") if metric in ("liquidated_notional", "bad_debt", "fund_low") else (
-        (0.01, "%") if metric.endswith("move") or metric in ("move_beyond_10pct", "ruin", "adl") else (1.0, ""))
+    dollars = ("liquidated_notional", "bad_debt", "fund_low", "sold_notional", "account_bad_debt")
+    shares = ("move_beyond_10pct", "ruin", "adl", "book_exhausted")
+    scale, unit = (1e6, "$M") if metric in dollars else (
+        (0.01, "%") if metric.endswith("move") or metric in shares else (1.0, ""))
     y = np.arange(len(names))
     vals = np.array(values) / scale
     errs = np.array([e if math.isfinite(e) else 0.0 for e in errors]) / scale
@@ -206,4 +208,61 @@ def policy_comparison(comparison: PolicyComparison, metric: str = "liquidated_no
     ax.set_xlabel(prefix + f"{label} [{unit}]".replace(" []", ""))
     ax.set_title(f"Policies on {comparison.n_scenarios} common scenarios (95 % intervals)")
     fig.tight_layout()
+    return fig
+
+
+def venue_panels(result: Any, *, ax: Any = None) -> Any:
+    """One panel per market of a venue cascade (:func:`liqcascade.venue.venue_cascade`'s
+    result): its price through the rounds against its reference (%, round 0 the exogenous
+    shock) and, on a second axis, the notional its rounds' orders carried ($M: liquidations and
+    agents' orders, and collateral sales). ``ax``: one Axes per market (a sequence), or None
+    for a new figure of stacked panels sharing the round axis."""
+    markets = [str(m) for m in result.markets["market"]]
+    if ax is None:
+        plt = _pyplot()
+        fig, axes = plt.subplots(len(markets), 1, figsize=(8.0, 2.2 * len(markets) + 0.6), sharex=True,
+                                 squeeze=False)
+        axes = list(axes[:, 0])
+    else:
+        axes = list(np.ravel(np.asarray(ax, dtype=object)))
+        if len(axes) != len(markets):
+            raise ValueError(f"ax: expected {len(markets)} Axes (one per market), got {len(axes)}")
+        fig = axes[0].figure
+    trace = result.trace
+    rounds = int(result.rounds)
+    x = np.arange(rounds + 1)
+    twins = []
+    for i, (name, panel) in enumerate(zip(markets, axes, strict=True)):
+        ref = float(result.markets["ref_price"][i])
+        price = np.full(rounds + 1, float(result.markets["shock_price"][i]))
+        orders = np.zeros(rounds + 1)
+        sales = np.zeros(rounds + 1)
+        rows = np.flatnonzero(np.asarray(trace["market"]) == i)
+        for r in rows:
+            k = int(trace["round"][r])
+            price[k:] = float(trace["end_price"][r])
+            start = float(trace["start_price"][r])
+            orders[k] = (float(trace["qty"][r]) + float(trace["stop_qty"][r]) + float(trace["token_qty"][r])
+                         + float(trace["fund_qty"][r])) * start
+            sales[k] = float(trace["sale_qty"][r]) * start
+        move = (price / ref - 1.0) * 100.0
+        twin = panel.twinx()
+        twins.append(twin)
+        twin.bar(x - 0.2, orders / 1e6, width=0.4, color="tab:red", alpha=0.5, label="orders")
+        twin.bar(x + 0.2, sales / 1e6, width=0.4, color="tab:purple", alpha=0.5, label="collateral sold")
+        twin.set_ylabel("$M")
+        panel.plot(x, move, color="black", marker="o", ms=3, label="price")
+        panel.axhline(0.0, color="grey", lw=0.8)
+        panel.set_ylabel("move [%]")
+        panel.set_zorder(twin.get_zorder() + 1)
+        panel.patch.set_visible(False)
+        panel.set_title(f"{name}: {float(result.markets['final_move'][i]):+.1%}", fontsize=9, loc="left")
+    axes[-1].set_xlabel("round")
+    handles = axes[0].get_legend_handles_labels()[0] + twins[0].get_legend_handles_labels()[0] if twins else []
+    if handles:
+        axes[0].legend(handles=handles, fontsize=7, loc="lower left")
+    if ax is None:
+        fig.suptitle(f"Venue cascade: {rounds} rounds, {len(result.accounts):,} accounts liquidated, "
+                     f"bad debt ${result.bad_debt / 1e6:,.2f}M", fontsize=10)
+        fig.tight_layout()
     return fig

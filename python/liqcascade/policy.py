@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -33,8 +33,12 @@ from .positions import MaintenanceTiers, Positions
 from .results import ScenarioTable
 from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, gbm_path, random_flow, simulate
 
-__all__ = ["Policy", "PolicyComparison", "Study", "TimeStudy", "cme_breakers", "compare_policies",
-           "crypto_status_quo", "leverage_cap", "reg_t_finra", "run_study", "simulation_metrics"]
+if TYPE_CHECKING:
+    from .venue import Venue
+
+__all__ = ["Policy", "PolicyComparison", "Study", "TimeStudy", "VenuePolicyComparison", "cme_breakers",
+           "compare_policies", "compare_venue_policies", "crypto_status_quo", "leverage_cap", "reg_t_finra",
+           "run_study", "simulation_metrics", "with_collateral"]
 
 KEEP: Any = "keep"  # a lever left as the study's population has it
 
@@ -423,11 +427,11 @@ def _fmt(metric: str, value: float, err: float, *, signed: bool) -> str:
     if not math.isfinite(value):
         return "nan"
     sign = "+" if signed else ""
-    if metric in ("liquidated_notional", "bad_debt", "fund_low"):
+    if metric in ("liquidated_notional", "bad_debt", "fund_low", "sold_notional", "account_bad_debt"):
         text = f"${value / 1e6:{sign}.2f}M"
         scale = 1e6
         unit = "M"
-    elif metric.endswith("move") or metric in ("move_beyond_10pct", "ruin", "adl"):
+    elif metric.endswith("move") or metric in ("move_beyond_10pct", "ruin", "adl", "book_exhausted"):
         text = f"{value * 100:{sign}.2f}%"
         scale, unit = 0.01, ""
     else:
@@ -457,12 +461,20 @@ def compare_policies(study: Study | TimeStudy, policies: Mapping[str, Policy], *
         raise ValueError(f"baseline: {base!r} is not one of the policies ({', '.join(policies)})")
     metrics = dict(STATIC_METRICS if isinstance(study, Study) else TIME_METRICS)
     rows = {name: run_study(study, pol) for name, pol in policies.items()}
+    table, n = _paired_table(rows, base, metrics, "compare_policies")
+    return PolicyComparison(table, rows, base, n, metrics, dict(policies))
+
+
+def _paired_table(rows: Mapping[str, ColumnTable], base: str, metrics: Mapping[str, str],
+                  caller: str) -> tuple[ColumnTable, int]:
+    """Per policy and metric: the mean and its standard error, the paired difference from
+    ``base`` and its standard error, and the unpaired one (:class:`PolicyComparison`)."""
     n = len(rows[base])
     if n < 2:
-        raise ValueError("compare_policies: needs at least two scenarios for a standard error")
+        raise ValueError(f"{caller}: needs at least two scenarios for a standard error")
     cols: dict[str, list[Any]] = {k: [] for k in ("policy", "metric", "mean", "stderr", "diff", "diff_stderr",
                                                   "unpaired_stderr")}
-    for name in policies:
+    for name in rows:
         for metric in metrics:
             x = np.asarray(rows[name][metric], dtype=np.float64)
             b = np.asarray(rows[base][metric], dtype=np.float64)
@@ -477,5 +489,154 @@ def compare_policies(study: Study | TimeStudy, policies: Mapping[str, Policy], *
             cols["diff_stderr"].append(float(d.std(ddof=1) / math.sqrt(n)))
             cols["unpaired_stderr"].append(math.hypot(se, se_b))
     table = ColumnTable({k: np.array(v, dtype=object if k in ("policy", "metric") else np.float64)
-                         for k, v in cols.items()})
-    return PolicyComparison(table, rows, base, n, metrics, dict(policies))
+                        for k, v in cols.items()})
+    return table, n
+
+
+# --- venue levers: collateral haircuts and collateral pricing (docs/design.md, "Fragility and policy") ---
+
+#: Per-scenario metrics of a venue study (:func:`compare_venue_policies`), venue-wide.
+VENUE_METRICS = {
+    "accounts_liquidated": "cross accounts liquidated",
+    "n_liquidated": "positions closed",
+    "liquidated_notional": "liquidated notional ($, all markets)",
+    "sold_notional": "collateral sold ($, all markets)",
+    "bad_debt": "bad debt ($, isolated positions' and accounts')",
+    "account_bad_debt": "accounts' bad debt ($)",
+    "book_exhausted": "P(some book ran out)",
+}
+
+CollateralPricing = Literal["book", "index"]
+
+
+def with_collateral(venue: Venue, *, haircut: float | Mapping[str, float] | None = None,
+                    pricing: CollateralPricing | Mapping[str, CollateralPricing] | None = None,
+                    index_price: Mapping[str, float] | None = None) -> Venue:
+    """A new :class:`~liqcascade.venue.Venue`: ``venue`` with its collateral levers changed,
+    its markets (and so its positions' and accounts' indices) as they are.
+
+    - ``haircut``: one haircut for every collateral asset, or a dict of asset name to haircut
+      (assets not named keep theirs).
+    - ``pricing``: ``"book"`` — the asset is priced by its own spot market's last price, and a
+      liquidated account's balance is sold into that book (how Binance priced USDe, wBETH and
+      bnSOL on 10 October 2025); ``"index"`` — priced at a fixed index price and never sold
+      into the venue's book (the lever Binance pulled after that night: redemption-rate /
+      cross-venue index pricing). One value for every asset or a dict by asset name.
+
+    The **index** is the asset's reference: a fixed price equal to its spot market's reference
+    price (``VenueState.ref_price``: the book's mid unless the market gives ``ref_price``), or
+    ``index_price[name]`` when given. It is fixed for the cascade: an index stays at redemption
+    value while one venue's thin book collapses, which is what the lever is for — but an asset
+    that tracks a moving underlying (wBETH tracks ETH) is then valued at its pre-shock
+    reference; give ``index_price`` (e.g. the ETH reference times the shocked move) to value it
+    where the underlying ended. Switching an asset from index back to ``"book"`` needs the
+    market that priced it: an asset that the venue prices at a fixed price has no book and
+    raises ``ValueError``.
+    """
+    from .venue import Asset, Venue
+
+    if not isinstance(venue, Venue):
+        raise TypeError(f"venue: expected liqcascade.venue.Venue, got {type(venue).__name__}")
+    names = [a.name for a in venue.assets]
+
+    def per_asset(value: Any, arg: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if isinstance(value, Mapping):
+            for k in value:
+                if k not in names:
+                    raise ValueError(f"{arg}: no collateral asset named {k!r} (assets: {', '.join(map(repr, names))})")
+            return dict(value)
+        return dict.fromkeys(names, value)
+
+    haircuts = per_asset(haircut, "haircut")
+    pricings = per_asset(pricing, "pricing")
+    indices = per_asset(index_price, "index_price")
+    for k, how in pricings.items():
+        if how not in ("book", "index"):
+            raise ValueError(f"pricing[{k!r}]: expected 'book' or 'index', got {how!r}")
+    refs = {m.name: _market_reference(m) for m in venue.markets}
+    assets = []
+    for a in venue.assets:
+        cut = a.haircut if a.name not in haircuts else _finite(haircuts[a.name], f"haircut[{a.name!r}]",
+                                                                low=0.0, high=1.0)
+        how = pricings.get(a.name, "book" if a.priced_by is not None else "index")
+        if how == "index":
+            if a.name in indices:
+                price = _finite(indices[a.name], f"index_price[{a.name!r}]", low=0.0, low_open=True)
+            elif a.priced_by is not None:
+                price = refs[a.priced_by]
+            else:
+                price = float(a.price)  # type: ignore[arg-type]
+            assets.append(Asset(a.name, price=price, haircut=cut, floor=a.floor))
+        else:
+            if a.priced_by is None:
+                raise ValueError(f"pricing[{a.name!r}]: 'book' needs a market pricing the asset; the venue prices "
+                                 f"{a.name!r} at a fixed price")
+            assets.append(Asset(a.name, priced_by=a.priced_by, haircut=cut, floor=a.floor))
+    return Venue(venue.markets, assets, quote=venue.quote)
+
+
+def _market_reference(market: Any) -> float:
+    if market.ref_price is not None:
+        return float(market.ref_price)
+    return float(market.book.mid)
+
+
+VenueVariant = Any  # a Venue, a function Venue -> Venue, or None (the venue as it is)
+
+
+@dataclass(frozen=True, eq=False)
+class VenuePolicyComparison(PolicyComparison):
+    """What :func:`compare_venue_policies` returns: :class:`PolicyComparison`'s table (per
+    policy and metric of :data:`VENUE_METRICS`: ``mean``, ``stderr``, ``diff`` from the
+    baseline, its paired ``diff_stderr``, ``unpaired_stderr``); ``rows`` are each variant's
+    :class:`~liqcascade.venue_study.VenueScenarioTable`; ``venues`` each variant's venue
+    (``policies`` is empty)."""
+
+    venues: dict[str, Any] = field(default_factory=dict)
+
+
+def compare_venue_policies(state: Any, shocks: Any, n_scenarios: int, seed: int = 0, *,
+                           variants: Mapping[str, VenueVariant], baseline: str | None = None,
+                           threads: int | None = None) -> VenuePolicyComparison:
+    """Run a venue study (:func:`~liqcascade.venue_monte_carlo` over ``state``'s positions,
+    accounts and agents, ``shocks`` a :class:`CorrelatedShockModel`) once per variant of the
+    venue on common random numbers — the same ``seed``, so every variant sees the same moves —
+    and compare them as :func:`compare_policies` does: per metric of :data:`VENUE_METRICS`,
+    each variant's mean with its standard error and its paired difference from ``baseline``
+    (the first variant by default) with ``sd(x_i - b_i) / sqrt(n)``.
+
+    ``variants``: name -> a :class:`Venue` with the same markets (e.g. :func:`with_collateral`'s),
+    a function of the state's venue returning one, or None (the venue as it is).
+    """
+    from .venue import Venue, VenueState
+    from .venue_study import venue_monte_carlo
+
+    if not isinstance(state, VenueState):
+        raise TypeError(f"state: expected liqcascade.venue.VenueState, got {type(state).__name__}")
+    if not variants:
+        raise ValueError("variants: name at least one variant")
+    base = baseline if baseline is not None else next(iter(variants))
+    if base not in variants:
+        raise ValueError(f"baseline: {base!r} is not one of the variants ({', '.join(variants)})")
+    venues: dict[str, Venue] = {}
+    for name, variant in variants.items():
+        venue = state.venue if variant is None else variant(state.venue) if callable(variant) else variant
+        if not isinstance(venue, Venue):
+            raise TypeError(f"variants[{name!r}]: expected a Venue, a function returning one, or None; "
+                            f"got {type(venue).__name__}")
+        if venue.market_names != state.venue.market_names:
+            raise ValueError(f"variants[{name!r}]: its markets {list(venue.market_names)} are not the state's "
+                             f"{list(state.venue.market_names)}")
+        venues[name] = venue
+    tables: dict[str, Any] = {}
+    rows: dict[str, ColumnTable] = {}
+    for name, venue in venues.items():
+        st = state if venue is state.venue else VenueState(venue, state.positions, state.accounts, stops=state.stops,
+                                                           tokens=state.tokens, funds=state.funds)
+        tables[name] = venue_monte_carlo(st, shocks, n_scenarios, seed, threads=threads, progress=False)
+        rows[name] = ColumnTable({m: np.asarray(tables[name][m], dtype=np.float64) for m in VENUE_METRICS})
+    metrics = dict(VENUE_METRICS)
+    paired, n = _paired_table(rows, base, metrics, "compare_venue_policies")
+    return VenuePolicyComparison(paired, tables, base, n, metrics, {}, venues=venues)

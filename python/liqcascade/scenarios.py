@@ -36,7 +36,8 @@ DEFAULT_STUDY_BOOK = BookModel(mid=DEFAULT_MID, profile=DEFAULT_DEPTH_PROFILE, t
 
 __all__ = ["DEFAULT_DEPTH_PROFILE", "DEFAULT_MID", "DEFAULT_SHOCKS", "DEFAULT_STUDY_BOOK",
            "DEFAULT_STUDY_SHOCKS", "OCTOBER_10_2025_SOURCES", "PRESETS", "MarketPreset", "calibrated_book",
-           "default_market", "default_positions", "default_simulation", "october_10_2025"]
+           "default_market", "default_positions", "default_simulation", "october_10_2025",
+           "october_10_2025_venue"]
 
 
 def calibrated_book(mid: float = DEFAULT_MID, tick: float = 1.0) -> OrderBook:
@@ -178,6 +179,15 @@ def october_10_2025(count: int = 200_000) -> MarketPreset:
         sources=dict(OCTOBER_10_2025_SOURCES),
         targets={"final_move": (-0.173, -0.12), "liquidated_notional": (4e9, 6e9)},
     )
+
+
+def october_10_2025_venue(accounts: int = 20_000, isolated: int = 20_000, seed: int = 0) -> Any:
+    """10 October 2025 on one venue, with the collateral channel (USDe and wBETH priced on their
+    own thin books): a :class:`liqcascade.venue_preset.VenuePreset`; see
+    :func:`liqcascade.venue_preset.october_10_2025_venue` for its inputs and sources."""
+    from .venue_preset import october_10_2025_venue as build
+
+    return build(accounts, isolated, seed)
 
 
 def default_market(count: int = 100_000) -> MarketPreset:
