@@ -176,7 +176,7 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
             assets0 = 0.0
             for m in held:
                 assets0 += hold[f][m] * ref[m]
-            fund_list.append({"q": list(hold[f]), "held": held, "debt": assets0 - float(funds.equity[f]),
+            fund_list.append({"q": list(hold[f]), "q0": list(hold[f]), "held": held, "debt": assets0 - float(funds.equity[f]),
                               "target": float(funds.target_leverage[f]), "max": float(funds.max_leverage[f])})
     agent_kinds = ("stop", "token", "fund")
     for kind in agent_kinds:
@@ -346,6 +346,8 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
                             fund_rows[owner]["notional"] += fn
                             fund_list[ref_i]["debt"] -= fn
                             fund_list[ref_i]["q"][m] -= fq
+                            if fund_list[ref_i]["q"][m] <= 1e-12 * fund_list[ref_i]["q0"][m]:
+                                fund_list[ref_i]["q"][m] = 0.0  # dust of a holding sold whole
                         continue
                     if kind == "sale":
                         out_m["sold_qty"][m] += fq

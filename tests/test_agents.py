@@ -495,3 +495,28 @@ def test_state_with_agents_pickles():
     assert same(a.markets["final_price"], b.markets["final_price"])
     assert same(a.token_rebalances["nav_after"], b.token_rebalances["nav_after"])
     assert len(a.fund_sales) > 0 and a.markets["fund_notional"][1] > 0  # B sold after a fall in A
+
+
+def test_a_fund_that_sold_everything_is_done_not_called_again_on_rounding_dust():
+    # (review finding) a fund past zero equity sells all of its holding; the fills, summed level
+    # by level on 0.1-BTC levels, may leave ~1e-16 BTC: that is dust, not a holding, so later
+    # rounds (isolated longs cascading) do not list the fund as deleveraging again
+    import numpy as np
+
+    import liqcascade as lc
+    from liqcascade.agents import Funds
+    from liqcascade.venue import Market, Venue, VenuePositions, venue_cascade
+
+    k = np.arange(1, 20_001)
+    book = lc.OrderBook(100_000.0 - 1.0 * k, np.full(k.size, 0.1), 100_000.0 + 1.0 * k, np.full(k.size, 0.1))
+    venue = Venue([Market("BTC", book)])
+    n = 200
+    rng = np.random.default_rng(5)
+    longs = VenuePositions(np.ones(n, dtype=np.int8), rng.uniform(0.1, 0.3, n), 100_000.0 * rng.uniform(0.97, 1.0, n),
+                           market=np.zeros(n, dtype=np.int64), margin=rng.uniform(1_000.0, 3_000.0, n))
+    funds = Funds({"BTC": [3.3]}, equity=[10_000.0], target_leverage=[5.0], max_leverage=[5.5])
+    r = venue_cascade(venue, longs, shocks={"BTC": -0.03}, funds=funds)
+    sales = r.fund_sales
+    assert r.rounds >= 2  # the fund's market moved after its sale: it was read again
+    assert list(sales["fund"]) == [0]  # one deleveraging: all of it
+    assert r.fund_holdings_after[0].sum() == 0.0

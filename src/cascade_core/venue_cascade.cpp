@@ -649,7 +649,11 @@ class VenueCascade {
       const std::size_t m = static_cast<std::size_t>(row.market);
       result_.fund_notional[o.item] += f.notional;
       fund_debt_[o.ref] -= f.notional;
-      holdings_[o.ref * markets_ + m] -= f.qty;
+      // what the fills' rounding leaves of a holding sold whole is dust (below 1e-12 of what the
+      // fund held at the start): none, so a fund that sold everything is done
+      double& held = holdings_[o.ref * markets_ + m];
+      held -= f.qty;
+      if (held <= 1e-12 * g_.holdings_[o.ref * markets_ + m]) held = 0.0;
     }
   }
 
