@@ -510,13 +510,13 @@ def test_a_fund_that_sold_everything_is_done_not_called_again_on_rounding_dust()
     k = np.arange(1, 20_001)
     book = lc.OrderBook(100_000.0 - 1.0 * k, np.full(k.size, 0.1), 100_000.0 + 1.0 * k, np.full(k.size, 0.1))
     venue = Venue([Market("BTC", book)])
-    n = 200
-    rng = np.random.default_rng(5)
-    longs = VenuePositions(np.ones(n, dtype=np.int8), rng.uniform(0.1, 0.3, n), 100_000.0 * rng.uniform(0.97, 1.0, n),
-                           market=np.zeros(n, dtype=np.int64), margin=rng.uniform(1_000.0, 3_000.0, n))
-    funds = Funds({"BTC": [3.3]}, equity=[10_000.0], target_leverage=[5.0], max_leverage=[5.5])
+    # a long the fund's sale triggers (liquidation ~96,980, below the shock's 97,000): a second round
+    longs = VenuePositions(np.ones(1, dtype=np.int8), [0.1], [100_000.0], market=np.zeros(1, dtype=np.int64),
+                           margin=[350.5], mmr=[0.005])
+    # 3.3 BTC on 5,000 of equity: at 97,000 its equity is below 0, so it sells all of it
+    funds = Funds({"BTC": [3.3]}, equity=[5_000.0], target_leverage=[5.0], max_leverage=[5.5])
     r = venue_cascade(venue, longs, shocks={"BTC": -0.03}, funds=funds)
     sales = r.fund_sales
     assert r.rounds >= 2  # the fund's market moved after its sale: it was read again
-    assert list(sales["fund"]) == [0]  # one deleveraging: all of it
+    assert list(sales["fund"]) == [0] and sales["fraction"][0] == 1.0  # one deleveraging: all of it
     assert r.fund_holdings_after[0].sum() == 0.0
