@@ -339,22 +339,32 @@ def run_preset_study(args: argparse.Namespace) -> str:
     table = monte_carlo(preset.population, preset.book_model, preset.study_shocks, args.scenarios, seed=args.seed,
                         threads=args.threads, progress=_progress(args.no_progress))
     elapsed = time.perf_counter() - start
-    if args.out:
-        _write(table, args.out)
-    summary = table.summary() if len(table) > 1 else None
     reproduced = preset.reproduced(args.seed)
-    if args.json:
-        return json.dumps({"scenario": preset.name, "scenarios": args.scenarios, "positions": args.positions,
-                           "seed": args.seed, "seconds": elapsed, "reproduced": reproduced,
-                           "targets": preset.targets, "summary": summary.to_dict() if summary else None}, indent=2)
     low, high = preset.targets["final_move"]
-    lines = [
+    header = [
         f"liqcascade {__version__} - Monte Carlo study of {preset.description}",
         f"  {args.positions:,} positions per scenario; shocks: Student-t, {preset.study_shocks.df:g} degrees of "
         f"freedom, scale {preset.study_shocks.scale:.0%}",
         f"  the night's trigger ({preset.trigger:+.0%}) ends at {reproduced['final_move']:+.1%} with "
         f"${reproduced['liquidated_notional'] / 1e9:,.2f}B liquidated (reported: {high:+.0%} to {low:+.1%}, "
         f"~$5B of BTC)",
+    ]
+    return _study_output(args, table, elapsed, header,
+                         {"scenario": preset.name, "reproduced": reproduced, "targets": preset.targets})
+
+
+def _study_output(args: argparse.Namespace, table: Any, elapsed: float, header: list[str],
+                  extra: dict[str, Any]) -> str:
+    """A study's table written to ``--out``, and its summary as text (``header`` first) or as
+    JSON (with ``extra``)."""
+    if args.out:
+        _write(table, args.out)
+    summary = table.summary() if len(table) > 1 else None
+    if args.json:
+        return json.dumps({"scenarios": args.scenarios, "positions": args.positions, "seed": args.seed, **extra,
+                           "seconds": elapsed, "summary": summary.to_dict() if summary else None}, indent=2)
+    lines = [
+        *header,
         "",
         str(summary) if summary else "(one scenario: no summary)",
         "",
@@ -377,26 +387,15 @@ def run_study(args: argparse.Namespace) -> str:
                         args.scenarios, seed=args.seed, threads=args.threads,
                         progress=_progress(args.no_progress))
     elapsed = time.perf_counter() - start
-    if args.out:
-        _write(table, args.out)
-    summary = table.summary() if len(table) > 1 else None
-    if args.json:
-        return json.dumps({"scenarios": args.scenarios, "positions": args.positions, "seed": args.seed,
-                           "seconds": elapsed, "summary": summary.to_dict() if summary else None}, indent=2)
-    lines = [
+    header = [
         f"liqcascade {__version__} - Monte Carlo study of the default scenario",
         f"  BTC-like perpetual at mid {DEFAULT_MID:,.0f}; book $20M / $60M / $75M within 1 / 5 / 10 %, "
         f"thinning up to {DEFAULT_STUDY_BOOK.thinning:.0%}, level noise {DEFAULT_STUDY_BOOK.level_noise:.0%}",
         f"  {args.positions:,} positions per scenario, ${population.open_interest / 1e6:,.0f}M expected open interest, "
         "Binance BTCUSDT tiers",
         f"  shocks: Student-t, {DEFAULT_STUDY_SHOCKS.df:g} degrees of freedom, scale {DEFAULT_STUDY_SHOCKS.scale:.0%}",
-        "",
-        str(summary) if summary else "(one scenario: no summary)",
-        "",
-        f"{args.scenarios:,} scenarios in {elapsed:.1f} s (seed {args.seed})"
-        + (f"; table written to {args.out}" if args.out else ""),
     ]
-    return "\n".join(lines)
+    return _study_output(args, table, elapsed, header, {})
 
 
 def run_shocks(args: argparse.Namespace) -> str:

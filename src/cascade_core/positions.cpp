@@ -245,16 +245,20 @@ std::shared_ptr<const void> PositionSet::side_index(
   return s.derived;
 }
 
+Direction PositionSet::stored_direction(Direction direction) const noexcept {
+  // an inverse set holds the reciprocal market's positions: a move of the price is the other
+  // way for 1/price
+  if (inverse_size_ == 0.0) return direction;
+  return direction == Direction::down ? Direction::up : Direction::down;
+}
+
 std::size_t PositionSet::at_risk_count(Direction direction) const {
-  if (inverse_size_ != 0.0) direction = direction == Direction::down ? Direction::up : Direction::down;
-  return at_risk(direction).size();
+  return at_risk(stored_direction(direction)).size();
 }
 
 std::size_t PositionSet::past_liquidation(Direction direction, double price) const {
-  if (inverse_size_ != 0.0) {  // the reciprocal market's other side, at 1/price
-    direction = direction == Direction::down ? Direction::up : Direction::down;
-    price = 1.0 / price;
-  }
+  if (inverse_size_ != 0.0) price = 1.0 / price;  // the reciprocal market's price
+  direction = stored_direction(direction);
   const SortedThresholds& records = at_risk(direction);
   // in trigger order: a long is past when price <= its threshold (descending), a short when
   // price >= it (ascending): a prefix either way

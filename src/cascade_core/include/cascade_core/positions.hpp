@@ -139,6 +139,8 @@ class PositionSet {
     return direction == Direction::down ? longs_ : shorts_;
   }
   void validate_and_report(std::size_t n) const;
+  // The direction of the stored (for an inverse set: reciprocal) positions a price move makes.
+  [[nodiscard]] Direction stored_direction(Direction direction) const noexcept;
 
   PositionColumns columns_;
   MarginRule rule_;
