@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._sources import OCTOBER_10_2025_SOURCES
 from .correlated import CorrelatedShockModel
 from .models import BookModel
 from .tier_tables import venue_tiers
@@ -18,7 +19,7 @@ from .venue import Accounts, Asset, Market, Venue, VenueCascadeResult, VenuePosi
 
 __all__ = ["OCTOBER_10_2025_VENUE_SOURCES", "VenuePreset", "october_10_2025_venue"]
 
-#: Inputs of the venue preset beyond ``OCTOBER_10_2025_SOURCES`` (scenarios.py).
+#: Inputs of the venue preset beyond ``OCTOBER_10_2025_SOURCES`` (_sources.py).
 OCTOBER_10_2025_VENUE_SOURCES: dict[str, str] = {
     "wbeth": "wBETH as low as $430 on Binance around 21:40 UTC, an 88 % discount to ETH/USDT, then above $3,800 "
              "(CoinDesk, 'Binance to Compensate Users Affected by Crash in wBETH, BNSOL, and Ethena's USDe', "
@@ -76,7 +77,7 @@ def october_10_2025_venue(accounts: int = 20_000, isolated: int = 20_000, seed: 
     perpetuals, thin USDe and wBETH spot books that price the collateral, cross accounts long
     the perpetuals on that collateral; the trigger BTC -5 %, ETH -8 %.
 
-    Inputs and sources (``OCTOBER_10_2025_SOURCES`` in scenarios.py and
+    Inputs and sources (``OCTOBER_10_2025_SOURCES``, _sources.py, and
     ``OCTOBER_10_2025_VENUE_SOURCES``): BTC at $117,000 when the cascade began
     (``btc_before``); the trigger BTC -5 % (``trigger``), ETH -8 % (calibrated: altcoins fell
     further than BTC, ``liquidated_btc``); USDe's own book cut to ~$2M of depth (``liquidity``:
@@ -102,7 +103,6 @@ def october_10_2025_venue(accounts: int = 20_000, isolated: int = 20_000, seed: 
     fixed at the reference (:func:`~liqcascade.policy.with_collateral`); Binance's own fix
     prices wBETH on its conversion rate to ETH (``index_lever``), which would follow ETH's fall.
     """
-    from .scenarios import OCTOBER_10_2025_SOURCES
 
     markets = []
     for name, mid, tick, depth, distance in OCT_VENUE_MARKETS:
