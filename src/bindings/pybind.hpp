@@ -97,5 +97,6 @@ void register_monte_carlo(py::module_& m);
 void register_simulator(py::module_& m);
 void register_venue(py::module_& m);
 void register_venue_study(py::module_& m);
+void register_venue_population(py::module_& m);
 
 }  // namespace liqcascade_bindings

@@ -20,6 +20,9 @@ py::object by_market(std::vector<T>&& values, std::size_t markets, std::size_t r
   return to_numpy(std::move(values)).attr("reshape")(markets, rows);
 }
 
+}  // namespace
+
+// (also the rows of a study with a population: register_venue_population.cpp)
 py::dict study_to_dict(cc::VenueStudyColumns&& c) {
   const std::size_t m = c.markets, n = c.rows;
   py::dict d;
@@ -47,8 +50,6 @@ py::dict study_to_dict(cc::VenueStudyColumns&& c) {
   d["markets"] = per;
   return d;
 }
-
-}  // namespace
 
 void register_venue_study(py::module_& m) {
   py::class_<cc::CorrelatedShockModel> model(m, "CorrelatedShockModel");
