@@ -29,6 +29,8 @@ __all__ = ["VenuePopulation", "VenuePopulationSample"]
 #: an isolated position's on its margin).
 DEFAULT_VENUE_LEVERAGE = (2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
 DEFAULT_VENUE_LEVERAGE_WEIGHTS = (0.10, 0.15, 0.25, 0.30, 0.15, 0.05)
+#: Weights of a trader holding 1, 2 or 3 markets (cut to the markets traded, and renormalised).
+DEFAULT_MARKETS_PER_TRADER = (0.5, 0.3, 0.2)
 
 
 def _weights(value: Any, name: str) -> tuple[float, ...]:
@@ -42,8 +44,9 @@ class VenuePopulation:
     - ``traders``: each trader is a cross-margin account with probability ``cross_share``,
       otherwise its positions are isolated. It holds ``k`` of the markets of
       ``open_interest`` (a dict of market name to the expected total notional there), ``k``
-      drawn with weights ``markets_per_trader`` (of 1, 2, ...; the ``k`` markets a uniform
-      subset), so market ``m`` holds ``open_interest[m]`` of notional on average.
+      drawn with weights ``markets_per_trader`` (of 1, 2, ...; default 0.5, 0.3, 0.2 cut to the
+      markets traded; the ``k`` markets a uniform subset), so market ``m`` holds
+      ``open_interest[m]`` of notional on average.
     - directions: trader ``a`` of strategy ``s`` (``strategies`` of them, uniform) is long in
       market ``m`` when ``w f[s, m] + sqrt(1 - w^2) e < Phi^-1(long_share)`` (``w`` =
       ``strategy_loading``; ``f[s, m] = sqrt(rho) g[s] + sqrt(1 - rho) h[s, m]``, ``rho`` =
@@ -76,7 +79,7 @@ class VenuePopulation:
     open_interest: Mapping[str, float]
     traders: int = 100_000
     cross_share: float = 0.5
-    markets_per_trader: Sequence[float] = (0.5, 0.3, 0.2)
+    markets_per_trader: Sequence[float] | None = None
     long_share: float = 0.5
     strategies: int = 1
     strategy_loading: float = 0.0
@@ -116,6 +119,9 @@ class VenuePopulation:
                 raise TypeError(f"open_interest: expected market names, got {type(name).__name__}")
             interest[name] = real_scalar(value, f"open_interest[{name!r}]")
         object.__setattr__(self, "open_interest", interest)
+        if self.markets_per_trader is None:  # DEFAULT_MARKETS_PER_TRADER over as many markets as are traded
+            default = DEFAULT_MARKETS_PER_TRADER[: len(interest)]
+            object.__setattr__(self, "markets_per_trader", tuple(w / sum(default) for w in default))
         for name in ("markets_per_trader", "leverage", "leverage_weights", "basket_weights", "token_leverage",
                      "token_leverage_weights", "token_threshold", "token_threshold_weights", "fund_target",
                      "fund_target_weights"):
@@ -132,11 +138,15 @@ class VenuePopulation:
                                     f"{type(basket).__name__}")
                 baskets.append({str(k): real_scalar(v, f"baskets[{i}][{k!r}]") for k, v in basket.items()})
             object.__setattr__(self, "baskets", tuple(baskets))
+            if len(baskets) != len(self.basket_weights):
+                raise ValueError(f"baskets: {len(baskets)} baskets, but basket_weights has {len(self.basket_weights)} "
+                                 "weights (one per basket)")
         try:
             low, high = self.fund_buffer
         except (TypeError, ValueError):
             raise TypeError("fund_buffer: expected a (min, max) pair of buffer ratios") from None
-        object.__setattr__(self, "fund_buffer", (real_scalar(low, "fund_buffer[0]"), real_scalar(high, "fund_buffer[1]")))
+        object.__setattr__(self, "fund_buffer",
+                           (real_scalar(low, "fund_buffer[0]"), real_scalar(high, "fund_buffer[1]")))
         names = list(interest)
         assets = sorted({k for b in self.baskets or () for k in b}) or ["quote"]
         object.__setattr__(self, "_model", self._core(list(range(len(names))), assets, check=True))
@@ -164,7 +174,7 @@ class VenuePopulation:
         m.cross_share = real_scalar(self.cross_share, "cross_share")
         m.markets = markets
         m.open_interest = list(self.open_interest.values())
-        m.markets_per_trader = list(self.markets_per_trader)
+        m.markets_per_trader = list(self.markets_per_trader or ())
         m.long_share = real_scalar(self.long_share, "long_share")
         m.strategies = int_scalar(self.strategies, "strategies", minimum=0, maximum=2**64 - 1)
         m.strategy_loading = real_scalar(self.strategy_loading, "strategy_loading")
@@ -249,7 +259,8 @@ class VenuePopulationSample:
                             count=collateral.shape[0])
         tokens = None
         if int(model.tokens) > 0:
-            tokens = LeveragedTokens(raw["token_market"], raw["token_leverage"], raw["token_nav"],
+            tokens = LeveragedTokens(np.asarray(venue.market_names)[raw["token_market"]], raw["token_leverage"],
+                                     raw["token_nav"],
                                      raw["token_threshold"])
         funds = None
         if int(model.funds) > 0:

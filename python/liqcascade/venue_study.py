@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -92,6 +92,7 @@ def venue_monte_carlo(
     if population is not None:
         return _population_study(state, population, shocks, n_scenarios, seed, first_scenario, threads, progress)
     _check(state, shocks)
+    state = cast(VenueState, state)
     markets = _shocked_markets(state.venue, shocks)
     count = int_scalar(n_scenarios, "n_scenarios", minimum=0)
     first = _index(first_scenario, "first_scenario")
