@@ -26,6 +26,7 @@
 #include <cascade_core/simulator.hpp>
 #include <cascade_core/trigger_order.hpp>
 #include <cascade_core/venue.hpp>
+#include <cascade_core/venue_population.hpp>
 #include <cascade_core/venue_study.hpp>
 
 #include <algorithm>
@@ -1011,4 +1012,99 @@ TEST_CASE("venue_cascade with agents: a token trades L(L-1) r N, a fund sells to
     thrown = std::string(error.what()).rfind("tokens.leverage[0]", 0) == 0;
   }
   CHECK(thrown);
+}
+
+TEST_CASE("run_venue_population_study: rows equal direct venue cascades on the sampled population, any threads") {
+  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  for (int k = 1; k <= 400; ++k) {
+    bid_price.push_back(1000.0 - k);
+    bid_qty.push_back(20.0);
+    ask_price.push_back(1000.0 + k);
+    ask_qty.push_back(20.0);
+  }
+  auto venue = std::make_shared<cc::Venue>();
+  for (const char* name : {"A", "B"}) {
+    cc::VenueMarket market;
+    market.name = name;
+    market.book = std::make_shared<const cc::OrderBook>(bid_price, bid_qty, ask_price, ask_qty);
+    venue->markets.push_back(market);
+  }
+  venue->assets.push_back(cc::VenueAsset{"USDT"});
+  venue->assets.push_back(cc::VenueAsset{"B-COIN", 1, 1.0, 0.1});
+  cc::VenuePopulationModel model;
+  model.traders = 600;
+  model.cross_share = 0.6;
+  model.markets = {0, 1};
+  model.open_interest = {2e6, 1e6};
+  model.markets_per_trader = {0.5, 0.5};
+  model.strategies = 3;
+  model.strategy_loading = 0.7;
+  model.leverage = {5.0, 20.0};
+  model.leverage_weights = {0.5, 0.5};
+  model.baskets = {1.0, 0.0, 0.5, 0.5};
+  model.basket_weights = {0.7, 0.3};
+  model.tokens = 4;
+  model.token_leverage = {3.0, -3.0};
+  model.token_leverage_weights = {0.5, 0.5};
+  model.token_threshold = {0.02};
+  model.token_threshold_weights = {1.0};
+  model.token_nav = 0.05;
+  model.funds = 5;
+  model.fund_markets = {0.0, 1.0};
+  model.fund_assets = 0.2;
+  model.fund_target = {3.0};
+  model.fund_target_weights = {1.0};
+  cc::CorrelatedShockModel shocks;
+  shocks.kind = cc::CorrelatedShockModel::Kind::normal;
+  shocks.dimension = 1;
+  shocks.correlation = {1.0};
+  shocks.scale = {0.05};
+  const cc::CorrelatedShockSampler sampler(shocks);
+  const std::vector<std::size_t> shocked{0};  // market A alone: B liquidates through cross accounts and funds
+  cc::RunControl c1, c2;
+  const cc::VenueStudyColumns one = cc::run_venue_population_study(venue, model, sampler, shocked, 5, 0, 16, 1, c1);
+  const cc::VenueStudyColumns two = cc::run_venue_population_study(venue, model, sampler, shocked, 5, 0, 16, 2, c2);
+  CHECK(one.final_price == two.final_price);
+  CHECK(one.bad_debt == two.bad_debt);
+  bool contagion = false;
+  for (std::size_t r = 0; r < 16; ++r) {
+    cc::VenuePopulationSample s;
+    cc::sample_venue_population(model, *venue, 5, r, s);
+    const cc::VenueState state(venue, s.positions(), s.accounts());
+    const cc::VenueAgents agents(state, cc::StopColumns{},
+                                 cc::TokenColumns{s.token_market, s.token_leverage, s.token_nav, s.token_threshold,
+                                                  s.token_price},
+                                 cc::FundColumns{model.funds, s.fund_equity, s.fund_target, s.fund_max,
+                                                 s.fund_holdings});
+    const std::vector<double> moves = cc::venue_scenario_moves(sampler, shocked, 2, 5, r);
+    std::vector<cc::Shock> shock_list{cc::Shock::relative(moves[0]), cc::Shock::relative(moves[1])};
+    const cc::VenueResult direct = cc::venue_cascade(state, shock_list, agents);
+    CHECK(one.rounds[r] == direct.rounds);
+    CHECK(one.bad_debt[r] == direct.bad_debt);
+    CHECK(one.final_price[r] == direct.markets[0].final_price);
+    CHECK(one.final_price[16 + r] == direct.markets[1].final_price);
+    contagion = contagion || direct.markets[1].liquidated_notional > 0.0;
+    // every position and account starts above its trigger (equity >= notional / leverage at the reference)
+    for (std::size_t a = 0; a < state.n_accounts(); ++a) CHECK(state.equity_ref()[a] > state.maintenance_ref()[a]);
+  }
+  CHECK(contagion);
+  // bad models name their field
+  cc::VenuePopulationModel bad = model;
+  bad.markets = {0, 0};
+  bool named = false;
+  try {
+    bad.validate(*venue);
+  } catch (const cc::InputError& e) {
+    named = std::string(e.what()).find("markets[1]") != std::string::npos;
+  }
+  CHECK(named);
+  bad = model;
+  bad.baskets = {1.0, 0.5};
+  named = false;
+  try {
+    bad.validate(*venue);
+  } catch (const cc::InputError& e) {
+    named = std::string(e.what()).find("baskets") != std::string::npos;
+  }
+  CHECK(named);
 }
