@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <numeric>
 #include <string>
 
@@ -80,8 +82,15 @@ void k_subset(Stream& stream, std::size_t n, std::size_t k, std::vector<std::siz
   std::sort(out.begin(), out.end());
 }
 
+// Stream::normal()'s value (the same bits: inverse_normal_cdf picks one of the two forms), with
+// the tail form (a log and a square root) computed only for the 5 % of draws that need it.
+double normal(Stream& stream) noexcept {
+  const double u = stream.uniform();
+  return normal_tail(u) ? inverse_normal_tail(u) : inverse_normal_central(u);
+}
+
 double mean_one_lognormal(double sigma, double u) noexcept {
-  return det_exp(sigma * inverse_normal_cdf(u) - 0.5 * sigma * sigma);
+  return det_exp(sigma * (normal_tail(u) ? inverse_normal_tail(u) : inverse_normal_central(u)) - 0.5 * sigma * sigma);
 }
 
 // What sampling needs of a model and venue, computed once per study.
@@ -181,15 +190,25 @@ void sample(const VenuePopulationModel& model, const Plan& plan, std::uint64_t s
   out.strategy_factor.resize(static_cast<std::size_t>(model.strategies) * k);
   for (std::uint64_t s = 0; s < model.strategies; ++s) {
     Stream stream(seed, scenario, Purpose::venue_strategy, static_cast<std::uint32_t>(s));
-    const double g = stream.normal();
+    const double g = normal(stream);
     for (std::size_t j = 0; j < k; ++j) {
-      out.strategy_factor[s * k + j] = plan.common * g + plan.own * stream.normal();
+      out.strategy_factor[s * k + j] = plan.common * g + plan.own * normal(stream);
     }
   }
+  // columns sized once for the most positions the traders can hold, written in place, then cut
+  const auto traders = static_cast<std::size_t>(model.traders);
+  const std::size_t most = traders * model.markets_per_trader.size();
+  for (auto* v : {&out.qty, &out.entry_price, &out.margin, &out.mmr, &out.maint_amount}) v->resize(most);
+  for (auto* v : {&out.market, &out.account, &out.trader}) v->resize(most);
+  out.side.resize(most);
+  for (auto* v : {&out.strategy, &out.basket, &out.n_held}) v->resize(traders);
+  out.leverage.resize(traders);
+  out.size.resize(traders);
+  out.cross.resize(traders);
+  out.collateral.resize(traders * plan.assets);
   std::vector<std::size_t> scratch, held;
-  std::vector<double> pnl;
-  out.cross.reserve(model.traders);
-  for (std::uint64_t a = 0; a < model.traders; ++a) {
+  std::size_t n = 0;
+  for (std::size_t a = 0; a < traders; ++a) {
     if ((a & 0xFFFF) == 0 && cancel != nullptr && cancel->load(std::memory_order_relaxed)) return;
     Stream stream(seed, scenario, Purpose::venue_trader, static_cast<std::uint32_t>(a));
     const bool cross = stream.uniform32() < model.cross_share;
@@ -202,8 +221,8 @@ void sample(const VenuePopulationModel& model, const Plan& plan, std::uint64_t s
     const auto account = cross ? static_cast<std::int64_t>(out.n_accounts) : -1;
     double value = 0.0, account_pnl = 0.0;
     for (const std::size_t j : held) {
-      const double eps = stream.normal();
-      const double z_entry = stream.normal();
+      const double eps = normal(stream);
+      const double z_entry = normal(stream);
       const double own_leverage = model.leverage[choose(stream.uniform32(), plan.leverage_cum)];
       const double latent = model.strategy_loading * out.strategy_factor[strategy * k + j] + plan.idiosyncratic * eps;
       const std::int8_t side = latent < plan.threshold ? 1 : -1;
@@ -212,39 +231,45 @@ void sample(const VenuePopulationModel& model, const Plan& plan, std::uint64_t s
       const double qty = notional_value / entry;
       const double leverage = plan.capped(j, notional_value, cross ? account_leverage : own_leverage);
       const double pnl_ref = static_cast<double>(side) * qty * (plan.ref[j] - entry);
-      out.side.push_back(side);
-      out.qty.push_back(qty);
-      out.entry_price.push_back(entry);
-      out.mmr.push_back(model.mmr);
-      out.maint_amount.push_back(model.maint_amount);
-      out.market.push_back(model.markets[j]);
-      out.account.push_back(account);
-      out.trader.push_back(static_cast<std::int64_t>(a));
+      out.side[n] = side;
+      out.qty[n] = qty;
+      out.entry_price[n] = entry;
+      out.mmr[n] = model.mmr;
+      out.maint_amount[n] = model.maint_amount;
+      out.market[n] = model.markets[j];
+      out.account[n] = account;
+      out.trader[n] = static_cast<std::int64_t>(a);
       // leverage L means at least notional / L of equity at the reference prices: the margin
       // (or the account's collateral) covers a loss at the reference on top of it
       if (cross) {
-        out.margin.push_back(0.0);
+        out.margin[n] = 0.0;
         value += notional_value / leverage;
         account_pnl += pnl_ref;
       } else {
-        out.margin.push_back(notional_value / leverage + std::max(0.0, -pnl_ref));
+        out.margin[n] = notional_value / leverage + std::max(0.0, -pnl_ref);
       }
+      ++n;
     }
-    out.cross.push_back(cross ? 1 : 0);
-    out.strategy.push_back(static_cast<std::int64_t>(strategy));
-    out.basket.push_back(cross ? static_cast<std::int64_t>(basket) : -1);
-    out.n_held.push_back(static_cast<std::int64_t>(n_held));
-    out.leverage.push_back(cross ? account_leverage : std::numeric_limits<double>::quiet_NaN());
-    out.size.push_back(x);
+    out.cross[a] = cross ? 1 : 0;
+    out.strategy[a] = static_cast<std::int64_t>(strategy);
+    out.basket[a] = cross ? static_cast<std::int64_t>(basket) : -1;
+    out.n_held[a] = static_cast<std::int64_t>(n_held);
+    out.leverage[a] = cross ? account_leverage : std::numeric_limits<double>::quiet_NaN();
+    out.size[a] = x;
     if (cross) {
       value += std::max(0.0, -account_pnl);
+      double* balance = out.collateral.data() + out.n_accounts * plan.assets;
       for (std::size_t c = 0; c < plan.assets; ++c) {
         const double share = model.baskets[basket * plan.assets + c];
-        out.collateral.push_back(share > 0.0 ? value * share / plan.asset_value[c] : 0.0);
+        balance[c] = share > 0.0 ? value * share / plan.asset_value[c] : 0.0;
       }
       ++out.n_accounts;
     }
   }
+  for (auto* v : {&out.qty, &out.entry_price, &out.margin, &out.mmr, &out.maint_amount}) v->resize(n);
+  for (auto* v : {&out.market, &out.account, &out.trader}) v->resize(n);
+  out.side.resize(n);
+  out.collateral.resize(out.n_accounts * plan.assets);
   // leveraged tokens
   const double token_unit = model.tokens > 0 ? model.token_nav * static_cast<double>(k) /
                                                    static_cast<double>(model.tokens)
@@ -288,6 +313,27 @@ void sample(const VenuePopulationModel& model, const Plan& plan, std::uint64_t s
     out.fund_equity.push_back(assets / target);
   }
 }
+
+// Samples a study's workers reuse from scenario to scenario (at most one per worker at a time:
+// its columns keep their capacity, so later scenarios allocate nothing).
+class SamplePool {
+ public:
+  std::unique_ptr<VenuePopulationSample> acquire() {
+    const std::lock_guard lock(mutex_);
+    if (free_.empty()) return std::make_unique<VenuePopulationSample>();
+    std::unique_ptr<VenuePopulationSample> out = std::move(free_.back());
+    free_.pop_back();
+    return out;
+  }
+  void release(std::unique_ptr<VenuePopulationSample> sample) {
+    const std::lock_guard lock(mutex_);
+    free_.push_back(std::move(sample));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<VenuePopulationSample>> free_;
+};
 
 }  // namespace
 
@@ -430,12 +476,13 @@ void VenuePopulationModel::validate(const Venue& venue) const {
 }
 
 void VenuePopulationSample::clear() noexcept {
-  for (auto* v : {&qty, &entry_price, &margin, &mmr, &maint_amount, &leverage, &size, &collateral, &token_leverage,
-                  &token_nav, &token_threshold, &token_price, &fund_equity, &fund_target, &fund_max, &fund_holdings,
-                  &strategy_factor}) {
+  for (auto* v : {&qty, &entry_price, &margin, &mmr, &maint_amount, &leverage, &size, &collateral}) v->clear();
+  for (auto* v : {&market, &account, &trader, &strategy, &basket, &n_held}) v->clear();
+  for (auto* v : {&token_leverage, &token_nav, &token_threshold, &token_price, &fund_equity, &fund_target, &fund_max,
+                  &fund_holdings, &strategy_factor}) {
     v->clear();
   }
-  for (auto* v : {&market, &account, &trader, &strategy, &basket, &n_held, &token_market}) v->clear();
+  token_market.clear();
   side.clear();
   cross.clear();
   n_accounts = 0;
@@ -474,10 +521,12 @@ VenueStudyColumns run_venue_population_study(std::shared_ptr<const Venue> venue,
                  "one sampled population and its indexes per worker thread");
   VenueStudyColumns out;
   out.resize(count, n_markets);
+  SamplePool pool;
   parallel_for(count, threads, control, [&](std::size_t row) {
     const std::uint64_t scenario = first + row;
-    VenuePopulationSample s;  // (the state copies it: one scenario's population at a time per worker)
-    sample(model, plan, seed, scenario, s, &control.cancel);
+    std::unique_ptr<VenuePopulationSample> held = pool.acquire();
+    const VenuePopulationSample& s = *held;
+    sample(model, plan, seed, scenario, *held, &control.cancel);
     if (control.cancel.load(std::memory_order_relaxed)) throw Cancelled();
     const VenueState state(venue, s.positions(), s.accounts(), &control.cancel);
     const VenueAgents agents(state, StopColumns{}, TokenColumns{s.token_market, s.token_leverage, s.token_nav,
@@ -495,6 +544,7 @@ VenueStudyColumns run_venue_population_study(std::shared_ptr<const Venue> venue,
                                      std::to_string(error.index()) + " is not one its book can take (" +
                                      error.what() + ")");
     }
+    pool.release(std::move(held));
   });
   return out;
 }

@@ -15,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include "cascade_core/bulk_allocator.hpp"
 #include "cascade_core/correlated_shocks.hpp"
 #include "cascade_core/models.hpp"
 #include "cascade_core/monte_carlo.hpp"
@@ -75,19 +76,20 @@ struct VenuePopulationModel {
   [[nodiscard]] std::size_t n_baskets() const noexcept { return basket_weights.size(); }
 };
 
-// One scenario's sampled population, as columns ready for a VenueState and VenueAgents.
+// One scenario's sampled population, as columns ready for a VenueState and VenueAgents (bulk
+// vectors: a study's worker reuses one sample from scenario to scenario, resized in place).
 struct VenuePopulationSample {
   // positions, trader by trader, each trader's in the order of the traded markets
-  std::vector<std::int8_t> side;
-  std::vector<double> qty, entry_price, margin, mmr, maint_amount;
-  std::vector<std::int64_t> market, account, trader;
+  bulk_vector<std::int8_t> side;
+  bulk_vector<double> qty, entry_price, margin, mmr, maint_amount;
+  bulk_vector<std::int64_t> market, account, trader;
   // per trader
-  std::vector<std::uint8_t> cross;
-  std::vector<std::int64_t> strategy, basket, n_held;  // basket: -1 for an isolated trader
-  std::vector<double> leverage, size;                   // a cross account's leverage (NaN isolated); size X
+  bulk_vector<std::uint8_t> cross;
+  bulk_vector<std::int64_t> strategy, basket, n_held;  // basket: -1 for an isolated trader
+  bulk_vector<double> leverage, size;                   // a cross account's leverage (NaN isolated); size X
   // cross accounts (numbered in trader order): balances, n_accounts x n_assets
   std::size_t n_accounts = 0;
-  std::vector<double> collateral;
+  bulk_vector<double> collateral;
   // agents
   std::vector<std::int64_t> token_market;
   std::vector<double> token_leverage, token_nav, token_threshold, token_price;
