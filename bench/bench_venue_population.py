@@ -126,6 +126,13 @@ def from_engine(sample: VenuePopulationSample, venue: Venue) -> dict:
             "f_max": np.asarray(f.max_leverage)}
 
 
+def _choice(rng: np.random.Generator, values: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """Weighted draws by inverse CDF (uniforms searched in the cumulative weights: faster than
+    ``Generator.choice(p=...)``)."""
+    cumulative = np.cumsum(weights)
+    return values[np.minimum(np.searchsorted(cumulative, rng.random(size), side="right"), values.size - 1)]
+
+
 def numpy_sample(pop: VenuePopulation, venue: Venue, rng: np.random.Generator) -> dict:
     """The population's rules with whole-array NumPy draws (docs/design.md, "Populations over a venue")."""
     n, k_all = int(pop.traders), len(pop.open_interest)
@@ -136,12 +143,12 @@ def numpy_sample(pop: VenuePopulation, venue: Venue, rng: np.random.Generator) -
     w_k = np.array(pop.markets_per_trader)
     unit = oi / (n * float(np.dot(np.arange(1, w_k.size + 1), w_k)) / k_all)
     cross = rng.random(n) < pop.cross_share
-    k = rng.choice(np.arange(1, w_k.size + 1), n, p=w_k)
+    k = _choice(rng, np.arange(1, w_k.size + 1), w_k, n)
     strategy = rng.integers(0, pop.strategies, n)
     lev = np.asarray(pop.leverage)
     lev_w = np.asarray(pop.leverage_weights)
-    account_lev = rng.choice(lev, n, p=lev_w)
-    basket = rng.choice(len(pop.basket_weights), n, p=np.asarray(pop.basket_weights))
+    account_lev = _choice(rng, lev, lev_w, n)
+    basket = _choice(rng, np.arange(len(pop.basket_weights)), np.asarray(pop.basket_weights), n)
     a = pop.size_shape
     size = (a - 1.0) / a * rng.random(n) ** (-1.0 / a)
     rank = np.argsort(rng.random((n, k_all)), axis=1)  # a uniform k-subset: the first k of a permutation
@@ -158,7 +165,7 @@ def numpy_sample(pop: VenuePopulation, venue: Venue, rng: np.random.Generator) -
     entry = ref[j] * np.exp(pop.entry_spread * rng.standard_normal(m))
     qty = notional / entry
     is_cross = cross[trader]
-    leverage = np.where(is_cross, account_lev[trader], rng.choice(lev, m, p=lev_w))
+    leverage = np.where(is_cross, account_lev[trader], _choice(rng, lev, lev_w, m))
     pnl = side * qty * (ref[j] - entry)
     margin = np.where(is_cross, 0.0, notional / leverage + np.maximum(0.0, -pnl))
     account_of = np.cumsum(cross) - 1
@@ -177,12 +184,12 @@ def numpy_sample(pop: VenuePopulation, venue: Venue, rng: np.random.Generator) -
     tj = rng.integers(0, k_all, nt)
     sigma = pop.agent_size_sigma
     t_nav = pop.token_nav * oi[tj] * k_all / nt * np.exp(sigma * rng.standard_normal(nt) - sigma * sigma / 2)
-    t_lev = rng.choice(np.asarray(pop.token_leverage), nt, p=np.asarray(pop.token_leverage_weights))
-    t_theta = rng.choice(np.asarray(pop.token_threshold), nt, p=np.asarray(pop.token_threshold_weights))
+    t_lev = _choice(rng, np.asarray(pop.token_leverage), np.asarray(pop.token_leverage_weights), nt)
+    t_theta = _choice(rng, np.asarray(pop.token_threshold), np.asarray(pop.token_threshold_weights), nt)
     # funds
     nf = int(pop.funds)
     fw = np.array(pop.fund_markets if pop.fund_markets is not None else (0.0, 1.0))
-    fk = rng.choice(np.arange(1, fw.size + 1), nf, p=fw)
+    fk = _choice(rng, np.arange(1, fw.size + 1), fw, nf)
     f_rank = np.argsort(rng.random((nf, k_all)), axis=1)
     f_held = np.zeros((nf, k_all), bool)
     np.put_along_axis(f_held, f_rank, np.arange(k_all)[None, :] < fk[:, None], axis=1)
@@ -190,7 +197,7 @@ def numpy_sample(pop: VenuePopulation, venue: Venue, rng: np.random.Generator) -
     weight = f_held * oi / (f_held * oi).sum(axis=1, keepdims=True)
     f_hold = np.zeros((nf, len(venue.markets)))
     f_hold[:, traded] = f_size[:, None] * weight / ref[None, :]
-    target = rng.choice(np.asarray(pop.fund_target), nf, p=np.asarray(pop.fund_target_weights))
+    target = _choice(rng, np.asarray(pop.fund_target), np.asarray(pop.fund_target_weights), nf)
     buffer = rng.uniform(*pop.fund_buffer, nf)
     return {"side": side, "qty": qty, "entry": entry, "margin": margin, "market": traded[j], "account": account,
             "collateral": collateral, "t_market": traded[tj], "t_lev": t_lev, "t_nav": t_nav, "t_theta": t_theta,

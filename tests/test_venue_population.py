@@ -90,6 +90,10 @@ def test_the_agents_of_the_sample_trade_in_the_rows(venue, population):
         assert len(direct.token_rebalances) > 0 and len(direct.fund_sales) > 0
         assert table["BTCUSDT.final_price"][row] == direct.market("BTCUSDT")["final_price"]
         assert table["rounds"][row] == direct.rounds
+        channels = direct.channels()
+        for m, name in enumerate(table.markets):
+            assert table[f"{name}.token_notional"][row] == channels["token_rebalancing"][m]
+            assert table[f"{name}.fund_notional"][row] == channels["fund_deleveraging"][m]
         # without its agents the same population ends elsewhere: the rows include them
         bare = venue_cascade(scenario.population.venue, scenario.population.positions, scenario.population.accounts,
                              shocks=scenario.shocks)

@@ -344,6 +344,7 @@ def run_venue_study(
     count: int,
     threads: int = 0,
     progress: Callable[[int], None] | None = None,
+    agents: VenueAgents | None = None,
 ) -> dict[str, Any]: ...
 
 class VenuePopulationModel:

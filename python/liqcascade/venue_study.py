@@ -46,7 +46,8 @@ VENUE_COLUMNS = ("scenario", "rounds", "n_liquidated", "accounts_liquidated", "l
 DERIVED_COLUMNS = ("origin_market", "contagion_share", "unshocked_share")
 #: Per-market columns, named ``"{market}.{column}"`` in the table.
 MARKET_COLUMNS = ("shock", "shock_price", "final_price", "final_move", "amplification", "liquidated_notional_long",
-                  "liquidated_notional_short", "n_liquidated", "sold_notional", "bad_debt", "book_exhausted")
+                  "liquidated_notional_short", "n_liquidated", "sold_notional", "bad_debt", "book_exhausted",
+                  "token_notional", "fund_notional")
 
 
 def _shocked_markets(venue: Venue, shocks: CorrelatedShockModel) -> list[int]:
@@ -82,7 +83,7 @@ def venue_monte_carlo(
 
     Each scenario draws one move per shocked market from ``shocks`` (a pure function of
     ``(seed, scenario)``) and runs one static :func:`venue_cascade` over ``state`` (its
-    positions and accounts fixed, shared by every thread). With a ``population``
+    positions, accounts and agents fixed, shared by every thread). With a ``population``
     (:class:`~liqcascade.venue_population.VenuePopulation`) give a :class:`Venue` instead: each
     scenario samples its traders, accounts, tokens and funds from it (the venue's books and
     rules fixed) and cascades them with its tokens and funds. Rows are bit-identical for any
@@ -100,7 +101,7 @@ def venue_monte_carlo(
     callback, close = _progress_callback(progress, count, "scenarios")
     try:
         raw = _core.run_venue_study(state._state, shocks._to_core(), markets, seed_value, first, count,
-                                    _threads(threads), callback)
+                                    _threads(threads), callback, state._agents)
     finally:
         close()
     return VenueScenarioTable._from_raw(raw, state.venue.market_names, seed_value)
@@ -184,8 +185,10 @@ class VenueScenarioTable(ColumnTable):
     ``final_price``, ``final_move``, ``amplification``, ``liquidated_notional_long`` /
     ``_short`` (split in proportion to the fills when both sides were closed), ``n_liquidated``,
     ``sold_notional``, ``bad_debt`` (the market's isolated positions'; an account's bad debt
-    belongs to no one market), ``book_exhausted``. :meth:`market` gives one market's columns as
-    a :class:`ScenarioTable`, :meth:`per_market` one column of every market as an array.
+    belongs to no one market), ``book_exhausted``, ``token_notional`` and ``fund_notional`` (what
+    the leveraged tokens' rebalancing and the funds' deleveraging filled there; 0 without agents).
+    :meth:`market` gives one market's columns as a :class:`ScenarioTable`, :meth:`per_market` one
+    column of every market as an array.
     """
 
     __slots__ = ("seed", "markets")

@@ -509,7 +509,7 @@ VenueStudyColumns run_venue_population_study(std::shared_ptr<const Venue> venue,
   check_shocked_markets(shocked, sampler.dimension(), n_markets);
   check_scenario_range(first, count);
   check_threads(threads);
-  require_memory("n_scenarios", static_cast<double>(count) * (64.0 + 88.0 * static_cast<double>(n_markets)),
+  require_memory("n_scenarios", static_cast<double>(count) * (64.0 + 104.0 * static_cast<double>(n_markets)),
                  "the study's rows");
   // per worker: the sample (about 70 bytes a position, 40 a trader) and the state built from
   // it (about 150 bytes a position and 100 an account), positions ~ traders x E[k]
