@@ -451,3 +451,22 @@ def test_ctrl_c_stops_a_population_study_and_joins_every_thread(venue, populatio
     timer.join()
     assert done and done[-1] < 2_000_000
     assert _threads_of_this_process() == before
+
+
+def test_models_samples_and_scenarios_pickle_and_copy(venue, population, shocks):
+    import copy
+
+    scenario = sample_venue_scenario(venue, shocks, 4, 2, population=population)
+    for obj in (population, scenario):
+        for other in (pickle.loads(pickle.dumps(obj)), copy.deepcopy(obj)):
+            assert type(other) is type(obj)
+    back = pickle.loads(pickle.dumps(scenario))
+    assert back.shocks == scenario.shocks
+    assert back.population is not None and scenario.population is not None
+    a, b = back.population, scenario.population
+    assert np.asarray(a.positions.qty).tobytes() == np.asarray(b.positions.qty).tobytes()
+    assert a.accounts.matrix(venue).tobytes() == b.accounts.matrix(venue).tobytes()
+    assert venue_cascade(a.state(), shocks=back.shocks).bad_debt == venue_cascade(b.state(),
+                                                                                  shocks=scenario.shocks).bad_debt
+    again = copy.deepcopy(population).sample(venue, 4, 2)
+    assert np.asarray(again.positions.entry_price).tobytes() == np.asarray(b.positions.entry_price).tobytes()
