@@ -378,6 +378,8 @@ def test_contagion_from_one_market_by_hand(venue, population):
     ({"entry_spread": -0.1}, ValueError, "entry_spread"),
     ({"size_shape": 1.0}, ValueError, "size_shape: must be finite and > 1"),
     ({"size_distribution": "cauchy"}, ValueError, "size_distribution"),
+    ({"size_distribution": "lognormal", "size_shape": 6.0}, ValueError, r"size_shape: must be finite and in \[0, 5\]"),
+    ({"agent_size_sigma": 3.5}, ValueError, r"agent_size_sigma: must be finite and in \[0, 3\]"),
     ({"baskets": ({"USDT": 0.5},)}, ValueError, r"baskets\[0\]: asset shares must sum to 1"),
     ({"baskets": ({"USDT": 1.0}, {"USDT": 1.0}), "basket_weights": (1.0,)}, ValueError,
      "baskets: 2 baskets, but basket_weights has 1"),
@@ -470,3 +472,13 @@ def test_models_samples_and_scenarios_pickle_and_copy(venue, population, shocks)
                                                                                   shocks=scenario.shocks).bad_debt
     again = copy.deepcopy(population).sample(venue, 4, 2)
     assert np.asarray(again.positions.entry_price).tobytes() == np.asarray(b.positions.entry_price).tobytes()
+
+
+def test_draws_a_venue_cannot_take_name_the_population(venue, shocks):
+    # valid parameters whose draws leave what a venue takes (entries that overflow): the study's
+    # error names the population and the scenario, not an inner column
+    extreme = VenuePopulation({"BTCUSDT": 1e6}, traders=2_000, entry_spread=400.0)
+    one = CorrelatedShockModel.normal(np.eye(1), [0.05], markets=["BTCUSDT"])
+    with pytest.raises(ValueError, match=r"^population: scenario 0's sampled population is not a valid venue "
+                                         r"population \(collateral\[\d+\]\[USDT\]: must be finite"):
+        venue_monte_carlo(venue, one, 2, population=extreme, threads=1, progress=False)

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <string>
 
 #include "cascade_core/det_math.hpp"
@@ -370,7 +371,8 @@ void VenuePopulationModel::validate() const {
     require(std::isfinite(size_shape) && size_shape > 1.0, "size_shape",
             "must be finite and > 1 (a Pareto tail index with a finite mean)", size_shape);
   } else {
-    require(finite_non_negative(size_shape), "size_shape", "must be finite and >= 0", size_shape);
+    require(finite_non_negative(size_shape) && size_shape <= 5.0, "size_shape",
+            "must be finite and in [0, 5] (a lognormal sigma)", size_shape);
   }
   require(rate(mmr), "mmr", "must be in [0, 1)", mmr);
   require(finite(maint_amount), "maint_amount", "must be finite", maint_amount);
@@ -437,8 +439,8 @@ void VenuePopulationModel::validate() const {
     require(std::isfinite(fund_buffer_max) && fund_buffer_max >= fund_buffer_min && fund_buffer_max <= 1e6,
             "fund_buffer_max", "must be finite, >= fund_buffer_min and <= 1e6", fund_buffer_max);
   }
-  require(finite_non_negative(agent_size_sigma) && agent_size_sigma <= 10.0, "agent_size_sigma",
-          "must be finite and in [0, 10]", agent_size_sigma);
+  require(finite_non_negative(agent_size_sigma) && agent_size_sigma <= 3.0, "agent_size_sigma",
+          "must be finite and in [0, 3]", agent_size_sigma);
 }
 
 void VenuePopulationModel::validate(const Venue& venue) const {
@@ -528,16 +530,26 @@ VenueStudyColumns run_venue_population_study(std::shared_ptr<const Venue> venue,
     const VenuePopulationSample& s = *held;
     sample(model, plan, seed, scenario, *held, &control.cancel);
     if (control.cancel.load(std::memory_order_relaxed)) throw Cancelled();
-    const VenueState state(venue, s.positions(), s.accounts(), &control.cancel);
-    const VenueAgents agents(state, StopColumns{}, TokenColumns{s.token_market, s.token_leverage, s.token_nav,
-                                                                s.token_threshold, s.token_price},
-                             FundColumns{model.funds, s.fund_equity, s.fund_target, s.fund_max, s.fund_holdings});
+    // valid parameters whose draws leave what a venue takes (a Pareto size near its pole that
+    // overflows a sum): name the population and the scenario, not a position
+    std::optional<VenueState> state;
+    std::optional<VenueAgents> agents;
+    try {
+      state.emplace(venue, s.positions(), s.accounts(), &control.cancel);
+      agents.emplace(*state, StopColumns{}, TokenColumns{s.token_market, s.token_leverage, s.token_nav,
+                                                          s.token_threshold, s.token_price},
+                     FundColumns{model.funds, s.fund_equity, s.fund_target, s.fund_max, s.fund_holdings});
+    } catch (const InputError& error) {
+      throw InputError("population", "scenario " + std::to_string(scenario) +
+                                         "'s sampled population is not a valid venue population (" + error.what() +
+                                         "): its size_shape, entry_spread, open_interest or leverage is too extreme");
+    }
     const std::vector<double> moves = venue_scenario_moves(sampler, shocked, n_markets, seed, scenario);
     std::vector<Shock> shocks;
     shocks.reserve(n_markets);
     for (const double move : moves) shocks.push_back(Shock::relative(move));
     try {
-      out.set(row, scenario, moves, state, venue_cascade(state, shocks, agents, &control.cancel));
+      out.set(row, scenario, moves, *state, venue_cascade(*state, shocks, *agents, &control.cancel));
     } catch (const InputError& error) {
       if (error.field() != "shocks") throw;
       throw InputError("shocks", "scenario " + std::to_string(scenario) + "'s move of market " +
