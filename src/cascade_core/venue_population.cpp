@@ -113,11 +113,11 @@ struct Plan {
     k = model.markets.size();
     assets = venue.assets.size();
     venue_markets = venue.markets.size();
-    std::vector<double> all_ref(venue_markets);
-    for (std::size_t m = 0; m < venue_markets; ++m) {
-      const VenueMarket& market = venue.markets[m];
-      all_ref[m] = market.ref_price ? *market.ref_price : market.book->mid();
-    }
+    // the reference prices and the assets' prices there, as the venue's state values them (its
+    // one owner of valuation), from a state with no positions and no accounts
+    const VenueState reference(std::make_shared<const Venue>(venue), VenuePositionColumns{}, AccountColumns{});
+    const std::vector<double>& all_ref = reference.ref_price();
+    const std::vector<double> asset_price = reference.asset_prices(all_ref);
     double mean_held = 0.0;
     for (std::size_t j = 0; j < model.markets_per_trader.size(); ++j) {
       mean_held += static_cast<double>(j + 1) * model.markets_per_trader[j];
@@ -132,14 +132,7 @@ struct Plan {
       caps.push_back(market.tiers && !market.tiers->max_leverage.empty() ? &*market.tiers : nullptr);
       open_interest_total += model.open_interest[j];
     }
-    for (const VenueAsset& a : venue.assets) {
-      double p = a.price;
-      if (a.priced_by >= 0) {
-        p = all_ref[static_cast<std::size_t>(a.priced_by)];
-        if (a.floor > 0.0) p = std::max(p, a.floor);
-      }
-      asset_value.push_back(p * (1.0 - a.haircut));
-    }
+    for (std::size_t c = 0; c < assets; ++c) asset_value.push_back(asset_price[c] * (1.0 - venue.assets[c].haircut));
     markets_cum = cumulate(model.markets_per_trader);
     leverage_cum = cumulate(model.leverage_weights);
     basket_cum = cumulate(model.basket_weights);
