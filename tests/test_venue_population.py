@@ -17,6 +17,8 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import liqcascade as lc
 from liqcascade.correlated import CorrelatedShockModel
@@ -294,7 +296,7 @@ def test_collateral_baskets_and_the_equity_rule(venue, large):
     nearest = allowed[np.abs(implied[:, None] - allowed[None, :]).argmin(axis=1)]
     np.testing.assert_allclose(implied, nearest, rtol=1e-9)
     assert np.all(np.asarray(p.margin)[pos_cross] == 0.0)
-    # so no position or account starts at its trigger
+    # so, with these leverages and entries, no position or account starts at its trigger
     state = s.state()
     assert np.all(state.equity_before > state.maintenance_before)
 
@@ -482,3 +484,65 @@ def test_draws_a_venue_cannot_take_name_the_population(venue, shocks):
     with pytest.raises(ValueError, match=r"^population: scenario 0's sampled population is not a valid venue "
                                          r"population \(collateral\[\d+\]\[USDT\]: must be finite"):
         venue_monte_carlo(venue, one, 2, population=extreme, threads=1, progress=False)
+
+
+
+def _mix(draw, n: int) -> tuple[float, ...]:
+    w = np.array(draw(st.lists(st.integers(0, 5), min_size=n, max_size=n).filter(lambda x: sum(x) > 0)), float)
+    w = w / w.sum()
+    w[-1] = 1.0 - w[:-1].sum()  # (sums to 1 within 1e-9)
+    return tuple(float(x) for x in w)
+
+
+@st.composite
+def populations(draw) -> VenuePopulation:
+    markets = draw(st.lists(st.sampled_from(PERPS), min_size=1, max_size=3, unique=True))
+    interest = {m: draw(st.floats(1e5, 5e7)) for m in markets}
+    k = draw(st.integers(1, len(markets)))
+    n_leverage = draw(st.integers(1, 4))
+    n_baskets = draw(st.integers(1, 3))
+    baskets = []
+    for _ in range(n_baskets):
+        shares = _mix(draw, 3)
+        baskets.append(dict(zip(("USDT", "wBETH", "USDe"), shares, strict=True)))
+    return VenuePopulation(
+        interest, traders=draw(st.integers(0, 300)), cross_share=draw(st.floats(0.0, 1.0)),
+        markets_per_trader=_mix(draw, k), long_share=draw(st.floats(0.0, 1.0)),
+        strategies=draw(st.integers(1, 5)), strategy_loading=draw(st.floats(0.0, 1.0)),
+        strategy_market_correlation=draw(st.floats(0.0, 1.0)),
+        leverage=tuple(draw(st.lists(st.floats(1.0, 100.0), min_size=n_leverage, max_size=n_leverage))),
+        leverage_weights=_mix(draw, n_leverage), entry_spread=draw(st.floats(0.0, 0.1)),
+        size_distribution=draw(st.sampled_from(["pareto", "lognormal", "fixed"])),
+        size_shape=draw(st.floats(1.2, 3.0)), baskets=baskets, basket_weights=_mix(draw, n_baskets),
+        tokens=draw(st.integers(0, 4)), funds=draw(st.integers(0, 4)), fund_markets=_mix(draw, k))
+
+
+@settings(max_examples=25, deadline=None)
+@given(model=populations(), seed=st.integers(0, 2**64 - 1), moves=st.lists(st.floats(-0.3, 0.3), min_size=3,
+                                                                             max_size=3))
+def test_any_population_row_is_its_direct_cascade_and_starts_above_its_trigger(venue, model, seed, moves):
+    fixed = CorrelatedShockModel.fixed([moves], markets=PERPS)
+    table = venue_monte_carlo(venue, fixed, 2, seed=seed % 2**63, population=model, threads=2, progress=False)
+    for row in range(2):
+        scenario = sample_venue_scenario(venue, fixed, seed % 2**63, row, population=model)
+        sample = scenario.population
+        assert sample is not None
+        state = sample.state()
+        direct = venue_cascade(state, shocks=scenario.shocks)
+        assert table["rounds"][row] == direct.rounds
+        assert table["bad_debt"][row] == direct.bad_debt
+        assert table["accounts_liquidated"][row] == len(direct.accounts)
+        assert np.array_equal(table.per_market("final_price")[row], direct.markets["final_price"])
+        # the population's own rules
+        assert len(sample.traders) == model.traders
+        assert np.array_equal(np.bincount(sample.trader, minlength=len(sample.traders)), sample.traders["n_markets"])
+        assert len(sample.accounts) == int(np.count_nonzero(sample.traders["cross"]))
+        # each account starts with at least sum(notional / leverage) of equity at the reference
+        p = sample.positions
+        market = p.market_index(venue)
+        cross = np.asarray(p.account) >= 0
+        notional = (np.asarray(p.qty) * np.asarray(p.entry_price))[cross]
+        leverage = _caps(venue, market[cross], notional, sample.traders["leverage"][sample.trader[cross]])
+        need = np.bincount(np.asarray(p.account)[cross], weights=notional / leverage, minlength=len(sample.accounts))
+        assert np.all(state.equity_before >= need * (1 - 1e-9))
+        assert (sample.tokens is None) == (model.tokens == 0) and (sample.funds is None) == (model.funds == 0)

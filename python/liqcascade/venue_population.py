@@ -59,9 +59,11 @@ class VenuePopulation:
       ``ref * exp(entry_spread * Z)``.
     - leverage from ``leverage`` with ``leverage_weights``: one draw per cross account, one
       per isolated position, at most the tier's ``max_leverage`` of the position's notional.
-      A trader starts with equity ``notional / leverage`` at the reference prices, plus any
-      loss there (an isolated position's margin; a cross account's collateral value after
-      haircuts).
+      An isolated position's margin is ``notional / leverage`` plus its loss at the reference
+      prices (if any), a cross account's collateral value (after haircuts) the sum of its
+      positions' ``notional / leverage`` plus their net loss there: each starts with at least
+      ``notional / leverage`` of equity (a high leverage with a wide entry spread may still
+      start an account at its trigger).
     - collateral: a cross account's value is held in one of ``baskets`` (dicts of asset name to
       value share, summing to 1; default all in the quote asset) chosen with
       ``basket_weights``.

@@ -1084,7 +1084,7 @@ TEST_CASE("run_venue_population_study: rows equal direct venue cascades on the s
     CHECK(one.final_price[r] == direct.markets[0].final_price);
     CHECK(one.final_price[16 + r] == direct.markets[1].final_price);
     contagion = contagion || direct.markets[1].liquidated_notional > 0.0;
-    // every position and account starts above its trigger (equity >= notional / leverage at the reference)
+    // equity >= notional / leverage at the reference: with these leverages every account starts above its trigger
     for (std::size_t a = 0; a < state.n_accounts(); ++a) CHECK(state.equity_ref()[a] > state.maintenance_ref()[a]);
   }
   CHECK(contagion);
