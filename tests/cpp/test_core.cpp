@@ -593,6 +593,85 @@ TEST_CASE("TriggerOrder: a cascade on lazily sorted records is the cascade on so
   CHECK(same && lazy && exhausted && cases == 12);
 }
 
+TEST_CASE("PositionSet: a fresh set's cascade sorts lazily, equals the prepared set's, from many threads at once") {
+  // A set's first cascade sorts its side only as far as it reaches (PositionSet::LazyAtRisk):
+  // every field, per-position arrays included, must be the prepared set's, for shocks that
+  // stop early, go deep or exhaust the book, both ways; several threads cascading on one fresh
+  // set share its sorted prefix; a cancelled lazy sort leaves the set usable.
+  cc::PopulationModel pop;
+  pop.count = 60'000;
+  pop.long_share = 0.55;
+  pop.leverage = {2.0, 10.0, 25.0, 50.0, 100.0};
+  pop.leverage_weights = {0.1, 0.3, 0.3, 0.2, 0.1};
+  pop.entry_spread = 0.03;
+  pop.open_interest = 5e8;
+  cc::BookModel model;
+  model.mid = 1e5;
+  model.tick = 1.0;
+  model.profile_distance = {0.0, 0.01, 0.05, 0.1, 0.2, 0.5};
+  model.profile_notional = {0.0, 2e6, 6e6, 7.5e6, 8.5e6, 1e7};
+  cc::ShockModel fixed;
+  fixed.values = {-0.01};
+  const cc::ScenarioSample sample = cc::sample_scenario(pop, model, fixed, 5, 0);
+  const cc::OrderBook& book = sample.book;
+  const cc::PositionColumns columns = sample.positions.columns();
+  const cc::PositionSet prepared(columns, false);
+  prepared.prepare();
+  const std::vector<double> shocks = {-0.001, -0.01, -0.05, -0.6, 0.001, 0.01, 0.05, 3.0};
+  const auto same_positions = [](const cc::CascadeResult& a, const cc::CascadeResult& b) {
+    const auto bits = [](double x) { return std::bit_cast<std::uint64_t>(x); };
+    bool same = a.liquidated_index.size() == b.liquidated_index.size();
+    for (std::size_t k = 0; same && k < a.liquidated_index.size(); ++k) {
+      same = a.liquidated_index[k] == b.liquidated_index[k] && bits(a.filled_qty[k]) == bits(b.filled_qty[k]) &&
+             bits(a.fill_price[k]) == bits(b.fill_price[k]);
+    }
+    return same;
+  };
+  bool same = true, lazy = false, exhausted = false;
+  for (const double shock : shocks) {
+    const auto expected = cc::cascade(book, prepared, cc::Shock::relative(shock), std::nullopt);
+    const cc::PositionSet fresh(columns, true);
+    const auto result = cc::cascade(book, fresh, cc::Shock::relative(shock), std::nullopt);
+    same = same && same_result(expected, result) && same_positions(expected, result);
+    const cc::Direction direction = shock < 0.0 ? cc::Direction::down : cc::Direction::up;
+    lazy = lazy || !fresh.prepared(direction);  // a small shock left buckets unsorted
+    exhausted = exhausted || result.book_exhausted;
+    fresh.prepare();  // sorting on to the end gives the prepared order
+    same = same && std::equal(fresh.at_risk(direction).begin(), fresh.at_risk(direction).end(),
+                              prepared.at_risk(direction).begin(), prepared.at_risk(direction).end(),
+                              [](const cc::AtRisk& x, const cc::AtRisk& y) { return x.index == y.index; });
+  }
+  // four threads, each its shocks, on one fresh set
+  const cc::PositionSet shared(columns, false);
+  std::vector<std::future<bool>> agree;
+  for (std::size_t t = 0; t < 4; ++t) {
+    agree.push_back(std::async(std::launch::async, [&, t] {
+      bool ok = true;
+      for (std::size_t k = t; k < t + shocks.size(); ++k) {
+        const cc::Shock shock = cc::Shock::relative(shocks[k % shocks.size()]);
+        const auto a = cc::cascade(book, shared, shock, std::nullopt);
+        const auto b = cc::cascade(book, prepared, shock, std::nullopt);
+        ok = ok && same_result(a, b) && same_positions(a, b);
+      }
+      return ok;
+    }));
+  }
+  bool threads_agree = true;
+  for (auto& f : agree) threads_agree = f.get() && threads_agree;
+  // cancelled while sorting lazily: Cancelled, and the next call finishes the job
+  const cc::PositionSet cancelled(columns, false);
+  const std::atomic<bool> stop{true};
+  bool raised = false;
+  try {
+    (void)cc::cascade(book, cancelled, cc::Shock::relative(-0.05), std::nullopt, true, &stop);
+  } catch (const cc::Cancelled&) {
+    raised = true;
+  }
+  const bool after = same_result(cc::cascade(book, cancelled, cc::Shock::relative(-0.05), std::nullopt),
+                                 cc::cascade(book, prepared, cc::Shock::relative(-0.05), std::nullopt));
+  CHECK(same && lazy && exhausted && threads_agree && raised && after);
+}
+
 TEST_CASE("LazyTriggers: an extend() that puts nothing more in order is an error, not a hang") {
   const SmallCascade s;
   struct Stuck final : cc::LazyTriggers {
