@@ -45,6 +45,8 @@ class VenuePreset:
     trigger: dict[str, float]
     study_shocks: CorrelatedShockModel
     sources: dict[str, str] = field(default_factory=dict)
+    #: per collateral asset, the market its index follows (the lever Binance pulled: wBETH on ETH)
+    index_markets: dict[str, str] = field(default_factory=dict)
 
     def state(self, venue: Venue | None = None) -> VenueState:
         """The preset's :class:`VenueState` (over ``venue`` instead of the preset's, e.g. a
@@ -55,12 +57,16 @@ class VenuePreset:
         """The trigger's venue cascade (or ``shocks``'), over ``venue`` when given."""
         return venue_cascade(self.state(venue), shocks=dict(self.trigger if shocks is None else shocks))
 
-    def index_priced(self) -> Venue:
-        """The preset's venue with every collateral asset priced on its index (its reference),
-        never sold into its own book: the lever pulled after the night."""
+    def index_priced(self, follow: bool = True) -> Venue:
+        """The preset's venue with every collateral asset priced on an index: the lever pulled
+        after the night. ``follow=True``: an asset of ``index_markets`` on an index that follows
+        its market (wBETH: ETHUSDT times its conversion rate, the ratio of their references),
+        still sold into its own book when an account is liquidated (Binance's fix); the others
+        (USDe) on a fixed index at their reference, never sold. ``follow=False``: every asset on
+        a fixed index, never sold (:func:`~liqcascade.policy.with_collateral`)."""
         from .policy import with_collateral
 
-        return with_collateral(self.venue, pricing="index")
+        return with_collateral(self.venue, pricing="index", index=self.index_markets if follow else None)
 
 
 #: name, mid, tick, depth per 1 % a side ($), max distance of the book
@@ -170,4 +176,5 @@ def october_10_2025_venue(accounts: int = 20_000, isolated: int = 20_000, seed: 
         trigger={"BTCUSDT": -0.05, "ETHUSDT": -0.08},
         study_shocks=CorrelatedShockModel.student_t(3.0, correlation, [0.03, 0.045], markets=["BTCUSDT", "ETHUSDT"]),
         sources={**OCTOBER_10_2025_SOURCES, **OCTOBER_10_2025_VENUE_SOURCES},
+        index_markets={"wBETH": "ETHUSDT"},
     )
