@@ -548,3 +548,26 @@ def test_a_fund_that_sold_everything_is_done_not_called_again_on_rounding_dust()
     assert r.rounds >= 2  # the fund's market moved after its sale: it was read again
     assert list(sales["fund"]) == [0] and sales["fraction"][0] == 1.0  # one deleveraging: all of it
     assert r.fund_holdings_after[0].sum() == 0.0
+
+
+def test_default_venue_calibration_tells_the_story():
+    """Issue 20's calibration (venue_scenario.py's docstring): on the default venue (seed 0,
+    20,000 accounts, 20,000 isolated positions) the default shocks do not cross a tipping point
+    with agents — -3 % is absorbed, -5 % and -8 % end a few points beyond the move without
+    agents, the BTC book holds — and the agents carry a visible share of BTC's fills."""
+    from liqcascade.venue import VenueState
+    from liqcascade.venue_scenario import default_agents, default_venue
+
+    venue, positions, accounts = default_venue(20_000, 20_000)
+    stops, tokens, funds = default_agents(venue)
+    without = VenueState(venue, positions, accounts)
+    with_agents = VenueState(venue, positions, accounts, stops=stops, tokens=tokens, funds=funds)
+    for shock, most in ((-0.03, 0.002), (-0.05, 0.01), (-0.08, 0.05)):
+        a = venue_cascade(with_agents, shocks={"BTCUSDT": shock})
+        b = venue_cascade(without, shocks={"BTCUSDT": shock})
+        move_a, move_b = a.market("BTCUSDT")["final_move"], b.market("BTCUSDT")["final_move"]
+        assert not a.market("BTCUSDT")["book_exhausted"], shock
+        assert move_b - most <= move_a <= move_b, shock   # agents add at most `most` to the fall
+    ch = venue_cascade(with_agents, shocks={"BTCUSDT": -0.08}).channels()
+    agents = ch["stops"][0] + ch["token_rebalancing"][0] + ch["fund_deleveraging"][0]
+    assert 0.05 < agents / ch["total"][0] < 0.25

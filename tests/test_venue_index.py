@@ -286,3 +286,38 @@ def test_october_10_venue_with_a_following_index():
     assert wbeth.index == ("ETHUSDT", pytest.approx(4_400.0 / 4_100.0, rel=1e-12))
     assert runs["follows"].market("WBETHUSDT")["sold_qty"] > 0.0   # still sold into its own book
     assert runs["fixed"].market("WBETHUSDT")["sold_qty"] == 0.0
+
+
+def test_venue_liquidation_map_plot_headless():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from liqcascade import plot
+
+    state = VenueState(*spiral(Asset("wBETH", priced_by="WBETHUSDT", index=("ETHUSDT", 1.0))))
+    maps = venue_liquidation_map(state, width=0.3, buckets=30)
+    fig = plot.venue_liquidation_map(maps)
+    panels = [a for a in fig.axes if a.get_ylabel() == "$M per bucket"]
+    assert [p.get_title(loc="left").split(":")[0] for p in panels] == ["ETHUSDT", "WBETHUSDT"]
+    eth = panels[0]
+    heights = np.array([b.get_height() for b in eth.patches]).reshape(4, 30)   # 4 stacked series
+    np.testing.assert_allclose(heights[1], maps["ETHUSDT"].cross_long / 1e6)
+    np.testing.assert_allclose(heights.sum(axis=0), (maps["ETHUSDT"].long + maps["ETHUSDT"].short) / 1e6)
+    assert eth.get_lines()[0].get_xdata()[0] == maps["ETHUSDT"].ref_price
+    assert panels[-1].get_xlabel().startswith("price")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+    plt.close(fig)
+    # one market's map, on the caller's Axes; and the one-market picture takes it too
+    fig, axes = plt.subplots(1, 1)
+    assert plot.venue_liquidation_map(maps["ETHUSDT"], ax=[axes]) is fig
+    assert plot.liquidation_map(maps["ETHUSDT"], ax=axes) is fig
+    with pytest.raises(ValueError, match="one per market"):
+        plot.venue_liquidation_map(maps, ax=[axes])
+    with pytest.raises(TypeError, match="maps: expected"):
+        plot.venue_liquidation_map({"x": 1})  # type: ignore[dict-item]
+    plt.close(fig)

@@ -245,7 +245,8 @@ def run_venue_cascade(args: argparse.Namespace) -> str:
         carried = {str(channels["market"][i]): {k: float(channels[k][i]) for k in (*names, "total")}
                    for i in range(len(channels))}
         return json.dumps({"rounds": result.rounds, "accounts_liquidated": len(result.accounts),
-                           "bad_debt": result.bad_debt, "markets": rows, "channels": carried}, default=float)
+                           "bad_debt": result.bad_debt, "token_bad_debt": result.token_bad_debt, "markets": rows,
+                           "channels": carried}, default=float)
     lines = [f"{args.market} {args.shock:+.1%}: {result.rounds} rounds, {len(result.accounts):,} of "
              f"{len(accounts):,} accounts liquidated, bad debt ${result.bad_debt:,.0f}",
              f"{'market':<10} {'ref':>10} {'final':>10} {'move':>8} {'liquidated':>10} {'notional $':>14} "
@@ -258,7 +259,8 @@ def run_venue_cascade(args: argparse.Namespace) -> str:
     if funds is not None:
         lines += ["", f"what each channel carried (filled notional, $): {len(result.token_rebalances):,} token "
                       f"rebalances, {len(set(result.fund_sales['fund'].tolist())):,} of {len(funds):,} funds "
-                      f"deleveraged, {len(result.stops):,} stops fired",
+                      f"deleveraged, {len(result.stops):,} stops fired; tokens' bad debt "
+                      f"${result.token_bad_debt:,.0f}",
                   f"{'market':<10} {'liquidations':>13} {'collateral':>11} {'stops':>11} {'tokens':>11} "
                   f"{'funds':>11} {'total':>13}"]
         for i, name in enumerate(venue.market_names):
