@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from .simulator import EVENT_KINDS, SimulationResult
 __all__ = ["CriticalShock", "LiquidationAtRisk", "LiquidationMap", "SimulationLiquidationMap",
            "VenueLiquidationMap", "amplification_curve", "critical_shocks", "liquidation_at_risk",
            "liquidation_map", "population_liquidation_map", "simulation_liquidation_map",
-           "venue_liquidation_map"]
+           "venue_liquidation_map", "venue_liquidation_maps"]
 
 Direction = Literal["down", "up"]
 
@@ -525,6 +525,12 @@ class VenueLiquidationMap(LiquidationMap):
                             "short": self.short, "isolated_long": self.isolated_long,
                             "isolated_short": self.isolated_short, "cross_long": self.cross_long,
                             "cross_short": self.cross_short, "accounts": self.accounts})
+
+
+def venue_liquidation_maps(state: Any, *, width: float = 0.2, buckets: int = 80) -> dict[str, VenueLiquidationMap]:
+    """Every market's :func:`venue_liquidation_map`, by name (buckets over each market's
+    ``ref · (1 ± width)``)."""
+    return cast(dict[str, VenueLiquidationMap], venue_liquidation_map(state, None, width=width, buckets=buckets))
 
 
 def venue_liquidation_map(state: Any, market: str | None = None, *, width: float = 0.2, buckets: int = 80,

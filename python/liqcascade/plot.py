@@ -302,8 +302,9 @@ def venue_liquidation_map(maps: Mapping[str, VenueLiquidationMap] | VenueLiquida
             bottom = bottom + values / 1e6
         panel.axvline(lmap.ref_price, color="black", ls="--", lw=1, label="reference")
         panel.set_ylabel("$M per bucket")
-        panel.set_title(f"{name}: ${float(lmap.long.sum()) / 1e6:,.2f}M of longs, "
-                        f"${float(lmap.short.sum()) / 1e6:,.2f}M of shorts, {int(lmap.accounts.sum()):,} account "
+        # (\$: two dollar signs in one text would be read as mathtext)
+        panel.set_title(f"{name}: \\${float(lmap.long.sum()) / 1e6:,.2f}M of longs, "
+                        f"\\${float(lmap.short.sum()) / 1e6:,.2f}M of shorts, {int(lmap.accounts.sum()):,} account "
                         "triggers", fontsize=9, loc="left")
     axes[-1].set_xlabel("price (the market alone moved)")
     axes[0].legend(fontsize=7, loc="upper left")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -48,10 +49,16 @@ class VenuePreset:
     #: per collateral asset, the market its index follows (the lever Binance pulled: wBETH on ETH)
     index_markets: dict[str, str] = field(default_factory=dict)
 
+    #: agents trading in its cascades (:mod:`liqcascade.agents`; None: none)
+    stops: Any = None
+    tokens: Any = None
+    funds: Any = None
+
     def state(self, venue: Venue | None = None) -> VenueState:
-        """The preset's :class:`VenueState` (over ``venue`` instead of the preset's, e.g. a
-        :func:`~liqcascade.policy.with_collateral` variant with the same markets)."""
-        return VenueState(self.venue if venue is None else venue, self.positions, self.accounts)
+        """The preset's :class:`VenueState` with its agents (over ``venue`` instead of the
+        preset's, e.g. a :func:`~liqcascade.policy.with_collateral` variant with the same markets)."""
+        return VenueState(self.venue if venue is None else venue, self.positions, self.accounts, stops=self.stops,
+                          tokens=self.tokens, funds=self.funds)
 
     def cascade(self, venue: Venue | None = None, shocks: Mapping[str, float] | None = None) -> VenueCascadeResult:
         """The trigger's venue cascade (or ``shocks``'), over ``venue`` when given."""

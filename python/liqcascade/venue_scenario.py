@@ -41,11 +41,13 @@ from __future__ import annotations
 import numpy as np
 
 from .agents import Funds, LeveragedTokens, StopOrders, round_number_levels, stop_clusters
+from .correlated import CorrelatedShockModel
 from .models import DEFAULT_DEPTH_PROFILE, BookModel
 from .tier_tables import venue_tiers
 from .venue import Accounts, Asset, Market, Venue, VenuePositions, VenueState
+from .venue_preset import VenuePreset
 
-__all__ = ["VENUE_MARKETS", "default_agents", "default_venue"]
+__all__ = ["VENUE_MARKETS", "default_agents", "default_venue", "default_venue_preset"]
 
 #: name, mid, tick, depth scale (of DEFAULT_DEPTH_PROFILE), perpetual
 VENUE_MARKETS: tuple[tuple[str, float, float, float, bool], ...] = (
@@ -188,3 +190,27 @@ def default_agents(venue: Venue, funds: int = 400, seed: int = 0, *,
     holdings = {name: assets * weights[:, j] / mids[j] for j, (name, _, _) in enumerate(perps)}
     fund_set = Funds(holdings, equity=assets / drawn_at, target_leverage=target, max_leverage=target * buffer)
     return stops, tokens, fund_set
+
+
+def default_venue_preset(accounts: int = 20_000, isolated: int = 20_000, seed: int = 0,
+                         agents: bool = True) -> VenuePreset:
+    """The default venue as a :class:`~liqcascade.venue_preset.VenuePreset` (``liqcascade
+    report --scenario venue``): its accounts and isolated positions, its agents (``agents``),
+    the trigger of ``liqcascade venue`` (BTC -8 %), Student-t shocks for studies (4 degrees of
+    freedom, scales 3 / 4 / 5 %, correlations 0.7-0.8 between the perpetuals) and wBETH's index
+    on ETHUSDT (its conversion rate: both at 2,500)."""
+    venue, positions, accts = default_venue(accounts, isolated, seed)
+    stops = tokens = funds = None
+    if agents:
+        stops, tokens, funds = default_agents(venue, seed=seed)
+    correlation = [[1.0, 0.8, 0.7], [0.8, 1.0, 0.75], [0.7, 0.75, 1.0]]
+    return VenuePreset(
+        name="default-venue",
+        description="the default venue: BTC, ETH and SOL perpetuals, wBETH and USDe collateral on their own thin "
+                    "spot books" + (", leveraged tokens, funds and stops" if agents else "") + "; BTC -8 %",
+        venue=venue, positions=positions, accounts=accts, trigger={"BTCUSDT": -0.08},
+        study_shocks=CorrelatedShockModel.student_t(4.0, correlation, [0.03, 0.04, 0.05],
+                                                    markets=["BTCUSDT", "ETHUSDT", "SOLUSDT"]),
+        sources={"calibration": "venue_scenario.py's docstring: depth scaled from the default market's, open "
+                                "interest $44M x each market's depth scale, agents sized against it (issue 20)"},
+        index_markets={"wBETH": "ETHUSDT"}, stops=stops, tokens=tokens, funds=funds)
