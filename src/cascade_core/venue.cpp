@@ -534,11 +534,17 @@ VenueState::TriggerPrices VenueState::account_trigger_prices(const std::atomic<b
       cuts_up.erase(std::unique(cuts_up.begin(), cuts_up.end()), cuts_up.end());
       TriggerSearch search{*this, a, m, last, asset_price};
       double down = std::numeric_limits<double>::quiet_NaN(), up = down;
-      if (!(search.g(ref) > 0.0)) {
+      last[m] = ref;
+      for (std::size_t k = 0; k < assets; ++k) asset_price[k] = venue_->assets[k].price_at(last);
+      const AccountHealth h = health(a, last, asset_price);
+      if (!(h.equity - h.maintenance > 0.0)) {
         down = up = ref;
       } else {
-        down = search.first_trigger(ref, cuts_down, true);
-        up = search.first_trigger(ref, cuts_up, false);
+        // a direction in which no term can lower Equity - MM by more than the rounding and tier
+        // jumps the index allows for (its exposure bound is 0) never triggers: not walked
+        const bool clear = h.equity - h.maintenance - (1e-9 * h.scale + tolerance_extra_[a]) > 0.0;
+        if (!(clear && exposure_down_[e] == 0.0)) down = search.first_trigger(ref, cuts_down, true);
+        if (!(clear && exposure_up_[e] == 0.0)) up = search.first_trigger(ref, cuts_up, false);
       }
       last[m] = ref;
       out.account.push_back(static_cast<std::int64_t>(a));
