@@ -110,11 +110,12 @@ def october_10_2025_venue(accounts: int = 20_000, isolated: int = 20_000, seed: 
     ``btc_low``), ETH -22 % (ETH's fall that night was of that order; not sourced here), wBETH's
     book runs out at $440 (printed ~$430) and USDe's at $0.65 (printed ~$0.65): the prints are
     where the thin books ran out. ``preset.cascade()`` against
-    ``preset.cascade(preset.index_priced())`` shows the lever: with the collateral priced on
-    its index and not sold into its own book, the same trigger liquidates about 2,700 accounts
-    instead of 17,700, with $1.4M of bad debt instead of $11M, and BTC ends -6 %. The index is
-    fixed at the reference (:func:`~liqcascade.policy.with_collateral`); Binance's own fix
-    prices wBETH on its conversion rate to ETH (``index_lever``), which would follow ETH's fall.
+    ``preset.cascade(preset.index_priced())`` shows the lever (``index_lever``): with wBETH
+    valued on ETH times its conversion rate (4,400 / 4,100 ETH a wBETH; still sold into its own
+    book when an account is liquidated) and USDe on a fixed index at 1 (never sold), the same
+    trigger liquidates about 3,400 accounts instead of 17,700, with $1.6M of bad debt instead of
+    $11M, and BTC ends -6.5 %; with both on fixed indexes (``index_priced(follow=False)``) 2,700
+    accounts, $1.4M, -6.2 % — the index that follows ETH values wBETH lower as ETH falls.
     """
 
     markets = []
