@@ -5,7 +5,10 @@
                        (``--venue``: under each venue's margin rules, side by side).
 ``liqcascade simulate`` the default scenario through time, through an exchange's engine.
 ``liqcascade report``  one self-contained HTML page: shocks, critical shocks, a study, a
-                       timeline and a policy comparison (``--scenario oct-10-2025``).
+                       timeline and a policy comparison (``--scenario oct-10-2025``; a venue's
+                       report with ``--scenario venue`` or ``oct-10-2025-venue``).
+``liqcascade venue``   one static cascade over the default venue (``--scenario oct-10-2025``:
+                       10 October 2025 on one venue, its collateral priced three ways).
 """
 
 from __future__ import annotations
