@@ -321,3 +321,28 @@ def test_venue_liquidation_map_plot_headless():
     with pytest.raises(TypeError, match="maps: expected"):
         plot.venue_liquidation_map({"x": 1})  # type: ignore[dict-item]
     plt.close(fig)
+
+
+def test_venue_policy_comparison_label_keeps_its_dollar_signs():
+    """Regression: VENUE_METRICS' "liquidated notional ($, all markets)" and the "[$M]" unit put two
+    dollar signs in one axis label, which matplotlib read as mathtext ("(, allmarkets)"): they
+    are escaped."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from liqcascade import plot
+    from liqcascade.policy import compare_venue_policies
+
+    preset = lc.scenarios.october_10_2025_venue(accounts=300, isolated=300)
+    state = preset.state()
+    comparison = compare_venue_policies(state, preset.study_shocks, 4, 0,
+                                        variants={"own books": None, "follows": preset.index_priced()})
+    fig = plot.policy_comparison(comparison, "liquidated_notional")
+    label = fig.axes[0].get_xlabel()
+    assert label == r"difference from own books: liquidated notional (\$, all markets) [\$M]"
+    assert not re.search(r"(?<!\\)\$", label)   # no unescaped dollar sign left for mathtext
+    fig.canvas.draw()
+    plt.close(fig)

@@ -205,7 +205,8 @@ def policy_comparison(comparison: PolicyComparison, metric: str = "liquidated_no
     ax.axvline(0, color="black", lw=0.8)
     label = comparison.metrics[metric]
     prefix = f"difference from {comparison.baseline}: " if paired else ""
-    ax.set_xlabel(prefix + f"{label} [{unit}]".replace(" []", ""))
+    # (a label with two dollar signs, "($, all markets) [$M]", would be read as mathtext)
+    ax.set_xlabel((prefix + f"{label} [{unit}]".replace(" []", "")).replace("$", r"\$"))
     ax.set_title(f"Policies on {comparison.n_scenarios} common scenarios (95 % intervals)")
     fig.tight_layout()
     return fig
