@@ -116,11 +116,13 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
     # accounts
     n_acc = len(accounts)
     coll = accounts.matrix(venue).tolist()
-    assets = [{"priced_by": -1, "price": 1.0, "haircut": 0.0, "floor": 0.0}]
+    assets = [{"priced_by": -1, "price": 1.0, "haircut": 0.0, "floor": 0.0, "index": -1, "ratio": 1.0}]
     for a in venue.assets:
         assets.append({"priced_by": -1 if a.priced_by is None else names.index(a.priced_by),
                        "price": 1.0 if a.price is None else a.price, "haircut": a.haircut,
-                       "floor": 0.0 if a.floor is None else a.floor})
+                       "floor": 0.0 if a.floor is None else a.floor,
+                       "index": -1 if a.index is None else names.index(a.index[0]),
+                       "ratio": 1.0 if a.index is None else a.index[1]})
     acct_positions: list[list[int]] = [[] for _ in range(n_acc)]
     for i in range(n):
         if account[i] >= 0:
@@ -128,10 +130,17 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
 
     def asset_price(k: int, prices: list[float]) -> float:
         a = assets[k]
-        if a["priced_by"] < 0:
+        if a["index"] >= 0:  # an index that follows a market: ratio x its last price
+            p = a["ratio"] * prices[a["index"]]
+        elif a["priced_by"] < 0:
             return a["price"]
-        p = prices[a["priced_by"]]
+        else:
+            p = prices[a["priced_by"]]
         return max(p, a["floor"]) if a["floor"] > 0 else p
+
+    def valued_on(k: int) -> int:
+        """The market an asset's value moves with: its index's, else its own; -1: fixed."""
+        return assets[k]["index"] if assets[k]["index"] >= 0 else assets[k]["priced_by"]
 
     def health(a: int, prices: list[float]) -> tuple[float, float]:
         equity = 0.0
@@ -149,7 +158,7 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
 
     def exposed(a: int) -> set[int]:
         ms = {market[i] for i in acct_positions[a]}
-        ms |= {assets[k]["priced_by"] for k, b in enumerate(coll[a]) if b != 0.0 and assets[k]["priced_by"] >= 0}
+        ms |= {valued_on(k) for k, b in enumerate(coll[a]) if b != 0.0 and valued_on(k) >= 0}
         return ms
 
     equity_before = [health(a, ref)[0] for a in range(n_acc)]
@@ -405,6 +414,13 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
             equity_after.append(next(r["equity_after"] for r in acct_liq if r["account"] == a))
         else:
             equity_after.append(health(a, last)[0])
+    token_bad_debt = [0.0] * n_markets
+    token_bad_debt_total = 0.0
+    for tk in token_list:  # a token wiped out past zero: its issuer's shortfall
+        if tk["nav"] < 0.0:
+            token_bad_debt[tk["market"]] -= tk["nav"]
+            token_bad_debt_total -= tk["nav"]
+    out_m["token_bad_debt"] = token_bad_debt
     fund_equity_after = []
     for fd in fund_list:
         assets_end = 0.0
@@ -413,7 +429,8 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
         fund_equity_after.append(assets_end - fd["debt"])
     return {
         "stops": stop_rows, "token_rebalances": token_rows, "fund_sales": fund_rows,
-        "token_nav": [tk["nav"] for tk in token_list], "fund_debt_after": [fd["debt"] for fd in fund_list],
+        "token_nav": [tk["nav"] for tk in token_list],
+        "token_bad_debt": token_bad_debt_total, "fund_debt_after": [fd["debt"] for fd in fund_list],
         "fund_equity_after": fund_equity_after, "fund_holdings_after": [list(fd["q"]) for fd in fund_list],
         "markets": {**out_m, "ref_price": ref, "shock_price": shock_price, "final_price": last},
         "rounds": rounds, "bad_debt": bad_debt, "trace": trace,

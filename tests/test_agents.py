@@ -136,6 +136,8 @@ def test_engine_agrees_with_reference_on_agents(case):
     for name in ("fund", "round", "assets", "equity", "fraction", "sale_value", "notional"):
         assert same(r.fund_sales[name], rows(ref["fund_sales"], name)), name
     assert same(r.token_nav, ref["token_nav"])
+    assert same(mk["token_bad_debt"], ref["markets"]["token_bad_debt"])
+    assert same(r.token_bad_debt, ref["token_bad_debt"])
     assert same(r.fund_debt_after, ref["fund_debt_after"])
     assert same(r.fund_equity_after, ref["fund_equity_after"])
     assert same(r.fund_holdings_after, np.array(ref["fund_holdings_after"]).reshape(r.fund_holdings_after.shape))
@@ -301,6 +303,32 @@ def test_a_token_wiped_out_closes_its_exposure_and_trades_no_more():
     # marked NAV 1,000 (1 - 1.2) < 0: it sells its whole exposure 3 x 1,000 x 0.6 at 60
     assert tr["order_qty"][0] == -(3.0 * 1_000.0 * (1 + (60.0 / 100.0 - 1.0))) / 60.0
     assert tr["nav_after"][0] < 0
+    # what it is left owing is its issuer's bad debt, recorded apart from the venue's
+    assert r.token_nav[0] == tr["nav_after"][0]
+    assert r.token_bad_debt == -tr["nav_after"][0]
+    assert r.market("A")["token_bad_debt"] == -tr["nav_after"][0]
+    assert r.bad_debt == 0.0
+
+
+def test_token_bad_debt_hand_worked():
+    """A 3x token of NAV 1,000 rebalanced last at 100, threshold 10 %, on a book of 1,000 units
+    a level every 0.5 from 99.5; no other order. A -40 % shock: last = 60, r = -0.4, marked NAV
+    1,000 (1 + 3 x -0.4) = -200 <= 0, so it closes its exposure -L N (1 + r) = -1,800 of
+    notional: 30 units sold. The shock removed the bids above 60; the level at 60 (1,000 units)
+    takes them all: 1,800, no cost against the round's start price. NAV after: -200, the
+    token's bad debt 200, none of it the venue's. With a -50 % shock instead, last = 50 and the
+    marked NAV -500; the exposure -3 x 1,000 x 0.5 = -1,500 is 30 units again, filled at 50:
+    bad debt 500."""
+    venue = Venue([Market("A", linear_book(100.0, 0.5, 400, 1_000.0))])
+    r = venue_cascade(venue, NO_POSITIONS, tokens=LeveragedTokens("A", 3.0, 1_000.0, 0.1), shocks={"A": -0.4})
+    assert r.token_rebalances["order_qty"][0] == pytest.approx(-30.0, rel=1e-12)
+    assert r.token_rebalances["notional"][0] == pytest.approx(30 * 60.0, rel=1e-12)
+    assert r.token_bad_debt == pytest.approx(200.0, rel=1e-12)
+    assert r.market("A")["token_bad_debt"] == pytest.approx(200.0, rel=1e-12)
+    assert r.bad_debt == 0.0
+    deeper = venue_cascade(venue, NO_POSITIONS, tokens=LeveragedTokens("A", 3.0, 1_000.0, 0.1), shocks={"A": -0.5})
+    assert deeper.token_rebalances["order_qty"][0] == pytest.approx(-30.0, rel=1e-12)
+    assert deeper.token_bad_debt == pytest.approx(500.0, rel=1e-12)
 
 
 # -- Greenwood-Landier-Thesmar: one round of fire sales, linear impact -----------------------------
@@ -520,3 +548,26 @@ def test_a_fund_that_sold_everything_is_done_not_called_again_on_rounding_dust()
     assert r.rounds >= 2  # the fund's market moved after its sale: it was read again
     assert list(sales["fund"]) == [0] and sales["fraction"][0] == 1.0  # one deleveraging: all of it
     assert r.fund_holdings_after[0].sum() == 0.0
+
+
+def test_default_venue_calibration_tells_the_story():
+    """Issue 20's calibration (venue_scenario.py's docstring): on the default venue (seed 0,
+    20,000 accounts, 20,000 isolated positions) the default shocks do not cross a tipping point
+    with agents — -3 % is absorbed, -5 % and -8 % end a few points beyond the move without
+    agents, the BTC book holds — and the agents carry a visible share of BTC's fills."""
+    from liqcascade.venue import VenueState
+    from liqcascade.venue_scenario import default_agents, default_venue
+
+    venue, positions, accounts = default_venue(20_000, 20_000)
+    stops, tokens, funds = default_agents(venue)
+    without = VenueState(venue, positions, accounts)
+    with_agents = VenueState(venue, positions, accounts, stops=stops, tokens=tokens, funds=funds)
+    for shock, most in ((-0.03, 0.002), (-0.05, 0.01), (-0.08, 0.05)):
+        a = venue_cascade(with_agents, shocks={"BTCUSDT": shock})
+        b = venue_cascade(without, shocks={"BTCUSDT": shock})
+        move_a, move_b = a.market("BTCUSDT")["final_move"], b.market("BTCUSDT")["final_move"]
+        assert not a.market("BTCUSDT")["book_exhausted"], shock
+        assert move_b - most <= move_a <= move_b, shock   # agents add at most `most` to the fall
+    ch = venue_cascade(with_agents, shocks={"BTCUSDT": -0.08}).channels()
+    agents = ch["stops"][0] + ch["token_rebalancing"][0] + ch["fund_deleveraging"][0]
+    assert 0.05 < agents / ch["total"][0] < 0.25

@@ -63,3 +63,29 @@ def test_report_usage_errors(tmp_path, capsys):
     assert exit_info.value.code == 2 and ".html" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["report", "--out", str(tmp_path / "r.html"), "--scenario", "nowhere"])
+
+
+@pytest.mark.parametrize("scenario", ["venue", "oct-10-2025-venue"])
+def test_venue_report_is_one_self_contained_page(tmp_path, capsys, scenario):
+    from liqcascade.venue_report import VENUE_SECTIONS
+
+    out = tmp_path / "report.html"
+    assert main(["report", "--out", str(out), "--scenario", scenario, "--positions", "2000", "--scenarios",
+                 "10"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    text = out.read_text(encoding="utf-8")
+    page = Page()
+    page.feed(text)
+    page.close()
+    assert page.stack == []
+    assert tuple(page.sections) == VENUE_SECTIONS
+    # per-market panels of the trigger's cascade, the venue's liquidation map, the comparison
+    assert len(page.images) == 3 and all(src.startswith("data:image/png;base64") for src in page.images)
+    assert page.external == []
+    assert 'name="viewport"' in text and "max-width" in text
+    for variant in ("own books", "fixed index", "index follows ETHUSDT", "haircut 20 %"):
+        assert variant in text
+    for market in ("BTCUSDT", "ETHUSDT", "WBETHUSDT", "USDEUSDT"):
+        assert market in text
+    if scenario == "oct-10-2025-venue":
+        assert "CoinDesk" in text and "Binance Square" in text

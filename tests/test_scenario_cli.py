@@ -113,3 +113,27 @@ def test_cli_simulate_key_moments(capsys, tmp_path):
     assert cli.main([*argv, "--policy", "hyperliquid"]) == 0
     text = capsys.readouterr().out
     assert "hyperliquid engine" in text and "peak minute" in text and "halts" in text
+
+
+def test_venue_command_runs_the_october_10_venue_preset(capsys):
+    """`liqcascade venue --scenario oct-10-2025`: the preset's trigger (BTC -5 %, ETH -8 %), its
+    per-market table as the cascade of the preset, and the same shock with the collateral on its
+    own books, a fixed index and an index that follows ETH."""
+    assert cli.main(["venue", "--scenario", "oct-10-2025", "--accounts", "3000", "--isolated", "3000"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("BTCUSDT -5.0%, ETHUSDT -8.0%:")
+    preset = lc.scenarios.october_10_2025_venue(3000, 3000)
+    direct = preset.cascade()
+    assert f"{len(direct.accounts):,} of 3,000 accounts liquidated" in out
+    lines = {line.split("  ")[0]: line for line in out.splitlines()}
+    for label, venue in (("own books (the night)", preset.venue), ("fixed index", preset.index_priced(False)),
+                         ("index follows ETH", preset.index_priced())):
+        assert f"{len(preset.cascade(venue).accounts):,}" in lines[label]
+    as_json = cli.main(["venue", "--scenario", "oct-10-2025", "--accounts", "3000", "--isolated", "3000", "--json"])
+    assert as_json == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["accounts_liquidated"] == len(direct.accounts) and data["token_bad_debt"] == 0.0
+    # a market the venue does not have is a usage error naming it
+    with pytest.raises(SystemExit):
+        cli.main(["venue", "--scenario", "oct-10-2025", "--accounts", "100", "--isolated", "100", "--market", "SOL"])
+    assert "--market: no market named 'SOL'" in capsys.readouterr().err

@@ -82,11 +82,17 @@ def venues(draw):
     n_assets = draw(st.integers(0, 2))
     assets = []
     for k in range(n_assets):
-        fixed = draw(st.booleans())
-        assets.append(Asset(f"A{k}", priced_by=None if fixed else f"M{draw(st.integers(0, n_markets - 1))}",
+        # fixed, its own market, an index that follows a market (sold into its own market, or not sold)
+        kind = draw(st.sampled_from(["fixed", "market", "index", "index and market"]))
+        fixed = kind == "fixed"
+        own = kind in ("market", "index and market")
+        index = None
+        if kind.startswith("index"):
+            index = (f"M{draw(st.integers(0, n_markets - 1))}", draw(st.sampled_from([1.0, 0.5, 1.07, 0.013])))
+        assets.append(Asset(f"A{k}", priced_by=f"M{draw(st.integers(0, n_markets - 1))}" if own else None,
                             price=draw(st.sampled_from([1.0, 100.0])) if fixed else None,
                             haircut=draw(st.sampled_from([0.0, 0.1, 0.5])),
-                            floor=draw(st.sampled_from([None, None, 90.0]))))
+                            floor=draw(st.sampled_from([None, None, 90.0])), index=index))
     venue = Venue(markets, assets)
     n_accounts = draw(st.integers(0, 6))
     balance = st.one_of(st.sampled_from([0.0, 0.0, 1.0, 5.0, 20.0, -1.0]), st.floats(-5.0, 50.0))

@@ -84,11 +84,14 @@ def test_october_venue_preset_reproduces_the_prints(preset):
 
 def test_october_venue_index_pricing_contains_the_cascade(preset):
     book = preset.cascade()
-    index = preset.cascade(preset.index_priced())
+    index = preset.cascade(preset.index_priced(follow=False))   # fixed indexes: never sold
     assert len(index.accounts) < len(book.accounts) / 3
     assert index.bad_debt < book.bad_debt / 3
     assert index.markets["final_move"][0] > book.markets["final_move"][0]
     assert index.markets["sold_notional"].sum() == 0.0
+    follows = preset.cascade(preset.index_priced())   # wBETH on ETH: still sold into its own book
+    assert len(follows.accounts) < len(book.accounts) / 3
+    assert follows.market("WBETHUSDT")["sold_notional"] > 0.0 and follows.market("USDEUSDT")["sold_notional"] == 0.0
 
 
 def test_compare_venue_policies_is_paired():

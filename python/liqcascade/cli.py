@@ -5,7 +5,10 @@
                        (``--venue``: under each venue's margin rules, side by side).
 ``liqcascade simulate`` the default scenario through time, through an exchange's engine.
 ``liqcascade report``  one self-contained HTML page: shocks, critical shocks, a study, a
-                       timeline and a policy comparison (``--scenario oct-10-2025``).
+                       timeline and a policy comparison (``--scenario oct-10-2025``; a venue's
+                       report with ``--scenario venue`` or ``oct-10-2025-venue``).
+``liqcascade venue``   one static cascade over the default venue (``--scenario oct-10-2025``:
+                       10 October 2025 on one venue, its collateral priced three ways).
 """
 
 from __future__ import annotations
@@ -176,10 +179,13 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="one self-contained HTML page: shocks, critical shocks, study, "
                                                 "timeline, policies (needs matplotlib)")
     report.add_argument("--out", required=True, help="the HTML file to write")
-    report.add_argument("--scenario", choices=("default", "oct-10-2025"), default="default",
-                        help="the market: the default scenario or the 10 October 2025 preset (default: default)")
+    report.add_argument("--scenario", choices=("default", "oct-10-2025", "venue", "oct-10-2025-venue"),
+                        default="default",
+                        help="the market: the default scenario or the 10 October 2025 preset; or a venue of many "
+                             "markets: the default venue or 10 October 2025 on one venue (default: default)")
     report.add_argument("--positions", type=_positive_int, default=50_000,
-                        help="positions (default 50,000; open interest stays the same)")
+                        help="positions (default 50,000; open interest stays the same); a venue: cross accounts "
+                             "and as many isolated positions")
     report.add_argument("--scenarios", type=_int_at_least(2), default=100,
                         help="scenarios of the static study (default 100)")
     report.add_argument("--time-scenarios", type=_int_at_least(2), default=4,
@@ -188,8 +194,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
     ven = commands.add_parser("venue", help="the default three-market venue: a shock in one market, contagion "
                                             "into the others (per-market table)")
-    ven.add_argument("--market", default="BTCUSDT", help="the market shocked (default BTCUSDT)")
-    ven.add_argument("--shock", type=float, default=-0.08, help="its relative move (default -0.08)")
+    ven.add_argument("--scenario", choices=("default", "oct-10-2025"), default="default",
+                     help="the default venue, or 10 October 2025 on one venue (lc.scenarios.october_10_2025_venue: "
+                          "its trigger, and its collateral priced three ways)")
+    ven.add_argument("--market", default=None, help="the market shocked (default BTCUSDT; the preset: its trigger)")
+    ven.add_argument("--shock", type=float, default=None,
+                     help="its relative move (default -0.08; the preset: its trigger)")
     ven.add_argument("--accounts", type=_int_at_least(0), default=200_000, help="cross accounts (default 200,000)")
     ven.add_argument("--isolated", type=_int_at_least(0), default=200_000,
                      help="isolated positions (default 200,000)")
@@ -216,7 +226,12 @@ def run_report(args: argparse.Namespace) -> str:
     options = ReportOptions(positions=args.positions, scenarios=args.scenarios, time_scenarios=args.time_scenarios,
                             steps=args.steps, seed=args.seed)
     try:
-        page = build_report(market_preset(args.scenario, args.positions), options)
+        if args.scenario in ("venue", "oct-10-2025-venue"):
+            from .venue_report import build_venue_report, venue_preset
+
+            page = build_venue_report(venue_preset(args.scenario, args.positions, args.seed), options)
+        else:
+            page = build_report(market_preset(args.scenario, args.positions), options)
     except ImportError as exc:
         raise _UsageError(str(exc)) from None
     with open(args.out, "w", encoding="utf-8") as out:
@@ -229,14 +244,27 @@ def run_venue_cascade(args: argparse.Namespace) -> str:
     from .venue import venue_cascade
     from .venue_scenario import default_venue
 
-    venue, positions, accounts = default_venue(args.accounts, args.isolated, args.seed)
+    preset = None
+    if args.scenario == "oct-10-2025":
+        from .venue_preset import october_10_2025_venue
+
+        preset = october_10_2025_venue(args.accounts, args.isolated, args.seed)
+        venue, positions, accounts = preset.venue, preset.positions, preset.accounts
+    else:
+        venue, positions, accounts = default_venue(args.accounts, args.isolated, args.seed)
+    if args.market is None and args.shock is None and preset is not None:
+        shocks = dict(preset.trigger)
+    else:
+        shocks = {args.market or "BTCUSDT": -0.08 if args.shock is None else args.shock}
+    for name in shocks:
+        if name not in venue.market_names:
+            raise _UsageError(f"--market: no market named {name!r} (markets: {', '.join(venue.market_names)})")
     stops = tokens = funds = None
-    if not args.no_agents:
+    if not args.no_agents and preset is None:
         from .venue_scenario import default_agents
 
         stops, tokens, funds = default_agents(venue, args.funds, args.seed)
-    result = venue_cascade(venue, positions, accounts, shocks={args.market: args.shock}, stops=stops, tokens=tokens,
-                           funds=funds)
+    result = venue_cascade(venue, positions, accounts, shocks=shocks, stops=stops, tokens=tokens, funds=funds)
     m = result.markets
     channels = result.channels()
     names = ("liquidations", "collateral_sales", "stops", "token_rebalancing", "fund_deleveraging")
@@ -245,8 +273,10 @@ def run_venue_cascade(args: argparse.Namespace) -> str:
         carried = {str(channels["market"][i]): {k: float(channels[k][i]) for k in (*names, "total")}
                    for i in range(len(channels))}
         return json.dumps({"rounds": result.rounds, "accounts_liquidated": len(result.accounts),
-                           "bad_debt": result.bad_debt, "markets": rows, "channels": carried}, default=float)
-    lines = [f"{args.market} {args.shock:+.1%}: {result.rounds} rounds, {len(result.accounts):,} of "
+                           "bad_debt": result.bad_debt, "token_bad_debt": result.token_bad_debt, "markets": rows,
+                           "channels": carried}, default=float)
+    shocked = ", ".join(f"{name} {move:+.1%}" for name, move in shocks.items())
+    lines = [f"{shocked}: {result.rounds} rounds, {len(result.accounts):,} of "
              f"{len(accounts):,} accounts liquidated, bad debt ${result.bad_debt:,.0f}",
              f"{'market':<10} {'ref':>10} {'final':>10} {'move':>8} {'liquidated':>10} {'notional $':>14} "
              f"{'collateral sold $':>17} {'crossed':>10} {'exhausted':>9}"]
@@ -258,12 +288,22 @@ def run_venue_cascade(args: argparse.Namespace) -> str:
     if funds is not None:
         lines += ["", f"what each channel carried (filled notional, $): {len(result.token_rebalances):,} token "
                       f"rebalances, {len(set(result.fund_sales['fund'].tolist())):,} of {len(funds):,} funds "
-                      f"deleveraged, {len(result.stops):,} stops fired",
+                      f"deleveraged, {len(result.stops):,} stops fired; tokens' bad debt "
+                      f"${result.token_bad_debt:,.0f}",
                   f"{'market':<10} {'liquidations':>13} {'collateral':>11} {'stops':>11} {'tokens':>11} "
                   f"{'funds':>11} {'total':>13}"]
         for i, name in enumerate(venue.market_names):
             lines.append(f"{name:<10} " + " ".join(
                 f"{channels[k][i]:>{w},.0f}" for k, w in zip((*names, "total"), (13, 11, 11, 11, 11, 13), strict=True)))
+    if preset is not None:
+        lines += ["", "the same shock with the collateral priced three ways (docs/design.md, 'Fragility and policy'):",
+                  f"{'collateral':<22} {'accounts':>9} {'bad debt $':>12} " + " ".join(
+                      f"{name:>10}" for name in venue.market_names)]
+        for label, variant in (("own books (the night)", preset.venue), ("fixed index", preset.index_priced(False)),
+                               ("index follows ETH", preset.index_priced())):
+            r = venue_cascade(preset.state(variant), shocks=shocks)
+            lines.append(f"{label:<22} {len(r.accounts):>9,} {r.bad_debt:>12,.0f} " + " ".join(
+                f"{move:>+10.1%}" for move in r.markets["final_move"]))
     return "\n".join(lines)
 
 

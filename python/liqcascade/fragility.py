@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -27,8 +27,9 @@ from .results import Estimate, _expected_shortfall, _mean, _probability, _quanti
 from .simulator import EVENT_KINDS, SimulationResult
 
 __all__ = ["CriticalShock", "LiquidationAtRisk", "LiquidationMap", "SimulationLiquidationMap",
-           "amplification_curve", "critical_shocks", "liquidation_at_risk", "liquidation_map",
-           "population_liquidation_map", "simulation_liquidation_map"]
+           "VenueLiquidationMap", "amplification_curve", "critical_shocks", "liquidation_at_risk",
+           "liquidation_map", "population_liquidation_map", "simulation_liquidation_map",
+           "venue_liquidation_map", "venue_liquidation_maps"]
 
 Direction = Literal["down", "up"]
 
@@ -499,3 +500,100 @@ def liquidation_at_risk(table: ColumnTable, *, insurance_fund: float = 0.0,
         insurance_fund=fund,
         ruin_rule=rule,
     )
+
+
+# -- a venue's liquidation map (docs/design.md, "Liquidation map of a venue") ---------------------
+
+@dataclass(frozen=True, eq=False)
+class VenueLiquidationMap(LiquidationMap):
+    """One market's liquidation map in a venue: :class:`LiquidationMap`'s ``long`` and ``short``
+    are the sums of the isolated positions' (``isolated_long``, ``isolated_short``: at their
+    liquidation prices, as :func:`liquidation_map`) and the cross accounts' (``cross_long``,
+    ``cross_short``: each account's positions in the market at the account's trigger prices in
+    it, :attr:`~liqcascade.venue.VenueState.trigger_prices`, the other markets at their
+    reference). ``accounts``: the number of account triggers (down and up) in each bucket."""
+
+    market: str = ""
+    isolated_long: FloatArray = field(default_factory=lambda: np.zeros(0))
+    isolated_short: FloatArray = field(default_factory=lambda: np.zeros(0))
+    cross_long: FloatArray = field(default_factory=lambda: np.zeros(0))
+    cross_short: FloatArray = field(default_factory=lambda: np.zeros(0))
+    accounts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def to_table(self) -> ColumnTable:
+        return ColumnTable({"price_low": self.edges[:-1], "price_high": self.edges[1:], "long": self.long,
+                            "short": self.short, "isolated_long": self.isolated_long,
+                            "isolated_short": self.isolated_short, "cross_long": self.cross_long,
+                            "cross_short": self.cross_short, "accounts": self.accounts})
+
+
+def venue_liquidation_maps(state: Any, *, width: float = 0.2, buckets: int = 80) -> dict[str, VenueLiquidationMap]:
+    """Every market's :func:`venue_liquidation_map`, by name (buckets over each market's
+    ``ref · (1 ± width)``)."""
+    return cast(dict[str, VenueLiquidationMap], venue_liquidation_map(state, None, width=width, buckets=buckets))
+
+
+def venue_liquidation_map(state: Any, market: str | None = None, *, width: float = 0.2, buckets: int = 80,
+                          edges: Any = None) -> VenueLiquidationMap | dict[str, VenueLiquidationMap]:
+    """The static liquidation map of a venue, market by market: in each bucket ``[edges[k],
+    edges[k+1])`` and side, the notional (``qty x price``) that a move of that market alone to
+    the bucket would force out — isolated positions at their liquidation prices (longs with a
+    liquidation price ``<= 0`` left out), and every cross account's positions in the market at
+    the account's trigger price there (the highest price below the reference at which its equity
+    reaches its maintenance with every other market at its reference, and the lowest above it:
+    an account is counted at both when both exist; its positions in other markets are in their
+    own maps). Static: no cascade, no collateral sales. ``state``: a
+    :class:`~liqcascade.venue.VenueState`. ``market``: one market's map; None: a dict of every
+    market's (``edges`` then not allowed: the buckets are each market's ``ref · (1 ± width)``).
+    """
+    from .venue import VenueState
+
+    if not isinstance(state, VenueState):
+        raise TypeError(f"state: expected liqcascade.venue.VenueState, got {type(state).__name__}")
+    names = state.venue.market_names
+    if market is None:
+        if edges is not None:
+            raise ValueError("edges: give a market with explicit edges (each market has its own prices)")
+        return {name: _venue_map(state, name, width, buckets, None) for name in names}
+    if not isinstance(market, str):
+        raise TypeError(f"market: expected a market name, got {type(market).__name__}")
+    state.venue.market_index(market)
+    return _venue_map(state, market, width, buckets, edges)
+
+
+def _venue_map(state: Any, name: str, width: float, buckets: int, edges: Any) -> VenueLiquidationMap:
+    m = state.venue.market_index(name)
+    ref = float(state.ref_price[m])
+    bins = _edges(ref, width, buckets, edges)
+    p = state.positions
+    market = p.market_index(state.venue)
+    account = np.asarray(p.account)
+    side = np.asarray(p.side)
+    qty = np.asarray(p.qty)
+    liq = np.asarray(state.liquidation_price)
+    out = {}
+    iso = (market == m) & (account < 0) & (liq > 0)
+    for sign, key in ((1, "isolated_long"), (-1, "isolated_short")):
+        mine = iso & (side == sign)
+        out[key] = np.histogram(liq[mine], bins=bins, weights=qty[mine] * liq[mine])[0].astype(np.float64)
+    # each cross position in the market, at its account's trigger prices there
+    trig = state.trigger_prices
+    here = trig["market"] == name
+    t_account = np.asarray(trig["account"])[here]
+    cross = np.flatnonzero((market == m) & (account >= 0))
+    row = np.searchsorted(t_account, account[cross])  # accounts appear once per market, in order
+    long_, short_ = np.zeros(len(bins) - 1), np.zeros(len(bins) - 1)
+    count = np.zeros(len(bins) - 1, dtype=np.int64)
+    for key in ("down", "up"):
+        price = np.asarray(trig[key])[here]
+        at = price[row]
+        ok = np.isfinite(at)
+        for sign, acc in ((1, long_), (-1, short_)):
+            mine = ok & (side[cross] == sign)
+            acc += np.histogram(at[mine], bins=bins, weights=qty[cross][mine] * at[mine])[0]
+        count += np.histogram(price[np.isfinite(price)], bins=bins)[0]
+    nan = np.full(len(bins) - 1, math.nan)
+    return VenueLiquidationMap(bins, out["isolated_long"] + long_, out["isolated_short"] + short_, ref, nan,
+                               nan.copy(), 1, market=name, isolated_long=out["isolated_long"],
+                               isolated_short=out["isolated_short"], cross_long=long_, cross_short=short_,
+                               accounts=count)

@@ -14,12 +14,12 @@ import numpy as np
 
 from ._table import ColumnTable
 from .analysis import intervals
-from .fragility import CriticalShock, LiquidationMap, SimulationLiquidationMap
+from .fragility import CriticalShock, LiquidationMap, SimulationLiquidationMap, VenueLiquidationMap
 from .policy import PolicyComparison
 from .simulator import SimulationResult
 
 __all__ = ["amplification_curve", "liquidation_map", "policy_comparison", "simulation_liquidation_map",
-           "study_distribution", "timeline", "venue_panels"]
+           "study_distribution", "timeline", "venue_liquidation_map", "venue_panels"]
 
 
 def _pyplot() -> Any:
@@ -205,7 +205,8 @@ def policy_comparison(comparison: PolicyComparison, metric: str = "liquidated_no
     ax.axvline(0, color="black", lw=0.8)
     label = comparison.metrics[metric]
     prefix = f"difference from {comparison.baseline}: " if paired else ""
-    ax.set_xlabel(prefix + f"{label} [{unit}]".replace(" []", ""))
+    # (a label with two dollar signs, "($, all markets) [$M]", would be read as mathtext)
+    ax.set_xlabel((prefix + f"{label} [{unit}]".replace(" []", "")).replace("$", r"\$"))
     ax.set_title(f"Policies on {comparison.n_scenarios} common scenarios (95 % intervals)")
     fig.tight_layout()
     return fig
@@ -264,5 +265,51 @@ def venue_panels(result: Any, *, ax: Any = None) -> Any:
     if ax is None:
         fig.suptitle(f"Venue cascade: {rounds} rounds, {len(result.accounts):,} accounts liquidated, "
                      f"bad debt ${result.bad_debt / 1e6:,.2f}M", fontsize=10)
+        fig.tight_layout()
+    return fig
+
+
+def venue_liquidation_map(maps: Mapping[str, VenueLiquidationMap] | VenueLiquidationMap, *, ax: Any = None) -> Any:
+    """A venue's liquidation map (:func:`liqcascade.fragility.venue_liquidation_map`), one panel
+    per market: stacked bars per price bucket ($M) of isolated longs, cross accounts' longs,
+    isolated shorts and cross accounts' shorts (each account's positions at its trigger price in
+    the market, the others at their reference), and the reference price. ``maps``: the dict of
+    every market's map or one map. ``ax``: one Axes per map (a sequence), or None for a new
+    figure of stacked panels."""
+    if isinstance(maps, VenueLiquidationMap):
+        maps = {maps.market: maps}
+    if not isinstance(maps, Mapping) or not all(isinstance(m, VenueLiquidationMap) for m in maps.values()):
+        raise TypeError("maps: expected venue_liquidation_map's result (a VenueLiquidationMap or a dict of them)")
+    names = list(maps)
+    if ax is None:
+        plt = _pyplot()
+        fig, axes = plt.subplots(len(names), 1, figsize=(8.0, 2.4 * len(names) + 0.6), squeeze=False)
+        axes = list(axes[:, 0])
+    else:
+        axes = list(np.ravel(np.asarray(ax, dtype=object)))
+        if len(axes) != len(names):
+            raise ValueError(f"ax: expected {len(names)} Axes (one per market), got {len(axes)}")
+        fig = axes[0].figure
+    for name, panel in zip(names, axes, strict=True):
+        lmap = maps[name]
+        width = np.diff(lmap.edges)
+        bottom = np.zeros(width.size)
+        for values, colour, label in ((lmap.isolated_long, "tab:red", "isolated longs"),
+                                      (lmap.cross_long, "darkred", "cross accounts' longs"),
+                                      (lmap.isolated_short, "tab:green", "isolated shorts"),
+                                      (lmap.cross_short, "darkgreen", "cross accounts' shorts")):
+            panel.bar(lmap.edges[:-1], values / 1e6, width=width, align="edge", bottom=bottom, color=colour,
+                      alpha=0.8, label=label)
+            bottom = bottom + values / 1e6
+        panel.axvline(lmap.ref_price, color="black", ls="--", lw=1, label="reference")
+        panel.set_ylabel("$M per bucket")
+        # (\$: two dollar signs in one text would be read as mathtext)
+        panel.set_title(f"{name}: \\${float(lmap.long.sum()) / 1e6:,.2f}M of longs, "
+                        f"\\${float(lmap.short.sum()) / 1e6:,.2f}M of shorts, {int(lmap.accounts.sum()):,} account "
+                        "triggers", fontsize=9, loc="left")
+    axes[-1].set_xlabel("price (the market alone moved)")
+    axes[0].legend(fontsize=7, loc="upper left")
+    if ax is None:
+        fig.suptitle("Venue liquidation map", fontsize=10)
         fig.tight_layout()
     return fig

@@ -511,7 +511,8 @@ CollateralPricing = Literal["book", "index"]
 
 def with_collateral(venue: Venue, *, haircut: float | Mapping[str, float] | None = None,
                     pricing: CollateralPricing | Mapping[str, CollateralPricing] | None = None,
-                    index_price: Mapping[str, float] | None = None) -> Venue:
+                    index_price: Mapping[str, float] | None = None,
+                    index: Mapping[str, str | tuple[str, float]] | None = None) -> Venue:
     """A new :class:`~liqcascade.venue.Venue`: ``venue`` with its collateral levers changed,
     its markets (and so its positions' and accounts' indices) as they are.
 
@@ -519,19 +520,24 @@ def with_collateral(venue: Venue, *, haircut: float | Mapping[str, float] | None
       (assets not named keep theirs).
     - ``pricing``: ``"book"`` — the asset is priced by its own spot market's last price, and a
       liquidated account's balance is sold into that book (how Binance priced USDe, wBETH and
-      bnSOL on 10 October 2025); ``"index"`` — priced at a fixed index price and never sold
-      into the venue's book (the lever Binance pulled after that night: redemption-rate /
-      cross-venue index pricing). One value for every asset or a dict by asset name.
+      bnSOL on 10 October 2025); ``"index"`` — priced on an index. One value for every asset or
+      a dict by asset name; assets not named keep how they are priced.
+    - ``index``: for ``"index"``, the market an asset's index follows, by asset name: a market
+      name (the ratio is then the asset's reference over that market's: wBETH's 4,400 against
+      ETH's 4,100 is 1.073 ETH a wBETH, its conversion rate) or ``(market, ratio)``. The asset
+      is valued at ``ratio x`` that market's last price, and a liquidated account's balance is
+      still sold into its own book (Binance's fix after that night: wBETH valued on ETH times
+      its conversion rate, not on its own thin book).
+    - An asset priced ``"index"`` with no ``index`` entry is priced at a **fixed** index and
+      never sold into the venue's book: ``index_price[name]`` when given, else (unless it
+      already follows an index) its spot market's reference price (``VenueState.ref_price``:
+      the book's mid unless the market gives ``ref_price``). A fixed index stays at redemption
+      value while one venue's thin book collapses — right for a stablecoin (USDe), but an asset
+      that tracks a moving underlying (wBETH tracks ETH) is then valued at its pre-shock
+      reference: give it an ``index`` that follows the underlying.
 
-    The **index** is the asset's reference: a fixed price equal to its spot market's reference
-    price (``VenueState.ref_price``: the book's mid unless the market gives ``ref_price``), or
-    ``index_price[name]`` when given. It is fixed for the cascade: an index stays at redemption
-    value while one venue's thin book collapses, which is what the lever is for — but an asset
-    that tracks a moving underlying (wBETH tracks ETH) is then valued at its pre-shock
-    reference; give ``index_price`` (e.g. the ETH reference times the shocked move) to value it
-    where the underlying ended. Switching an asset from index back to ``"book"`` needs the
-    market that priced it: an asset that the venue prices at a fixed price has no book and
-    raises ``ValueError``.
+    Switching an asset back to ``"book"`` needs the market that priced it: an asset with no
+    market of its own raises ``ValueError``.
     """
     from .venue import Asset, Venue
 
@@ -539,7 +545,7 @@ def with_collateral(venue: Venue, *, haircut: float | Mapping[str, float] | None
         raise TypeError(f"venue: expected liqcascade.venue.Venue, got {type(venue).__name__}")
     names = [a.name for a in venue.assets]
 
-    def per_asset(value: Any, arg: str) -> dict[str, Any]:
+    def per_asset(value: Any, arg: str, *, mapping_only: bool = False) -> dict[str, Any]:
         if value is None:
             return {}
         if isinstance(value, Mapping):
@@ -547,21 +553,41 @@ def with_collateral(venue: Venue, *, haircut: float | Mapping[str, float] | None
                 if k not in names:
                     raise ValueError(f"{arg}: no collateral asset named {k!r} (assets: {', '.join(map(repr, names))})")
             return dict(value)
+        if mapping_only:
+            raise TypeError(f"{arg}: expected a dict by asset name, got {type(value).__name__}")
         return dict.fromkeys(names, value)
 
     haircuts = per_asset(haircut, "haircut")
     pricings = per_asset(pricing, "pricing")
     indices = per_asset(index_price, "index_price")
+    follows = per_asset(index, "index", mapping_only=True)
     for k, how in pricings.items():
         if how not in ("book", "index"):
             raise ValueError(f"pricing[{k!r}]: expected 'book' or 'index', got {how!r}")
+    for k in follows:
+        if pricings.get(k, "index") != "index":
+            raise ValueError(f"index[{k!r}]: an index needs pricing 'index', got {pricings[k]!r}")
     refs = {m.name: _market_reference(m) for m in venue.markets}
     assets = []
     for a in venue.assets:
         cut = a.haircut if a.name not in haircuts else _finite(haircuts[a.name], f"haircut[{a.name!r}]",
                                                                 low=0.0, high=1.0)
-        how = pricings.get(a.name, "book" if a.priced_by is not None else "index")
-        if how == "index":
+        now = "index" if a.index is not None or a.priced_by is None else "book"
+        how = pricings.get(a.name, "index" if a.name in follows else now)
+        if how == "index" and a.name in follows:
+            market, ratio = _index_of(follows[a.name], a.name, refs)
+            if ratio is None:  # the asset's reference over the market's
+                if a.priced_by is not None:
+                    own = refs[a.priced_by]
+                elif a.index is not None:
+                    own = a.index[1] * refs[a.index[0]]
+                else:
+                    own = float(a.price)  # type: ignore[arg-type]
+                ratio = own / refs[market]
+            assets.append(Asset(a.name, priced_by=a.priced_by, haircut=cut, floor=a.floor, index=(market, ratio)))
+        elif how == "index" and a.index is not None and a.name not in indices:
+            assets.append(Asset(a.name, priced_by=a.priced_by, haircut=cut, floor=a.floor, index=a.index))
+        elif how == "index":
             if a.name in indices:
                 price = _finite(indices[a.name], f"index_price[{a.name!r}]", low=0.0, low_open=True)
             elif a.priced_by is not None:
@@ -571,10 +597,23 @@ def with_collateral(venue: Venue, *, haircut: float | Mapping[str, float] | None
             assets.append(Asset(a.name, price=price, haircut=cut, floor=a.floor))
         else:
             if a.priced_by is None:
-                raise ValueError(f"pricing[{a.name!r}]: 'book' needs a market pricing the asset; the venue prices "
-                                 f"{a.name!r} at a fixed price")
+                raise ValueError(f"pricing[{a.name!r}]: 'book' needs a market pricing the asset; the venue has "
+                                 f"no market of {a.name!r}'s own")
             assets.append(Asset(a.name, priced_by=a.priced_by, haircut=cut, floor=a.floor))
     return Venue(venue.markets, assets, quote=venue.quote)
+
+
+def _index_of(spec: Any, asset: str, refs: Mapping[str, float]) -> tuple[str, float | None]:
+    """An ``index`` entry: a market name, or (market name, ratio)."""
+    if isinstance(spec, str):
+        market, ratio = spec, None
+    elif isinstance(spec, tuple | list) and len(spec) == 2 and isinstance(spec[0], str):
+        market, ratio = spec[0], _finite(spec[1], f"index[{asset!r}][1]", low=0.0, low_open=True)
+    else:
+        raise TypeError(f"index[{asset!r}]: expected a market name or (market name, ratio), got {spec!r}")
+    if market not in refs:
+        raise ValueError(f"index[{asset!r}]: no market named {market!r} (markets: {', '.join(map(repr, refs))})")
+    return market, ratio
 
 
 def _market_reference(market: Any) -> float:

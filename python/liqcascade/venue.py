@@ -82,8 +82,11 @@ class Market:
 @dataclass(frozen=True)
 class Asset:
     """A collateral asset: priced by a market's last price (``priced_by``, a market name; its
-    balances are sold into that market when an account is liquidated) or at a fixed ``price``
-    (an external index; never sold). A positive balance counts at ``price * (1 - haircut)``, a
+    balances are sold into that market when an account is liquidated), on an index that follows
+    a market (``index=(market, ratio)``: valued at ``ratio x`` that market's last price, as
+    Binance values wBETH on ETH times its conversion rate; with ``priced_by`` its balances are
+    still sold into its own market, without it they are not sold), or at a fixed ``price`` (an
+    external index; never sold). A positive balance counts at ``price * (1 - haircut)``, a
     negative one (a loan) in full; ``floor``: valued at no less than it."""
 
     name: str
@@ -91,13 +94,22 @@ class Asset:
     price: float | None = None
     haircut: float = 0.0
     floor: float | None = None
+    index: tuple[str, float] | None = None
 
     def __post_init__(self) -> None:
         _name(self.name, "name")
-        if (self.priced_by is None) == (self.price is None):
-            raise ValueError(f"assets['{self.name}']: give exactly one of priced_by (a market) and price (fixed)")
+        if self.price is not None and (self.priced_by is not None or self.index is not None):
+            raise ValueError(f"assets['{self.name}']: a fixed price excludes priced_by and index")
+        if self.price is None and self.priced_by is None and self.index is None:
+            raise ValueError(f"assets['{self.name}']: give exactly one of priced_by (a market) and price (fixed), "
+                             "or an index (market, ratio)")
         if self.priced_by is not None:
             _name(self.priced_by, "priced_by")
+        if self.index is not None:
+            if not isinstance(self.index, tuple | list) or len(self.index) != 2:
+                raise TypeError(f"index: expected (market name, ratio), got {self.index!r}")
+            object.__setattr__(self, "index", (_name(self.index[0], "index[0]"),
+                                               real_scalar(self.index[1], "index[1]")))
         for name in ("price", "haircut", "floor"):
             value = getattr(self, name)
             if value is not None:
@@ -122,15 +134,17 @@ class Venue:
                 raise TypeError(f"assets[{k}]: expected liqcascade.venue.Asset, got {type(a).__name__}")
         names = [m.name for m in markets]
         core_assets = [_core.VenueAsset(_name(quote, "quote"))]
+        def market_of(name: str, field: str) -> int:
+            if name not in names:
+                raise ValueError(f"{field}: no market named {name!r} (markets: {', '.join(map(repr, names))})")
+            return names.index(name)
+
         for k, a in enumerate(assets):
-            index = -1
-            if a.priced_by is not None:
-                if a.priced_by not in names:
-                    raise ValueError(f"assets[{k}].priced_by: no market named {a.priced_by!r} "
-                                     f"(markets: {', '.join(map(repr, names))})")
-                index = names.index(a.priced_by)
+            index = -1 if a.priced_by is None else market_of(a.priced_by, f"assets[{k}].priced_by")
+            follows, ratio = (-1, 1.0) if a.index is None else (market_of(a.index[0], f"assets[{k}].index"),
+                                                                 a.index[1])
             core_assets.append(_core.VenueAsset(a.name, index, 1.0 if a.price is None else a.price, a.haircut,
-                                                0.0 if a.floor is None else a.floor))
+                                                0.0 if a.floor is None else a.floor, follows, ratio))
         self.markets: tuple[Market, ...] = tuple(markets)
         self.assets: tuple[Asset, ...] = tuple(assets)
         self.quote = quote
@@ -346,6 +360,20 @@ class VenueState:
         """Every account's maintenance requirement at these market prices."""
         return self._state.maintenance_at(self._prices(prices))
 
+    @cached_property
+    def trigger_prices(self) -> ColumnTable:
+        """Each cross account's trigger price in each market it is exposed to (a position, or a
+        collateral balance valued on that market), that market alone moved and every other at
+        its reference: ``account``, ``market`` (name), ``down`` (the highest price at or below
+        the reference at which equity <= maintenance; NaN: no fall triggers it) and ``up`` (the
+        lowest at or above it). An account already past its trigger has both at the reference.
+        Found in the core on the piecewise-linear segments of equity - maintenance (docs/design.md,
+        "Liquidation map of a venue"); O(accounts x their positions x tiers)."""
+        raw = self._state.account_trigger_prices()
+        names = np.array(self.venue.market_names)
+        return ColumnTable({"account": raw["account"], "market": names[raw["market"]], "down": raw["down"],
+                            "up": raw["up"]})
+
     def _prices(self, prices: Mapping[str, float] | Sequence[float]) -> FloatArray:
         if isinstance(prices, Mapping):
             out = np.array(self.ref_price, dtype=np.float64)
@@ -388,7 +416,10 @@ class VenueCascadeResult:
     ``order_qty`` (signed, + buys), ``filled_qty``, ``notional``, ``nav_after``).
     ``fund_sales``: one row per deleveraging (``fund``, ``round``, ``assets``, ``equity`` at the
     round's start, ``fraction`` of every holding sold, ``sale_value`` = fraction x assets,
-    ``notional`` fetched). Per token ``token_nav`` at the end; per fund ``fund_equity_after``
+    ``notional`` fetched). Per token ``token_nav`` at the end: a token wiped out can end below
+    zero, and what it then owes is ``token_bad_debt`` (its issuer's shortfall, ``sum max(0,
+    -NAV)``; per market in ``markets``), kept apart from ``bad_debt`` (the venue's: isolated
+    positions' and accounts'). Per fund ``fund_equity_after``
     and ``fund_debt_after`` (final prices) and ``fund_holdings_after`` (funds x markets).
     :meth:`channels` sums what each channel carried per market.
     """
@@ -409,6 +440,7 @@ class VenueCascadeResult:
     fund_equity_after: FloatArray = field(repr=False)
     fund_debt_after: FloatArray = field(repr=False)
     fund_holdings_after: FloatArray = field(repr=False)
+    token_bad_debt: float = 0.0
 
     def channels(self) -> ColumnTable:
         """Per market, the notional each channel carried (what filled, in quote): ``liquidations``
@@ -554,4 +586,5 @@ def venue_cascade(
             "notional": raw["fund_notional"]}),
         token_nav=raw["token_nav"], fund_equity_after=raw["fund_equity_after"],
         fund_debt_after=raw["fund_debt_after"],
-        fund_holdings_after=raw["fund_holdings_after"].reshape(-1, len(state.venue.markets)))
+        fund_holdings_after=raw["fund_holdings_after"].reshape(-1, len(state.venue.markets)),
+        token_bad_debt=float(raw["token_bad_debt"]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -45,22 +46,34 @@ class VenuePreset:
     trigger: dict[str, float]
     study_shocks: CorrelatedShockModel
     sources: dict[str, str] = field(default_factory=dict)
+    #: per collateral asset, the market its index follows (the lever Binance pulled: wBETH on ETH)
+    index_markets: dict[str, str] = field(default_factory=dict)
+
+    #: agents trading in its cascades (:mod:`liqcascade.agents`; None: none)
+    stops: Any = None
+    tokens: Any = None
+    funds: Any = None
 
     def state(self, venue: Venue | None = None) -> VenueState:
-        """The preset's :class:`VenueState` (over ``venue`` instead of the preset's, e.g. a
-        :func:`~liqcascade.policy.with_collateral` variant with the same markets)."""
-        return VenueState(self.venue if venue is None else venue, self.positions, self.accounts)
+        """The preset's :class:`VenueState` with its agents (over ``venue`` instead of the
+        preset's, e.g. a :func:`~liqcascade.policy.with_collateral` variant with the same markets)."""
+        return VenueState(self.venue if venue is None else venue, self.positions, self.accounts, stops=self.stops,
+                          tokens=self.tokens, funds=self.funds)
 
     def cascade(self, venue: Venue | None = None, shocks: Mapping[str, float] | None = None) -> VenueCascadeResult:
         """The trigger's venue cascade (or ``shocks``'), over ``venue`` when given."""
         return venue_cascade(self.state(venue), shocks=dict(self.trigger if shocks is None else shocks))
 
-    def index_priced(self) -> Venue:
-        """The preset's venue with every collateral asset priced on its index (its reference),
-        never sold into its own book: the lever pulled after the night."""
+    def index_priced(self, follow: bool = True) -> Venue:
+        """The preset's venue with every collateral asset priced on an index: the lever pulled
+        after the night. ``follow=True``: an asset of ``index_markets`` on an index that follows
+        its market (wBETH: ETHUSDT times its conversion rate, the ratio of their references),
+        still sold into its own book when an account is liquidated (Binance's fix); the others
+        (USDe) on a fixed index at their reference, never sold. ``follow=False``: every asset on
+        a fixed index, never sold (:func:`~liqcascade.policy.with_collateral`)."""
         from .policy import with_collateral
 
-        return with_collateral(self.venue, pricing="index")
+        return with_collateral(self.venue, pricing="index", index=self.index_markets if follow else None)
 
 
 #: name, mid, tick, depth per 1 % a side ($), max distance of the book
@@ -97,11 +110,12 @@ def october_10_2025_venue(accounts: int = 20_000, isolated: int = 20_000, seed: 
     ``btc_low``), ETH -22 % (ETH's fall that night was of that order; not sourced here), wBETH's
     book runs out at $440 (printed ~$430) and USDe's at $0.65 (printed ~$0.65): the prints are
     where the thin books ran out. ``preset.cascade()`` against
-    ``preset.cascade(preset.index_priced())`` shows the lever: with the collateral priced on
-    its index and not sold into its own book, the same trigger liquidates about 2,700 accounts
-    instead of 17,700, with $1.4M of bad debt instead of $11M, and BTC ends -6 %. The index is
-    fixed at the reference (:func:`~liqcascade.policy.with_collateral`); Binance's own fix
-    prices wBETH on its conversion rate to ETH (``index_lever``), which would follow ETH's fall.
+    ``preset.cascade(preset.index_priced())`` shows the lever (``index_lever``): with wBETH
+    valued on ETH times its conversion rate (4,400 / 4,100 ETH a wBETH; still sold into its own
+    book when an account is liquidated) and USDe on a fixed index at 1 (never sold), the same
+    trigger liquidates about 3,400 accounts instead of 17,700, with $1.6M of bad debt instead of
+    $11M, and BTC ends -6.5 %; with both on fixed indexes (``index_priced(follow=False)``) 2,700
+    accounts, $1.4M, -6.2 % — the index that follows ETH values wBETH lower as ETH falls.
     """
 
     markets = []
@@ -170,4 +184,5 @@ def october_10_2025_venue(accounts: int = 20_000, isolated: int = 20_000, seed: 
         trigger={"BTCUSDT": -0.05, "ETHUSDT": -0.08},
         study_shocks=CorrelatedShockModel.student_t(3.0, correlation, [0.03, 0.045], markets=["BTCUSDT", "ETHUSDT"]),
         sources={**OCTOBER_10_2025_SOURCES, **OCTOBER_10_2025_VENUE_SOURCES},
+        index_markets={"wBETH": "ETHUSDT"},
     )

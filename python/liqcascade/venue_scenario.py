@@ -12,16 +12,28 @@ collateral, which is held 60 % in USDT, 25 % in wBETH (haircut 5 %) and 15 % in 
 2 %) on average. Positions or accounts past their trigger at the reference are drawn again
 with more margin. Everything is a pure function of ``seed``.
 
-Agents (:func:`default_agents`, docs/design.md "Agents"), on each perpetual, scaled by its depth:
+Agents (:func:`default_agents`, docs/design.md "Agents"), on each perpetual, scaled by its depth
+and sized against the venue's open interest ($44M on BTC, $75M over the three perpetuals):
 - leveraged tokens: 3x long and 3x short (inverse) products from three issuers rebalancing at
-  5 %, 10 % and 15 % moves; NAV $0.75M long and $0.25M short per issuer on BTC (x the market's
-  scale), rebalanced last at the reference price;
+  5 %, 10 % and 15 % moves; NAV $150k long and $50k short per issuer on BTC (x the market's
+  scale; $0.6M on BTC in all, 1.4 % of its open interest: leveraged tokens' assets are a small
+  fraction of the perpetuals' open interest), rebalanced last at the reference price;
 - leverage-targeting funds: ``funds`` (default 400) each holding 2 or 3 of the perpetuals
-  (Dirichlet weights), $30M of assets in all (x the market's scale through the weights' draw),
+  (Dirichlet weights), $6M of gross assets in all (8 % of the perpetuals' open interest),
   target leverage 2, 3 or 5 (gross assets / equity), a buffer 1.15-1.5x the target, drawn at
   0.9-1.0x the target;
 - stops: sell stops clustered under the three round numbers below the reference (BTC every
-  $5,000, ETH $100, SOL $10) and buy stops over the three above, $0.5M a cluster x the scale.
+  $5,000, ETH $100, SOL $10) and buy stops over the three above, $0.25M a cluster x the scale
+  (about 1 % of the depth within 1 % of the mid).
+
+Calibration (issue 20): with the agents five times larger (tokens 7 % and funds 40 % of the
+open interest) a -7 % BTC shock crossed a tipping point — the agents' orders carried the price
+past -10 %, where the default book thins out, and the cascade ran the BTC book out (-50 %)
+from -7 % on. At these sizes the default shocks tell the default market's story (seed 0,
+20,000 accounts and 20,000 isolated positions; without agents in brackets): -3 % is absorbed
+(-3.1 % [-3.1 %]), -5 % ends at -6.5 % [-6.4 %], -8 % at -19.4 % [-16.1 %] with stops, tokens and funds
+filling $2.0M of BTC's $15.4M, and -10 % at -43 % [-35 %] (the book beyond -10 % holds
+$25M to -50 %: the one-market default also ends near -37 % there).
 """
 
 from __future__ import annotations
@@ -29,11 +41,13 @@ from __future__ import annotations
 import numpy as np
 
 from .agents import Funds, LeveragedTokens, StopOrders, round_number_levels, stop_clusters
+from .correlated import CorrelatedShockModel
 from .models import DEFAULT_DEPTH_PROFILE, BookModel
 from .tier_tables import venue_tiers
 from .venue import Accounts, Asset, Market, Venue, VenuePositions, VenueState
+from .venue_preset import VenuePreset
 
-__all__ = ["VENUE_MARKETS", "default_agents", "default_venue"]
+__all__ = ["VENUE_MARKETS", "default_agents", "default_venue", "default_venue_preset"]
 
 #: name, mid, tick, depth scale (of DEFAULT_DEPTH_PROFILE), perpetual
 VENUE_MARKETS: tuple[tuple[str, float, float, float, bool], ...] = (
@@ -127,20 +141,24 @@ def default_venue(accounts: int = 200_000, isolated: int = 200_000, seed: int = 
 #: per perpetual: the step of its round numbers (where stops cluster)
 ROUND_NUMBER_STEP = {"BTCUSDT": 5_000.0, "ETHUSDT": 100.0, "SOLUSDT": 10.0}
 TOKEN_THRESHOLDS = (0.05, 0.10, 0.15)
-TOKEN_NAV = (0.75e6, 0.25e6)  # per issuer on BTC: 3x long, 3x short
-FUND_ASSETS = 30e6
-STOP_CLUSTER = 0.5e6
+TOKEN_NAV = (0.15e6, 0.05e6)  # per issuer on BTC: 3x long, 3x short (1.4 % of BTC's open interest in all)
+FUND_ASSETS = 6e6               # the funds' gross assets (8 % of the perpetuals' open interest)
+STOP_CLUSTER = 0.25e6           # per cluster on BTC (x the market's scale)
 
 
-def default_agents(venue: Venue, funds: int = 400, seed: int = 0) -> tuple[StopOrders, LeveragedTokens, Funds]:
-    """The default venue's agents (see the module's docstring): stops, tokens, funds."""
+def default_agents(venue: Venue, funds: int = 400, seed: int = 0, *,
+                   token_nav: tuple[float, float] = TOKEN_NAV, fund_assets: float = FUND_ASSETS,
+                   stop_cluster: float = STOP_CLUSTER) -> tuple[StopOrders, LeveragedTokens, Funds]:
+    """The default venue's agents (see the module's docstring): stops, tokens, funds. Their
+    sizes on BTC (``token_nav``: per issuer, long and short; ``fund_assets``: all funds'
+    gross assets; ``stop_cluster``) default to the calibrated ones."""
     rng = np.random.default_rng([seed, 1])
     perps = [(name, mid, scale) for name, mid, _, scale, perp in VENUE_MARKETS if perp]
     # tokens: 3x long and 3x short from each issuer, on each perpetual
     t_market, t_lev, t_nav, t_theta = [], [], [], []
     for name, _, scale in perps:
         for theta in TOKEN_THRESHOLDS:
-            for leverage, nav in zip((3.0, -3.0), TOKEN_NAV, strict=True):
+            for leverage, nav in zip((3.0, -3.0), token_nav, strict=True):
                 t_market.append(name)
                 t_lev.append(leverage)
                 t_nav.append(nav * scale)
@@ -152,8 +170,8 @@ def default_agents(venue: Venue, funds: int = 400, seed: int = 0) -> tuple[StopO
         step = ROUND_NUMBER_STEP[name]
         below = round_number_levels(mid, step, 3, below=True)
         above = round_number_levels(mid, step, 3, below=False)
-        parts.append(stop_clusters(name, below, STOP_CLUSTER * scale / below, side=-1, seed=seed * 16 + 2 * k))
-        parts.append(stop_clusters(name, above, STOP_CLUSTER * scale / above, side=1, seed=seed * 16 + 2 * k + 1))
+        parts.append(stop_clusters(name, below, stop_cluster * scale / below, side=-1, seed=seed * 16 + 2 * k))
+        parts.append(stop_clusters(name, above, stop_cluster * scale / above, side=1, seed=seed * 16 + 2 * k + 1))
     stops = StopOrders.concat(parts)
     # funds: 2 or 3 perpetuals each, Dirichlet weights, lognormal sizes
     n = funds
@@ -165,10 +183,34 @@ def default_agents(venue: Venue, funds: int = 400, seed: int = 0) -> tuple[StopO
     weights[two, drop[two]] = 0.0
     weights /= weights.sum(axis=1, keepdims=True)
     size = rng.lognormal(0.0, 1.0, n)
-    assets = FUND_ASSETS * size / size.sum()
+    assets = fund_assets * size / size.sum()
     target = rng.choice([2.0, 3.0, 5.0], n, p=[0.3, 0.4, 0.3])
     buffer = rng.uniform(1.15, 1.5, n)
     drawn_at = target * rng.uniform(0.9, 1.0, n)
     holdings = {name: assets * weights[:, j] / mids[j] for j, (name, _, _) in enumerate(perps)}
     fund_set = Funds(holdings, equity=assets / drawn_at, target_leverage=target, max_leverage=target * buffer)
     return stops, tokens, fund_set
+
+
+def default_venue_preset(accounts: int = 20_000, isolated: int = 20_000, seed: int = 0,
+                         agents: bool = True) -> VenuePreset:
+    """The default venue as a :class:`~liqcascade.venue_preset.VenuePreset` (``liqcascade
+    report --scenario venue``): its accounts and isolated positions, its agents (``agents``),
+    the trigger of ``liqcascade venue`` (BTC -8 %), Student-t shocks for studies (4 degrees of
+    freedom, scales 3 / 4 / 5 %, correlations 0.7-0.8 between the perpetuals) and wBETH's index
+    on ETHUSDT (its conversion rate: both at 2,500)."""
+    venue, positions, accts = default_venue(accounts, isolated, seed)
+    stops = tokens = funds = None
+    if agents:
+        stops, tokens, funds = default_agents(venue, seed=seed)
+    correlation = [[1.0, 0.8, 0.7], [0.8, 1.0, 0.75], [0.7, 0.75, 1.0]]
+    return VenuePreset(
+        name="default-venue",
+        description="the default venue: BTC, ETH and SOL perpetuals, wBETH and USDe collateral on their own thin "
+                    "spot books" + (", leveraged tokens, funds and stops" if agents else "") + "; BTC -8 %",
+        venue=venue, positions=positions, accounts=accts, trigger={"BTCUSDT": -0.08},
+        study_shocks=CorrelatedShockModel.student_t(4.0, correlation, [0.03, 0.04, 0.05],
+                                                    markets=["BTCUSDT", "ETHUSDT", "SOLUSDT"]),
+        sources={"calibration": "venue_scenario.py's docstring: depth scaled from the default market's, open "
+                                "interest $44M x each market's depth scale, agents sized against it (issue 20)"},
+        index_markets={"wBETH": "ETHUSDT"}, stops=stops, tokens=tokens, funds=funds)

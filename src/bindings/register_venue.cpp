@@ -31,7 +31,7 @@ py::dict result_to_dict(cc::VenueResult&& r) {
   std::vector<double> ref(markets), shock(markets), final_(markets), liq_qty(markets), liq_notional(markets),
       unfilled(markets), sold(markets), sold_notional(markets), sale_unfilled(markets), crossed(markets),
       exo_filled(markets), exo_unfilled(markets), bad_debt(markets), bid_qty(markets), bid_notional(markets),
-      ask_qty(markets), ask_notional(markets);
+      ask_qty(markets), ask_notional(markets), token_bad_debt(markets);
   std::vector<std::int64_t> n_liq(markets), levels(markets);
   // agents' columns per kind: orders, sold_qty, bought_qty, notional, unfilled_qty
   const char* kinds[] = {"stop", "token", "fund"};
@@ -70,6 +70,7 @@ py::dict result_to_dict(cc::VenueResult&& r) {
     bid_notional[m] = x.bid_notional_taken;
     ask_qty[m] = x.ask_qty_taken;
     ask_notional[m] = x.ask_notional_taken;
+    token_bad_debt[m] = x.token_bad_debt;
   }
   py::dict mk;
   mk["ref_price"] = owned(std::move(ref));
@@ -100,8 +101,10 @@ py::dict result_to_dict(cc::VenueResult&& r) {
     mk[(kind + "_notional").c_str()] = owned(std::move(agent_notional[k]));
     mk[(kind + "_unfilled_qty").c_str()] = owned(std::move(agent_unfilled[k]));
   }
+  mk["token_bad_debt"] = owned(std::move(token_bad_debt));
   d["markets"] = mk;
   d["rounds"] = r.rounds;
+  d["token_bad_debt"] = r.token_bad_debt;
   d["bad_debt"] = r.bad_debt;
   std::vector<std::int64_t> t_round, t_market, t_count;
   std::vector<double> t_price, t_qty, t_sale, t_crossed, t_end, t_stop, t_token, t_fund;
@@ -191,11 +194,12 @@ void register_venue(py::module_& m) {
       .def_readonly("name", &cc::VenueMarket::name);
 
   py::class_<cc::VenueAsset>(m, "VenueAsset")
-      .def(py::init([](const std::string& name, std::int64_t priced_by, double price, double haircut, double floor) {
-             return cc::VenueAsset{name, priced_by, price, haircut, floor};
+      .def(py::init([](const std::string& name, std::int64_t priced_by, double price, double haircut, double floor,
+                       std::int64_t index_market, double index_ratio) {
+             return cc::VenueAsset{name, priced_by, price, haircut, floor, index_market, index_ratio};
            }),
            py::arg("name"), py::arg("priced_by") = -1, py::arg("price") = 1.0, py::arg("haircut") = 0.0,
-           py::arg("floor") = 0.0)
+           py::arg("floor") = 0.0, py::arg("index_market") = -1, py::arg("index_ratio") = 1.0)
       .def_readonly("name", &cc::VenueAsset::name)
       .def_readonly("priced_by", &cc::VenueAsset::priced_by);
 
@@ -276,7 +280,22 @@ void register_venue(py::module_& m) {
             }
             return to_numpy(std::move(out));
           },
-          py::arg("last"), "Every account's maintenance requirement at these market prices.");
+          py::arg("last"), "Every account's maintenance requirement at these market prices.")
+      .def(
+          "account_trigger_prices",
+          [](const cc::VenueState& s) {
+            cc::RunControl control;
+            cc::VenueState::TriggerPrices t =
+                run_interruptible([&] { return s.account_trigger_prices(&control.cancel); }, control, py::none());
+            py::dict d;
+            d["account"] = to_numpy(std::move(t.account));
+            d["market"] = to_numpy(std::move(t.market));
+            d["down"] = to_numpy(std::move(t.down));
+            d["up"] = to_numpy(std::move(t.up));
+            return d;
+          },
+          "Per (account, market) it is exposed to: the market's price at which the account first triggers, "
+          "that market alone moved down / up from the reference (NaN: never).");
 
   py::class_<cc::VenueAgents, std::shared_ptr<cc::VenueAgents>>(m, "VenueAgents")
       .def(py::init([](const std::shared_ptr<cc::VenueState>& state, const py::object& stop_market,

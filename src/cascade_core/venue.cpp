@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <set>
@@ -66,10 +67,19 @@ void Venue::validate() const {
                                                          std::to_string(markets.size()) + ") or -1 (a fixed price), got " +
                                                          std::to_string(a.priced_by));
     }
-    if (k == 0 && (a.priced_by != -1 || a.price != 1.0)) {
+    if (a.index_market < -1 || a.index_market >= static_cast<std::int64_t>(markets.size())) {
+      throw InputError(at("assets", k, "index_market"), "must be a market index in [0, " +
+                                                            std::to_string(markets.size()) + ") or -1 (no index), got " +
+                                                            std::to_string(a.index_market));
+    }
+    if (k == 0 && (a.priced_by != -1 || a.price != 1.0 || a.index_market != -1)) {
       throw InputError(at("assets", 0, "price"), "asset 0 is the quote asset: a fixed price of 1");
     }
-    if (a.priced_by == -1) require(finite_positive(a.price), at("assets", k, "price").c_str(), "must be finite and > 0", a.price);
+    if (a.index_market >= 0) {
+      require(finite_positive(a.index_ratio), at("assets", k, "index_ratio").c_str(), "must be finite and > 0",
+              a.index_ratio);
+    }
+    if (a.valued_on() == -1) require(finite_positive(a.price), at("assets", k, "price").c_str(), "must be finite and > 0", a.price);
     require(rate(a.haircut), at("assets", k, "haircut").c_str(), "must be in [0, 1)", a.haircut);
     require(finite_non_negative(a.floor), at("assets", k, "floor").c_str(), "must be finite and >= 0 (0: none)", a.floor);
   }
@@ -239,17 +249,19 @@ void VenueState::index_isolated() {
   }
 }
 
+double VenueAsset::price_at(std::span<const double> last) const noexcept {
+  if (index_market >= 0) {
+    const double p = index_ratio * last[static_cast<std::size_t>(index_market)];
+    return floor > 0.0 ? std::max(p, floor) : p;
+  }
+  if (priced_by < 0) return price;
+  const double p = last[static_cast<std::size_t>(priced_by)];
+  return floor > 0.0 ? std::max(p, floor) : p;
+}
+
 std::vector<double> VenueState::asset_prices(std::span<const double> last) const {
   std::vector<double> price(n_assets());
-  for (std::size_t k = 0; k < price.size(); ++k) {
-    const VenueAsset& a = venue_->assets[k];
-    if (a.priced_by < 0) {
-      price[k] = a.price;
-    } else {
-      const double p = last[static_cast<std::size_t>(a.priced_by)];
-      price[k] = a.floor > 0.0 ? std::max(p, a.floor) : p;
-    }
-  }
+  for (std::size_t k = 0; k < price.size(); ++k) price[k] = venue_->assets[k].price_at(last);
   return price;
 }
 
@@ -341,10 +353,12 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
       for (std::size_t k = 0; k < assets; ++k) {
         const VenueAsset& asset = venue_->assets[k];
         const double b = collateral_[a * assets + k];
-        if (asset.priced_by < 0 || b == 0.0) continue;
-        const auto m = static_cast<std::size_t>(asset.priced_by);
+        // the market its value moves with: an index's market, not the book it is sold into
+        if (asset.valued_on() < 0 || b == 0.0) continue;
+        const auto m = static_cast<std::size_t>(asset.valued_on());
         exposed[m] = 1;
-        const double slope = b > 0.0 ? b * one_minus_haircut_[k] : b;
+        const double ratio = asset.index_market >= 0 ? asset.index_ratio : 1.0;
+        const double slope = (b > 0.0 ? b * one_minus_haircut_[k] : b) * ratio;
         // below a floor the value does not move: the slope is 0 there
         if (slope > 0.0) {
           hi[m] += slope;
@@ -415,6 +429,131 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
     });
     check_cancel(cancel);
   }
+}
+
+namespace {
+
+// g(p) = Equity - MM of one account with one market's price set to p. Between consecutive
+// breakpoints (tier boundaries of its cross positions there at mark basis, floors of assets
+// valued on it) g is linear; `first_trigger` walks the segments from the reference outwards.
+struct TriggerSearch {
+  const VenueState& state;
+  std::size_t account, market;
+  std::vector<double>& last;
+  std::vector<double>& asset_price;
+
+  double g(double p) {
+    last[market] = p;
+    for (std::size_t k = 0; k < state.n_assets(); ++k) asset_price[k] = state.venue().assets[k].price_at(last);
+    const AccountHealth h = state.health(account, last, asset_price);
+    return h.equity - h.maintenance;
+  }
+
+  // The first price from `from` towards `to` (by the sorted breakpoints `cuts`, strictly
+  // between them) at which g <= 0; NaN if none. `to` is 0 (down) or infinity (up).
+  double first_trigger(double from, const std::vector<double>& cuts, bool down) {
+    double lo = from;
+    for (std::size_t j = 0; j <= cuts.size(); ++j) {
+      const double hi = j < cuts.size() ? cuts[j] : (down ? 0.0 : infinity);
+      // the line of the open segment (lo, hi): two interior points (the ends may sit on a jump)
+      const double span = std::isfinite(hi) ? hi - lo : std::max(lo, 1.0);
+      const double x1 = lo + span / 3.0, x2 = lo + 2.0 * span / 3.0;
+      const double g1 = g(x1), g2 = g(x2);
+      const double slope = (g2 - g1) / (x2 - x1);  // d g / d (distance from `from`), signed by direction
+      // the line at the segment's near end and its far end (or its limit)
+      const double g_near = g1 - slope * (x1 - lo);
+      if (!(g_near > 0.0)) return settle(lo, hi, down);
+      const double g_far = std::isfinite(hi) ? g1 + slope * (hi - x1) : (slope < 0.0 ? -infinity : g1);
+      if (!(g_far > 0.0)) {
+        const double root = lo - g_near / slope;  // on the line, strictly inside (lo, hi] in the search direction
+        return settle(root, hi, down);
+      }
+      lo = hi;
+    }
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+
+  // A price at which g <= 0 exactly, from the line's root: stepped a few ulps on in the search
+  // direction while rounding leaves it just short (the line is exact up to rounding).
+  double settle(double p, double bound, bool down) {
+    double x = p;
+    for (int step = 0; step < 64; ++step) {
+      if (down && !(x > 0.0)) return std::numeric_limits<double>::quiet_NaN();
+      if (!std::isfinite(x)) return std::numeric_limits<double>::quiet_NaN();
+      if (!(g(x) > 0.0)) return x;
+      x = std::nextafter(x, down ? 0.0 : infinity);
+    }
+    // not within 64 ulps: step to the segment's end in ever larger strides
+    double stride = std::abs(x) * 1e-12;
+    for (int step = 0; step < 200; ++step) {
+      x = down ? std::max(x - stride, bound) : (std::isfinite(bound) ? std::min(x + stride, bound) : x + stride);
+      if (down && !(x > 0.0)) return std::numeric_limits<double>::quiet_NaN();
+      if (!(g(x) > 0.0)) return x;
+      if (x == bound) break;
+      stride *= 2.0;
+    }
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+};
+
+}  // namespace
+
+VenueState::TriggerPrices VenueState::account_trigger_prices(const std::atomic<bool>* cancel) const {
+  TriggerPrices out;
+  const std::size_t assets = n_assets();
+  std::vector<double> last = ref_price_, asset_price(assets), cuts_down, cuts_up;
+  for (std::size_t a = 0; a < n_accounts_; ++a) {
+    if ((a & 0xfff) == 0) check_cancel(cancel);
+    if (account_offset_[a] == account_offset_[a + 1]) continue;
+    for (std::uint32_t e = exposure_offset_[a]; e < exposure_offset_[a + 1]; ++e) {
+      const std::size_t m = exposure_market_[e];
+      const double ref = ref_price_[m];
+      // the breakpoints of g in this market
+      cuts_down.clear();
+      cuts_up.clear();
+      const auto cut = [&](double p) {
+        if (!(p > 0.0) || !std::isfinite(p)) return;
+        if (p < ref) cuts_down.push_back(p);
+        if (p > ref) cuts_up.push_back(p);
+      };
+      for (std::uint32_t j = account_offset_[a]; j < account_offset_[a + 1]; ++j) {
+        const std::uint32_t i = account_position_[j];
+        if (static_cast<std::size_t>(market_[i]) != m || !dynamic_tier_[m]) continue;
+        const TierTable& t = *venue_->markets[m].tiers;
+        for (std::size_t k = 1; k < t.notional_floor.size(); ++k) cut(t.notional_floor[k] / qty_[i]);
+      }
+      for (std::size_t k = 0; k < assets; ++k) {
+        const VenueAsset& asset = venue_->assets[k];
+        if (asset.valued_on() != static_cast<std::int64_t>(m) || asset.floor == 0.0) continue;
+        if (collateral_[a * assets + k] == 0.0) continue;
+        cut(asset.floor / (asset.index_market >= 0 ? asset.index_ratio : 1.0));
+      }
+      std::sort(cuts_down.begin(), cuts_down.end(), std::greater<>());
+      std::sort(cuts_up.begin(), cuts_up.end());
+      cuts_down.erase(std::unique(cuts_down.begin(), cuts_down.end()), cuts_down.end());
+      cuts_up.erase(std::unique(cuts_up.begin(), cuts_up.end()), cuts_up.end());
+      TriggerSearch search{*this, a, m, last, asset_price};
+      double down = std::numeric_limits<double>::quiet_NaN(), up = down;
+      last[m] = ref;
+      for (std::size_t k = 0; k < assets; ++k) asset_price[k] = venue_->assets[k].price_at(last);
+      const AccountHealth h = health(a, last, asset_price);
+      if (!(h.equity - h.maintenance > 0.0)) {
+        down = up = ref;
+      } else {
+        // a direction in which no term can lower Equity - MM by more than the rounding and tier
+        // jumps the index allows for (its exposure bound is 0) never triggers: not walked
+        const bool clear = h.equity - h.maintenance - (1e-9 * h.scale + tolerance_extra_[a]) > 0.0;
+        if (!(clear && exposure_down_[e] == 0.0)) down = search.first_trigger(ref, cuts_down, true);
+        if (!(clear && exposure_up_[e] == 0.0)) up = search.first_trigger(ref, cuts_up, false);
+      }
+      last[m] = ref;
+      out.account.push_back(static_cast<std::int64_t>(a));
+      out.market.push_back(static_cast<std::int64_t>(m));
+      out.down.push_back(down);
+      out.up.push_back(up);
+    }
+  }
+  return out;
 }
 
 std::vector<double> VenueResult::final_prices() const {

@@ -659,6 +659,12 @@ class VenueCascade {
 
   void settle_agents() {
     result_.token_nav = token_nav_;
+    // a token wiped out past zero owes what its NAV is below it (in token order)
+    for (std::size_t t = 0; t < token_nav_.size(); ++t) {
+      if (!(token_nav_[t] < 0.0)) continue;
+      result_.markets[static_cast<std::size_t>(g_.token_market_[t])].token_bad_debt -= token_nav_[t];
+      result_.token_bad_debt -= token_nav_[t];
+    }
     result_.fund_debt_after = fund_debt_;
     result_.fund_holdings_after = holdings_;
     result_.fund_equity_after.resize(g_.n_funds());

@@ -1187,3 +1187,67 @@ TEST_CASE("run_venue_population_study: rows equal direct venue cascades on the s
   }
   CHECK(named);
 }
+
+TEST_CASE("venue: an asset on an index that follows a market; account trigger prices; bad index names the field") {
+  // two markets: ETH (10 units every 1.0 around 1,000) and a thin wBETH book (0.05 every 10.0
+  // around 1,070); one account long 10 ETH at 1,000 (mmr 1 %) holding 1 wBETH valued on
+  // 1.07 x ETH and sold into its own book when liquidated
+  const auto ladder = [](double mid, double step, double qty, int n) {
+    std::vector<double> bp, bq, ap, aq;
+    for (int k = 1; k <= n; ++k) {
+      bp.push_back(mid - step * k);
+      bq.push_back(qty);
+      ap.push_back(mid + step * k);
+      aq.push_back(qty);
+    }
+    return std::make_shared<const cc::OrderBook>(bp, bq, ap, aq);
+  };
+  auto venue = std::make_shared<cc::Venue>();
+  cc::VenueMarket eth, wbeth;
+  eth.name = "ETH";
+  eth.book = ladder(1000.0, 1.0, 10.0, 400);
+  wbeth.name = "WBETH";
+  wbeth.book = ladder(1070.0, 10.0, 0.05, 60);
+  venue->markets = {eth, wbeth};
+  cc::VenueAsset quote{"USDT"}, staked{"wBETH"};
+  staked.priced_by = 1;
+  staked.index_market = 0;
+  staked.index_ratio = 1.07;
+  venue->assets = {quote, staked};
+  const std::vector<std::int8_t> side{1};
+  const std::vector<double> qty{10.0}, entry{1000.0}, margin{0.0}, mmr{0.01}, maint{0.0};
+  const std::vector<std::int64_t> market{0}, account{0};
+  const std::vector<double> collateral{0.0, 1.0};
+  const cc::VenueState state(venue, {side, qty, entry, margin, mmr, maint, market, account}, {1, collateral});
+  const std::vector<double> last{900.0, 500.0};
+  CHECK(state.asset_prices(last)[1] == 1.07 * 900.0);  // the index, not wBETH's own last price
+  // equity 1.07 p + 10 (p - 1,000), maintenance 0.1 p: triggered at p = 10,000 / 10.97
+  const cc::VenueState::TriggerPrices t = state.account_trigger_prices();
+  CHECK(t.account.size() == 1 && t.market[0] == 0);  // exposed to ETH only: the index's market
+  CHECK(std::abs(t.down[0] - 10000.0 / 10.97) <= 1e-9 * 1000.0);
+  CHECK(std::isnan(t.up[0]));
+  // a -10 % ETH shock triggers it; its wBETH is sold into the wBETH book
+  const std::vector<cc::Shock> shocks{cc::Shock::relative(-0.1), cc::Shock::relative(0.0)};
+  const cc::VenueResult r = cc::venue_cascade(state, shocks);
+  CHECK(r.account_index.size() == 1);
+  CHECK(r.markets[1].sold_qty == 1.0);
+  // a bad index names the field
+  cc::Venue bad = *venue;
+  bad.assets[1].index_ratio = 0.0;
+  bool thrown = false;
+  try {
+    bad.validate();
+  } catch (const cc::InputError& error) {
+    thrown = std::string(error.what()).rfind("assets[1].index_ratio", 0) == 0;
+  }
+  CHECK(thrown);
+  bad.assets[1].index_ratio = 1.0;
+  bad.assets[1].index_market = 2;
+  thrown = false;
+  try {
+    bad.validate();
+  } catch (const cc::InputError& error) {
+    thrown = std::string(error.what()).rfind("assets[1].index_market", 0) == 0;
+  }
+  CHECK(thrown);
+}

@@ -31,12 +31,22 @@ struct VenueMarket {
 };
 
 // A collateral asset. Asset 0 of a venue is the quote asset (price 1, never sold).
+// Its price: index_ratio * last(index_market) when it has an index market (an index that
+// follows a market: wBETH on ETH times its conversion rate), else its own market's last price
+// (priced_by), else the fixed `price`. A liquidated account's balance is sold into priced_by,
+// or not sold when it has none.
 struct VenueAsset {
   std::string name;
-  std::int64_t priced_by = -1;  // the market whose last price prices it (and where it is sold); -1: fixed
-  double price = 1.0;           // the fixed price (priced_by == -1)
+  std::int64_t priced_by = -1;  // its own market (where it is sold; it prices it without an index); -1: none
+  double price = 1.0;           // the fixed price (no market and no index)
   double haircut = 0.0;         // in [0, 1): a positive balance counts at price * (1 - haircut)
-  double floor = 0.0;           // > 0: the asset is valued at max(market price, floor); 0: no floor
+  double floor = 0.0;           // > 0: the asset is valued at max(price, floor); 0: no floor
+  std::int64_t index_market = -1;  // >= 0: valued at index_ratio * that market's last price
+  double index_ratio = 1.0;        // finite and > 0
+  // The market its value moves with: the index market, else priced_by; -1: a fixed price.
+  [[nodiscard]] std::int64_t valued_on() const noexcept { return index_market >= 0 ? index_market : priced_by; }
+  // Its price given each market's last price (the one owner of the valuation rule).
+  [[nodiscard]] double price_at(std::span<const double> last) const noexcept;
 };
 
 struct Venue {
@@ -110,6 +120,18 @@ class VenueState {
   // A cross position's maintenance at its market's price p.
   [[nodiscard]] double position_maintenance(std::size_t i, double p) const noexcept;
 
+  // Each cross account's trigger prices, market by market (docs/design.md, "Liquidation map of
+  // a venue"): for every (account, market) pair it is exposed to, the highest price at or
+  // below the reference (`down`) and the lowest at or above it (`up`) at which
+  // Equity <= MM with that market alone moved and every other market at its reference;
+  // NaN where it never does (a down trigger must be > 0). An account already past its
+  // trigger at the reference has both at the reference. Accounts without positions are left out.
+  struct TriggerPrices {
+    std::vector<std::int64_t> account, market;
+    std::vector<double> down, up;
+  };
+  [[nodiscard]] TriggerPrices account_trigger_prices(const std::atomic<bool>* cancel = nullptr) const;
+
  private:
   friend class VenueCascade;
   struct Bound {
@@ -170,6 +192,9 @@ struct VenueMarketResult {
     double sold_qty = 0.0, bought_qty = 0.0, notional = 0.0, unfilled_qty = 0.0;
   };
   Agent stops, tokens, funds;
+  // what the market's wiped-out tokens owe at the end: sum of max(0, -NAV) (their issuers'
+  // shortfall, not the venue's: not in bad_debt)
+  double token_bad_debt = 0.0;
 };
 
 struct VenueTraceRow {
@@ -204,6 +229,7 @@ struct VenueResult {
   std::vector<std::int64_t> token_index, token_round;
   std::vector<double> token_price, token_return, token_order_qty, token_filled_qty, token_notional, token_nav_after;
   std::vector<double> token_nav;  // per token: its NAV at the end (as given if it never rebalanced)
+  double token_bad_debt = 0.0;    // sum over tokens of max(0, -token_nav): the issuers' shortfall
   // per fund sale, in order: at the round's start prices, its assets, equity, the fraction of
   // every holding it sells and that value; then what its orders fetched
   std::vector<std::int64_t> fund_index, fund_round;
