@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
   liqcascade_bindings::register_simulator(m);
   liqcascade_bindings::register_venue(m);
   liqcascade_bindings::register_venue_study(m);
+  liqcascade_bindings::register_venue_simulator(m);
 }
