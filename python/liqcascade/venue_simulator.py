@@ -41,7 +41,10 @@ class VenueSimulationResult:
     filled), ``unfilled``). ``accounts``: one row per liquidated account (``account``, ``step``,
     ``equity`` and ``maintenance`` at the marks that triggered it, ``settled_step`` (-1: orders
     left at the end), ``equity_after``, ``bad_debt``). ``fund_final``: each insurance fund's
-    balance at the end (``fund_of_market`` maps markets to funds).
+    balance at the end (``fund_of_market`` maps markets to funds). Per venue position:
+    ``final_qty`` (what is left open: an isolated position's as the engine left it, a cross
+    position's size less its closes' fills) and ``liquidated`` (an isolated position closed by the
+    engine, a cross position of a liquidated account).
     """
 
     market_names: tuple[str, ...]
@@ -50,6 +53,8 @@ class VenueSimulationResult:
     accounts: ColumnTable
     fund_final: FloatArray
     fund_of_market: npt.NDArray[np.int64]
+    final_qty: FloatArray
+    liquidated: npt.NDArray[np.bool_]
     n_accounts: int
     accounts_evaluated: int
 
@@ -229,9 +234,24 @@ def simulate_venue(
     markets = tuple(_simulation_result(r, funds[g]) for r, g in zip(raw["markets"], groups, strict=True))
     orders = dict(raw["orders"])
     orders["kind_name"] = np.array(ORDER_KINDS, dtype=object)[orders["kind"]]
+    accounts_table = dict(raw["accounts"])
+    # per venue position: isolated ones from their market's engine, cross ones from their orders
+    p = state.positions
+    final_qty = np.array(p.qty, dtype=np.float64)
+    liquidated = np.zeros(len(p), dtype=np.bool_)
+    for r, result in zip(raw["markets"], markets, strict=True):
+        final_qty[r["isolated_index"]] = result.final_qty
+        liquidated[r["isolated_index"]] = result.liquidated
+    closes = orders["kind"] == 0
+    np.subtract.at(final_qty, orders["item"][closes], orders["qty"][closes])
+    cross = np.asarray(p.account) >= 0
+    account_liquidated = np.zeros(len(state.accounts), dtype=np.bool_)
+    account_liquidated[accounts_table["account"]] = True
+    liquidated[cross] = account_liquidated[np.asarray(p.account)[cross]]
     return VenueSimulationResult(
         market_names=v.market_names, markets=markets, orders=ColumnTable(orders),
-        accounts=ColumnTable(dict(raw["accounts"])), fund_final=raw["fund_final"], fund_of_market=fund_of_market,
+        accounts=ColumnTable(accounts_table), fund_final=raw["fund_final"], fund_of_market=fund_of_market,
+        final_qty=final_qty, liquidated=liquidated,
         n_accounts=len(state.accounts), accounts_evaluated=int(raw["accounts_evaluated"]))
 
 

@@ -35,6 +35,7 @@ void register_venue_simulator(py::module_& m) {
           timeline["sale_qty"] = to_numpy(std::move(r.sale_qty[k]));
           timeline["sale_notional"] = to_numpy(std::move(r.sale_notional[k]));
           timeline["accounts_liquidated"] = to_numpy(std::move(r.accounts_liquidated[k]));
+          market["isolated_index"] = to_numpy(std::move(r.isolated_index[k]));
           markets.append(market);
         }
         py::dict orders;

@@ -259,6 +259,7 @@ class VenueSimulation {
       result_.markets.push_back(engines_[m]->finish());
       SimulationResult& r = result_.markets.back();
       const auto& index = isolated_[m].index;
+      result_.isolated_index.push_back(index);
       for (auto& p : r.event_position) {
         if (p >= 0) p = index[static_cast<std::size_t>(p)];
       }
@@ -450,7 +451,7 @@ class VenueSimulation {
       const VenueAsset& asset = s_.venue().assets[k];
       const double b = s_.collateral_[a * assets + k];
       if (b == 0.0 || (asset.priced_by >= 0 && b > 0.0)) continue;  // (sold: in the cash)
-      equity += b * (asset.priced_by < 0 ? asset.price : marks_[static_cast<std::size_t>(asset.priced_by)]);
+      equity += b * (asset.priced_by < 0 ? asset.price : engines_[static_cast<std::size_t>(asset.priced_by)]->mark());
     }
     const double bad_debt = std::max(0.0, -equity);
     result_.account_equity_after[row] = equity;
@@ -503,6 +504,7 @@ std::vector<double> correlated_gbm_paths(const std::vector<double>& correlation,
                                          std::int64_t steps, double dt, std::uint64_t seed) {
   const std::size_t k = sigma.size();
   if (k == 0) throw InputError("sigma", "needs one volatility per market, got none");
+  require_each(sigma, "sigma", finite_non_negative, "must be finite and >= 0");
   CorrelatedShockModel model;
   model.kind = CorrelatedShockModel::Kind::normal;
   model.dimension = k;

@@ -40,6 +40,7 @@ struct VenueSimulationResult {
   // per market: its engine's timeline and events (events' `position` is the venue's position
   // index, -1 for the fund), as simulate() gives them
   std::vector<SimulationResult> markets;
+  std::vector<std::vector<std::int64_t>> isolated_index;  // per market: the venue index of its final_qty's rows
   // per market and step: what cross accounts' closes and collateral sales filled
   std::vector<std::vector<double>> account_qty, account_notional, sale_qty, sale_notional;
   std::vector<std::vector<std::int64_t>> accounts_liquidated;  // accounts whose liquidation started
