@@ -19,6 +19,7 @@ from . import _core
 from ._table import ColumnTable
 from ._validation import FloatArray, float_column, int_scalar, real_scalar
 from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, _simulation_config, _simulation_result
+from .agents import Funds, LeveragedTokens, StopOrders
 from .venue import Accounts, Venue, VenuePositions, VenueState
 
 __all__ = ["VenueSimulationResult", "correlated_gbm_paths", "simulate_venue"]
@@ -57,6 +58,12 @@ class VenueSimulationResult:
     liquidated: npt.NDArray[np.bool_]
     n_accounts: int
     accounts_evaluated: int
+    stops: ColumnTable
+    token_rebalances: ColumnTable
+    fund_sales: ColumnTable
+    token_nav: FloatArray
+    fund_debt_after: FloatArray
+    fund_holdings_after: FloatArray
 
     def market(self, name: str) -> SimulationResult:
         """One market's result, by name."""
@@ -175,6 +182,10 @@ def simulate_venue(
     funding_interest: float = 0.0001,
     funding_clamp: float = 0.0005,
     funding_cap: float = 0.003,
+    stops: StopOrders | None = None,
+    tokens: LeveragedTokens | None = None,
+    funds: Funds | None = None,
+    token_rebalance_interval: int = 0,
 ) -> VenueSimulationResult:
     """Simulate a venue for ``steps`` steps of ``dt`` (docs/design.md, "Many markets through
     time").
@@ -191,16 +202,20 @@ def simulate_venue(
     mapping of a market name to its fund's). Isolated positions are exactly the one-market
     engine's; cross accounts are checked on the marks each step (equity ≤ maintenance) and a
     liquidated account's closes and collateral sales queue in their markets after the isolated
-    ones, within each market's throughput. Deterministic.
+    ones, within each market's throughput. Agents (``stops``, ``tokens``, ``funds`` of
+    :mod:`liqcascade.agents`; with a :class:`Venue`, or held by the :class:`VenueState`) trade
+    through time at the marks: stops once reached, tokens at their thresholds and every
+    ``token_rebalance_interval`` steps (0: thresholds only), funds past their buffer (each token
+    and fund at most once a step). Deterministic.
     """
     if isinstance(venue, VenueState):
-        if positions is not None or accounts is not None:
-            raise TypeError("simulate_venue: give positions and accounts with a Venue, not with a VenueState")
+        if any(x is not None for x in (positions, accounts, stops, tokens, funds)):
+            raise TypeError("simulate_venue: give positions, accounts and agents with a Venue, not with a VenueState")
         state = venue
     else:
         if positions is None:
             raise TypeError("simulate_venue: positions are required with a Venue")
-        state = VenueState(venue, positions, accounts)
+        state = VenueState(venue, positions, accounts, stops=stops, tokens=tokens, funds=funds)
     v = state.venue
     n_steps = int_scalar(steps, "steps", minimum=1)
     common = _simulation_config(policy, n_steps, dt, path=None, flow=None, shock=0.0, resilience=0.0, mark=mark,
@@ -218,7 +233,7 @@ def simulate_venue(
     groups = _fund_groups(v, fund_groups)
     config.fund_group = groups
     starts = _per_market(insurance_fund, v, "insurance_fund", 0.0)
-    funds = [0.0] * (max(groups) + 1)
+    fund_start = [0.0] * (max(groups) + 1)
     given: dict[int, tuple[str, float]] = {}
     for m, g in enumerate(groups):
         if isinstance(insurance_fund, Mapping) and v.market_names[m] in insurance_fund:
@@ -227,11 +242,12 @@ def simulate_venue(
                 raise ValueError(f"insurance_fund: markets {given[g][0]!r} and {name!r} share a fund but were given "
                                  f"different balances ({given[g][1]} and {starts[m]})")
             given[g] = (name, starts[m])
-        funds[g] = given[g][1] if g in given else starts[m]
-    config.insurance_fund = funds
-    raw = _core.simulate_venue(state._state, config)
+        fund_start[g] = given[g][1] if g in given else starts[m]
+    config.insurance_fund = fund_start
+    config.token_rebalance_interval = int_scalar(token_rebalance_interval, "token_rebalance_interval")
+    raw = _core.simulate_venue(state._state, config, state._agents)
     fund_of_market = np.array(groups, dtype=np.int64)
-    markets = tuple(_simulation_result(r, funds[g]) for r, g in zip(raw["markets"], groups, strict=True))
+    markets = tuple(_simulation_result(r, fund_start[g]) for r, g in zip(raw["markets"], groups, strict=True))
     orders = dict(raw["orders"])
     orders["kind_name"] = np.array(ORDER_KINDS, dtype=object)[orders["kind"]]
     accounts_table = dict(raw["accounts"])
@@ -252,7 +268,11 @@ def simulate_venue(
         market_names=v.market_names, markets=markets, orders=ColumnTable(orders),
         accounts=ColumnTable(accounts_table), fund_final=raw["fund_final"], fund_of_market=fund_of_market,
         final_qty=final_qty, liquidated=liquidated,
-        n_accounts=len(state.accounts), accounts_evaluated=int(raw["accounts_evaluated"]))
+        n_accounts=len(state.accounts), accounts_evaluated=int(raw["accounts_evaluated"]),
+        stops=ColumnTable(dict(raw["stops"])), token_rebalances=ColumnTable(dict(raw["token_rebalances"])),
+        fund_sales=ColumnTable(dict(raw["fund_sales"])), token_nav=raw["token_nav"],
+        fund_debt_after=raw["fund_debt_after"],
+        fund_holdings_after=raw["fund_holdings_after"].reshape(-1, len(v.markets)))
 
 
 def correlated_gbm_paths(steps: int, dt: float, start: Sequence[float], sigma: Sequence[float] | None = None, *,

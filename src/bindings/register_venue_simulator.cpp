@@ -18,14 +18,20 @@ void register_venue_simulator(py::module_& m) {
       .def_readwrite("shocks", &cc::VenueSimulationConfig::shocks)
       .def_readwrite("resilience", &cc::VenueSimulationConfig::resilience)
       .def_readwrite("fund_group", &cc::VenueSimulationConfig::fund_group)
-      .def_readwrite("insurance_fund", &cc::VenueSimulationConfig::insurance_fund);
+      .def_readwrite("insurance_fund", &cc::VenueSimulationConfig::insurance_fund)
+      .def_readwrite("token_rebalance_interval", &cc::VenueSimulationConfig::token_rebalance_interval);
 
   m.def(
       "simulate_venue",
-      [](const std::shared_ptr<cc::VenueState>& state, const cc::VenueSimulationConfig& config) {
+      [](const std::shared_ptr<cc::VenueState>& state, const cc::VenueSimulationConfig& config,
+         const std::shared_ptr<cc::VenueAgents>& agents) {
         cc::RunControl control;
         cc::VenueSimulationResult r = run_interruptible(
-            [&] { return cc::simulate_venue(*state, config, &control.cancel); }, control, py::none());
+            [&] {
+              return agents ? cc::simulate_venue(*state, config, *agents, &control.cancel)
+                            : cc::simulate_venue(*state, config, &control.cancel);
+            },
+            control, py::none());
         py::list markets;
         for (std::size_t k = 0; k < r.markets.size(); ++k) {
           py::dict market = simulation_dict(std::move(r.markets[k]));
@@ -35,6 +41,9 @@ void register_venue_simulator(py::module_& m) {
           timeline["sale_qty"] = to_numpy(std::move(r.sale_qty[k]));
           timeline["sale_notional"] = to_numpy(std::move(r.sale_notional[k]));
           timeline["accounts_liquidated"] = to_numpy(std::move(r.accounts_liquidated[k]));
+          timeline["stop_qty"] = to_numpy(std::move(r.stop_qty[k]));
+          timeline["token_qty"] = to_numpy(std::move(r.token_qty[k]));
+          timeline["fund_qty"] = to_numpy(std::move(r.fund_qty[k]));
           market["isolated_index"] = to_numpy(std::move(r.isolated_index[k]));
           markets.append(market);
         }
@@ -55,7 +64,35 @@ void register_venue_simulator(py::module_& m) {
         accounts["maintenance"] = to_numpy(std::move(r.account_maintenance));
         accounts["equity_after"] = to_numpy(std::move(r.account_equity_after));
         accounts["bad_debt"] = to_numpy(std::move(r.account_bad_debt));
+        py::dict stops;
+        stops["stop"] = to_numpy(std::move(r.stop_index));
+        stops["step"] = to_numpy(std::move(r.stop_step));
+        stops["filled_qty"] = to_numpy(std::move(r.stop_filled_qty));
+        stops["fill_price"] = to_numpy(std::move(r.stop_fill_price));
+        py::dict tokens;
+        tokens["token"] = to_numpy(std::move(r.token_index));
+        tokens["step"] = to_numpy(std::move(r.token_step));
+        tokens["scheduled"] = to_numpy(std::move(r.token_scheduled));
+        tokens["price"] = to_numpy(std::move(r.token_price));
+        tokens["return"] = to_numpy(std::move(r.token_return));
+        tokens["order_qty"] = to_numpy(std::move(r.token_order_qty));
+        tokens["filled_qty"] = to_numpy(std::move(r.token_filled_qty));
+        tokens["notional"] = to_numpy(std::move(r.token_notional));
+        tokens["nav_after"] = to_numpy(std::move(r.token_nav_after));
+        py::dict fund_sales;
+        fund_sales["fund"] = to_numpy(std::move(r.fund_index));
+        fund_sales["step"] = to_numpy(std::move(r.fund_step));
+        fund_sales["assets"] = to_numpy(std::move(r.fund_assets));
+        fund_sales["equity"] = to_numpy(std::move(r.fund_equity));
+        fund_sales["fraction"] = to_numpy(std::move(r.fund_fraction));
+        fund_sales["notional"] = to_numpy(std::move(r.fund_notional));
         py::dict out;
+        out["stops"] = stops;
+        out["token_rebalances"] = tokens;
+        out["fund_sales"] = fund_sales;
+        out["token_nav"] = to_numpy(std::move(r.token_nav));
+        out["fund_debt_after"] = to_numpy(std::move(r.fund_debt_after));
+        out["fund_holdings_after"] = to_numpy(std::move(r.fund_holdings_after));
         out["markets"] = markets;
         out["orders"] = orders;
         out["accounts"] = accounts;
@@ -63,7 +100,7 @@ void register_venue_simulator(py::module_& m) {
         out["accounts_evaluated"] = r.accounts_evaluated;
         return out;
       },
-      py::arg("state"), py::arg("config"),
+      py::arg("state"), py::arg("config"), py::arg("agents") = py::none(),
       "Run a venue through time; returns per-market simulation dicts, account orders and accounts.");
 
   m.def(

@@ -64,27 +64,12 @@ struct Fill {
 
 using Triggered = TriggeredAccount;
 
-struct TokenEntry {
-  double price;
-  std::uint32_t token;
-  std::uint32_t version;
-};
 
 struct FundTriggered {
   std::uint32_t fund;
   FundHealth health;
 };
 
-struct TokenFallsFirst {  // the highest rebalance price below is reached first; ties by token
-  bool operator()(const TokenEntry& x, const TokenEntry& y) const noexcept {
-    return x.price != y.price ? x.price < y.price : x.token > y.token;
-  }
-};
-struct TokenRisesFirst {
-  bool operator()(const TokenEntry& x, const TokenEntry& y) const noexcept {
-    return x.price != y.price ? x.price > y.price : x.token > y.token;
-  }
-};
 
 const VenueAgents& no_agents() {
   static const VenueAgents none;

@@ -48,6 +48,22 @@ struct AccountOrder {
   AccountOrderKind kind;
 };
 
+enum class AgentKind : std::uint8_t { stop, token, fund };
+
+// An agent's market order of a pass: tried once, what the book does not take is not carried.
+struct AgentOrder {
+  std::uint32_t index;  // the stop, token or fund
+  std::uint32_t item;   // token, fund: its row in the result
+  double qty;
+  int side;             // +1 sells, -1 buys
+  AgentKind kind;
+};
+
+const VenueAgents& no_agents() {
+  static const VenueAgents none;
+  return none;
+}
+
 struct AccountWork {
   double cash = 0.0;                  // quote balance + realised PnL + what sales fetched
   std::int64_t outstanding = 0;       // orders not yet done
@@ -124,6 +140,8 @@ void VenueSimulationConfig::validate(std::size_t n_markets) const {
                                            std::to_string(insurance_fund.size()));
   }
   require_each(insurance_fund, "insurance_fund", finite, "must be finite");
+  require(token_rebalance_interval >= 0, "token_rebalance_interval", "must be >= 0 steps (0: thresholds only)",
+          static_cast<double>(token_rebalance_interval));
   if (!common.path.empty() || !common.flow.empty() || !common.funding_rate.empty()) {
     throw InputError("path", "a venue's paths and flows are per market (paths, flows); funding_rate is not supported");
   }
@@ -131,9 +149,15 @@ void VenueSimulationConfig::validate(std::size_t n_markets) const {
 
 class VenueSimulation {
  public:
-  VenueSimulation(const VenueState& state, const VenueSimulationConfig& config, const std::atomic<bool>* cancel)
-      : s_(state), cancel_(cancel), markets_(state.n_markets()) {
+  VenueSimulation(const VenueState& state, const VenueSimulationConfig& config, const VenueAgents& agents,
+                  const std::atomic<bool>* cancel)
+      : s_(state), g_(agents), cancel_(cancel), markets_(state.n_markets()),
+        token_interval_(config.token_rebalance_interval) {
     config.validate(markets_);
+    if (!g_.empty() && g_.n_markets() != markets_) {
+      throw InputError("agents", "built for a venue of " + std::to_string(g_.n_markets()) + " markets, not " +
+                                     std::to_string(markets_));
+    }
     const std::size_t steps = static_cast<std::size_t>(config.common.steps);
     funds_.assign(config.n_funds(markets_), 0.0);
     for (std::size_t g = 0; g < config.insurance_fund.size(); ++g) funds_[g] = config.insurance_fund[g];
@@ -200,6 +224,7 @@ class VenueSimulation {
       for (auto& c : *column) c.reserve(steps);
     }
     r.accounts_liquidated.assign(markets_, {});
+    init_agents(steps);
   }
 
   VenueSimulationResult run() {
@@ -211,10 +236,12 @@ class VenueSimulation {
     for (std::size_t t = 0; t < steps; ++t) {
       if (cancelled()) break;
       step_ = static_cast<std::int64_t>(t);
+      scheduled_done_ = false;
       for (std::size_t m = 0; m < markets_; ++m) {
         engines_[m]->begin_step(t);
         step_account_qty_[m] = step_account_notional_[m] = step_sale_qty_[m] = step_sale_notional_[m] = 0.0;
         step_accounts_[m] = 0;
+        step_stop_[m] = step_token_[m] = step_fund_[m] = 0.0;
         // orders a book could not finish in the last step go first
         for (auto it = carry_[m].rbegin(); it != carry_[m].rend(); ++it) queue_[m].push_front(*it);
         carry_[m].clear();
@@ -225,8 +252,10 @@ class VenueSimulation {
       for (;;) {
         for (auto& e : engines_) e->liquidate();
         const std::size_t liquidated = check_accounts();
+        const bool agents = collect_agents();
         const bool traded = execute_orders();
-        if (liquidated == 0 && !traded) break;
+        execute_agents();
+        if (liquidated == 0 && !traded && !agents) break;
         if (cancelled()) break;
       }
       for (std::size_t m = 0; m < markets_; ++m) {
@@ -236,6 +265,9 @@ class VenueSimulation {
         result_.sale_qty[m].push_back(step_sale_qty_[m]);
         result_.sale_notional[m].push_back(step_sale_notional_[m]);
         result_.accounts_liquidated[m].push_back(step_accounts_[m]);
+        result_.stop_qty[m].push_back(step_stop_[m]);
+        result_.token_qty[m].push_back(step_token_[m]);
+        result_.fund_qty[m].push_back(step_fund_[m]);
       }
     }
     // accounts with orders left at the end: what was not traded is valued at the final marks
@@ -268,6 +300,9 @@ class VenueSimulation {
       }
     }
     result_.fund_final = funds_;
+    result_.token_nav = token_nav_;
+    result_.fund_debt_after = fund_debt_;
+    result_.fund_holdings_after = holdings_;
     return std::move(result_);
   }
 
@@ -467,9 +502,254 @@ class VenueSimulation {
     }
   }
 
+
+  // -- agents (docs/design.md, "Agents through time") ------------------------------------------
+
+  void init_agents(std::size_t steps) {
+    for (auto* column : {&result_.stop_qty, &result_.token_qty, &result_.fund_qty}) {
+      column->assign(markets_, {});
+      for (auto& c : *column) c.reserve(steps);
+    }
+    step_stop_.assign(markets_, 0.0);
+    step_token_.assign(markets_, 0.0);
+    step_fund_.assign(markets_, 0.0);
+    agent_orders_.resize(markets_);
+    stop_cursor_sell_.assign(markets_, 0);
+    stop_cursor_buy_.assign(markets_, 0);
+    token_nav_ = g_.token_nav_;
+    token_price_ = g_.token_price_;
+    token_version_.assign(g_.n_tokens(), 0);
+    token_step_.assign(g_.n_tokens(), -1);
+    token_heap_down_.resize(markets_);
+    token_heap_up_.resize(markets_);
+    for (std::size_t t = 0; t < g_.n_tokens(); ++t) push_token(static_cast<std::uint32_t>(t));
+    holdings_ = g_.holdings_;
+    fund_debt_ = g_.fund_debt_;
+    fund_step_.assign(g_.n_funds(), -1);
+    fund_stamp_.assign(g_.n_funds(), 0);
+    agent_mark_ = s_.ref_price();
+  }
+
+  // A token's next rebalance prices: P (1 - theta) below, P (1 + theta) above (the static rule).
+  void push_token(std::uint32_t t) {
+    const auto m = static_cast<std::size_t>(g_.token_market_[t]);
+    const double p = token_price_[t], theta = g_.token_threshold_[t];
+    token_heap_down_[m].push({p * (1.0 - theta), t, token_version_[t]});
+    token_heap_up_[m].push({p * (1.0 + theta), t, token_version_[t]});
+  }
+
+  [[nodiscard]] bool token_alive(std::uint32_t t) const noexcept { return token_nav_[t] > 0.0; }
+
+  // At the pass's marks, in markets not halted: stops reached (once each), tokens at their
+  // thresholds or on schedule, funds past their buffer (each token and fund at most once a
+  // step). Their orders wait in agent_orders_ for execute_agents(). Whether any acted.
+  bool collect_agents() {
+    if (g_.empty()) return false;
+    bool any = false;
+    for (std::size_t m = 0; m < markets_; ++m) {
+      if (engines_[m]->halted()) continue;
+      const double mark = engines_[m]->mark();
+      const auto& sells = g_.sell_stops_[m];
+      for (std::size_t& k = stop_cursor_sell_[m]; k < sells.size() && mark <= sells[k].price; ++k) {
+        agent_orders_[m].push_back({sells[k].index, 0, sells[k].qty, 1, AgentKind::stop});
+        any = true;
+      }
+      const auto& buys = g_.buy_stops_[m];
+      for (std::size_t& k = stop_cursor_buy_[m]; k < buys.size() && mark >= buys[k].price; ++k) {
+        agent_orders_[m].push_back({buys[k].index, 0, buys[k].qty, -1, AgentKind::stop});
+        any = true;
+      }
+    }
+    // tokens: on schedule (the step's first pass), then at their thresholds; by index
+    tokens_due_.clear();
+    const bool scheduled = token_interval_ > 0 && step_ > 0 && step_ % token_interval_ == 0;
+    if (scheduled && !scheduled_done_) {
+      scheduled_done_ = true;
+      for (std::uint32_t t = 0; t < g_.n_tokens(); ++t) {
+        if (token_alive(t) && !engines_[static_cast<std::size_t>(g_.token_market_[t])]->halted()) {
+          tokens_due_.push_back(t);
+        }
+      }
+    }
+    for (std::size_t m = 0; m < markets_; ++m) {
+      if (engines_[m]->halted()) continue;
+      const double mark = engines_[m]->mark();
+      deferred_.clear();
+      auto& down = token_heap_down_[m];
+      while (!down.empty() && mark <= down.top().price) {
+        const TokenEntry e = down.top();
+        down.pop();
+        if (token_version_[e.token] != e.version || !token_alive(e.token)) continue;
+        if (token_step_[e.token] == step_) {
+          deferred_.push_back(e);  // rebalanced this step already: it may go at a later step
+          continue;
+        }
+        tokens_due_.push_back(e.token);
+      }
+      for (const TokenEntry& e : deferred_) down.push(e);
+      deferred_.clear();
+      auto& up = token_heap_up_[m];
+      while (!up.empty() && mark >= up.top().price) {
+        const TokenEntry e = up.top();
+        up.pop();
+        if (token_version_[e.token] != e.version || !token_alive(e.token)) continue;
+        if (token_step_[e.token] == step_) {
+          deferred_.push_back(e);
+          continue;
+        }
+        tokens_due_.push_back(e.token);
+      }
+      for (const TokenEntry& e : deferred_) up.push(e);
+    }
+    std::sort(tokens_due_.begin(), tokens_due_.end());
+    tokens_due_.erase(std::unique(tokens_due_.begin(), tokens_due_.end()), tokens_due_.end());
+    for (const std::uint32_t t : tokens_due_) {
+      if (token_step_[t] == step_) continue;
+      token_step_[t] = step_;
+      ++token_version_[t];  // its entries are stale now
+      any = true;
+      const auto m = static_cast<std::size_t>(g_.token_market_[t]);
+      const double p = engines_[m]->mark();
+      const TokenRebalance rb = token_rebalance(g_.token_leverage_[t], token_nav_[t], token_price_[t], p);
+      const double qty = std::abs(rb.notional) / p;
+      const auto item = static_cast<std::uint32_t>(result_.token_index.size());
+      auto& r = result_;
+      r.token_index.push_back(t);
+      r.token_step.push_back(step_);
+      r.token_scheduled.push_back(scheduled && std::abs(rb.ret) < g_.token_threshold_[t] ? 1 : 0);
+      r.token_price.push_back(p);
+      r.token_return.push_back(rb.ret);
+      r.token_order_qty.push_back(rb.notional > 0.0 ? qty : -qty);
+      r.token_filled_qty.push_back(0.0);
+      r.token_notional.push_back(0.0);
+      r.token_nav_after.push_back(rb.nav_marked);  // less the order's cost once it fills
+      token_wiped_.push_back(rb.wiped_out ? 1 : 0);
+      token_nav_[t] = rb.nav_marked;
+      token_price_[t] = p;
+      if (qty > 0.0) {
+        agent_orders_[m].push_back({t, item, qty, rb.notional > 0.0 ? -1 : 1, AgentKind::token});
+      } else {
+        finish_token(t, item);
+      }
+    }
+    // funds holding a market whose mark moved since the last reading, by index
+    if (g_.n_funds() > 0) {
+      funds_due_.clear();
+      ++fund_pass_;
+      for (std::size_t m = 0; m < markets_; ++m) {
+        const double mark = engines_[m]->mark();
+        if (mark == agent_mark_[m]) continue;
+        agent_mark_[m] = mark;
+        for (std::uint32_t j = g_.market_fund_offset_[m]; j < g_.market_fund_offset_[m + 1]; ++j) {
+          const std::uint32_t f = g_.market_fund_[j];
+          if (fund_stamp_[f] == fund_pass_ || fund_step_[f] == step_) continue;
+          fund_stamp_[f] = fund_pass_;
+          funds_due_.push_back(f);
+        }
+      }
+      std::sort(funds_due_.begin(), funds_due_.end());
+      for (const std::uint32_t f : funds_due_) {
+        double assets = 0.0;
+        for (std::uint32_t j = g_.fund_offset_[f]; j < g_.fund_offset_[f + 1]; ++j) {
+          const std::uint32_t m = g_.fund_market_[j];
+          assets += holdings_[f * markets_ + m] * engines_[m]->mark();
+        }
+        const FundHealth h = fund_health(assets, fund_debt_[f], g_.fund_target_[f], g_.fund_max_[f]);
+        if (!h.triggered) continue;
+        fund_step_[f] = step_;
+        any = true;
+        const auto item = static_cast<std::uint32_t>(result_.fund_index.size());
+        result_.fund_index.push_back(f);
+        result_.fund_step.push_back(step_);
+        result_.fund_assets.push_back(h.assets);
+        result_.fund_equity.push_back(h.equity);
+        result_.fund_fraction.push_back(h.fraction);
+        result_.fund_notional.push_back(0.0);
+        for (std::uint32_t j = g_.fund_offset_[f]; j < g_.fund_offset_[f + 1]; ++j) {
+          const std::uint32_t m = g_.fund_market_[j];
+          const double qty = h.fraction * holdings_[f * markets_ + m];
+          if (qty > 0.0 && !engines_[m]->halted()) agent_orders_[m].push_back({f, item, qty, 1, AgentKind::fund});
+        }
+      }
+    }
+    return any;
+  }
+
+  // A token's rebalance done: its new NAV (marked, less its order's cost) and, unless it is
+  // wiped out, its next rebalance prices.
+  void finish_token(std::uint32_t t, std::uint32_t item) {
+    const double nav = result_.token_nav_after[item];
+    token_nav_[t] = nav;
+    if (!token_wiped_[item] && nav > 0.0) {
+      push_token(t);
+    } else {
+      token_nav_[t] = std::min(nav, 0.0);  // it trades no more
+    }
+  }
+
+  // Each market's agent orders of the pass, in the order collected (stops, tokens, funds): a
+  // market order each, no throughput limit (they are not liquidations), tried once.
+  void execute_agents() {
+    for (std::size_t m = 0; m < markets_; ++m) {
+      auto& orders = agent_orders_[m];
+      if (orders.empty()) continue;
+      // stops first, then tokens, then funds (stable: each kind in the order it was collected)
+      std::stable_sort(orders.begin(), orders.end(),
+                       [](const AgentOrder& x, const AgentOrder& y) { return x.kind < y.kind; });
+      engine::MarketEngine& e = *engines_[m];
+      for (const AgentOrder& o : orders) {
+        const auto fill = e.venue_order(o.side, o.qty, false);
+        auto& r = result_;
+        if (o.kind == AgentKind::stop) {
+          step_stop_[m] += fill.qty;
+          r.stop_index.push_back(o.index);
+          r.stop_step.push_back(step_);
+          r.stop_filled_qty.push_back(fill.qty);
+          r.stop_fill_price.push_back(fill.qty > 0.0 ? fill.notional / fill.qty : nan);
+        } else if (o.kind == AgentKind::token) {
+          step_token_[m] += fill.qty;
+          // the order's cost against the mark it rebalanced at: what a sell fetched below it,
+          // what a buy paid above it
+          const double p = r.token_price[o.item];
+          const double cost = o.side > 0 ? fill.qty * p - fill.notional : fill.notional - fill.qty * p;
+          r.token_filled_qty[o.item] = fill.qty;
+          r.token_notional[o.item] = fill.notional;
+          r.token_nav_after[o.item] -= cost;
+          finish_token(o.index, o.item);
+        } else {
+          step_fund_[m] += fill.qty;
+          r.fund_notional[o.item] += fill.notional;
+          fund_debt_[o.index] -= fill.notional;
+          // what the fills' rounding leaves of a holding sold whole is dust (the static rule)
+          double& held = holdings_[o.index * markets_ + m];
+          held -= fill.qty;
+          if (held <= 1e-12 * g_.holdings_[o.index * markets_ + m]) held = 0.0;
+        }
+      }
+      orders.clear();
+    }
+  }
+
   const VenueState& s_;
+  const VenueAgents& g_;
   const std::atomic<bool>* cancel_;
   std::size_t markets_;
+  std::int64_t token_interval_;
+  bool scheduled_done_ = false;  // this step's scheduled rebalance has been collected
+  std::vector<double> step_stop_, step_token_, step_fund_;
+  std::vector<std::vector<AgentOrder>> agent_orders_;
+  std::vector<std::size_t> stop_cursor_sell_, stop_cursor_buy_;
+  std::vector<double> token_nav_, token_price_;
+  std::vector<std::uint32_t> token_version_, tokens_due_;
+  std::vector<std::int64_t> token_step_;
+  std::vector<std::uint8_t> token_wiped_;  // per rebalance row
+  std::vector<std::priority_queue<TokenEntry, std::vector<TokenEntry>, TokenFallsFirst>> token_heap_down_;
+  std::vector<std::priority_queue<TokenEntry, std::vector<TokenEntry>, TokenRisesFirst>> token_heap_up_;
+  std::vector<TokenEntry> deferred_;
+  std::vector<double> holdings_, fund_debt_, agent_mark_;
+  std::vector<std::int64_t> fund_step_;
+  std::vector<std::uint32_t> fund_stamp_, funds_due_;
+  std::uint32_t fund_pass_ = 0;
   std::vector<double> funds_;
   std::vector<SimulationConfig> configs_;  // (engines hold references: never resized after construction)
   std::vector<Isolated> isolated_;
@@ -495,7 +775,13 @@ class VenueSimulation {
 
 VenueSimulationResult simulate_venue(const VenueState& state, const VenueSimulationConfig& config,
                                      const std::atomic<bool>* cancel) {
-  VenueSimulation simulation(state, config, cancel);
+  VenueSimulation simulation(state, config, no_agents(), cancel);
+  return simulation.run();
+}
+
+VenueSimulationResult simulate_venue(const VenueState& state, const VenueSimulationConfig& config,
+                                     const VenueAgents& agents, const std::atomic<bool>* cancel) {
+  VenueSimulation simulation(state, config, agents, cancel);
   return simulation.run();
 }
 

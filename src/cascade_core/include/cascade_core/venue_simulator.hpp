@@ -27,6 +27,9 @@ struct VenueSimulationConfig {
   // insurance_fund[g] fund g's starting balance (empty: 0).
   std::vector<std::int64_t> fund_group;
   std::vector<double> insurance_fund;
+  // Leveraged tokens' scheduled rebalance: every token rebalances at steps k * interval (k >= 1)
+  // besides its threshold rebalances (0: thresholds only).
+  std::int64_t token_rebalance_interval = 0;
 
   // InputError naming the field (paths[t], flows[t], shocks[m], resilience[m], fund_group[m],
   // insurance_fund[g], or the common config's).
@@ -52,7 +55,23 @@ struct VenueSimulationResult {
   std::vector<std::int64_t> account_index, account_step, account_settled_step;  // -1: not settled by the end
   std::vector<double> account_equity, account_maintenance;  // at the marks that triggered it
   std::vector<double> account_equity_after, account_bad_debt;
-  // per fund at the end
+  // agents (docs/design.md, "Agents through time"): per market and step, what their orders filled
+  std::vector<std::vector<double>> stop_qty, token_qty, fund_qty;
+  // per stop fired, in firing order
+  std::vector<std::int64_t> stop_index, stop_step;
+  std::vector<double> stop_filled_qty, stop_fill_price;
+  // per token rebalance: the mark it rebalanced at, its return since its last rebalance, the
+  // order (signed: + buys), what filled, its value, the NAV after the order's cost; scheduled or not
+  std::vector<std::int64_t> token_index, token_step;
+  std::vector<std::uint8_t> token_scheduled;
+  std::vector<double> token_price, token_return, token_order_qty, token_filled_qty, token_notional, token_nav_after;
+  std::vector<double> token_nav;  // per token at the end
+  // per fund sale: its assets and equity at the marks, the fraction of every holding it sells,
+  // what the sales fetched
+  std::vector<std::int64_t> fund_index, fund_step;
+  std::vector<double> fund_assets, fund_equity, fund_fraction, fund_notional;
+  std::vector<double> fund_debt_after, fund_holdings_after;  // per fund (holdings: funds x markets)
+  // per insurance fund at the end
   std::vector<double> fund_final;
   std::int64_t accounts_evaluated = 0;  // exact health evaluations (what the index let through)
 };
@@ -60,6 +79,10 @@ struct VenueSimulationResult {
 // Runs the venue through time; `state` must not change while it runs. InputError naming the field.
 VenueSimulationResult simulate_venue(const VenueState& state, const VenueSimulationConfig& config,
                                      const std::atomic<bool>* cancel = nullptr);
+// The same with agents (stops, leveraged tokens, funds) trading through time; `agents` must have
+// been built for this state's venue.
+VenueSimulationResult simulate_venue(const VenueState& state, const VenueSimulationConfig& config,
+                                     const VenueAgents& agents, const std::atomic<bool>* cancel = nullptr);
 
 // Correlated geometric Brownian paths (steps x markets, row-major): path[0] = start, then
 // path[t] = path[t-1] · exp((mu − σ²/2) dt + σ √dt · z_t), z_t ~ N(0, R) drawn from step t's
