@@ -18,8 +18,8 @@ import numpy.typing as npt
 from . import _core
 from ._table import ColumnTable
 from ._validation import FloatArray, float_column, int_scalar, real_scalar
-from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, _simulation_config, _simulation_result
 from .agents import Funds, LeveragedTokens, StopOrders
+from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, _simulation_config, _simulation_result
 from .venue import Accounts, Venue, VenuePositions, VenueState
 
 __all__ = ["VenueSimulationResult", "correlated_gbm_paths", "simulate_venue"]
