@@ -67,7 +67,6 @@ const VenueAgents& no_agents() {
 struct AccountWork {
   double cash = 0.0;                  // quote balance + realised PnL + what sales fetched
   std::int64_t outstanding = 0;       // orders not yet done
-  std::vector<double> weight;         // per market: its positions' notional at the trigger (the deficit's split)
 };
 
 template <class Heap>
@@ -369,9 +368,11 @@ class VenueSimulation {
       const AccountHealth h = s_.health(a, marks_, price);
       ++result_.accounts_evaluated;
       if (h.triggered()) {
+        if (version_[a] > 0) --reindexed_;
         version_[a] = liquidated_version;
         triggered_.push_back({a, h.equity, h.maintenance});
       } else {
+        if (version_[a] == 0) ++reindexed_;
         const std::uint32_t version = ++version_[a];
         s_.account_bounds(a, h, marks_, [&](std::uint32_t m, bool is_down, double bound) {
           if (is_down) {
@@ -382,8 +383,9 @@ class VenueSimulation {
         });
       }
     }
-    // stale entries (accounts re-valued since) are dropped once they could dominate a heap
-    const std::size_t limit = 2 * s_.n_accounts() + 1024;
+    // stale entries (accounts re-valued or liquidated since) are dropped once they could be half
+    // of a heap: a heap holds at most one live entry per re-indexed account
+    const std::size_t limit = 2 * reindexed_ + 1024;
     for (std::size_t m = 0; m < markets_; ++m) {
       if (heap_down_[m].size() > limit) drop_stale(heap_down_[m], version_);
       if (heap_up_[m].size() > limit) drop_stale(heap_up_[m], version_);
@@ -408,14 +410,15 @@ class VenueSimulation {
     AccountWork& w = work_.emplace_back();
     const std::size_t assets = s_.n_assets();
     w.cash = s_.collateral_[a * assets];  // the quote balance
-    w.weight.assign(markets_, 0.0);
+    weight_.resize(weight_.size() + markets_, 0.0);  // per market: its positions' notional at the trigger
+    double* weight = weight_.data() + static_cast<std::size_t>(row) * markets_;
     std::vector<std::uint8_t> counted(markets_, 0);
     for (std::uint32_t j = s_.account_offset_[a]; j < s_.account_offset_[a + 1]; ++j) {
       const std::uint32_t i = s_.account_position_[j];
       const auto m = static_cast<std::size_t>(s_.market_[i]);
       queue_[m].push_back({row, i, s_.qty_[i], s_.side_[i], AccountOrderKind::close});
       ++w.outstanding;
-      w.weight[m] += s_.qty_[i] * marks_[m];
+      weight[m] += s_.qty_[i] * marks_[m];
       if (!counted[m]) {
         counted[m] = 1;
         ++step_accounts_[m];
@@ -494,10 +497,11 @@ class VenueSimulation {
     if (!charge) return;
     result_.account_settled_step[row] = step_;
     if (bad_debt > 0.0) {
+      const double* weight = weight_.data() + row * markets_;
       double total = 0.0;
-      for (const double x : w.weight) total += x;
+      for (std::size_t m = 0; m < markets_; ++m) total += weight[m];
       for (std::size_t m = 0; m < markets_; ++m) {
-        if (w.weight[m] > 0.0) engines_[m]->cover(bad_debt * (w.weight[m] / total));
+        if (weight[m] > 0.0) engines_[m]->cover(bad_debt * (weight[m] / total));
       }
     }
   }
@@ -759,6 +763,7 @@ class VenueSimulation {
   // the account index: as VenueCascade's (versions; the sorted reference bounds' cursors; heaps)
   std::vector<std::uint32_t> version_, stamp_;
   std::uint32_t pass_ = 0;
+  std::size_t reindexed_ = 0;  // accounts not liquidated whose bounds are in the heaps
   std::vector<std::size_t> bound_cursor_down_, bound_cursor_up_;
   std::vector<std::uint8_t> near_done_;
   std::vector<std::priority_queue<HeapEntry, std::vector<HeapEntry>, FallsFirst>> heap_down_;
@@ -767,6 +772,7 @@ class VenueSimulation {
   std::vector<TriggeredAccount> triggered_;
   // accounts being liquidated
   std::vector<AccountWork> work_;
+  std::vector<double> weight_;  // per liquidated account and market (row-major): the deficit's split
   std::vector<std::deque<AccountOrder>> queue_, carry_;
   std::vector<double> step_account_qty_, step_account_notional_, step_sale_qty_, step_sale_notional_;
   std::vector<std::int64_t> step_accounts_;
