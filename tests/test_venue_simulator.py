@@ -527,3 +527,18 @@ def test_result_pickles():
     assert same_array(back.accounts["bad_debt"], r.accounts["bad_debt"])
     assert same_array(back.final_qty, r.final_qty)
     assert len(r.accounts) == 1 and len(r.timeline) == 10
+
+
+def test_a_long_venue_run_answers_ctrl_c():
+    # the step loop and the account passes read the cancel flag: SIGINT stops a long run
+    from pathlib import Path
+
+    from test_hardening import answers_ctrl_c
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    answers_ctrl_c(f"sys.path.insert(0, {str(bench)!r})\nimport bench_venue_sim as b\n"
+                   "venue, positions, accounts = b.bench_venue(200_000)\n"
+                   "state = lc.venue.VenueState(venue, positions, accounts)\n"
+                   "paths = lc.correlated_gbm_paths(200_000, 1.0, b.MIDS, b.SIGMA, correlation=b.CORRELATION)",
+                   "lc.simulate_venue(state, steps=200_000, policy='market_orders', paths=paths, mark='index')",
+                   wait=3.0)
