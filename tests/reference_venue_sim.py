@@ -2,7 +2,8 @@
 covers: markets without tiers at mark basis and no close fee, the ``market_orders`` policy
 (optionally with ``max_orders_per_step``), no resilience, band, breakers, flows or funding; the
 ``last`` or ``index`` mark; fundamental paths, step-0 shocks, cross accounts with collateral,
-insurance funds per market or per group. Every pass re-reads every isolated position and every
+insurance funds per market or per group; agents (stops, leveraged tokens on threshold and
+schedule, funds; docs/design.md, "Agents through time"). Every pass re-reads every isolated position and every
 account with plain lists (the engine reads only what its indexes say may have triggered); the
 arithmetic follows the engine's formulas in the engine's order, so results agree to the bit.
 """
@@ -50,7 +51,9 @@ class _Side:
 
 def simulate_venue(venue: Any, positions: Any, accounts: Any, steps: int, *, paths: list[list[float]] | None = None,
                    shocks: dict[str, float] | None = None, mark: str = "last", max_orders_per_step: int = 0,
-                   fund_group: list[int] | None = None, insurance_fund: list[float] | None = None) -> dict[str, Any]:
+                   fund_group: list[int] | None = None, insurance_fund: list[float] | None = None,
+                   stops: Any = None, tokens: Any = None, funds: Any = None,
+                   token_rebalance_interval: int = 0) -> dict[str, Any]:
     names = list(venue.market_names)
     n_markets = len(names)
     for m in venue.markets:
@@ -132,7 +135,8 @@ def simulate_venue(venue: Any, positions: Any, accounts: Any, steps: int, *, pat
     carry: list[list[dict[str, Any]]] = [[] for _ in range(n_markets)]
     events: list[dict[str, Any]] = []
     keys = ("price", "mark_price", "liquidated_qty", "liquidated_notional", "insurance_fund", "account_qty",
-            "account_notional", "sale_qty", "sale_notional", "accounts_liquidated", "queued")
+            "account_notional", "sale_qty", "sale_notional", "accounts_liquidated", "queued", "stop_qty", "token_qty",
+            "fund_qty")
     timeline: list[dict[str, list[Any]]] = [{k: [] for k in keys} for _ in range(n_markets)]
     step = 0
     shift = [0.0] * n_markets
@@ -298,6 +302,167 @@ def simulate_venue(venue: Any, positions: Any, accounts: Any, steps: int, *, pat
                         settle(row, True)
         return any_order
 
+    # agents
+    def market_of(value: Any) -> int:
+        return names.index(value) if isinstance(value, str) else int(value)
+
+    stop_list = [] if stops is None else [
+        {"index": j, "market": market_of(mk), "side": int(sd), "qty": float(q), "price": float(p), "fired": False}
+        for j, (mk, sd, q, p) in enumerate(zip(stops.market.tolist(), stops.side, stops.qty, stops.price,
+                                                strict=True))]
+    token_list = [] if tokens is None else [
+        {"market": market_of(mk), "L": float(lv), "nav": float(nv), "theta": float(th),
+         "P": ref[market_of(mk)] if math.isnan(rp) else float(rp), "acted": -1}
+        for mk, lv, nv, th, rp in zip(tokens.market.tolist(), tokens.leverage, tokens.nav, tokens.threshold,
+                                      tokens.rebalance_price, strict=True)]
+    for tk in token_list:
+        tk["down"], tk["up"] = tk["P"] * (1.0 - tk["theta"]), tk["P"] * (1.0 + tk["theta"])
+    fund_list = []
+    if funds is not None:
+        hold = funds.matrix(venue).tolist()
+        for f in range(len(funds)):
+            held = [m for m in range(n_markets) if hold[f][m] > 0.0]
+            assets0 = 0.0
+            for m in held:
+                assets0 += hold[f][m] * ref[m]
+            fund_list.append({"q": list(hold[f]), "q0": list(hold[f]), "held": held,
+                              "debt": assets0 - float(funds.equity[f]), "target": float(funds.target_leverage[f]),
+                              "max": float(funds.max_leverage[f]), "acted": -1})
+    agent_mark = list(ref)
+    agent_orders: list[list[dict[str, Any]]] = [[] for _ in range(n_markets)]
+    stop_rows: list[dict[str, Any]] = []
+    token_rows: list[dict[str, Any]] = []
+    fund_rows: list[dict[str, Any]] = []
+    stop_q = [0.0] * n_markets
+    token_q = [0.0] * n_markets
+    fund_q = [0.0] * n_markets
+    scheduled_done = [False]
+
+    def collect_agents() -> bool:
+        if not (stop_list or token_list or fund_list):
+            return False
+        any_agent = False
+        for m in range(n_markets):
+            sells = sorted((x for x in stop_list if x["market"] == m and x["side"] < 0), key=lambda x: -x["price"])
+            for x in sells:
+                if x["fired"]:
+                    continue
+                if marks[m] <= x["price"]:
+                    x["fired"] = True
+                    agent_orders[m].append({"kind": 0, "ref": x, "qty": x["qty"], "side": 1})
+                    any_agent = True
+                else:
+                    break
+            buys = sorted((x for x in stop_list if x["market"] == m and x["side"] > 0), key=lambda x: x["price"])
+            for x in buys:
+                if x["fired"]:
+                    continue
+                if marks[m] >= x["price"]:
+                    x["fired"] = True
+                    agent_orders[m].append({"kind": 0, "ref": x, "qty": x["qty"], "side": -1})
+                    any_agent = True
+                else:
+                    break
+        scheduled = token_rebalance_interval > 0 and step > 0 and step % token_rebalance_interval == 0
+        due = []
+        if scheduled and not scheduled_done[0]:
+            scheduled_done[0] = True
+            due = [t for t, tk in enumerate(token_list) if tk["nav"] > 0.0]
+        for t, tk in enumerate(token_list):
+            m = tk["market"]
+            if tk["nav"] > 0.0 and tk["acted"] != step and (marks[m] <= tk["down"] or marks[m] >= tk["up"]):
+                due.append(t)
+        for t in sorted(set(due)):
+            tk = token_list[t]
+            if tk["acted"] == step:
+                continue
+            tk["acted"] = step
+            any_agent = True
+            m = tk["market"]
+            p = marks[m]
+            ret = p / tk["P"] - 1.0
+            marked = tk["nav"] * (1.0 + tk["L"] * ret)
+            if marked > 0.0:
+                notional, wiped = tk["L"] * (tk["L"] - 1.0) * ret * tk["nav"], False
+            else:
+                notional, wiped = -tk["L"] * tk["nav"] * (1.0 + ret), True
+            q = abs(notional) / p
+            row = {"token": t, "step": step, "scheduled": 1 if scheduled and abs(ret) < tk["theta"] else 0,
+                   "price": p, "return": ret, "order_qty": q if notional > 0.0 else -q, "filled_qty": 0.0,
+                   "notional": 0.0, "nav_after": marked, "wiped": wiped}
+            token_rows.append(row)
+            tk["nav"], tk["P"] = marked, p
+            tk["down"] = tk["up"] = math.nan  # (none until its order is done)
+            if q > 0.0:
+                agent_orders[m].append({"kind": 1, "ref": t, "row": row, "qty": q, "side": -1 if notional > 0.0 else 1})
+            else:
+                finish_token(t, row)
+        if fund_list:
+            seen: set[int] = set()
+            for m in range(n_markets):
+                if marks[m] == agent_mark[m]:
+                    continue
+                agent_mark[m] = marks[m]
+                seen |= {f for f, fd in enumerate(fund_list) if m in fd["held"] and fd["acted"] != step}
+            for f in sorted(seen):
+                fd = fund_list[f]
+                assets_value = 0.0
+                for m in fd["held"]:
+                    assets_value += fd["q"][m] * marks[m]
+                equity = assets_value - fd["debt"]
+                triggered = assets_value > 0.0 and (not equity > 0.0 or assets_value > fd["max"] * equity)
+                if not triggered:
+                    continue
+                fraction = (assets_value - fd["target"] * equity) / assets_value if equity > 0.0 else 1.0
+                fd["acted"] = step
+                any_agent = True
+                row = {"fund": f, "step": step, "assets": assets_value, "equity": equity, "fraction": fraction,
+                       "notional": 0.0}
+                fund_rows.append(row)
+                for m in fd["held"]:
+                    q = fraction * fd["q"][m]
+                    if q > 0.0:
+                        agent_orders[m].append({"kind": 2, "ref": f, "row": row, "qty": q, "side": 1})
+        return any_agent
+
+    def finish_token(t: int, row: dict[str, Any]) -> None:
+        tk = token_list[t]
+        nav = row["nav_after"]
+        tk["nav"] = nav
+        if not row["wiped"] and nav > 0.0:
+            tk["down"], tk["up"] = tk["P"] * (1.0 - tk["theta"]), tk["P"] * (1.0 + tk["theta"])
+        else:
+            tk["nav"] = min(nav, 0.0)
+
+    def execute_agents() -> None:
+        for m in range(n_markets):
+            orders = sorted(agent_orders[m], key=lambda o: o["kind"])
+            for o in orders:
+                filled, notional, _ = trade(m, o["side"], o["qty"])
+                if mark == "last":
+                    marks[m] = last[m]
+                if o["kind"] == 0:
+                    stop_q[m] += filled
+                    stop_rows.append({"stop": o["ref"]["index"], "step": step, "filled_qty": filled,
+                                      "fill_price": notional / filled if filled > 0.0 else math.nan})
+                elif o["kind"] == 1:
+                    token_q[m] += filled
+                    row = o["row"]
+                    p = row["price"]
+                    cost = filled * p - notional if o["side"] > 0 else notional - filled * p
+                    row["filled_qty"], row["notional"] = filled, notional
+                    row["nav_after"] -= cost
+                    finish_token(o["ref"], row)
+                else:
+                    fund_q[m] += filled
+                    fd = fund_list[o["ref"]]
+                    o["row"]["notional"] += notional
+                    fd["debt"] -= notional
+                    fd["q"][m] -= filled
+                    if fd["q"][m] <= 1e-12 * fd["q0"][m]:
+                        fd["q"][m] = 0.0
+            agent_orders[m] = []
+
     unlimited = 2**63 - 1
     for step in range(steps):  # noqa: B007 (read by the closures)
         for m in range(n_markets):
@@ -318,19 +483,24 @@ def simulate_venue(venue: Any, positions: Any, accounts: Any, steps: int, *, pat
             budget[m] = max_orders_per_step if max_orders_per_step > 0 else unlimited
             queue[m] = carry[m] + queue[m]
             carry[m] = []
+            stop_q[m] = token_q[m] = fund_q[m] = 0.0
+        scheduled_done[0] = False
         while True:
             for m in range(n_markets):
                 liquidate(m)
             found = check_accounts()
+            acted = collect_agents()
             traded = execute()
-            if found == 0 and not traded:
+            execute_agents()
+            if found == 0 and not traded and not acted:
                 break
         for m in range(n_markets):
             tl = timeline[m]
             for k, v in (("price", last[m]), ("mark_price", marks[m]), ("liquidated_qty", sq[m]),
                          ("liquidated_notional", sn[m]), ("insurance_fund", fund[group[m]]), ("account_qty", acc_q[m]),
                          ("account_notional", acc_n[m]), ("sale_qty", sale_q[m]), ("sale_notional", sale_n[m]),
-                         ("accounts_liquidated", acc_count[m]), ("queued", queued_now[m])):
+                         ("accounts_liquidated", acc_count[m]), ("queued", queued_now[m]), ("stop_qty", stop_q[m]),
+                         ("token_qty", token_q[m]), ("fund_qty", fund_q[m])):
                 tl[k].append(v)
     for m in range(n_markets):
         for o in carry[m] + queue[m]:
@@ -343,4 +513,7 @@ def simulate_venue(venue: Any, positions: Any, accounts: Any, steps: int, *, pat
         if row["settled_step"] < 0:
             settle(row, False)
     return {"timeline": timeline, "events": events, "final_qty": open_qty,
-            "liquidated": [s == "liquidated" for s in state], "accounts": rows, "orders": order_rows, "fund": fund}
+            "liquidated": [s == "liquidated" for s in state], "accounts": rows, "orders": order_rows, "fund": fund,
+            "stops": stop_rows, "tokens": token_rows, "fund_sales": fund_rows,
+            "token_nav": [tk["nav"] for tk in token_list], "fund_debt": [fd["debt"] for fd in fund_list],
+            "fund_holdings": [fd["q"] for fd in fund_list]}

@@ -1,6 +1,7 @@
 """Agents through time in the venue simulator (docs/design.md, "Agents through time"): a token
 rebalanced every step follows N_T = N_0 prod (1 + L r_k) (less its orders' costs, to the bit),
-scheduled and threshold rebalances, one step against the static venue cascade's agents, halts."""
+scheduled and threshold rebalances, one step against the static venue cascade's agents, halts;
+the literal reference model (tests/reference_venue_sim.py) with agents, on every field."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import liqcascade as lc
+import reference_venue_sim
 from liqcascade.agents import Funds, LeveragedTokens, StopOrders
 from liqcascade.venue import Market, Venue, VenuePositions, venue_cascade
 from liqcascade.venue_simulator import simulate_venue
+from test_venue_simulator import venue_runs
 
 NO_POSITIONS = VenuePositions(np.zeros(0, dtype=np.int8), np.zeros(0), np.zeros(0), market=np.zeros(0, dtype=np.int64))
 
@@ -148,3 +153,79 @@ def test_agents_bad_input_names_the_field():
         simulate_venue(venue, NO_POSITIONS, None, 3, token_rebalance_interval=-1)
     with pytest.raises(TypeError, match="tokens"):
         simulate_venue(venue, NO_POSITIONS, None, 3, tokens="3x")
+
+
+# -- the literal reference model, with agents -------------------------------------------------------
+
+@st.composite
+def agent_runs(draw):
+    venue, positions, accounts, steps, paths, shocks, mark, max_orders, fund_groups, fund_group, start = draw(
+        venue_runs())
+    names = list(venue.market_names)
+    n_markets = len(names)
+    mids = [m.book.mid for m in venue.markets]
+    n_stops = draw(st.integers(0, 3))
+    stop_market = draw(st.lists(st.integers(0, n_markets - 1), min_size=n_stops, max_size=n_stops))
+    stops = None if n_stops == 0 else StopOrders(
+        [names[m] for m in stop_market], draw(st.lists(st.sampled_from([-1, 1]), min_size=n_stops, max_size=n_stops)),
+        draw(st.lists(st.sampled_from([0.5, 1.0, 3.0]), min_size=n_stops, max_size=n_stops)),
+        [mids[m] * draw(st.sampled_from([0.9, 0.97, 0.99, 1.01, 1.05])) for m in stop_market])
+    n_tokens = draw(st.integers(0, 2))
+    tokens = None if n_tokens == 0 else LeveragedTokens(
+        [names[draw(st.integers(0, n_markets - 1))] for _ in range(n_tokens)],
+        draw(st.lists(st.sampled_from([3.0, -3.0, 2.0]), min_size=n_tokens, max_size=n_tokens)),
+        draw(st.lists(st.sampled_from([50.0, 300.0]), min_size=n_tokens, max_size=n_tokens)),
+        threshold=draw(st.lists(st.sampled_from([0.01, 0.03, 0.1]), min_size=n_tokens, max_size=n_tokens)))
+    n_funds = draw(st.integers(0, 2))
+    funds = None
+    if n_funds:
+        holdings = np.array(draw(st.lists(st.lists(st.sampled_from([0.0, 1.0, 4.0]), min_size=n_markets,
+                                                   max_size=n_markets), min_size=n_funds, max_size=n_funds)))
+        holdings[:, 0] += 1.0  # (something held)
+        assets = holdings @ np.array(mids)
+        target = np.array(draw(st.lists(st.sampled_from([1.0, 1.5, 2.0]), min_size=n_funds, max_size=n_funds)))
+        funds = Funds(holdings, equity=assets * np.array(draw(st.lists(st.sampled_from([0.4, 0.5, 0.7, 1.0]),
+                                                                       min_size=n_funds, max_size=n_funds))),
+                      target_leverage=target, max_leverage=target + draw(st.sampled_from([0.0, 0.1, 0.5])))
+    interval = draw(st.sampled_from([0, 0, 1, 2]))
+    return (venue, positions, accounts, steps, paths, shocks, mark, max_orders, fund_groups, fund_group, start,
+            stops, tokens, funds, interval)
+
+
+def same_array(a, b) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+
+
+@settings(max_examples=200, deadline=None)
+@given(run=agent_runs())
+def test_engine_agrees_with_the_reference_model_with_agents(run):
+    (venue, positions, accounts, steps, paths, shocks, mark, max_orders, fund_groups, fund_group, start,
+     stops, tokens, funds, interval) = run
+    policy = lc.LiquidationPolicy.market_orders(max_orders_per_step=max_orders)
+    r = simulate_venue(venue, positions, accounts, steps, policy=policy,
+                       paths=None if paths is None else np.array(paths), shocks=shocks, mark=mark,
+                       fund_groups=fund_groups, insurance_fund=start, stops=stops, tokens=tokens, funds=funds,
+                       token_rebalance_interval=interval)
+    ref = reference_venue_sim.simulate_venue(venue, positions, accounts, steps, paths=paths, shocks=shocks, mark=mark,
+                                             max_orders_per_step=max_orders, fund_group=fund_group,
+                                             insurance_fund=[start] * (max(fund_group) + 1), stops=stops,
+                                             tokens=tokens, funds=funds, token_rebalance_interval=interval)
+    for m, name in enumerate(venue.market_names):
+        tl = r.market(name).timeline
+        for key, values in ref["timeline"][m].items():
+            assert same_array(tl[key], values), (name, key)
+    for table, rows, keys in ((r.stops, ref["stops"], ("stop", "step", "filled_qty", "fill_price")),
+                              (r.token_rebalances, ref["tokens"], ("token", "step", "scheduled", "price", "return",
+                                                                   "order_qty", "filled_qty", "notional",
+                                                                   "nav_after")),
+                              (r.fund_sales, ref["fund_sales"], ("fund", "step", "assets", "equity", "fraction",
+                                                                 "notional"))):
+        for key in keys:
+            assert same_array(table[key], [row[key] for row in rows]), key
+    assert same_array(r.token_nav, ref["token_nav"])
+    assert same_array(r.fund_debt_after, ref["fund_debt"])
+    assert same_array(r.fund_holdings_after.ravel(), np.array(ref["fund_holdings"]).ravel())
+    for key in ("account", "step", "equity_after", "bad_debt"):
+        assert same_array(r.accounts[key], [row[key] for row in ref["accounts"]]), key
+    assert same_array(r.fund_final, ref["fund"])
