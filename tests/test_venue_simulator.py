@@ -513,6 +513,10 @@ def test_bad_input_names_the_field():
         simulate_venue(venue, None, None, 2)
     with pytest.raises(ValueError, match="policy"):
         simulate_venue(venue, positions, None, 2, policy="nasdaq")
+    spot = lc.OrderBook([99.0, 98.0], [1.0, 1.0], np.zeros(0), np.zeros(0))
+    one_sided = Venue([Market("A", flat_book()), Market("SPOT", spot, ref_price=99.5)])
+    with pytest.raises(ValueError, match=r"markets\[1\]: 'SPOT': ask_price: the ask side is empty"):
+        simulate_venue(one_sided, positions, None, 2, paths={"A": np.full(2, 100.0)})
 
 
 def test_result_pickles():

@@ -225,7 +225,9 @@ def simulate_venue(
                                 funding_cap=funding_cap)
     config = _core.VenueSimulationConfig()
     config.common = common
-    mids = [m.book.mid if m.book.bid_price.size and m.book.ask_price.size else 0.0 for m in v.markets]
+    # markets without a path stay at their book's mid (a one-sided book has none: the core refuses
+    # it, naming the market; 1.0 only keeps the table's shape until then)
+    mids = [m.book.mid if m.book.bid_price.size and m.book.ask_price.size else 1.0 for m in v.markets]
     config.paths = _paths(paths, v, n_steps, "paths", mids)
     config.flows = _paths(flows, v, n_steps, "flows", None)
     config.shocks = _per_market(shocks or {}, v, "shocks", 0.0)

@@ -193,7 +193,11 @@ class VenueSimulation {
       const VenueMarket& market = s_.venue().markets[m];
       iso.set = std::make_unique<PositionSet>(PositionColumns{iso.side, iso.qty, iso.entry, iso.margin, iso.mmr, iso.maint},
                                               false, market.rule);
-      check_market_run(*market.book, *iso.set, c);
+      try {
+        check_market_run(*market.book, *iso.set, c);
+      } catch (const InputError& error) {  // the one-market checks, for this market: say which
+        throw InputError("markets[" + std::to_string(m) + "]", "'" + market.name + "': " + error.what());
+      }
       iso.set->prepare(cancel);
     }
     for (std::size_t m = 0; m < markets_; ++m) {
