@@ -531,6 +531,12 @@ def test_result_pickles():
     assert same_array(back.accounts["bad_debt"], r.accounts["bad_debt"])
     assert same_array(back.final_qty, r.final_qty)
     assert len(r.accounts) == 1 and len(r.timeline) == 10
+    events = r.events
+    assert len(events) == len(r.markets[0].events) + len(r.markets[1].events) + len(r.orders)
+    assert bool(np.all(np.diff(events["step"]) >= 0))
+    assert set(events["kind_name"].tolist()) == {"liquidation", "account_close", "collateral_sale"}
+    assert events["account"][events["kind_name"] == "account_close"].tolist() == [0]
+    assert events["market"][events["kind_name"] == "collateral_sale"].tolist() == ["B"]
 
 
 def test_a_long_venue_run_answers_ctrl_c():

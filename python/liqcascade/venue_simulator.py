@@ -84,6 +84,36 @@ class VenueSimulationResult:
         return ColumnTable(out)
 
     @property
+    def events(self) -> ColumnTable:
+        """Every market's engine events and every account order, one table in step order (stable:
+        within a step, the markets' events in market order, then the account orders as they
+        went): ``step``, ``market``, ``kind_name`` (the engine's ``EVENT_KINDS``, or
+        ``account_close``, ``collateral_sale``), ``position`` (-1: the fund, or a sale),
+        ``account`` (-1: an isolated position or the fund), ``qty``, ``price``, ``loss`` (the
+        fund's; NaN for account orders, whose bad debt is per account)."""
+        parts: dict[str, list[Any]] = {k: [] for k in ("step", "market", "kind_name", "position", "account", "qty",
+                                                       "price", "loss")}
+        for name, m in zip(self.market_names, self.markets, strict=True):
+            e = m.events
+            n = len(e)
+            for key, values in (("step", e["step"]), ("market", np.full(n, name, dtype=object)),
+                                ("kind_name", e["kind_name"]), ("position", e["position"]),
+                                ("account", np.full(n, -1)), ("qty", e["qty"]), ("price", e["price"]),
+                                ("loss", e["loss"])):
+                parts[key].append(np.asarray(values))
+        o = self.orders
+        closes = o["kind"] == 0
+        names = np.array(self.market_names, dtype=object)
+        for key, values in (("step", o["step"]), ("market", names[o["market"]]),
+                            ("kind_name", np.where(closes, "account_close", "collateral_sale").astype(object)),
+                            ("position", np.where(closes, o["item"], -1)), ("account", o["account"]),
+                            ("qty", o["qty"]), ("price", o["price"]), ("loss", np.full(len(o), np.nan))):
+            parts[key].append(np.asarray(values))
+        columns = {k: np.concatenate(v) for k, v in parts.items()}
+        order = np.argsort(columns["step"], kind="stable")
+        return ColumnTable({k: v[order] for k, v in columns.items()})
+
+    @property
     def account_liquidated(self) -> npt.NDArray[np.bool_]:
         """Per account: whether its liquidation started."""
         out = np.zeros(self.n_accounts, dtype=np.bool_)
