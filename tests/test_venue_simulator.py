@@ -552,3 +552,38 @@ def test_a_long_venue_run_answers_ctrl_c():
                    "paths = lc.correlated_gbm_paths(200_000, 1.0, b.MIDS, b.SIGMA, correlation=b.CORRELATION)",
                    "lc.simulate_venue(state, steps=200_000, policy='market_orders', paths=paths, mark='index')",
                    wait=3.0)
+
+
+@pytest.mark.parametrize("fund", [1_000.0, 0.0])
+def test_what_a_book_will_not_take_of_an_account_goes_to_the_fund_or_adl(fund):
+    """An account (quote 5, long 10 at 100, mmr 0.5 %) and an isolated short (20 at 105, margin
+    100). A 2 % shock leaves bids of 1 at 98, 97.5 and 97: the account (equity 5 - 20 = -15) is
+    liquidated; its close fills 3 (last and mark 97) and 7 are left. With a fund of 1,000 the
+    fund takes the 7 over at the mark 97; with none, ADL closes 7 of the short at 97 for it.
+    Either way the account realises 3 fills (-7.5) and 7 x (97 - 100) = -21: equity after
+    5 - 7.5 - 21 = -23.5, bad debt 23.5 that the fund covers."""
+    k = np.arange(6)
+    book = lc.OrderBook(99.5 - 0.5 * k, np.ones(6), 100.5 + 0.5 * np.arange(100), np.full(100, 10.0))
+    venue = Venue([Market("M", book)])
+    positions = VenuePositions(np.array([1, -1]), np.array([10.0, 20.0]), np.array([100.0, 105.0]),
+                               market=np.array([0, 0]), margin=np.array([0.0, 100.0]), account=np.array([0, -1]),
+                               mmr=np.array([0.005, 0.005]))
+    accounts = Accounts({"USDT": np.array([5.0])})
+    r = simulate_venue(venue, positions, accounts, 2, policy="binance", shocks={"M": -0.02}, insurance_fund=fund)
+    o = r.orders
+    assert o["qty"].tolist() == [3.0] and o["unfilled"].tolist() == [7.0] and o["absorbed"].tolist() == [7.0]
+    assert r.accounts["equity_after"].tolist() == pytest.approx([-23.5])
+    assert r.accounts["settled_step"].tolist() == [0]
+    events = r.market("M").events
+    if fund > 0:
+        assert events["kind_name"].tolist() == ["takeover"]
+        assert events["position"].tolist() == [0] and events["qty"].tolist() == [7.0] and events["price"][0] == 97.0
+        assert r.market("M").timeline.fund_inventory[0] == 7.0
+        assert r.final_qty.tolist() == [0.0, 20.0]
+    else:
+        assert events["kind_name"].tolist() == ["adl"]
+        assert events["position"].tolist() == [1] and events["counterparty"].tolist() == [0]
+        assert events["qty"].tolist() == [7.0] and events["price"][0] == 97.0
+        assert r.market("M").timeline.adl_qty[0] == 7.0
+        assert r.final_qty.tolist() == [0.0, 13.0]
+    assert r.fund_final[0] == pytest.approx(fund - 23.5)

@@ -39,13 +39,14 @@ class VenueSimulationResult:
     indexes). ``orders``: one row per cross account's order tried (``step``, ``market``,
     ``account``, ``kind`` and ``kind_name`` (``close`` a position, ``sale`` of collateral),
     ``item`` (the position or the asset index), ``qty`` filled, ``price`` (VWAP; NaN: nothing
-    filled), ``unfilled``). ``accounts``: one row per liquidated account (``account``, ``step``,
+    filled), ``unfilled`` (what the book would not take), ``absorbed`` (of that, what the fund
+    took over or ADL closed, at the mark; the rest waits for the next step)). ``accounts``: one row per liquidated account (``account``, ``step``,
     ``equity`` and ``maintenance`` at the marks that triggered it, ``settled_step`` (-1: orders
     left at the end), ``equity_after``, ``bad_debt``). ``fund_final``: each insurance fund's
     balance at the end (``fund_of_market`` maps markets to funds). Per venue position:
     ``final_qty`` (what is left open: an isolated position's as the engine left it, a cross
-    position's size less its closes' fills) and ``liquidated`` (an isolated position closed by the
-    engine, a cross position of a liquidated account).
+    position's size less its closes' fills and what was absorbed) and ``liquidated`` (an isolated
+    position closed by the engine, a cross position of a liquidated account).
     """
 
     market_names: tuple[str, ...]
@@ -291,7 +292,7 @@ def simulate_venue(
         final_qty[r["isolated_index"]] = result.final_qty
         liquidated[r["isolated_index"]] = result.liquidated
     closes = orders["kind"] == 0
-    np.subtract.at(final_qty, orders["item"][closes], orders["qty"][closes])
+    np.subtract.at(final_qty, orders["item"][closes], orders["qty"][closes] + orders["absorbed"][closes])
     cross = np.asarray(p.account) >= 0
     account_liquidated = np.zeros(len(state.accounts), dtype=np.bool_)
     account_liquidated[accounts_table["account"]] = True

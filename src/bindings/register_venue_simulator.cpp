@@ -56,6 +56,7 @@ void register_venue_simulator(py::module_& m) {
         orders["qty"] = to_numpy(std::move(r.order_qty));
         orders["price"] = to_numpy(std::move(r.order_price));
         orders["unfilled"] = to_numpy(std::move(r.order_unfilled));
+        orders["absorbed"] = to_numpy(std::move(r.order_absorbed));
         py::dict accounts;
         accounts["account"] = to_numpy(std::move(r.account_index));
         accounts["step"] = to_numpy(std::move(r.account_step));

@@ -163,6 +163,21 @@ class MarketEngine {
   }
   // The fund covers a cross account's deficit (its share in this market).
   void cover(double loss) noexcept { fund_ -= loss; }
+  // What a cross account's close could not fill — `qty` for a holder of `side` — at the mark:
+  // the fund takes it over while its balance is > 0 (policy.takeover), else ADL closes opposite
+  // positions for it (policy.adl). Events name the venue's position as -(position + 2).
+  // Returns what is left (it waits for the next step).
+  double absorb(int side, double qty, std::int64_t tag) {
+    const auto& policy = config_.policy;
+    const double price = mx();
+    if (policy.takeover && fund_ > 0.0) {
+      const double realised = take_over(side, qty, price);
+      event(EventKind::takeover, tag, qty, price, std::max(realised, 0.0), std::max(-realised, 0.0), -1);
+      return 0.0;
+    }
+    if (policy.adl) return deleverage(-side, qty, price, tag);
+    return qty;
+  }
 
  private:
   void exogenous(std::size_t t, double centre) {
@@ -451,8 +466,11 @@ class MarketEngine {
   // it holds closes that much of its inventory at `price`: the PnL is realised into the fund
   // (returned, for the event) and the rest keeps its average entry — so the inventory's
   // average is always a price (> 0), never the quotient of a netted long and short.
-  double takeover(std::uint32_t i, double qty, double price) {
-    const double signed_qty = cols_.side[i] * qty;
+  double takeover(std::uint32_t i, double qty, double price) { return take_over(cols_.side[i], qty, price); }
+
+  // The fund takes over `qty` of a holder of `side` at `price` (takeover()'s rule).
+  double take_over(int side, double qty, double price) {
+    const double signed_qty = side * qty;
     if (inventory_ == 0.0 || (inventory_ > 0.0) == (signed_qty > 0.0)) {
       inventory_cost_ += signed_qty * price;
       inventory_ += signed_qty;

@@ -295,12 +295,13 @@ class VenueSimulation {
       SimulationResult& r = result_.markets.back();
       const auto& index = isolated_[m].index;
       result_.isolated_index.push_back(index);
-      for (auto& p : r.event_position) {
+      // the engine's positions are the market's isolated ones; a cross position is -(i + 2)
+      const auto venue_index = [&index](std::int64_t& p) {
         if (p >= 0) p = index[static_cast<std::size_t>(p)];
-      }
-      for (auto& p : r.event_counterparty) {
-        if (p >= 0) p = index[static_cast<std::size_t>(p)];
-      }
+        else if (p <= -2) p = -p - 2;
+      };
+      for (auto& p : r.event_position) venue_index(p);
+      for (auto& p : r.event_counterparty) venue_index(p);
     }
     result_.fund_final = funds_;
     result_.token_nav = token_nav_;
@@ -470,8 +471,16 @@ class VenueSimulation {
         r.order_qty.push_back(fill.qty);
         r.order_price.push_back(fill.qty > 0.0 ? fill.notional / fill.qty : nan);
         r.order_unfilled.push_back(fill.unfilled);
-        if (fill.unfilled > 0.0) {
-          o.qty = fill.unfilled;
+        double left = fill.unfilled;
+        if (close && left > 0.0) {
+          // what the book would not take: the fund takes it over, or ADL, at the mark
+          left = e.absorb(o.side, left, -static_cast<std::int64_t>(o.item) - 2);
+          const double absorbed = fill.unfilled - left;
+          w.cash += o.side * absorbed * (e.mark() - s_.entry_[o.item]);
+        }
+        r.order_absorbed.push_back(fill.unfilled - left);
+        if (left > 0.0) {
+          o.qty = left;
           carry_[m].push_back(o);
         } else if (--w.outstanding == 0) {
           settle(o.row, true);

@@ -51,6 +51,7 @@ struct VenueSimulationResult {
   std::vector<std::int64_t> order_step, order_market, order_account, order_item;  // item: position or asset
   std::vector<std::int8_t> order_kind;
   std::vector<double> order_qty, order_price, order_unfilled;
+  std::vector<double> order_absorbed;  // of the unfilled: taken over by the fund or deleveraged, at the mark
   // one row per liquidated account, in liquidation order
   std::vector<std::int64_t> account_index, account_step, account_settled_step;  // -1: not settled by the end
   std::vector<double> account_equity, account_maintenance;  // at the marks that triggered it
