@@ -40,9 +40,10 @@ class VenueSimulationResult:
     ``account``, ``kind`` and ``kind_name`` (``close`` a position, ``sale`` of collateral),
     ``item`` (the position or the asset index), ``qty`` filled, ``price`` (VWAP; NaN: nothing
     filled), ``unfilled`` (what the book would not take), ``absorbed`` (of that, what the fund
-    took over or ADL closed, at the mark; the rest waits for the next step)). ``accounts``: one row per liquidated account (``account``, ``step``,
-    ``equity`` and ``maintenance`` at the marks that triggered it, ``settled_step`` (-1: orders
-    left at the end), ``equity_after``, ``bad_debt``). ``fund_final``: each insurance fund's
+    took over or ADL closed, at the mark; the rest waits for the next step)). ``accounts``: one
+    row per liquidated account (``account``, ``step``, ``equity`` and ``maintenance`` at the
+    marks that triggered it, ``settled_step`` (-1: orders left at the end), ``equity_after``,
+    ``bad_debt``). ``fund_final``: each insurance fund's
     balance at the end (``fund_of_market`` maps markets to funds). Per venue position:
     ``final_qty`` (what is left open: an isolated position's as the engine left it, a cross
     position's size less its closes' fills and what was absorbed) and ``liquidated`` (an isolated
