@@ -262,12 +262,14 @@ def test_runs_that_cannot_fit_in_memory_are_refused_up_front(call, pattern):
         call()
 
 
-@pytest.mark.parametrize("call", [
-    "lc.sample_scenario(lc.PositionPopulation(count=60_000_000), lc.BookModel(), [0.01], 0, 0)",
-    "p.prepare()",
+@pytest.mark.parametrize(("call", "fresh_set"), [
+    ("lc.sample_scenario(lc.PositionPopulation(count=60_000_000), lc.BookModel(), [0.01], 0, 0)", False),
+    ("p.prepare()", True),
+    # a fresh set's first cascade sorts its side as far as it reaches: here all of it
+    ("lc.cascade(lc.OrderBook([1.5], [1e12], [2.5], [1.0]), p, -0.9)", True),
 ])
-def test_long_calls_answer_ctrl_c(call):
-    if call.startswith("p."):  # a fresh 30M-position set each time: every prepare() sorts
+def test_long_calls_answer_ctrl_c(call, fresh_set):
+    if fresh_set:  # a fresh 30M-position set each time: every call sorts
         answers_ctrl_c("p = lc.Positions(np.ones(30_000_000, np.int8), 1.0, "
                        "np.random.default_rng(0).uniform(1, 2, 30_000_000), 0.1)",
                        call + "\np = lc.Positions(p.side, p.qty, p.entry_price, p.margin, copy=False)", wait=1.5)

@@ -5,6 +5,7 @@ values, huge ranges and clusters."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -53,3 +54,24 @@ def test_stable_order_when_an_outlier_puts_everything_in_one_top_bucket():
     rng.shuffle(keys[:100_000])
     for descending in (False, True):
         np.testing.assert_array_equal(_core.stable_order(keys, descending), expected(keys, descending))
+
+
+@pytest.mark.parametrize("shock", [-0.002, -0.03, -0.5, 0.002, 0.03, 0.9])
+def test_a_fresh_sets_first_cascade_sorts_lazily_and_is_the_prepared_sets(shock):
+    # The first cascade on a fresh set sorts its side only as far as it reaches; every result
+    # (per-position arrays included) is the prepared set's, bit for bit.
+    import liqcascade as lc
+
+    population = lc.PositionPopulation(count=50_000, entry_spread=0.03)
+    book = lc.BookModel().build(seed=3)
+    fresh = population.sample(seed=3, book_model=lc.BookModel(mid=book.mid))
+    prepared = lc.Positions(fresh.side, fresh.qty, fresh.entry_price, fresh.margin, fresh.mmr, fresh.maint_amount)
+    prepared.prepare()
+    a, b = lc.cascade(book, fresh, shock), lc.cascade(book, prepared, shock)
+    for field in ("final_price", "n_liquidated", "liquidated_qty", "liquidated_notional", "unfilled_qty",
+                  "bad_debt", "rounds", "book_exhausted"):
+        assert getattr(a, field) == getattr(b, field), field
+    for field in ("liquidated_index", "liquidated_fill_price", "liquidated_filled_qty"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    # a cascade that stopped early left its side partly unsorted; one that exhausted the book sorted it all
+    assert fresh.is_sorted("down" if shock < 0 else "up") == a.book_exhausted

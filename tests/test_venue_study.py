@@ -20,7 +20,7 @@ import liqcascade as lc
 from liqcascade.correlated import CorrelatedShockModel
 from liqcascade.results import ScenarioTable
 from liqcascade.venue import Accounts, Market, Venue, VenuePositions, VenueState, venue_cascade
-from liqcascade.venue_scenario import default_venue
+from liqcascade.venue_scenario import default_agents, default_venue
 from liqcascade.venue_study import VenueScenarioTable, sample_venue_scenario, venue_monte_carlo
 
 PERPS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -335,3 +335,24 @@ def test_bad_study_arguments(state):
         table.summary()
     with pytest.raises(ValueError, match="no market named"):
         table.market("DOGE")
+
+
+def test_a_state_with_agents_studies_them_too():
+    # regression: a study over a VenueState with tokens and funds once ignored them (its rows then
+    # differed from venue_cascade(state, ...), which trades them)
+    venue, positions, accounts = default_venue(accounts=3_000, isolated=3_000, seed=4)
+    stops, tokens, funds = default_agents(venue, funds=50)
+    state = VenueState(venue, positions, accounts, stops=stops, tokens=tokens, funds=funds)
+    model = CorrelatedShockModel.fixed([[-0.06, 0.0, 0.0], [0.0, -0.07, 0.0], [0.05, 0.03, 0.0]], markets=PERPS)
+    table = venue_monte_carlo(state, model, 3, threads=2, progress=False)
+    for row in range(3):
+        direct = venue_cascade(state, shocks=sample_venue_scenario(state, model, 0, row).shocks)
+        assert table["rounds"][row] == direct.rounds
+        channels = direct.channels()
+        for m, name in enumerate(table.markets):
+            assert table[f"{name}.final_price"][row] == direct.market(name)["final_price"]
+            assert table[f"{name}.token_notional"][row] == channels["token_rebalancing"][m]
+            assert table[f"{name}.fund_notional"][row] == channels["fund_deleveraging"][m]
+    assert table.per_market("token_notional").sum() > 0 and table.per_market("fund_notional").sum() > 0
+    bare = venue_monte_carlo(VenueState(venue, positions, accounts), model, 3, threads=2, progress=False)
+    assert np.all(bare.per_market("token_notional") == 0.0)

@@ -360,4 +360,55 @@ def run_venue_study(
     count: int,
     threads: int = 0,
     progress: Callable[[int], None] | None = None,
+    agents: VenueAgents | None = None,
+) -> dict[str, Any]: ...
+
+class VenuePopulationModel:
+    traders: int
+    cross_share: float
+    markets: list[int]
+    open_interest: list[float]
+    markets_per_trader: list[float]
+    long_share: float
+    strategies: int
+    strategy_loading: float
+    strategy_market_correlation: float
+    leverage: list[float]
+    leverage_weights: list[float]
+    entry_spread: float
+    size_distribution: PopulationModel.SizeDistribution
+    size_shape: float
+    mmr: float
+    maint_amount: float
+    baskets: list[float]
+    basket_weights: list[float]
+    tokens: int
+    token_leverage: list[float]
+    token_leverage_weights: list[float]
+    token_threshold: list[float]
+    token_threshold_weights: list[float]
+    token_nav: float
+    funds: int
+    fund_markets: list[float]
+    fund_assets: float
+    fund_target: list[float]
+    fund_target_weights: list[float]
+    fund_buffer_min: float
+    fund_buffer_max: float
+    agent_size_sigma: float
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+    def validate_for(self, venue: Venue) -> None: ...
+
+def sample_venue_population(venue: Venue, model: VenuePopulationModel, seed: int, scenario: int) -> dict[str, Any]: ...
+def run_venue_population_study(
+    venue: Venue,
+    model: VenuePopulationModel,
+    shocks: CorrelatedShockModel,
+    markets: list[int],
+    seed: int,
+    first: int,
+    count: int,
+    threads: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]: ...

@@ -53,7 +53,8 @@ class PositionPopulation:
       model's quantities are then contracts (:class:`Positions`, "inverse").
     - ``exclude_underwater``: a position already past its liquidation price at the reference
       is redrawn (up to 64 times; a live market holds none).
-    - ``margin_mode`` is ``"isolated"``; cross margin is reserved for the multi-market work.
+    - ``margin_mode`` is ``"isolated"``: cross margin spans markets, and a population of cross
+      accounts is a :class:`liqcascade.VenuePopulation` over a venue.
     """
 
     count: int = 1_000_000
@@ -105,6 +106,10 @@ class PositionPopulation:
         if not isinstance(self.exclude_underwater, (bool, np.bool_)):
             raise TypeError("exclude_underwater: expected a bool")
         model.exclude_underwater = bool(self.exclude_underwater)
+        if self.margin_mode == "cross":
+            raise ValueError("margin_mode: a population of one market is isolated; cross-margin accounts span "
+                             "markets: sample them with liqcascade.VenuePopulation over a venue "
+                             "(venue_monte_carlo(venue, shocks, n, population=...))")
         choice(self.margin_mode, "margin_mode", ("isolated",))
         model.margin_rule, model.tier_rule = _margin_rules(self.basis, self.close_fee, self.tier_rule)
         model.leverage_limit = core_enum(_core.LeverageLimit, self.leverage_limit, "leverage_limit")

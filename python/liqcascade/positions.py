@@ -395,8 +395,8 @@ class Positions:
 
     def prepare(self) -> Positions:
         """Sort both sides' liquidation thresholds now. Otherwise a cascade sorts the side it
-        needs (longs for a down move, shorts for an up move) on first use; either way each
-        side is sorted once per set."""
+        needs (longs for a down move, shorts for an up move) as far as it reaches, and later
+        cascades go on from there; either way each side is sorted once per set."""
         self._set.prepare()
         return self
 
@@ -407,7 +407,8 @@ class Positions:
 
     def is_sorted(self, direction: Literal["down", "up"]) -> bool:
         """Whether the side a ``direction`` move triggers (longs for ``"down"``, shorts for
-        ``"up"``) is sorted yet."""
+        ``"up"``) is sorted yet, all of it (a cascade that stopped early sorted only what it
+        reached)."""
         if direction not in ("down", "up"):
             raise ValueError(f"direction: expected 'down' or 'up', got {direction!r}")
         down = (direction == "down") != bool(self._set.inverse_size)  # (inverse: the reciprocal moves the other way)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -33,16 +33,21 @@ from .results import (
     _probability,
 )
 from .venue import Venue, VenueState
+from .venue_population import VenuePopulation, VenuePopulationSample
 
 __all__ = ["VenueScenario", "VenueScenarioTable", "VenueStudySummary", "sample_venue_scenario",
            "venue_monte_carlo"]
 
 #: Venue-wide columns, one value per scenario.
 VENUE_COLUMNS = ("scenario", "rounds", "n_liquidated", "accounts_liquidated", "liquidated_notional", "sold_notional",
-                 "bad_debt", "account_bad_debt", "book_exhausted", "origin_market", "contagion_share")
+                 "bad_debt", "account_bad_debt", "book_exhausted", "origin_market", "contagion_share",
+                 "unshocked_share")
+#: Venue-wide columns computed here from the engine's (the rest are the engine's).
+DERIVED_COLUMNS = ("origin_market", "contagion_share", "unshocked_share")
 #: Per-market columns, named ``"{market}.{column}"`` in the table.
 MARKET_COLUMNS = ("shock", "shock_price", "final_price", "final_move", "amplification", "liquidated_notional_long",
-                  "liquidated_notional_short", "n_liquidated", "sold_notional", "bad_debt", "book_exhausted")
+                  "liquidated_notional_short", "n_liquidated", "sold_notional", "bad_debt", "book_exhausted",
+                  "token_notional", "fund_notional")
 
 
 def _shocked_markets(venue: Venue, shocks: CorrelatedShockModel) -> list[int]:
@@ -64,11 +69,12 @@ def _check(state: Any, shocks: Any) -> None:
 
 
 def venue_monte_carlo(
-    state: VenueState,
+    state: VenueState | Venue,
     shocks: CorrelatedShockModel,
     n_scenarios: int,
     seed: int = 0,
     *,
+    population: VenuePopulation | None = None,
     first_scenario: int = 0,
     threads: int | None = None,
     progress: ProgressArg = "auto",
@@ -77,11 +83,17 @@ def venue_monte_carlo(
 
     Each scenario draws one move per shocked market from ``shocks`` (a pure function of
     ``(seed, scenario)``) and runs one static :func:`venue_cascade` over ``state`` (its
-    positions and accounts fixed, shared by every thread). Rows are bit-identical for any
+    positions, accounts and agents fixed, shared by every thread). With a ``population``
+    (:class:`~liqcascade.venue_population.VenuePopulation`) give a :class:`Venue` instead: each
+    scenario samples its traders, accounts, tokens and funds from it (the venue's books and
+    rules fixed) and cascades them with its tokens and funds. Rows are bit-identical for any
     ``threads`` (default: every core) and any split of the range. ``progress`` as
     :func:`monte_carlo`; Ctrl-C stops the run and raises ``KeyboardInterrupt``.
     """
+    if population is not None:
+        return _population_study(state, population, shocks, n_scenarios, seed, first_scenario, threads, progress)
     _check(state, shocks)
+    state = cast(VenueState, state)
     markets = _shocked_markets(state.venue, shocks)
     count = int_scalar(n_scenarios, "n_scenarios", minimum=0)
     first = _index(first_scenario, "first_scenario")
@@ -89,35 +101,72 @@ def venue_monte_carlo(
     callback, close = _progress_callback(progress, count, "scenarios")
     try:
         raw = _core.run_venue_study(state._state, shocks._to_core(), markets, seed_value, first, count,
-                                    _threads(threads), callback)
+                                    _threads(threads), callback, state._agents)
     finally:
         close()
     return VenueScenarioTable._from_raw(raw, state.venue.market_names, seed_value)
+
+
+def _population_study(venue: Any, population: Any, shocks: Any, n_scenarios: int, seed: int, first_scenario: int,
+                      threads: int | None, progress: ProgressArg) -> VenueScenarioTable:
+    if not isinstance(population, VenuePopulation):
+        raise TypeError(f"population: expected liqcascade.venue_population.VenuePopulation, got "
+                        f"{type(population).__name__}")
+    if isinstance(venue, VenueState):
+        raise TypeError("state: a study with a population samples its positions and accounts; give the Venue "
+                        "(VenueState.venue), not a VenueState")
+    if not isinstance(venue, Venue):
+        raise TypeError(f"venue: expected liqcascade.venue.Venue, got {type(venue).__name__}")
+    if not isinstance(shocks, CorrelatedShockModel):
+        raise TypeError(f"shocks: expected CorrelatedShockModel, got {type(shocks).__name__}")
+    model = population._to_core(venue)
+    markets = _shocked_markets(venue, shocks)
+    count = int_scalar(n_scenarios, "n_scenarios", minimum=0)
+    first = _index(first_scenario, "first_scenario")
+    seed_value = _seed(seed)
+    callback, close = _progress_callback(progress, count, "scenarios")
+    try:
+        raw = _core.run_venue_population_study(venue._venue, model, shocks._to_core(), markets, seed_value, first,
+                                               count, _threads(threads), callback)
+    finally:
+        close()
+    return VenueScenarioTable._from_raw(raw, venue.market_names, seed_value)
 
 
 @dataclass(frozen=True)
 class VenueScenario:
     """One scenario of a venue study: ``shocks``, every market's relative move by name (0 for a
     market the model does not move) — ``venue_cascade(state, shocks=s.shocks)`` reproduces its
-    row."""
+    row. In a study with a population, ``population`` is the scenario's sample
+    (:class:`~liqcascade.venue_population.VenuePopulationSample`): ``venue_cascade(
+    s.population.state(), shocks=s.shocks)`` reproduces its row."""
 
     index: int
     shocks: dict[str, float]
+    population: VenuePopulationSample | None = None
 
 
 def sample_venue_scenario(venue: Venue | VenueState, shocks: CorrelatedShockModel, seed: int,
-                          index: int) -> VenueScenario:
-    """Scenario ``index``'s moves of a study over ``venue`` (a :class:`Venue` or its state)."""
+                          index: int, *, population: VenuePopulation | None = None) -> VenueScenario:
+    """Scenario ``index``'s moves of a study over ``venue`` (a :class:`Venue` or its state), and
+    with a ``population`` its sampled traders, accounts, tokens and funds."""
     if not isinstance(shocks, CorrelatedShockModel):
         raise TypeError(f"shocks: expected CorrelatedShockModel, got {type(shocks).__name__}")
+    if population is not None and not isinstance(population, VenuePopulation):
+        raise TypeError(f"population: expected liqcascade.venue_population.VenuePopulation, got "
+                        f"{type(population).__name__}")
     if isinstance(venue, VenueState):
+        if population is not None:
+            raise TypeError("venue: a study with a population samples its positions and accounts; give the Venue "
+                            "(VenueState.venue), not a VenueState")
         venue = venue.venue
     if not isinstance(venue, Venue):
         raise TypeError(f"venue: expected liqcascade.venue.Venue or VenueState, got {type(venue).__name__}")
     scenario = _index(index, "index")
     moves = np.zeros(len(venue.markets))
     moves[_shocked_markets(venue, shocks)] = shocks.sample(seed, 1, scenario)[0]
-    return VenueScenario(scenario, dict(zip(venue.market_names, moves.tolist(), strict=True)))
+    sample = None if population is None else population.sample(venue, seed, scenario)
+    return VenueScenario(scenario, dict(zip(venue.market_names, moves.tolist(), strict=True)), sample)
 
 
 class VenueScenarioTable(ColumnTable):
@@ -127,15 +176,19 @@ class VenueScenarioTable(ColumnTable):
     ``liquidated_notional`` and ``sold_notional`` (collateral sales) summed over markets,
     ``bad_debt`` (isolated positions' and accounts'), ``account_bad_debt``, ``book_exhausted``
     (in any market), ``origin_market`` (the index of the market with the largest ``|shock|``,
-    the first on a tie; -1 when nothing was shocked) and ``contagion_share`` (the share of
-    liquidated notional in the other markets; NaN without liquidation).
+    the first on a tie; -1 when nothing was shocked), ``contagion_share`` (the share of
+    liquidated notional in the other markets; NaN without liquidation) and ``unshocked_share``
+    (the share of liquidated notional in markets whose shock was 0: contagion alone; NaN without
+    liquidation).
 
     Per market, ``"{market}.{column}"``: ``shock`` (the relative move drawn), ``shock_price``,
     ``final_price``, ``final_move``, ``amplification``, ``liquidated_notional_long`` /
     ``_short`` (split in proportion to the fills when both sides were closed), ``n_liquidated``,
     ``sold_notional``, ``bad_debt`` (the market's isolated positions'; an account's bad debt
-    belongs to no one market), ``book_exhausted``. :meth:`market` gives one market's columns as
-    a :class:`ScenarioTable`, :meth:`per_market` one column of every market as an array.
+    belongs to no one market), ``book_exhausted``, ``token_notional`` and ``fund_notional`` (what
+    the leveraged tokens' rebalancing and the funds' deleveraging filled there; 0 without agents).
+    :meth:`market` gives one market's columns as a :class:`ScenarioTable`, :meth:`per_market` one
+    column of every market as an array.
     """
 
     __slots__ = ("seed", "markets")
@@ -147,7 +200,7 @@ class VenueScenarioTable(ColumnTable):
 
     @classmethod
     def _from_raw(cls, raw: dict[str, Any], markets: Sequence[str], seed: int) -> VenueScenarioTable:
-        columns: dict[str, np.ndarray] = {name: raw[name] for name in VENUE_COLUMNS[:-2]}
+        columns: dict[str, np.ndarray] = {name: raw[name] for name in VENUE_COLUMNS if name not in DERIVED_COLUMNS}
         columns["scenario"] = columns["scenario"].astype(np.int64)
         columns["book_exhausted"] = columns["book_exhausted"].view(np.bool_)
         per = raw["markets"]
@@ -165,6 +218,8 @@ class VenueScenarioTable(ColumnTable):
             at_origin = np.where(origin >= 0, liquidated[np.maximum(origin, 0), np.arange(n)], 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             columns["contagion_share"] = np.where(total > 0.0, (total - at_origin) / total, np.nan)
+            unshocked = (liquidated * (shock == 0.0)).sum(axis=0) if len(markets) else np.zeros(n)
+            columns["unshocked_share"] = np.where(total > 0.0, unshocked / total, np.nan)
         for m, name in enumerate(markets):
             for column in MARKET_COLUMNS:
                 values = per[column][m]
@@ -244,6 +299,8 @@ class VenueScenarioTable(ColumnTable):
             contagion_share_mean=_mean(share[liquidated]) if liquidated.any() else Estimate(math.nan, math.nan,
                                                                                            note="no liquidation"),
             contagion_share_pooled=pooled,
+            unshocked_share_pooled=float(np.nansum(self["unshocked_share"][liquidated] * total[liquidated])
+                                         / total[liquidated].sum()) if liquidated.any() else math.nan,
             n_with_liquidation=int(np.count_nonzero(liquidated)),
             contagion=self.contagion(contagion_threshold),
             contagion_threshold=float(contagion_threshold),
@@ -269,6 +326,7 @@ class VenueStudySummary:
     prob_book_exhausted: Estimate
     contagion_share_mean: Estimate
     contagion_share_pooled: float
+    unshocked_share_pooled: float
     n_with_liquidation: int
     contagion: dict[str, dict[str, Estimate]]
     contagion_threshold: float
@@ -286,6 +344,7 @@ class VenueStudySummary:
             "prob_book_exhausted": self.prob_book_exhausted.to_dict(),
             "contagion_share_mean": self.contagion_share_mean.to_dict(),
             "contagion_share_pooled": None if math.isnan(self.contagion_share_pooled) else self.contagion_share_pooled,
+            "unshocked_share_pooled": None if math.isnan(self.unshocked_share_pooled) else self.unshocked_share_pooled,
             "n_with_liquidation": self.n_with_liquidation,
             "contagion": {s: {t: e.to_dict() for t, e in row.items()} for s, row in self.contagion.items()},
             "contagion_threshold": self.contagion_threshold,
@@ -304,6 +363,8 @@ class VenueStudySummary:
                  f"liquidation outside the largest-move market: mean share {self.contagion_share_mean} "
                  f"over {self.n_with_liquidation:,} scenarios with liquidation; pooled "
                  + ("n/a" if math.isnan(self.contagion_share_pooled) else f"{self.contagion_share_pooled:.2%}"),
+                 "liquidation in markets not shocked (pooled): "
+                 + ("n/a" if math.isnan(self.unshocked_share_pooled) else f"{self.unshocked_share_pooled:.2%}"),
                  f"P(liquidated notional > {self.contagion_threshold:,.0f} in column | largest move in row):"]
         names = list(self.markets)
         width = max([len(n) for n in names] + [8])

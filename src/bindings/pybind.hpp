@@ -98,6 +98,7 @@ void register_monte_carlo(py::module_& m);
 void register_simulator(py::module_& m);
 void register_venue(py::module_& m);
 void register_venue_study(py::module_& m);
+void register_venue_population(py::module_& m);
 void register_venue_simulator(py::module_& m);
 
 py::dict simulation_dict(cascade_core::SimulationResult&& result);

@@ -68,14 +68,15 @@ void register_cascade(py::module_& m) {
         const cc::OrderBook& book = order_book(book_obj, "book");
         const cc::PositionSet& positions = position_set(positions_obj, "positions");
         const cc::Shock shock = shock_of(kind, value);
-        // A set's first cascade in a direction sorts that side: on a large set, interruptibly.
-        const auto direction = shock.moves();
-        if (!positions.prepared(direction) && positions.size() >= (std::size_t{1} << 20)) {
-          cc::RunControl control;
-          run_interruptible([&] { positions.prepare(direction, &control.cancel); return true; }, control, py::none());
-        }
+        // A set's first cascade in a direction sorts that side as far as it reaches: on a large
+        // set, interruptibly.
         cc::CascadeResult result;
-        {
+        if (!positions.prepared(shock.moves()) && positions.size() >= (std::size_t{1} << 20)) {
+          cc::RunControl control;
+          result = run_interruptible(
+              [&] { return cc::cascade(book, positions, shock, ref_price, true, &control.cancel); }, control,
+              py::none());
+        } else {
           py::gil_scoped_release release;
           result = cc::cascade(book, positions, shock, ref_price);
         }

@@ -20,6 +20,9 @@ py::object by_market(std::vector<T>&& values, std::size_t markets, std::size_t r
   return to_numpy(std::move(values)).attr("reshape")(markets, rows);
 }
 
+}  // namespace
+
+// (also the rows of a study with a population: register_venue_population.cpp)
 py::dict study_to_dict(cc::VenueStudyColumns&& c) {
   const std::size_t m = c.markets, n = c.rows;
   py::dict d;
@@ -44,11 +47,11 @@ py::dict study_to_dict(cc::VenueStudyColumns&& c) {
   per["sold_notional"] = by_market(std::move(c.market_sold_notional), m, n);
   per["bad_debt"] = by_market(std::move(c.market_bad_debt), m, n);
   per["book_exhausted"] = by_market(std::move(c.market_book_exhausted), m, n);
+  per["token_notional"] = by_market(std::move(c.token_notional), m, n);
+  per["fund_notional"] = by_market(std::move(c.fund_notional), m, n);
   d["markets"] = per;
   return d;
 }
-
-}  // namespace
 
 void register_venue_study(py::module_& m) {
   py::class_<cc::CorrelatedShockModel> model(m, "CorrelatedShockModel");
@@ -97,16 +100,18 @@ void register_venue_study(py::module_& m) {
       "run_venue_study",
       [](const std::shared_ptr<cc::VenueState>& state, const cc::CorrelatedShockModel& model,
          const std::vector<std::size_t>& shocked, std::uint64_t seed, std::uint64_t first, std::size_t count,
-         unsigned threads, const py::object& progress) {
+         unsigned threads, const py::object& progress, const std::shared_ptr<cc::VenueAgents>& agents) {
         const cc::CorrelatedShockSampler sampler(model);
         cc::RunControl control;
         auto columns = run_interruptible(
-            [&] { return cc::run_venue_study(*state, sampler, shocked, seed, first, count, threads, control); },
+            [&] {
+              return cc::run_venue_study(*state, sampler, shocked, seed, first, count, threads, control, agents.get());
+            },
             control, progress);
         return study_to_dict(std::move(columns));
       },
       py::arg("state"), py::arg("model"), py::arg("markets"), py::arg("seed"), py::arg("first"), py::arg("count"),
-      py::arg("threads") = 0, py::arg("progress") = py::none());
+      py::arg("threads") = 0, py::arg("progress") = py::none(), py::arg("agents") = py::none());
 }
 
 }  // namespace liqcascade_bindings

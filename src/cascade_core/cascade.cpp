@@ -181,7 +181,7 @@ CASCADE_CORE_ROUND_LOOP std::size_t fill_round(const Position* record, std::size
 // the end of them (a round then goes on where it stopped: the same fills, in the same order).
 template <bool Down, bool Record, class Position>
 std::size_t merge(std::span<const Position> at_risk, BookWalker& walker, double& last_price,
-                  CascadeResult& result, LazyTriggers* lazy = nullptr) {
+                  CascadeResult& result, LazyRecords<Position>* lazy = nullptr) {
   const Position* record = at_risk.data();
   const std::size_t n = at_risk.size();
   MergeOutput out;
@@ -202,7 +202,7 @@ std::size_t merge(std::span<const Position> at_risk, BookWalker& walker, double&
   const auto put_in_order = [&](std::size_t k) {  // records [0, k] (k < n)
     while (k >= sorted) {
       const std::size_t more = lazy->extend();
-      if (more <= sorted) throw std::logic_error("LazyTriggers::extend put no more records in order");
+      if (more <= sorted) throw std::logic_error("LazyRecords::extend put no more records in order");
       sorted = more;
     }
   };
@@ -309,9 +309,9 @@ namespace {
 
 // The cascade of docs/design.md against one side's positions in trigger order, which
 // `at_risk(direction)` gives once the shock's direction is known and checked.
-template <class AtRiskOf>
+template <class Position, class AtRiskOf>
 CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::optional<double> ref_price,
-                          bool record_positions, AtRiskOf at_risk_of, LazyTriggers* lazy = nullptr) {
+                          bool record_positions, AtRiskOf at_risk_of) {
   CascadeStart start = start_cascade(book, shock, ref_price);
   CascadeResult& result = start.result;
   if (start.identity) return std::move(result);
@@ -319,21 +319,23 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::option
   double last = result.shock_price;
   BookWalker& walker = start.walker;
 
-  const auto at_risk = at_risk_of(direction);
-  using Position = typename decltype(at_risk)::value_type;
+  // the side's records in trigger order: all of them, or as far as the merge reaches (lazy)
+  LazyRecords<Position>& lazy = at_risk_of(direction);
+  const std::span<const Position> at_risk = lazy.records();
+  LazyRecords<Position>* const extend = lazy.sorted() < at_risk.size() ? &lazy : nullptr;
   const bool down = direction == Direction::down;
   std::size_t next;
   if constexpr (std::is_same_v<Position, AtRisk>) {
     if (record_positions) {
-      next = down ? merge<true, true, Position>(at_risk, walker, last, result)
-                  : merge<false, true, Position>(at_risk, walker, last, result);
+      next = down ? merge<true, true, Position>(at_risk, walker, last, result, extend)
+                  : merge<false, true, Position>(at_risk, walker, last, result, extend);
     } else {
-      next = down ? merge<true, false, Position>(at_risk, walker, last, result)
-                  : merge<false, false, Position>(at_risk, walker, last, result);
+      next = down ? merge<true, false, Position>(at_risk, walker, last, result, extend)
+                  : merge<false, false, Position>(at_risk, walker, last, result, extend);
     }
   } else {
-    next = down ? merge<true, false, Position>(at_risk, walker, last, result, lazy)
-                : merge<false, false, Position>(at_risk, walker, last, result, lazy);
+    next = down ? merge<true, false, Position>(at_risk, walker, last, result, extend)
+                : merge<false, false, Position>(at_risk, walker, last, result, extend);
   }
   result.n_liquidated = static_cast<std::int64_t>(next);
   result.rounds = static_cast<std::int64_t>(result.trace.size());
@@ -344,10 +346,13 @@ CascadeResult run_cascade(const OrderBook& book, const Shock& shock, std::option
 
 }  // namespace
 
-CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock, std::optional<double> ref_price, bool record_positions) {
+CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock, std::optional<double> ref_price, bool record_positions,
+                      const std::atomic<bool>* cancel) {
   const auto run = [&](const OrderBook& on, const Shock& s, std::optional<double> ref) {
-    return run_cascade(on, s, ref, record_positions, [&](Direction direction) {
-      return std::span<const AtRisk>(positions.at_risk(direction));
+    std::optional<PositionSet::LazyAtRisk> side;
+    return run_cascade<AtRisk>(on, s, ref, record_positions, [&](Direction direction) -> LazyRecords<AtRisk>& {
+      // sorted as far as the cascade reaches (a side already sorted: nothing to extend)
+      return side.emplace(positions.lazy_at_risk(direction, cancel));
     });
   };
   const double size = positions.inverse_size();
@@ -372,15 +377,12 @@ CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,
 
 CascadeResult cascade(const OrderBook& book, LazyTriggers& at_risk, Direction at_risk_direction,
                       const Shock& shock, std::optional<double> ref_price) {
-  return run_cascade(
-      book, shock, ref_price, false,
-      [&](Direction direction) {
-        if (direction != at_risk_direction) {
-          throw InputError("shock", "moves the price the other way than the positions given are at risk");
-        }
-        return at_risk.records();
-      },
-      &at_risk);
+  return run_cascade<Trigger>(book, shock, ref_price, false, [&](Direction direction) -> LazyTriggers& {
+    if (direction != at_risk_direction) {
+      throw InputError("shock", "moves the price the other way than the positions given are at risk");
+    }
+    return at_risk;
+  });
 }
 
 }  // namespace cascade_core

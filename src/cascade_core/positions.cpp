@@ -181,16 +181,16 @@ void PositionSet::validate_and_report(std::size_t n) const {
   throw std::logic_error("PositionSet: a bad value was flagged but not found");
 }
 
-void PositionSet::prepare(Direction direction, const std::atomic<bool>* cancel) const {
-  const Side& s = side_of(direction);
-  // (an exception leaves the once_flag unset: a cancelled sort is redone by the next call)
-  std::call_once(s.sort_once, [this, &s, direction, cancel] {
+void PositionSet::distribute(const Side& s, Direction direction) const {
+  std::call_once(s.distribute_once, [this, &s, direction] {
     // Longs trigger by liquidation price descending, shorts ascending; ties by index. The
     // side's records are written straight from the columns into their top-digit buckets, in
-    // index order, and each bucket is then sorted in cache (radix_sort.hpp).
+    // index order; sort_until() then sorts each bucket in cache (radix_sort.hpp).
     const TriggerOrderKey key(direction);
     const std::size_t count = s.index.size();
     SortedThresholds records(count);
+    auto start = std::make_unique<BucketStarts>();
+    TopDigit top(0, 0);
     if (count > 0) {
       const std::uint32_t* index = s.index.data();
       std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
@@ -199,14 +199,14 @@ void PositionSet::prepare(Direction direction, const std::atomic<bool>* cancel) 
         lo = std::min(lo, k);
         hi = std::max(hi, k);
       }
-      const TopDigit top(lo, hi);
+      top = TopDigit(lo, hi);
       std::array<std::uint32_t, top_buckets + 1> per_bucket{};
       for (std::size_t m = 0; m < count; ++m) ++per_bucket[top.bucket(key.of(liq_[index[m]])) + 1];
-      BucketStarts start;
-      start[0] = 0;
-      for (std::size_t b = 1; b < start.size(); ++b) start[b] = start[b - 1] + per_bucket[b];
+      BucketStarts& first = *start;
+      first[0] = 0;
+      for (std::size_t b = 1; b < first.size(); ++b) first[b] = first[b - 1] + per_bucket[b];
       std::array<std::uint32_t, top_buckets> next;
-      std::copy(start.begin(), start.end() - 1, next.begin());
+      std::copy(first.begin(), first.end() - 1, next.begin());
       for (std::size_t m = 0; m < count; ++m) {
         const std::uint32_t i = index[m];
         const double liq = liq_[i];
@@ -215,12 +215,44 @@ void PositionSet::prepare(Direction direction, const std::atomic<bool>* cancel) 
         // patterns without folding -0.0 each time.
         records[next[top.bucket(key.of(liq))]++] = {liq + 0.0, columns_.qty[i], bankrupt_[i], i};
       }
-      if (!sort_buckets(records, start, top, key, cancel)) throw Cancelled();
+    } else {
+      start->fill(0);
     }
     s.index = bulk_vector<std::uint32_t>();  // not needed any more
     s.records = std::move(records);
-    s.sorted.store(true, std::memory_order_release);
+    s.sorter = std::make_unique<BucketSorter<AtRisk, TriggerOrderKey>>(s.records.data(), *start, top, key);
+    s.start = std::move(start);
+    s.next_bucket = 0;
+    s.sorted_count.store(0, std::memory_order_release);
   });
+}
+
+std::size_t PositionSet::sort_until(const Side& s, std::size_t want, const std::atomic<bool>* cancel) const {
+  const std::lock_guard lock(s.sort_mutex);
+  const BucketStarts& start = *s.start;
+  std::size_t done = start[s.next_bucket];
+  std::size_t step = 0;
+  while (s.next_bucket < top_buckets && done < want) {
+    if ((step++ & 63) == 0 && cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+    s.sorter->sort(s.next_bucket);
+    ++s.next_bucket;
+    done = start[s.next_bucket];
+    // published bucket by bucket: a reader may go on as soon as its records are in order
+    s.sorted_count.store(done, std::memory_order_release);
+  }
+  if (s.next_bucket == top_buckets && !s.sorted.load(std::memory_order_relaxed)) {
+    s.sorter.reset();  // its scratch buffers are not needed any more
+    s.sorted.store(true, std::memory_order_release);
+  }
+  return done;
+}
+
+void PositionSet::prepare(Direction direction, const std::atomic<bool>* cancel) const {
+  const Side& s = side_of(direction);
+  if (s.sorted.load(std::memory_order_acquire)) return;
+  distribute(s, direction);
+  // (Cancelled leaves the buckets sorted so far sorted: a later call goes on from there)
+  sort_until(s, std::numeric_limits<std::size_t>::max(), cancel);
 }
 
 void PositionSet::prepare(const std::atomic<bool>* cancel) const {
@@ -235,6 +267,30 @@ bool PositionSet::prepared(Direction direction) const noexcept {
 const SortedThresholds& PositionSet::at_risk(Direction direction) const {
   prepare(direction);
   return side_of(direction).records;
+}
+
+PositionSet::LazyAtRisk::LazyAtRisk(const PositionSet& set, Direction direction, const std::atomic<bool>* cancel)
+    : set_(&set), direction_(direction), cancel_(cancel) {
+  set.distribute(set.side_of(direction), direction);
+}
+
+std::span<const AtRisk> PositionSet::LazyAtRisk::records() const noexcept {
+  const SortedThresholds& records = set_->side_of(direction_).records;
+  return {records.data(), records.size()};
+}
+
+std::size_t PositionSet::LazyAtRisk::sorted() const noexcept {
+  return set_->side_of(direction_).sorted_count.load(std::memory_order_acquire);
+}
+
+std::size_t PositionSet::LazyAtRisk::extend() {
+  // a few buckets at a time (at least one record, unless none is left): each is sorted in
+  // cache right before the cascade reads it
+  constexpr std::size_t chunk = 1024;
+  const Side& s = set_->side_of(direction_);
+  const std::size_t have = s.sorted_count.load(std::memory_order_acquire);
+  if (have >= s.records.size()) return have;
+  return set_->sort_until(s, have + chunk, cancel_);
 }
 
 std::shared_ptr<const void> PositionSet::side_index(

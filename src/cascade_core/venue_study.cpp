@@ -18,7 +18,8 @@ void VenueStudyColumns::resize(std::size_t n, std::size_t m) {
   scenario.resize(n);
   book_exhausted.resize(n);
   for (auto* v : {&shock, &shock_price, &final_price, &final_move, &amplification, &liquidated_notional_long,
-                  &liquidated_notional_short, &market_sold_notional, &market_bad_debt}) {
+                  &liquidated_notional_short, &market_sold_notional, &market_bad_debt, &token_notional,
+                  &fund_notional}) {
     v->resize(n * m);
   }
   market_n_liquidated.resize(n * m);
@@ -72,6 +73,8 @@ void VenueStudyColumns::set(std::size_t row, std::uint64_t scenario_index, std::
     market_bad_debt[at] = r.bad_debt;
     market_n_liquidated[at] = r.n_liquidated;
     market_book_exhausted[at] = r.book_exhausted ? 1 : 0;
+    token_notional[at] = r.tokens.notional;
+    fund_notional[at] = r.funds.notional;
     total_notional += r.liquidated_notional;
     total_sold += r.sold_notional;
     any_exhausted = any_exhausted || r.book_exhausted;
@@ -111,13 +114,14 @@ std::vector<double> venue_scenario_moves(const CorrelatedShockSampler& sampler, 
 
 VenueStudyColumns run_venue_study(const VenueState& state, const CorrelatedShockSampler& sampler,
                                   std::span<const std::size_t> shocked, std::uint64_t seed, std::uint64_t first,
-                                  std::size_t count, unsigned threads, RunControl& control) {
+                                  std::size_t count, unsigned threads, RunControl& control,
+                                  const VenueAgents* agents) {
   const std::size_t n_markets = state.n_markets();
   check_shocked_markets(shocked, sampler.dimension(), n_markets);
   check_scenario_range(first, count);
   check_threads(threads);
   require_memory("n_scenarios",
-                 static_cast<double>(count) * (64.0 + 88.0 * static_cast<double>(n_markets)), "the study's rows");
+                 static_cast<double>(count) * (64.0 + 104.0 * static_cast<double>(n_markets)), "the study's rows");
   VenueStudyColumns out;
   out.resize(count, n_markets);
   parallel_for(count, threads, control, [&](std::size_t row) {
@@ -127,7 +131,9 @@ VenueStudyColumns run_venue_study(const VenueState& state, const CorrelatedShock
     shocks.reserve(n_markets);
     for (const double move : moves) shocks.push_back(Shock::relative(move));
     try {
-      out.set(row, scenario, moves, state, venue_cascade(state, shocks, &control.cancel));
+      out.set(row, scenario, moves, state,
+              agents != nullptr ? venue_cascade(state, shocks, *agents, &control.cancel)
+                                : venue_cascade(state, shocks, &control.cancel));
     } catch (const InputError& error) {
       if (error.field() != "shocks") throw;
       throw InputError("shocks", "scenario " + std::to_string(scenario) + "'s move of market " +

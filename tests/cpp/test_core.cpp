@@ -26,6 +26,7 @@
 #include <cascade_core/simulator.hpp>
 #include <cascade_core/trigger_order.hpp>
 #include <cascade_core/venue.hpp>
+#include <cascade_core/venue_population.hpp>
 #include <cascade_core/venue_simulator.hpp>
 #include <cascade_core/venue_study.hpp>
 
@@ -593,6 +594,85 @@ TEST_CASE("TriggerOrder: a cascade on lazily sorted records is the cascade on so
   CHECK(same && lazy && exhausted && cases == 12);
 }
 
+TEST_CASE("PositionSet: a fresh set's cascade sorts lazily, equals the prepared set's, from many threads at once") {
+  // A set's first cascade sorts its side only as far as it reaches (PositionSet::LazyAtRisk):
+  // every field, per-position arrays included, must be the prepared set's, for shocks that
+  // stop early, go deep or exhaust the book, both ways; several threads cascading on one fresh
+  // set share its sorted prefix; a cancelled lazy sort leaves the set usable.
+  cc::PopulationModel pop;
+  pop.count = 60'000;
+  pop.long_share = 0.55;
+  pop.leverage = {2.0, 10.0, 25.0, 50.0, 100.0};
+  pop.leverage_weights = {0.1, 0.3, 0.3, 0.2, 0.1};
+  pop.entry_spread = 0.03;
+  pop.open_interest = 5e8;
+  cc::BookModel model;
+  model.mid = 1e5;
+  model.tick = 1.0;
+  model.profile_distance = {0.0, 0.01, 0.05, 0.1, 0.2, 0.5};
+  model.profile_notional = {0.0, 2e6, 6e6, 7.5e6, 8.5e6, 1e7};
+  cc::ShockModel fixed;
+  fixed.values = {-0.01};
+  const cc::ScenarioSample sample = cc::sample_scenario(pop, model, fixed, 5, 0);
+  const cc::OrderBook& book = sample.book;
+  const cc::PositionColumns columns = sample.positions.columns();
+  const cc::PositionSet prepared(columns, false);
+  prepared.prepare();
+  const std::vector<double> shocks = {-0.001, -0.01, -0.05, -0.6, 0.001, 0.01, 0.05, 3.0};
+  const auto same_positions = [](const cc::CascadeResult& a, const cc::CascadeResult& b) {
+    const auto bits = [](double x) { return std::bit_cast<std::uint64_t>(x); };
+    bool same = a.liquidated_index.size() == b.liquidated_index.size();
+    for (std::size_t k = 0; same && k < a.liquidated_index.size(); ++k) {
+      same = a.liquidated_index[k] == b.liquidated_index[k] && bits(a.filled_qty[k]) == bits(b.filled_qty[k]) &&
+             bits(a.fill_price[k]) == bits(b.fill_price[k]);
+    }
+    return same;
+  };
+  bool same = true, lazy = false, exhausted = false;
+  for (const double shock : shocks) {
+    const auto expected = cc::cascade(book, prepared, cc::Shock::relative(shock), std::nullopt);
+    const cc::PositionSet fresh(columns, true);
+    const auto result = cc::cascade(book, fresh, cc::Shock::relative(shock), std::nullopt);
+    same = same && same_result(expected, result) && same_positions(expected, result);
+    const cc::Direction direction = shock < 0.0 ? cc::Direction::down : cc::Direction::up;
+    lazy = lazy || !fresh.prepared(direction);  // a small shock left buckets unsorted
+    exhausted = exhausted || result.book_exhausted;
+    fresh.prepare();  // sorting on to the end gives the prepared order
+    same = same && std::equal(fresh.at_risk(direction).begin(), fresh.at_risk(direction).end(),
+                              prepared.at_risk(direction).begin(), prepared.at_risk(direction).end(),
+                              [](const cc::AtRisk& x, const cc::AtRisk& y) { return x.index == y.index; });
+  }
+  // four threads, each its shocks, on one fresh set
+  const cc::PositionSet shared(columns, false);
+  std::vector<std::future<bool>> agree;
+  for (std::size_t t = 0; t < 4; ++t) {
+    agree.push_back(std::async(std::launch::async, [&, t] {
+      bool ok = true;
+      for (std::size_t k = t; k < t + shocks.size(); ++k) {
+        const cc::Shock shock = cc::Shock::relative(shocks[k % shocks.size()]);
+        const auto a = cc::cascade(book, shared, shock, std::nullopt);
+        const auto b = cc::cascade(book, prepared, shock, std::nullopt);
+        ok = ok && same_result(a, b) && same_positions(a, b);
+      }
+      return ok;
+    }));
+  }
+  bool threads_agree = true;
+  for (auto& f : agree) threads_agree = f.get() && threads_agree;
+  // cancelled while sorting lazily: Cancelled, and the next call finishes the job
+  const cc::PositionSet cancelled(columns, false);
+  const std::atomic<bool> stop{true};
+  bool raised = false;
+  try {
+    (void)cc::cascade(book, cancelled, cc::Shock::relative(-0.05), std::nullopt, true, &stop);
+  } catch (const cc::Cancelled&) {
+    raised = true;
+  }
+  const bool after = same_result(cc::cascade(book, cancelled, cc::Shock::relative(-0.05), std::nullopt),
+                                 cc::cascade(book, prepared, cc::Shock::relative(-0.05), std::nullopt));
+  CHECK(same && lazy && exhausted && threads_agree && raised && after);
+}
+
 TEST_CASE("LazyTriggers: an extend() that puts nothing more in order is an error, not a hang") {
   const SmallCascade s;
   struct Stuck final : cc::LazyTriggers {
@@ -1012,6 +1092,101 @@ TEST_CASE("venue_cascade with agents: a token trades L(L-1) r N, a fund sells to
     thrown = std::string(error.what()).rfind("tokens.leverage[0]", 0) == 0;
   }
   CHECK(thrown);
+}
+
+TEST_CASE("run_venue_population_study: rows equal direct venue cascades on the sampled population, any threads") {
+  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  for (int k = 1; k <= 400; ++k) {
+    bid_price.push_back(1000.0 - k);
+    bid_qty.push_back(20.0);
+    ask_price.push_back(1000.0 + k);
+    ask_qty.push_back(20.0);
+  }
+  auto venue = std::make_shared<cc::Venue>();
+  for (const char* name : {"A", "B"}) {
+    cc::VenueMarket market;
+    market.name = name;
+    market.book = std::make_shared<const cc::OrderBook>(bid_price, bid_qty, ask_price, ask_qty);
+    venue->markets.push_back(market);
+  }
+  venue->assets.push_back(cc::VenueAsset{"USDT"});
+  venue->assets.push_back(cc::VenueAsset{"B-COIN", 1, 1.0, 0.1});
+  cc::VenuePopulationModel model;
+  model.traders = 600;
+  model.cross_share = 0.6;
+  model.markets = {0, 1};
+  model.open_interest = {2e6, 1e6};
+  model.markets_per_trader = {0.5, 0.5};
+  model.strategies = 3;
+  model.strategy_loading = 0.7;
+  model.leverage = {5.0, 20.0};
+  model.leverage_weights = {0.5, 0.5};
+  model.baskets = {1.0, 0.0, 0.5, 0.5};
+  model.basket_weights = {0.7, 0.3};
+  model.tokens = 4;
+  model.token_leverage = {3.0, -3.0};
+  model.token_leverage_weights = {0.5, 0.5};
+  model.token_threshold = {0.02};
+  model.token_threshold_weights = {1.0};
+  model.token_nav = 0.05;
+  model.funds = 5;
+  model.fund_markets = {0.0, 1.0};
+  model.fund_assets = 0.2;
+  model.fund_target = {3.0};
+  model.fund_target_weights = {1.0};
+  cc::CorrelatedShockModel shocks;
+  shocks.kind = cc::CorrelatedShockModel::Kind::normal;
+  shocks.dimension = 1;
+  shocks.correlation = {1.0};
+  shocks.scale = {0.05};
+  const cc::CorrelatedShockSampler sampler(shocks);
+  const std::vector<std::size_t> shocked{0};  // market A alone: B liquidates through cross accounts and funds
+  cc::RunControl c1, c2;
+  const cc::VenueStudyColumns one = cc::run_venue_population_study(venue, model, sampler, shocked, 5, 0, 16, 1, c1);
+  const cc::VenueStudyColumns two = cc::run_venue_population_study(venue, model, sampler, shocked, 5, 0, 16, 2, c2);
+  CHECK(one.final_price == two.final_price);
+  CHECK(one.bad_debt == two.bad_debt);
+  bool contagion = false;
+  for (std::size_t r = 0; r < 16; ++r) {
+    cc::VenuePopulationSample s;
+    cc::sample_venue_population(model, *venue, 5, r, s);
+    const cc::VenueState state(venue, s.positions(), s.accounts());
+    const cc::VenueAgents agents(state, cc::StopColumns{},
+                                 cc::TokenColumns{s.token_market, s.token_leverage, s.token_nav, s.token_threshold,
+                                                  s.token_price},
+                                 cc::FundColumns{model.funds, s.fund_equity, s.fund_target, s.fund_max,
+                                                 s.fund_holdings});
+    const std::vector<double> moves = cc::venue_scenario_moves(sampler, shocked, 2, 5, r);
+    std::vector<cc::Shock> shock_list{cc::Shock::relative(moves[0]), cc::Shock::relative(moves[1])};
+    const cc::VenueResult direct = cc::venue_cascade(state, shock_list, agents);
+    CHECK(one.rounds[r] == direct.rounds);
+    CHECK(one.bad_debt[r] == direct.bad_debt);
+    CHECK(one.final_price[r] == direct.markets[0].final_price);
+    CHECK(one.final_price[16 + r] == direct.markets[1].final_price);
+    contagion = contagion || direct.markets[1].liquidated_notional > 0.0;
+    // equity >= notional / leverage at the reference: with these leverages every account starts above its trigger
+    for (std::size_t a = 0; a < state.n_accounts(); ++a) CHECK(state.equity_ref()[a] > state.maintenance_ref()[a]);
+  }
+  CHECK(contagion);
+  // bad models name their field
+  cc::VenuePopulationModel bad = model;
+  bad.markets = {0, 0};
+  bool named = false;
+  try {
+    bad.validate(*venue);
+  } catch (const cc::InputError& e) {
+    named = std::string(e.what()).find("markets[1]") != std::string::npos;
+  }
+  CHECK(named);
+  bad = model;
+  bad.baskets = {1.0, 0.5};
+  named = false;
+  try {
+    bad.validate(*venue);
+  } catch (const cc::InputError& e) {
+    named = std::string(e.what()).find("baskets") != std::string::npos;
+  }
+  CHECK(named);
 }
 
 TEST_CASE("simulate_venue: one market without accounts is simulate(); an account through time; correlated paths") {

@@ -90,7 +90,12 @@ CascadeStart start_cascade(const OrderBook& book, const Shock& shock, std::optio
 // O(positions triggered + levels touched) once `positions` is prepared. Without
 // `record_positions` the per-position vectors stay empty (studies that keep only the
 // aggregates skip their allocation).
-CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock, std::optional<double> ref_price, bool record_positions = true);
+//
+// A side not yet sorted is sorted only as far as the cascade reaches (PositionSet::LazyAtRisk):
+// the same result, bit for bit, as on the side fully sorted. `cancel`, when set during that
+// sort, throws Cancelled (the set stays valid: what was sorted stays sorted).
+CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const Shock& shock, std::optional<double> ref_price, bool record_positions = true,
+                      const std::atomic<bool>* cancel = nullptr);
 
 // The same cascade for a caller that has sorted one side's positions itself (a Monte Carlo
 // study): `at_risk` holds the positions a move in `at_risk_direction` triggers (longs for
@@ -100,21 +105,8 @@ CascadeResult cascade(const OrderBook& book, const PositionSet& positions, const
 CascadeResult cascade(const OrderBook& book, std::span<const Trigger> at_risk,
                       Direction at_risk_direction, const Shock& shock, std::optional<double> ref_price);
 
-// Trigger records put in trigger order on demand: records()[0, sorted()) are in their final
-// order, and extend() puts more of them in order (at least one, unless all are) and returns
-// the new sorted(). A cascade that stops early leaves the rest unsorted.
-class LazyTriggers {
- public:
-  [[nodiscard]] virtual std::span<const Trigger> records() const noexcept = 0;
-  [[nodiscard]] virtual std::size_t sorted() const noexcept = 0;
-  virtual std::size_t extend() = 0;
-
- protected:
-  LazyTriggers() = default;
-  LazyTriggers(const LazyTriggers&) = default;
-  LazyTriggers& operator=(const LazyTriggers&) = default;
-  ~LazyTriggers() = default;
-};
+// Trigger records put in trigger order on demand (positions.hpp's LazyRecords).
+using LazyTriggers = LazyRecords<Trigger>;
 
 // The cascade above on records sorted as it reaches them: the same result as on
 // `at_risk.records()` fully sorted.

@@ -47,6 +47,23 @@ struct Trigger {
   double bankruptcy;       // bankruptcy price
 };
 
+// Records put in trigger order on demand: records()[0, sorted()) are in their final order, and
+// extend() puts more of them in order (at least one, unless all are) and returns the new
+// sorted(). A cascade that stops early leaves the rest unsorted.
+template <class Record>
+class LazyRecords {
+ public:
+  [[nodiscard]] virtual std::span<const Record> records() const noexcept = 0;
+  [[nodiscard]] virtual std::size_t sorted() const noexcept = 0;
+  virtual std::size_t extend() = 0;
+
+ protected:
+  LazyRecords() = default;
+  LazyRecords(const LazyRecords&) = default;
+  LazyRecords& operator=(const LazyRecords&) = default;
+  ~LazyRecords() = default;
+};
+
 // The sort key that puts one side's positions in trigger order, ascending: a threshold's
 // order-preserving bits (radix_sort.hpp), all flipped for longs (they trigger by liquidation
 // price descending, shorts ascending; the sorts are stable, so ties stay by index).
@@ -96,7 +113,11 @@ class PositionSet {
 
   // Sorts a side's thresholds once (linear-time radix sort); later calls return at once.
   // prepare() sorts both sides. Thread-safe. When `cancel` is set during the sort, throws
-  // Cancelled and leaves the side unsorted (a later call sorts it).
+  // Cancelled and leaves the rest of the side unsorted (a later call sorts it).
+  //
+  // A side is sorted in two steps: its positions are distributed into top-digit buckets (one
+  // pass), then the buckets are sorted in order, each in cache. A cascade on a side not yet
+  // sorted (lazy_at_risk) sorts buckets only as it reaches them; what it sorted stays sorted.
   void prepare(Direction direction, const std::atomic<bool>* cancel = nullptr) const;
   void prepare(const std::atomic<bool>* cancel = nullptr) const;
   [[nodiscard]] bool prepared(Direction direction) const noexcept;
@@ -107,6 +128,26 @@ class PositionSet {
   // Positions at risk when the price moves in `direction`: longs for down, shorts for up, in
   // trigger order. Sorts that side on first use.
   [[nodiscard]] const SortedThresholds& at_risk(Direction direction) const;
+
+  // The same positions, put in trigger order as far as a reader reaches (LazyRecords): the
+  // records of buckets already sorted, more on extend(). Thread-safe (readers of one side share
+  // its sorted prefix; extend() sorts under the side's lock). The set must outlive it. When
+  // `cancel` is set during extend(), throws Cancelled.
+  class LazyAtRisk final : public LazyRecords<AtRisk> {
+   public:
+    LazyAtRisk(const PositionSet& set, Direction direction, const std::atomic<bool>* cancel);
+    [[nodiscard]] std::span<const AtRisk> records() const noexcept override;
+    [[nodiscard]] std::size_t sorted() const noexcept override;
+    std::size_t extend() override;
+
+   private:
+    const PositionSet* set_;
+    Direction direction_;
+    const std::atomic<bool>* cancel_;
+  };
+  [[nodiscard]] LazyAtRisk lazy_at_risk(Direction direction, const std::atomic<bool>* cancel = nullptr) const {
+    return LazyAtRisk(*this, direction, cancel);
+  }
 
   // Each position's maintenance requirement and equity at `price` (USD; an inverse set's in coin,
   // valued at that price): the requirement of margin.hpp with the tier of its notional at that
@@ -127,10 +168,19 @@ class PositionSet {
       Direction direction, const std::function<std::shared_ptr<const void>()>& build) const;
 
  private:
+  // The side's sort state. After distribute(): `records` holds the side's positions bucketed
+  // by top digit (the vector never moves again); buckets [0, next_bucket) are sorted, which is
+  // records [0, sorted_count). `sort_mutex` guards next_bucket and sorter; sorted_count is
+  // published with release order after the buckets below it are written.
   struct Side {
-    mutable SortedThresholds records;  // empty until sorted
-    mutable bulk_vector<std::uint32_t> index;  // the side's positions, until sorted
-    mutable std::once_flag sort_once;
+    mutable SortedThresholds records;  // empty until distributed
+    mutable bulk_vector<std::uint32_t> index;  // the side's positions, until distributed
+    mutable std::once_flag distribute_once;
+    mutable std::mutex sort_mutex;
+    mutable std::unique_ptr<BucketStarts> start;
+    mutable std::unique_ptr<BucketSorter<AtRisk, TriggerOrderKey>> sorter;
+    mutable std::size_t next_bucket = 0;
+    mutable std::atomic<std::size_t> sorted_count{0};
     mutable std::atomic<bool> sorted{false};
     mutable std::mutex index_mutex;
     mutable std::shared_ptr<const void> derived;  // side_index()
@@ -139,6 +189,11 @@ class PositionSet {
     return direction == Direction::down ? longs_ : shorts_;
   }
   void validate_and_report(std::size_t n) const;
+  // The side's first sort step (once): its positions into their top-digit buckets.
+  void distribute(const Side& s, Direction direction) const;
+  // Sorts the side's next buckets, under its lock, until at least `want` records are in order
+  // (or all are); returns how many are. Throws Cancelled when `cancel` is set.
+  std::size_t sort_until(const Side& s, std::size_t want, const std::atomic<bool>* cancel) const;
   // The direction of the stored (for an inverse set: reciprocal) positions a price move makes.
   [[nodiscard]] Direction stored_direction(Direction direction) const noexcept;
 

@@ -52,7 +52,11 @@ enum class Purpose : std::uint32_t {
   side = 4,       // item j / 4, word j % 4: position j's side
   entry = 5,      // item j: position j's Student-t entry draws
   joint_shock = 6,  // item a: attempt a of a scenario's correlated moves (correlated_shocks.cpp)
-  path = 7,         // scenario t: step t's correlated normals of correlated_gbm_paths (venue_simulator.cpp)
+  venue_trader = 7,    // item a: trader a of a venue population (venue_population.cpp)
+  venue_strategy = 8,  // item s: strategy s's factors
+  venue_token = 9,     // item t: token t
+  venue_fund = 10,     // item f: fund f
+  path = 11,           // scenario t: step t's correlated normals of correlated_gbm_paths (venue_simulator.cpp)
 };
 
 // Philox4x32-10 of n counters {item[i], c1, c2, c3} under one key, into word columns w0..w3:

@@ -30,6 +30,7 @@ struct VenueStudyColumns {
   std::vector<double> liquidated_notional_long, liquidated_notional_short, market_sold_notional, market_bad_debt;
   std::vector<std::int64_t> market_n_liquidated;
   std::vector<std::uint8_t> market_book_exhausted;
+  std::vector<double> token_notional, fund_notional;  // agents' filled notional (0 without agents)
 
   void resize(std::size_t rows, std::size_t markets);
   // Row `row` from one cascade's result (`moves`: the relative shock of every market).
@@ -47,10 +48,12 @@ std::vector<double> venue_scenario_moves(const CorrelatedShockSampler& sampler, 
 void check_shocked_markets(std::span<const std::size_t> shocked, std::size_t dimension, std::size_t n_markets);
 
 // Scenarios [first, first + count) of a study over `state`: each draws its moves and runs
-// venue_cascade(state, moves). A scenario whose move a market's book cannot take is an
-// InputError naming shocks, the scenario and the market.
+// venue_cascade(state, moves) — with `agents` trading when given (built for this state). A
+// scenario whose move a market's book cannot take is an InputError naming shocks, the scenario
+// and the market.
 VenueStudyColumns run_venue_study(const VenueState& state, const CorrelatedShockSampler& sampler,
                                   std::span<const std::size_t> shocked, std::uint64_t seed, std::uint64_t first,
-                                  std::size_t count, unsigned threads, RunControl& control);
+                                  std::size_t count, unsigned threads, RunControl& control,
+                                  const VenueAgents* agents = nullptr);
 
 }  // namespace cascade_core
