@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cascade_core/errors.hpp"
+#include "cascade_core/radix_sort.hpp"
 
 namespace cascade_core {
 
@@ -26,6 +27,24 @@ std::string at(const char* what, std::size_t i, const char* field) {
 
 void check_cancel(const std::atomic<bool>* cancel) {
   if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+}
+
+// Sorts `records` by price ascending (descending when asked), ties in their present order:
+// the library's stable radix sort on the prices' ordered keys, linear in their number. The
+// same order as std::stable_sort by price (prices here are never NaN; -0.0 ties +0.0).
+template <class Vector, class PriceOf>
+void stable_sort_by_price(Vector& records, bool descending, PriceOf price_of) {
+  using Record = typename Vector::value_type;
+  if (records.size() < 2) return;
+  const std::uint64_t flip = descending ? ~std::uint64_t{0} : 0;
+  const auto key_of = [flip, price_of](const Record& r) { return ordered_key(price_of(r)) ^ flip; };
+  std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+  for (const Record& r : records) {
+    const std::uint64_t key = key_of(r);
+    lo = std::min(lo, key);
+    hi = std::max(hi, key);
+  }
+  stable_sort_records(records, lo, hi, key_of);
 }
 
 }  // namespace
@@ -241,11 +260,11 @@ void VenueState::index_isolated() {
         {liq_[i], qty_[i], bankrupt_[i], static_cast<std::uint32_t>(i)});
   }
   // trigger order: longs by liquidation price descending, shorts ascending, ties by index
+  // (pushed in index order; the sort is stable)
+  const auto threshold = [](const AtRisk& r) { return r.threshold; };
   for (std::size_t m = 0; m < markets; ++m) {
-    std::stable_sort(isolated_down_[m].begin(), isolated_down_[m].end(),
-                     [](const AtRisk& a, const AtRisk& b) { return a.threshold > b.threshold; });
-    std::stable_sort(isolated_up_[m].begin(), isolated_up_[m].end(),
-                     [](const AtRisk& a, const AtRisk& b) { return a.threshold < b.threshold; });
+    stable_sort_by_price(isolated_down_[m], true, threshold);
+    stable_sort_by_price(isolated_up_[m], false, threshold);
   }
 }
 
@@ -420,13 +439,12 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
     }
     if ((a & 0xffff) == 0) check_cancel(cancel);
   }
+  // reach order: down by price descending, up ascending, ties by account (pushed in account
+  // order, at most one a market and direction; the sort is stable)
+  const auto bound_price = [](const Bound& b) { return b.price; };
   for (std::size_t m = 0; m < markets; ++m) {
-    std::sort(bound_down_[m].begin(), bound_down_[m].end(), [](const Bound& x, const Bound& y) {
-      return x.price > y.price || (x.price == y.price && x.account < y.account);
-    });
-    std::sort(bound_up_[m].begin(), bound_up_[m].end(), [](const Bound& x, const Bound& y) {
-      return x.price < y.price || (x.price == y.price && x.account < y.account);
-    });
+    stable_sort_by_price(bound_down_[m], true, bound_price);
+    stable_sort_by_price(bound_up_[m], false, bound_price);
     check_cancel(cancel);
   }
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cascade_core/bulk_allocator.hpp"
 #include "cascade_core/cascade.hpp"
 #include "cascade_core/margin.hpp"
 #include "cascade_core/order_book.hpp"
@@ -215,7 +216,7 @@ class VenueState {
   std::vector<double> tier_jump_;           // per market: the requirement's largest total jump across tiers
   std::vector<double> max_rate_;            // per position: a bound on d MM / d p over qty
   // isolated positions at risk, per market, in trigger order (longs: down, shorts: up)
-  std::vector<std::vector<AtRisk>> isolated_down_, isolated_up_;
+  std::vector<bulk_vector<AtRisk>> isolated_down_, isolated_up_;
   // accounts
   std::vector<double> collateral_;
   std::vector<std::uint32_t> account_offset_, account_position_;  // CSR: each account's positions, by index
@@ -226,7 +227,7 @@ class VenueState {
   std::vector<double> equity_ref_, maint_ref_;
   // accounts indexed by when they can next trigger: per market, the price at which a fall
   // (down) or a rise (up) may first bring them to their maintenance, sorted in reach order
-  std::vector<std::vector<Bound>> bound_down_, bound_up_;
+  std::vector<bulk_vector<Bound>> bound_down_, bound_up_;
   // per market: accounts exposed to it that are within rounding of their trigger at the
   // reference prices (evaluated when the market first moves)
   std::vector<std::vector<std::uint32_t>> near_trigger_;
