@@ -132,15 +132,7 @@ VenueState::VenueState(std::shared_ptr<const Venue> venue, const VenuePositionCo
     }
   }
   collateral_.assign(accounts.collateral.begin(), accounts.collateral.end());
-  validate_positions(c);
-  side_.assign(c.side.begin(), c.side.end());
-  qty_.assign(c.qty.begin(), c.qty.end());
-  entry_.assign(c.entry_price.begin(), c.entry_price.end());
-  margin_.assign(c.margin.begin(), c.margin.end());
-  mmr_.assign(c.mmr.begin(), c.mmr.end());
-  maint_.assign(c.maint_amount.begin(), c.maint_amount.end());
-  market_.assign(c.market.begin(), c.market.end());
-  account_.assign(c.account.begin(), c.account.end());
+  copy_positions(c);
   check_cancel(cancel);
   assign_margins();
   check_cancel(cancel);
@@ -149,7 +141,8 @@ VenueState::VenueState(std::shared_ptr<const Venue> venue, const VenuePositionCo
   index_accounts(cancel);
 }
 
-void VenueState::validate_positions(const VenuePositionColumns& c) const {
+// Validates the columns and copies them in one pass (a row is checked as it is copied).
+void VenueState::copy_positions(const VenuePositionColumns& c) {
   const std::size_t n = c.side.size();
   const auto length = [n](std::size_t size, const char* field) {
     if (size != n) {
@@ -167,6 +160,10 @@ void VenueState::validate_positions(const VenuePositionColumns& c) const {
   const double share = sum_bound(n);
   const auto markets = static_cast<std::int64_t>(n_markets());
   const auto accounts = static_cast<std::int64_t>(n_accounts_);
+  side_.resize(n);
+  for (auto* v : {&qty_, &entry_, &margin_, &mmr_, &maint_}) v->resize(n);
+  market_.resize(n);
+  account_.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const auto bad = [i](const char* field, const std::string& rule, double value) {
       throw InputError(field, static_cast<std::ptrdiff_t>(i), rule + ", got " + format_value(value));
@@ -197,6 +194,14 @@ void VenueState::validate_positions(const VenuePositionColumns& c) const {
     if (!(c.qty[i] * c.entry_price[i] + c.margin[i] <= share)) {
       bad("margin", "too large (with the notional): a sum over the positions could overflow", c.margin[i]);
     }
+    side_[i] = c.side[i];
+    qty_[i] = c.qty[i];
+    entry_[i] = c.entry_price[i];
+    margin_[i] = c.margin[i];
+    mmr_[i] = c.mmr[i];
+    maint_[i] = c.maint_amount[i];
+    market_[i] = c.market[i];
+    account_[i] = c.account[i];
   }
 }
 
@@ -204,13 +209,13 @@ void VenueState::assign_margins() {
   const std::size_t n = side_.size(), markets = n_markets();
   dynamic_tier_.assign(markets, 0);
   tier_jump_.assign(markets, 0.0);
-  std::vector<double> market_max_mmr(markets, 0.0);
+  max_tier_mmr_.assign(markets, 0.0);
   for (std::size_t m = 0; m < markets; ++m) {
     const VenueMarket& market = venue_->markets[m];
     if (!market.tiers) continue;
     const TierTable& t = *market.tiers;
     dynamic_tier_[m] = market.rule.basis == MarginBasis::mark ? 1 : 0;
-    market_max_mmr[m] = *std::max_element(t.mmr.begin(), t.mmr.end());
+    max_tier_mmr_[m] = *std::max_element(t.mmr.begin(), t.mmr.end());
     // At a boundary N the requirement jumps by (mmr[k+1] - mmr[k]) * N - (maint[k+1] - maint[k])
     // (0 for a continuous table, up to rounding): a position crossing tiers may jump by their sum.
     double jump = 0.0;
@@ -219,9 +224,8 @@ void VenueState::assign_margins() {
     }
     tier_jump_[m] = jump * (1.0 + 1e-6);
   }
-  liq_.assign(n, std::numeric_limits<double>::quiet_NaN());
-  bankrupt_.assign(n, std::numeric_limits<double>::quiet_NaN());
-  max_rate_.assign(n, 0.0);
+  liq_.resize(n);  // every row written below
+  bankrupt_.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const auto m = static_cast<std::size_t>(market_[i]);
     const VenueMarket& market = venue_->markets[m];
@@ -235,8 +239,6 @@ void VenueState::assign_margins() {
       mmr_[i] = t.mmr[k];
       maint_[i] = t.maint_amount[k];
     }
-    const double mmr_bound = dynamic_tier_[m] && account_[i] >= 0 ? market_max_mmr[m] : mmr_[i];
-    max_rate_[i] = (market.rule.basis == MarginBasis::mark ? mmr_bound : 0.0) + market.rule.close_fee;
     if (account_[i] < 0) {
       liq_[i] = cascade_core::liquidation_price(side, qty_[i], entry_[i], margin_[i], mmr_[i], maint_[i], market.rule);
       bankrupt_[i] = cascade_core::bankruptcy_price(side, qty_[i], entry_[i], margin_[i]);
@@ -245,6 +247,8 @@ void VenueState::assign_margins() {
                                                                     format_value(liq_[i]));
       }
       if (liq_[i] == 0.0) liq_[i] = 0.0;  // -0.0 stored as +0.0, as PositionSet does
+    } else {
+      liq_[i] = bankrupt_[i] = std::numeric_limits<double>::quiet_NaN();
     }
   }
 }
@@ -253,6 +257,16 @@ void VenueState::index_isolated() {
   const std::size_t markets = n_markets();
   isolated_down_.assign(markets, {});
   isolated_up_.assign(markets, {});
+  {
+    std::vector<std::size_t> down(markets, 0), up(markets, 0);  // sized first: no regrowth
+    for (std::size_t i = 0; i < side_.size(); ++i) {
+      if (account_[i] < 0) ++(side_[i] > 0 ? down : up)[static_cast<std::size_t>(market_[i])];
+    }
+    for (std::size_t m = 0; m < markets; ++m) {
+      isolated_down_[m].reserve(down[m]);
+      isolated_up_[m].reserve(up[m]);
+    }
+  }
   for (std::size_t i = 0; i < side_.size(); ++i) {
     if (account_[i] >= 0) continue;
     const auto m = static_cast<std::size_t>(market_[i]);
@@ -336,7 +350,7 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
   for (std::size_t a = 0; a < accounts; ++a) account_offset_[a + 1] += account_offset_[a];
   account_position_.resize(account_offset_[accounts]);
   {
-    std::vector<std::uint32_t> fill(account_offset_.begin(), account_offset_.end() - 1);
+    bulk_vector<std::uint32_t> fill(account_offset_.begin(), account_offset_.end() - 1);
     for (std::size_t i = 0; i < n; ++i) {
       if (account_[i] >= 0) account_position_[fill[static_cast<std::size_t>(account_[i])]++] = static_cast<std::uint32_t>(i);
     }
@@ -345,8 +359,23 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
   // Each account's sensitivity to each market's price (docs/design.md, "Many markets", the
   // account index): d(Equity - MM)/dp_m lies in [lo, hi] at every price, so a fall of p_m by
   // x lowers Equity - MM by at most max(0, hi) * x, a rise by at most max(0, -lo) * x.
-  exposure_offset_.assign(accounts + 1, 0);
+  exposure_offset_.resize(accounts + 1);
+  exposure_offset_[0] = 0;
   tolerance_extra_.assign(accounts, 0.0);
+  {
+    // at most one entry a market an account holds a position in or values an asset on:
+    // reserved up front (no regrowth)
+    std::size_t valued = 0;
+    for (const VenueAsset& asset : venue_->assets) valued += asset.valued_on() >= 0;
+    std::size_t most = 0;
+    for (std::size_t a = 0; a < accounts; ++a) {
+      const std::size_t held = account_offset_[a + 1] - account_offset_[a];
+      if (held != 0) most += std::min(markets, held + valued);
+    }
+    exposure_market_.reserve(most);
+    exposure_down_.reserve(most);
+    exposure_up_.reserve(most);
+  }
   std::vector<double> hi(markets), lo(markets);
   std::vector<std::uint8_t> exposed(markets);
   for (std::size_t a = 0; a < accounts; ++a) {
@@ -360,12 +389,17 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
         const auto m = static_cast<std::size_t>(market_[i]);
         exposed[m] = 1;
         const double q = qty_[i];
+        // a bound on d MM / d p over qty: the mmr (the table's largest for a tier looked up at
+        // the price) at mark basis, plus the close fee
+        const MarginRule& rule = venue_->markets[m].rule;
+        const double mmr_bound = dynamic_tier_[m] ? max_tier_mmr_[m] : mmr_[i];
+        const double max_rate = (rule.basis == MarginBasis::mark ? mmr_bound : 0.0) + rule.close_fee;
         if (side_[i] > 0) {
           hi[m] += q;
-          lo[m] += q * (1.0 - max_rate_[i]);
+          lo[m] += q * (1.0 - max_rate);
         } else {
           hi[m] -= q;
-          lo[m] -= q * (1.0 + max_rate_[i]);
+          lo[m] -= q * (1.0 + max_rate);
         }
         if (dynamic_tier_[m]) jump += tier_jump_[m];
       }
@@ -400,11 +434,20 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
     if ((a & 0xffff) == 0) check_cancel(cancel);
   }
   // the reference state: every account's health, and when each can first trigger
-  equity_ref_.assign(accounts, 0.0);
-  maint_ref_.assign(accounts, 0.0);
+  equity_ref_.resize(accounts);  // every account written below
+  maint_ref_.resize(accounts);
   bound_down_.assign(markets, {});
   bound_up_.assign(markets, {});
   near_trigger_.assign(markets, {});
+  {
+    // at most one bound a direction for each account exposed to a market: reserved up front
+    std::vector<std::size_t> exposed_to(markets, 0);
+    for (const std::uint32_t m : exposure_market_) ++exposed_to[m];
+    for (std::size_t m = 0; m < markets; ++m) {
+      bound_down_[m].reserve(exposed_to[m]);
+      bound_up_[m].reserve(exposed_to[m]);
+    }
+  }
   const std::vector<double> price = asset_prices(ref_price_);
   for (std::size_t a = 0; a < accounts; ++a) {
     const AccountHealth h = health(a, ref_price_, price);

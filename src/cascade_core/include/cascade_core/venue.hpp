@@ -199,7 +199,7 @@ class VenueState {
     std::uint32_t account;
   };
 
-  void validate_positions(const VenuePositionColumns& c) const;
+  void copy_positions(const VenuePositionColumns& c);
   void assign_margins();
   void index_isolated();
   void index_accounts(const std::atomic<bool>* cancel);
@@ -208,23 +208,24 @@ class VenueState {
   std::size_t n_accounts_ = 0;
   std::vector<double> ref_price_;
   std::vector<double> one_minus_haircut_;
-  // positions (own copies)
-  std::vector<std::int8_t> side_;
-  std::vector<double> qty_, entry_, margin_, mmr_, maint_, liq_, bankrupt_;
-  std::vector<std::int64_t> market_, account_;
+  // positions (own copies; large arrays in bulk vectors: a state rebuilt per scenario gets
+  // already-mapped pages back from the buffer cache)
+  bulk_vector<std::int8_t> side_;
+  bulk_vector<double> qty_, entry_, margin_, mmr_, maint_, liq_, bankrupt_;
+  bulk_vector<std::int64_t> market_, account_;
   std::vector<std::uint8_t> dynamic_tier_;  // per market: cross positions take the tier of qty * price
   std::vector<double> tier_jump_;           // per market: the requirement's largest total jump across tiers
-  std::vector<double> max_rate_;            // per position: a bound on d MM / d p over qty
+  std::vector<double> max_tier_mmr_;        // per market with tiers: the largest mmr (0 without)
   // isolated positions at risk, per market, in trigger order (longs: down, shorts: up)
   std::vector<bulk_vector<AtRisk>> isolated_down_, isolated_up_;
   // accounts
-  std::vector<double> collateral_;
-  std::vector<std::uint32_t> account_offset_, account_position_;  // CSR: each account's positions, by index
-  std::vector<std::uint32_t> exposure_offset_;                    // CSR: each account's (market, direction) rates
-  std::vector<std::uint32_t> exposure_market_;
-  std::vector<double> exposure_down_, exposure_up_;
-  std::vector<double> tolerance_extra_;  // per account: the tiers' jumps its positions can cross
-  std::vector<double> equity_ref_, maint_ref_;
+  bulk_vector<double> collateral_;
+  bulk_vector<std::uint32_t> account_offset_, account_position_;  // CSR: each account's positions, by index
+  bulk_vector<std::uint32_t> exposure_offset_;                    // CSR: each account's (market, direction) rates
+  bulk_vector<std::uint32_t> exposure_market_;
+  bulk_vector<double> exposure_down_, exposure_up_;
+  bulk_vector<double> tolerance_extra_;  // per account: the tiers' jumps its positions can cross
+  bulk_vector<double> equity_ref_, maint_ref_;
   // accounts indexed by when they can next trigger: per market, the price at which a fall
   // (down) or a rise (up) may first bring them to their maintenance, sorted in reach order
   std::vector<bulk_vector<Bound>> bound_down_, bound_up_;
