@@ -378,6 +378,10 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
   }
   std::vector<double> hi(markets), lo(markets);
   std::vector<std::uint8_t> exposed(markets);
+  const std::vector<double> price = asset_prices(ref_price_);
+  equity_ref_.resize(accounts);  // every account written below
+  maint_ref_.resize(accounts);
+  bulk_vector<double> slack(accounts);  // Equity - MM - tolerance at the reference
   for (std::size_t a = 0; a < accounts; ++a) {
     if (account_offset_[a] != account_offset_[a + 1]) {  // an account with no position is never liquidated
       std::fill(hi.begin(), hi.end(), 0.0);
@@ -431,11 +435,14 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
       }
     }
     exposure_offset_[a + 1] = static_cast<std::uint32_t>(exposure_market_.size());
+    // the reference state's health, while the account's positions are in cache
+    const AccountHealth h = health(a, ref_price_, price);
+    equity_ref_[a] = h.equity;
+    maint_ref_[a] = h.maintenance;
+    slack[a] = h.equity - h.maintenance - (1e-9 * h.scale + tolerance_extra_[a]);
     if ((a & 0xffff) == 0) check_cancel(cancel);
   }
-  // the reference state: every account's health, and when each can first trigger
-  equity_ref_.resize(accounts);  // every account written below
-  maint_ref_.resize(accounts);
+  // when each account can first trigger
   bound_down_.assign(markets, {});
   bound_up_.assign(markets, {});
   near_trigger_.assign(markets, {});
@@ -448,15 +455,11 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
       bound_up_[m].reserve(exposed_to[m]);
     }
   }
-  const std::vector<double> price = asset_prices(ref_price_);
   for (std::size_t a = 0; a < accounts; ++a) {
-    const AccountHealth h = health(a, ref_price_, price);
-    equity_ref_[a] = h.equity;
-    maint_ref_[a] = h.maintenance;
     if (account_offset_[a] == account_offset_[a + 1]) continue;
-    const double slack = h.equity - h.maintenance - (1e-9 * h.scale + tolerance_extra_[a]);
+    const double room = slack[a];
     const auto account = static_cast<std::uint32_t>(a);
-    if (!(slack > 0.0)) {
+    if (!(room > 0.0)) {
       for (std::uint32_t e = exposure_offset_[a]; e < exposure_offset_[a + 1]; ++e) {
         near_trigger_[exposure_market_[e]].push_back(account);
       }
@@ -470,12 +473,12 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
       const std::uint32_t m = exposure_market_[e];
       const double p = ref_price_[m];
       if (exposure_down_[e] > 0.0) {
-        const double bound = std::min((p - slack / (static_cast<double>(pairs) * exposure_down_[e])) * (1.0 + 4 * eps),
+        const double bound = std::min((p - room / (static_cast<double>(pairs) * exposure_down_[e])) * (1.0 + 4 * eps),
                                       std::nextafter(p, 0.0));
         if (bound > 0.0) bound_down_[m].push_back({bound, account});
       }
       if (exposure_up_[e] > 0.0) {
-        const double bound = std::max((p + slack / (static_cast<double>(pairs) * exposure_up_[e])) * (1.0 - 4 * eps),
+        const double bound = std::max((p + room / (static_cast<double>(pairs) * exposure_up_[e])) * (1.0 - 4 * eps),
                                       std::nextafter(p, infinity));
         if (bound < infinity) bound_up_[m].push_back({bound, account});
       }
