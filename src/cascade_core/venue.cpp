@@ -107,6 +107,48 @@ void Venue::validate() const {
 VenueState::VenueState(std::shared_ptr<const Venue> venue, const VenuePositionColumns& c,
                        const AccountColumns& accounts, const std::atomic<bool>* cancel)
     : venue_(std::move(venue)), n_accounts_(accounts.n_accounts) {
+  check_venue(accounts.collateral);
+  collateral_.assign(accounts.collateral.begin(), accounts.collateral.end());
+  copy_positions(c);
+  build(cancel);
+}
+
+VenueState::VenueState(std::shared_ptr<const Venue> venue, VenueColumnBuffers&& c, const std::atomic<bool>* cancel)
+    : venue_(std::move(venue)), n_accounts_(c.n_accounts) {
+  check_venue(c.collateral);
+  const VenuePositionColumns columns = c.positions();
+  check_lengths(columns);
+  validate_positions(columns, [](std::size_t) {});
+  collateral_ = std::move(c.collateral);
+  side_ = std::move(c.side);
+  qty_ = std::move(c.qty);
+  entry_ = std::move(c.entry_price);
+  margin_ = std::move(c.margin);
+  mmr_ = std::move(c.mmr);
+  maint_ = std::move(c.maint_amount);
+  market_ = std::move(c.market);
+  account_ = std::move(c.account);
+  build(cancel);
+}
+
+VenueColumnBuffers VenueState::release_columns() noexcept {
+  VenueColumnBuffers c;
+  c.side = std::move(side_);
+  c.qty = std::move(qty_);
+  c.entry_price = std::move(entry_);
+  c.margin = std::move(margin_);
+  c.mmr = std::move(mmr_);
+  c.maint_amount = std::move(maint_);
+  c.market = std::move(market_);
+  c.account = std::move(account_);
+  c.n_accounts = n_accounts_;
+  c.collateral = std::move(collateral_);
+  return c;
+}
+
+// The venue, its reference prices and the accounts' balances (before the positions, whose
+// checks need the account count).
+void VenueState::check_venue(std::span<const double> collateral) {
   if (!venue_) throw InputError("venue", "missing");
   venue_->validate();
   const std::size_t markets = n_markets(), assets = n_assets();
@@ -121,18 +163,19 @@ VenueState::VenueState(std::shared_ptr<const Venue> venue, const VenuePositionCo
   }
   for (const VenueAsset& a : venue_->assets) one_minus_haircut_.push_back(1.0 - a.haircut);
   if (n_accounts_ > max_rows) throw InputError("accounts", "at most 4,294,967,294 accounts");
-  if (accounts.collateral.size() != n_accounts_ * assets) {
+  if (collateral.size() != n_accounts_ * assets) {
     throw InputError("collateral", "expected " + std::to_string(n_accounts_) + " x " + std::to_string(assets) +
-                                       " balances, got " + std::to_string(accounts.collateral.size()));
+                                       " balances, got " + std::to_string(collateral.size()));
   }
-  for (std::size_t j = 0; j < accounts.collateral.size(); ++j) {
-    if (!finite(accounts.collateral[j])) {
+  for (std::size_t j = 0; j < collateral.size(); ++j) {
+    if (!finite(collateral[j])) {
       throw InputError("collateral[" + std::to_string(j / assets) + "][" + venue_->assets[j % assets].name + "]",
-                       "must be finite, got " + format_value(accounts.collateral[j]));
+                       "must be finite, got " + format_value(collateral[j]));
     }
   }
-  collateral_.assign(accounts.collateral.begin(), accounts.collateral.end());
-  copy_positions(c);
+}
+
+void VenueState::build(const std::atomic<bool>* cancel) {
   check_cancel(cancel);
   assign_margins();
   check_cancel(cancel);
@@ -141,8 +184,7 @@ VenueState::VenueState(std::shared_ptr<const Venue> venue, const VenuePositionCo
   index_accounts(cancel);
 }
 
-// Validates the columns and copies them in one pass (a row is checked as it is copied).
-void VenueState::copy_positions(const VenuePositionColumns& c) {
+void VenueState::check_lengths(const VenuePositionColumns& c) const {
   const std::size_t n = c.side.size();
   const auto length = [n](std::size_t size, const char* field) {
     if (size != n) {
@@ -157,13 +199,15 @@ void VenueState::copy_positions(const VenuePositionColumns& c) {
   length(c.market.size(), "market");
   length(c.account.size(), "account");
   if (n > max_rows) throw InputError("side", "at most 4,294,967,294 positions");
+}
+
+// Validates each row of (length-checked) columns, then calls row(i).
+template <class Row>
+void VenueState::validate_positions(const VenuePositionColumns& c, Row&& row) const {
+  const std::size_t n = c.side.size();
   const double share = sum_bound(n);
   const auto markets = static_cast<std::int64_t>(n_markets());
   const auto accounts = static_cast<std::int64_t>(n_accounts_);
-  side_.resize(n);
-  for (auto* v : {&qty_, &entry_, &margin_, &mmr_, &maint_}) v->resize(n);
-  market_.resize(n);
-  account_.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const auto bad = [i](const char* field, const std::string& rule, double value) {
       throw InputError(field, static_cast<std::ptrdiff_t>(i), rule + ", got " + format_value(value));
@@ -194,6 +238,19 @@ void VenueState::copy_positions(const VenuePositionColumns& c) {
     if (!(c.qty[i] * c.entry_price[i] + c.margin[i] <= share)) {
       bad("margin", "too large (with the notional): a sum over the positions could overflow", c.margin[i]);
     }
+    row(i);
+  }
+}
+
+// Validates the columns and copies them in one pass (a row is checked as it is copied).
+void VenueState::copy_positions(const VenuePositionColumns& c) {
+  check_lengths(c);
+  const std::size_t n = c.side.size();
+  side_.resize(n);
+  for (auto* v : {&qty_, &entry_, &margin_, &mmr_, &maint_}) v->resize(n);
+  market_.resize(n);
+  account_.resize(n);
+  validate_positions(c, [&](std::size_t i) {
     side_[i] = c.side[i];
     qty_[i] = c.qty[i];
     entry_[i] = c.entry_price[i];
@@ -202,7 +259,7 @@ void VenueState::copy_positions(const VenuePositionColumns& c) {
     maint_[i] = c.maint_amount[i];
     market_[i] = c.market[i];
     account_[i] = c.account[i];
-  }
+  });
 }
 
 void VenueState::assign_margins() {

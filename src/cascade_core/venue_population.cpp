@@ -497,6 +497,30 @@ void sample_venue_population(const VenuePopulationModel& model, const Venue& ven
   sample(model, plan, seed, scenario, out, cancel);
 }
 
+namespace {
+
+// The sample's position and balance columns, lent to the scenario's VenueState (no copy) and
+// given back to be resampled into.
+VenueColumnBuffers take_columns(VenuePopulationSample& s) {
+  return {std::move(s.side),   std::move(s.qty),    std::move(s.entry_price), std::move(s.margin),
+          std::move(s.mmr),    std::move(s.maint_amount), std::move(s.market), std::move(s.account),
+          s.n_accounts,        std::move(s.collateral)};
+}
+
+void give_back(VenuePopulationSample& s, VenueColumnBuffers&& c) {
+  s.side = std::move(c.side);
+  s.qty = std::move(c.qty);
+  s.entry_price = std::move(c.entry_price);
+  s.margin = std::move(c.margin);
+  s.mmr = std::move(c.mmr);
+  s.maint_amount = std::move(c.maint_amount);
+  s.market = std::move(c.market);
+  s.account = std::move(c.account);
+  s.collateral = std::move(c.collateral);
+}
+
+}  // namespace
+
 VenueStudyColumns run_venue_population_study(std::shared_ptr<const Venue> venue, const VenuePopulationModel& model,
                                              const CorrelatedShockSampler& sampler,
                                              std::span<const std::size_t> shocked, std::uint64_t seed,
@@ -532,7 +556,7 @@ VenueStudyColumns run_venue_population_study(std::shared_ptr<const Venue> venue,
     std::optional<VenueState> state;
     std::optional<VenueAgents> agents;
     try {
-      state.emplace(venue, s.positions(), s.accounts(), &control.cancel);
+      state.emplace(venue, take_columns(*held), &control.cancel);
       agents.emplace(*state, StopColumns{}, TokenColumns{s.token_market, s.token_leverage, s.token_nav,
                                                           s.token_threshold, s.token_price},
                      FundColumns{model.funds, s.fund_equity, s.fund_target, s.fund_max, s.fund_holdings});
@@ -553,6 +577,7 @@ VenueStudyColumns run_venue_population_study(std::shared_ptr<const Venue> venue,
                                      std::to_string(error.index()) + " is not one its book can take (" +
                                      error.what() + ")");
     }
+    give_back(*held, state->release_columns());
     pool.release(std::move(held));
   });
   return out;

@@ -1164,6 +1164,28 @@ TEST_CASE("run_venue_population_study: rows equal direct venue cascades on the s
     CHECK(one.final_price[r] == direct.markets[0].final_price);
     CHECK(one.final_price[16 + r] == direct.markets[1].final_price);
     contagion = contagion || direct.markets[1].liquidated_notional > 0.0;
+    // the same state from the sample's columns taken over (the study's path): the same bits,
+    // the same cascade, and the columns handed back as they were
+    cc::VenueState moved(venue, cc::VenueColumnBuffers{s.side, s.qty, s.entry_price, s.margin, s.mmr,
+                                                       s.maint_amount, s.market, s.account, s.n_accounts,
+                                                       s.collateral});
+    const auto same_bits = [](std::span<const double> x, std::span<const double> y) {
+      return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0;
+    };
+    CHECK(same_bits(moved.liquidation_price(), state.liquidation_price()));
+    CHECK(same_bits(moved.bankruptcy_price(), state.bankruptcy_price()));
+    CHECK(same_bits(moved.equity_ref(), state.equity_ref()));
+    CHECK(same_bits(moved.maintenance_ref(), state.maintenance_ref()));
+    const cc::VenueResult from_moved = cc::venue_cascade(moved, shock_list, agents);
+    CHECK(from_moved.rounds == direct.rounds);
+    CHECK(from_moved.bad_debt == direct.bad_debt);
+    CHECK(from_moved.liquidated_index == direct.liquidated_index);
+    CHECK(from_moved.account_index == direct.account_index);
+    const cc::VenueColumnBuffers back = moved.release_columns();
+    CHECK(back.qty == s.qty);
+    CHECK(back.account == s.account);
+    CHECK(back.collateral == s.collateral);
+    CHECK(back.n_accounts == s.n_accounts);
     // equity >= notional / leverage at the reference: with these leverages every account starts above its trigger
     for (std::size_t a = 0; a < state.n_accounts(); ++a) CHECK(state.equity_ref()[a] > state.maintenance_ref()[a]);
   }

@@ -80,6 +80,19 @@ struct AccountColumns {
   std::span<const double> collateral;
 };
 
+// Positions and balances as owned columns (what a sampler produces): a VenueState takes them
+// over without a copy and hands them back when done, so that a study's worker reuses them.
+struct VenueColumnBuffers {
+  bulk_vector<std::int8_t> side;
+  bulk_vector<double> qty, entry_price, margin, mmr, maint_amount;
+  bulk_vector<std::int64_t> market, account;
+  std::size_t n_accounts = 0;
+  bulk_vector<double> collateral;  // n_accounts x n_assets, row-major
+  [[nodiscard]] VenuePositionColumns positions() const noexcept {
+    return {side, qty, entry_price, margin, mmr, maint_amount, market, account};
+  }
+};
+
 // An account's equity and maintenance at some prices (docs/design.md, "Many markets").
 struct AccountHealth {
   double equity = 0.0;
@@ -112,6 +125,12 @@ class VenueState {
  public:
   VenueState(std::shared_ptr<const Venue> venue, const VenuePositionColumns& positions,
              const AccountColumns& accounts, const std::atomic<bool>* cancel = nullptr);
+  // The same state from columns it takes over (validated in place; no copy).
+  VenueState(std::shared_ptr<const Venue> venue, VenueColumnBuffers&& columns,
+             const std::atomic<bool>* cancel = nullptr);
+  // Hands the columns back (mmr and maint_amount as assigned from the tiers); the state must
+  // not be used afterwards.
+  [[nodiscard]] VenueColumnBuffers release_columns() noexcept;
 
   [[nodiscard]] const Venue& venue() const noexcept { return *venue_; }
   [[nodiscard]] std::size_t n_markets() const noexcept { return venue_->markets.size(); }
@@ -199,7 +218,12 @@ class VenueState {
     std::uint32_t account;
   };
 
+  void check_venue(std::span<const double> collateral);
+  void check_lengths(const VenuePositionColumns& c) const;
+  template <class Row>
+  void validate_positions(const VenuePositionColumns& c, Row&& row) const;
   void copy_positions(const VenuePositionColumns& c);
+  void build(const std::atomic<bool>* cancel);
   void assign_margins();
   void index_isolated();
   void index_accounts(const std::atomic<bool>* cancel);
