@@ -56,6 +56,8 @@ enum class Purpose : std::uint32_t {
   venue_strategy = 8,  // item s: strategy s's factors
   venue_token = 9,     // item t: token t
   venue_fund = 10,     // item f: fund f
+  // 11: taken by the through-time venue engine's paths (branch venue-sim)
+  venue_stop = 12,     // item j: traded market j's recent extremes, then its stop clusters
 };
 
 // Philox4x32-10 of n counters {item[i], c1, c2, c3} under one key, into word columns w0..w3:
