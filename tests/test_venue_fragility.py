@@ -195,3 +195,42 @@ def test_bad_arguments_name_the_field():
         venue_amplification_curve(state, "C")
     with pytest.raises(ValueError, match="points"):
         venue_amplification_curve(state, "A", points=1)
+
+
+def test_the_answer_is_the_first_crossing_on_the_grid_of_a_venue_with_agents():
+    """On the default venue with its agents (cross accounts, collateral on thin spot books,
+    tokens, funds, stops): each answer reaches the criterion in a direct venue cascade, the point
+    below it does not, and no grid point below it does."""
+    from liqcascade.venue_scenario import default_agents, default_venue
+
+    venue, positions, accounts = default_venue(accounts=2_000, isolated=2_000, seed=2)
+    stops, tokens, funds = default_agents(venue, funds=40)
+    state = VenueState(venue, positions, accounts, stops=stops, tokens=tokens, funds=funds)
+    level, threshold, step = 1.5, 2e5, 0.005
+    table = venue_critical_shocks(state, level, markets=["BTCUSDT", "WBETHUSDT"], contagion=threshold,
+                                  grid_step=step, max_shock=0.3, tolerance=1e-5, refine_points=15, threads=2)
+    names = venue.market_names
+
+    def reached(market: str, move: float) -> bool:
+        r = venue_cascade(state, shocks={market: move})
+        m = r.market(market)
+        amplification = (m["final_price"] - m["ref_price"]) / (m["shock_price"] - m["ref_price"])
+        others = max(r.market(o)["liquidated_notional"] for o in names if o != market)
+        return bool(amplification >= level or r.markets["book_exhausted"].any() or others > threshold)
+
+    found = 0
+    for i in range(len(table)):
+        market, shock = table["market"][i], table["critical_shock"][i]
+        if math.isnan(shock):
+            assert table["cause"][i] == "none"
+            continue
+        found += 1
+        assert reached(market, shock)
+        if table["not_reached"][i] != 0.0:
+            assert not reached(market, table["not_reached"][i])
+            assert abs(shock) - abs(table["not_reached"][i]) <= 1e-5 + 1e-15
+        sign = math.copysign(1.0, shock)
+        for k in range(1, int(abs(shock) / step + 1e-9) + 1):
+            if k * step < abs(shock):
+                assert not reached(market, sign * k * step), (market, k * step)
+    assert found >= 2
