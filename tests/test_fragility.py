@@ -193,3 +193,5 @@ def test_liquidation_at_risk_by_hand():
     assert lar.prob_adl is None
     assert lar.liquidated_mean.stderr == pytest.approx(np.std(liquidated, ddof=1) / math.sqrt(n))
     assert "P(fund ruin)" in str(lar) and len(lar.to_table()) == 9
+    with pytest.raises(ValueError, match=r"^insurance_fund: "):
+        liquidation_at_risk(table, insurance_fund=-1.0)  # a fund's size for the ruin test

@@ -148,3 +148,23 @@ def test_october_preset_reproduces_the_night():
     liq_low, liq_high = market.targets["liquidated_notional"]
     assert 0.8 * liq_low <= got["liquidated_notional"] <= liq_high  # $3.8B: 5 % short of the reported range
     assert set(market.sources) >= {"trigger", "btc_low", "liquidated_total", "first_hour", "collateral"}
+
+
+def test_a_static_comparison_warns_when_policies_differ_only_through_time():
+    # A static Study has no engine or clock: breakers, throughput, ADL, bands, latency and the
+    # engine cannot change its rows, so a comparison of them would read 0 +- 0 as if the lever
+    # did not matter. It warns, naming the levers; levers a static cascade models do not warn.
+    study = Study(lc.PositionPopulation(count=2_000), lc.BookModel(), [-0.05, -0.03], n_scenarios=4)
+    with pytest.warns(lc.LiqcascadeWarning, match=r"^policies: they differ in breakers, .* compare them in a TimeStudy"):
+        compare_policies(study, {"status quo": crypto_status_quo(), "breakers": cme_breakers()})
+    with pytest.warns(lc.LiqcascadeWarning, match=r"differ in latency, throughput"):
+        compare_policies(study, {"status quo": crypto_status_quo(),
+                                 "slow": crypto_status_quo(throughput=10, latency=2)})
+    # a leverage cap, a maintenance regime, the insurance fund: modelled statically, no warning
+    # (reg_t_finra's engine differs only in a margin call probability it never uses without a grace)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = compare_policies(study, {"status quo": crypto_status_quo(), "cap": leverage_cap(20),
+                                     "reg t": reg_t_finra(), "fund": crypto_status_quo(insurance_fund=1e9)})
+    assert c.n_scenarios == 4

@@ -106,3 +106,11 @@ def test_polars_missing_names_the_extra(table, monkeypatch):
 def test_shock_draws_are_the_studys(table):
     assert shock_draws(DEFAULT_STUDY_SHOCKS, 12, 2).tobytes() == table.shock.tobytes()
     assert shock_draws(DEFAULT_STUDY_SHOCKS, 4, 2, first=8).tobytes() == table.shock[8:].tobytes()
+
+
+def test_derived_columns_answer_by_name_and_a_missing_one_lists_the_columns(table):
+    # a study's liquidated_notional is long + short: by attribute and by name alike
+    np.testing.assert_array_equal(table["liquidated_notional"], table.liquidated_notional_long
+                                  + table.liquidated_notional_short)
+    with pytest.raises(KeyError, match=r"'notional': not a column of this table \(columns: scenario, shock"):
+        table["notional"]

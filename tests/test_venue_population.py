@@ -392,7 +392,7 @@ def test_contagion_from_one_market_by_hand(venue, population):
     ({"tokens": 3, "token_threshold": (1.0,)}, ValueError, r"token_threshold\[0\]: must be in \(0, 1\)"),
     ({"tokens": 3, "token_nav": 0.0}, ValueError, "token_nav: must be > 0 when there are tokens"),
     ({"funds": 3, "fund_target": (0.5, 2.0, 3.0)}, ValueError, r"fund_target\[0\]: must be finite and in \[1"),
-    ({"funds": 3, "fund_buffer": (1.5, 1.2)}, ValueError, "fund_buffer_max: must be finite, >= fund_buffer_min"),
+    ({"funds": 3, "fund_buffer": (1.5, 1.2)}, ValueError, r"fund_buffer\[1\]: the buffer.s max must be finite, >= its min"),
     ({"funds": 3, "fund_buffer": 1.5}, TypeError, "fund_buffer: expected a"),
     ({"funds": 3, "fund_markets": (0.0, 0.0, 0.0, 1.0)}, ValueError, "fund_markets: gives weights for up to 4"),
     ({"funds": 3, "fund_assets": -1.0}, ValueError, "fund_assets"),

@@ -23,6 +23,7 @@ from .positions import DEFAULT_MMR, MaintenanceTiers, Positions
 from .results import Estimate, MonteCarloSummary, ScenarioTable
 from .simulator import CircuitBreaker, LiquidationPolicy, SimulationResult, gbm_path, random_flow, simulate
 from .venue_population import VenuePopulation
+from .venue_simulator import VenueSimulationResult, correlated_gbm_paths, simulate_venue
 from .venue_study import sample_venue_scenario, venue_monte_carlo
 
 try:  # pyproject.toml is the one place the version is written
@@ -101,6 +102,9 @@ __all__ = [
     "sample_venue_scenario",
     "VenuePopulation",
     "venue_monte_carlo",
+    "VenueSimulationResult",
+    "correlated_gbm_paths",
+    "simulate_venue",
     "CircuitBreaker",
     "LiquidationPolicy",
     "SimulationResult",

@@ -266,6 +266,22 @@ class SimulationConfig:
 def simulate(book: OrderBook, positions: PositionSet, config: SimulationConfig) -> dict[str, Any]: ...
 def require_memory(field: str, bytes: float, what: str) -> None: ...
 
+class VenueSimulationConfig:
+    common: SimulationConfig
+    paths: list[float]
+    flows: list[float]
+    shocks: list[float]
+    resilience: list[float]
+    fund_group: list[int]
+    insurance_fund: list[float]
+    token_rebalance_interval: int
+    def __init__(self) -> None: ...
+
+def simulate_venue(state: VenueState, config: VenueSimulationConfig,
+                   agents: VenueAgents | None = None) -> dict[str, Any]: ...
+def correlated_gbm_paths(correlation: list[float], sigma: list[float], mu: list[float], start: list[float],
+                         steps: int, dt: float, seed: int) -> npt.NDArray[np.float64]: ...
+
 class VenueMarket:
     name: str
     def __init__(self, name: str, book: OrderBook, tiers: TierTable | None = None, rule: MarginRule = ...,

@@ -42,7 +42,14 @@ class ColumnTable:
         return 0 if first is None else int(first.shape[0])
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._columns[name]
+        try:
+            return self._columns[name]
+        except KeyError:
+            # a column derived from others (a property of the table, e.g. a study's
+            # liquidated_notional = long + short) answers by name too
+            if isinstance(getattr(type(self), name, None), property):
+                return getattr(self, name)
+            raise KeyError(f"{name!r}: not a column of this table (columns: {', '.join(self._columns)})") from None
 
     def __getattr__(self, name: str) -> np.ndarray:
         # Only called when normal lookup fails. A half-built instance (``cls.__new__`` in pickle

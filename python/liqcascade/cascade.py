@@ -154,7 +154,8 @@ def _warn_large_shocks(shocks: FloatArray, name: str = "shock") -> None:
     if large.size:
         where = "" if shocks.size == 1 else f"{large.size:,} of {shocks.size:,} shocks, first {name}[{large[0]}] = "
         value = float(shocks[large[0]])
-        warn(f"{name}: {where}{value:g} is a relative move of {value:+.0%}; shocks are fractions (0.05 = +5 %), "
+        move = f"{value:+.0%}" if abs(value) < 1e6 else f"{value * 100:+.3g}%"  # (not 300 digits for 1e300)
+        warn(f"{name}: {where}{value:g} is a relative move of {move}; shocks are fractions (0.05 = +5 %), "
              f"and moves beyond +-{SHOCK_WARN_ABOVE:.0%} are warned about")
 
 

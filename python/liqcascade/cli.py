@@ -160,7 +160,8 @@ def _parser() -> argparse.ArgumentParser:
                              "list of binance, bybit, hyperliquid, or all")
 
     sim = commands.add_parser("simulate", help="the default scenario through time (key moments)")
-    sim.add_argument("--policy", choices=("binance", "bybit", "hyperliquid"), default="binance")
+    sim.add_argument("--policy", choices=("binance", "bybit", "hyperliquid"), default="binance",
+                     help="the liquidation engine's venue preset (default binance)")
     sim.add_argument("--positions", type=_positive_int, default=1_000_000,
                      help="number of positions (default 1,000,000)")
     sim.add_argument("--seed", type=_seed, default=0, help="seed of the population and the price path (default 0)")

@@ -500,7 +500,7 @@ def liquidation_at_risk(table: ColumnTable, *, insurance_fund: float = 0.0,
     no fees coming in and no ADL, so ``prob_adl`` is None: the ruined scenarios are those where
     a venue would have to deleverage). Through time: the fund's balance went below zero at some
     step (``fund_low < 0``); ADL: some position was deleveraged (``adl_qty > 0``)."""
-    fund = _finite(insurance_fund, "insurance_fund")
+    fund = _finite(insurance_fund, "insurance_fund", low=0.0)
     es_level = _finite(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
     if len(table) < 2:
         raise ValueError("liquidation_at_risk: needs at least two scenarios")

@@ -26,6 +26,7 @@ import numpy as np
 from ._table import ColumnTable
 from ._validation import bounded_scalar as _finite
 from ._validation import int_scalar
+from ._warnings import warn
 from .book import OrderBook
 from .models import BookModel, PositionPopulation, ShockModel, _shock_model
 from .montecarlo import monte_carlo
@@ -65,7 +66,13 @@ class Policy:
     :class:`LiquidationPolicy`; the study's when None), ``throughput`` (orders per step: the
     engine's ``max_orders_per_step``), ``adl`` (on or off), ``breakers``, ``band``,
     ``insurance_fund`` and ``latency`` (steps between a trigger and its order). A static cascade
-    has no engine: there only ``insurance_fund`` acts (ruin when the bad debt exceeds it).
+    has no engine: there only ``insurance_fund`` acts (ruin when the bad debt exceeds it), and
+    :func:`compare_policies` warns when the policies of a static :class:`Study` differ in levers
+    that act only through time.
+
+    A lever left ``None`` is the study's own: a static study has no insurance fund of its own
+    (ruin then means any bad debt). To change one lever of a regime, start from its preset:
+    ``crypto_status_quo(throughput=10)`` keeps the status quo's engine and $1M fund.
     """
 
     name: str = "custom"
@@ -460,9 +467,41 @@ def compare_policies(study: Study | TimeStudy, policies: Mapping[str, Policy], *
     if base not in policies:
         raise ValueError(f"baseline: {base!r} is not one of the policies ({', '.join(policies)})")
     metrics = dict(STATIC_METRICS if isinstance(study, Study) else TIME_METRICS)
+    if isinstance(study, Study):
+        _warn_time_levers(policies)
     rows = {name: run_study(study, pol) for name, pol in policies.items()}
     table, n = _paired_table(rows, base, metrics, "compare_policies")
     return PolicyComparison(table, rows, base, n, metrics, dict(policies))
+
+
+def _time_levers(pol: Policy) -> dict[str, Any]:
+    """The levers of ``pol`` that act only through time (a static cascade has no engine, no
+    clock): what differs here between policies cannot show in a static :class:`Study`."""
+    engine = pol.engine
+    settings: dict[str, Any] = {}
+    if engine is not None:
+        fields = {k: getattr(engine, k) for k in engine.__dataclass_fields__ if not k.startswith("_")}
+        if fields.get("margin_call_grace") == 0:  # no margin calls: their probability and seed do nothing
+            fields.pop("margin_call_met", None)
+            fields.pop("margin_call_seed", None)
+        settings["engine"] = tuple(sorted(fields.items(), key=lambda kv: kv[0]))
+    settings["throughput"] = pol.throughput
+    settings["adl"] = pol.adl
+    settings["breakers"] = tuple(pol.breakers or ())
+    settings["band"] = pol.band
+    settings["latency"] = pol.latency
+    return settings
+
+
+def _warn_time_levers(policies: Mapping[str, Policy]) -> None:
+    """Warn when the policies of a static comparison differ in levers only a simulation has:
+    their paired differences would read 0 ± 0, as if the lever did not matter."""
+    levers = {name: _time_levers(pol) for name, pol in policies.items()}
+    first = next(iter(levers.values()))
+    differ = sorted({k for lv in levers.values() for k in lv if lv.get(k) != first.get(k)})
+    if differ:
+        warn(f"policies: they differ in {', '.join(differ)}, which act only through time; a static Study "
+             "has no engine or clock, so those differences show as 0 here: compare them in a TimeStudy")
 
 
 def _paired_table(rows: Mapping[str, ColumnTable], base: str, metrics: Mapping[str, str],

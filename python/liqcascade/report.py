@@ -54,8 +54,10 @@ def _png(fig: Any) -> str:
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     plt.close(fig)
-    return '<img alt="figure" src="data:image/png;base64,' + base64.b64encode(buffer.getvalue()).decode() + '">'
+    alt = html.escape("; ".join(titles) if titles else "figure", quote=True)
+    return f'<img alt="{alt}" src="data:image/png;base64,' + base64.b64encode(buffer.getvalue()).decode() + '">'
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

@@ -230,6 +230,35 @@ def simulate(
         raise TypeError(f"book: expected liqcascade.OrderBook, got {type(book).__name__}")
     if not isinstance(positions, Positions):
         raise TypeError(f"positions: expected liqcascade.Positions, got {type(positions).__name__}")
+    config = _simulation_config(policy, steps, dt, path=path, flow=flow, shock=shock, resilience=resilience, mark=mark,
+                                mark_halflife=mark_halflife, basis=basis, band=band, breakers=breakers,
+                                insurance_fund=insurance_fund, funding_interval=funding_interval,
+                                funding_rate=funding_rate, funding_interest=funding_interest,
+                                funding_clamp=funding_clamp, funding_cap=funding_cap)
+    _warn_at_start(book, positions, config)
+    raw = _core.simulate(book._book, positions._set, config)
+    return _simulation_result(raw, config.insurance_fund)
+
+
+def _simulation_result(raw: dict[str, Any], insurance_fund_start: float) -> SimulationResult:
+    """The engine's dict of one market's run (``_core.simulate``, or a venue's market) as a result."""
+    timeline = dict(raw["timeline"])
+    timeline["halted"] = timeline["halted"].view(np.bool_)
+    timeline["book_depth"] = timeline["bid_depth"] + timeline["ask_depth"]
+    events = dict(raw["events"])
+    events["kind_name"] = np.array(EVENT_KINDS, dtype=object)[events["kind"]]
+    return SimulationResult(
+        timeline=ColumnTable(timeline),
+        events=ColumnTable(events),
+        final_qty=raw["final_qty"],
+        liquidated=raw["liquidated"].view(np.bool_),
+        exogenous_filled=float(raw["exogenous_filled"]),
+        insurance_fund_start=insurance_fund_start,
+    )
+
+
+def resolve_policy(policy: LiquidationPolicy | str) -> LiquidationPolicy:
+    """A policy, or a preset's by name ('binance', 'bybit', 'hyperliquid', 'market_orders')."""
     if isinstance(policy, str):
         presets = {"binance": LiquidationPolicy.binance, "bybit": LiquidationPolicy.bybit,
                    "hyperliquid": LiquidationPolicy.hyperliquid, "market_orders": LiquidationPolicy.market_orders}
@@ -239,6 +268,17 @@ def simulate(
         policy = presets[policy]()
     if not isinstance(policy, LiquidationPolicy):
         raise TypeError(f"policy: expected LiquidationPolicy or a preset name, got {type(policy).__name__}")
+    return policy
+
+
+def _simulation_config(policy: LiquidationPolicy | str, steps: int, dt: float, *, path: Any, flow: Any, shock: float,
+                       resilience: float, mark: str, mark_halflife: float, basis: float, band: float,
+                       breakers: Sequence[CircuitBreaker], insurance_fund: float, funding_interval: int,
+                       funding_rate: Any, funding_interest: float, funding_clamp: float,
+                       funding_cap: float) -> Any:
+    """simulate's arguments, type-checked, as the engine's SimulationConfig (its ranges are the
+    core's checks); a venue's run shares it (``simulate_venue``)."""
+    policy = resolve_policy(policy)
     n_steps = int_scalar(steps, "steps", minimum=1)
     for item in breakers:
         if not isinstance(item, CircuitBreaker):
@@ -266,21 +306,7 @@ def simulate(
                         ("funding_cap", funding_cap)):
         setattr(config, name, real_scalar(value, name))
     config.policy = policy._core
-    _warn_at_start(book, positions, config)
-    raw = _core.simulate(book._book, positions._set, config)
-    timeline = dict(raw["timeline"])
-    timeline["halted"] = timeline["halted"].view(np.bool_)
-    timeline["book_depth"] = timeline["bid_depth"] + timeline["ask_depth"]
-    events = dict(raw["events"])
-    events["kind_name"] = np.array(EVENT_KINDS, dtype=object)[events["kind"]]
-    return SimulationResult(
-        timeline=ColumnTable(timeline),
-        events=ColumnTable(events),
-        final_qty=raw["final_qty"],
-        liquidated=raw["liquidated"].view(np.bool_),
-        exogenous_filled=float(raw["exogenous_filled"]),
-        insurance_fund_start=config.insurance_fund,
-    )
+    return config
 
 
 def _warn_at_start(book: OrderBook, positions: Positions, config: Any) -> None:

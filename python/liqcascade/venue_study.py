@@ -314,6 +314,14 @@ class VenueScenarioTable(ColumnTable):
         return f"VenueScenarioTable({len(self)} rows, markets: {', '.join(self.markets)})"
 
 
+def _share_text(estimate: Estimate) -> str:
+    """A share's estimate in percent, its standard error in the same unit."""
+    text = f"{estimate.value:.2%}"
+    if not math.isnan(estimate.stderr):
+        text += f" ± {estimate.stderr:.2%}"
+    return text + (f" ({estimate.note})" if estimate.note else "")
+
+
 @dataclass(frozen=True)
 class VenueStudySummary:
     """What :meth:`VenueScenarioTable.summary` reports; ``str()`` prints it, ``to_dict()`` gives
@@ -363,7 +371,7 @@ class VenueStudySummary:
                  f"{level} {_amount_text(self.bad_debt_es, 'USD')}",
                  f"accounts liquidated:       mean {self.accounts_liquidated_mean}",
                  f"some book exhausted:       {_prob_text(self.prob_book_exhausted)}",
-                 f"liquidation outside the largest-move market: mean share {self.contagion_share_mean} "
+                 f"liquidation outside the largest-move market: mean share {_share_text(self.contagion_share_mean)} "
                  f"over {self.n_with_liquidation:,} scenarios with liquidation; pooled "
                  + ("n/a" if math.isnan(self.contagion_share_pooled) else f"{self.contagion_share_pooled:.2%}"),
                  "liquidation in markets not shocked (pooled): "

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   liqcascade_bindings::register_venue(m);
   liqcascade_bindings::register_venue_study(m);
   liqcascade_bindings::register_venue_population(m);
+  liqcascade_bindings::register_venue_simulator(m);
 }

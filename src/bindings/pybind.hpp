@@ -17,6 +17,7 @@ namespace py = pybind11;
 namespace cascade_core {
 class PositionSet;
 class OrderBook;
+struct SimulationResult;
 }  // namespace cascade_core
 
 namespace liqcascade_bindings {
@@ -98,5 +99,8 @@ void register_simulator(py::module_& m);
 void register_venue(py::module_& m);
 void register_venue_study(py::module_& m);
 void register_venue_population(py::module_& m);
+void register_venue_simulator(py::module_& m);
+
+py::dict simulation_dict(cascade_core::SimulationResult&& result);
 
 }  // namespace liqcascade_bindings

@@ -9,6 +9,49 @@ namespace cc = cascade_core;
 namespace liqcascade_bindings {
 
 
+// A simulation's result as the dict simulate() returns (timeline, events, final state): one
+// market's, and each market's of a venue (register_venue_simulator.cpp).
+py::dict simulation_dict(cc::SimulationResult&& r) {
+  py::dict timeline;
+  timeline["time"] = to_numpy(std::move(r.time));
+  timeline["price"] = to_numpy(std::move(r.price));
+  timeline["mark_price"] = to_numpy(std::move(r.mark_price));
+  timeline["fundamental"] = to_numpy(std::move(r.fundamental));
+  timeline["liquidated_qty"] = to_numpy(std::move(r.liquidated_qty));
+  timeline["liquidated_notional"] = to_numpy(std::move(r.liquidated_notional));
+  timeline["insurance_fund"] = to_numpy(std::move(r.insurance_fund));
+  timeline["fund_inventory"] = to_numpy(std::move(r.fund_inventory));
+  timeline["adl_qty"] = to_numpy(std::move(r.adl_qty));
+  timeline["halted"] = to_numpy(std::move(r.halted));
+  timeline["queued"] = to_numpy(std::move(r.queued));
+  timeline["bid_depth"] = to_numpy(std::move(r.bid_depth));
+  timeline["ask_depth"] = to_numpy(std::move(r.ask_depth));
+  timeline["best_bid"] = to_numpy(std::move(r.best_bid));
+  timeline["best_ask"] = to_numpy(std::move(r.best_ask));
+  timeline["funding_rate"] = to_numpy(std::move(r.funding_rate));
+  timeline["funding_long"] = to_numpy(std::move(r.funding_long));
+  timeline["funding_short"] = to_numpy(std::move(r.funding_short));
+  timeline["taker_fees"] = to_numpy(std::move(r.taker_fees));
+  timeline["margin_deposits"] = to_numpy(std::move(r.margin_deposits));
+  py::dict events;
+  events["step"] = to_numpy(std::move(r.event_step));
+  events["position"] = to_numpy(std::move(r.event_position));
+  events["kind"] = to_numpy(std::move(r.event_kind));
+  events["counterparty"] = to_numpy(std::move(r.event_counterparty));
+  events["fund"] = to_numpy(std::move(r.event_fund));
+  events["qty"] = to_numpy(std::move(r.event_qty));
+  events["price"] = to_numpy(std::move(r.event_price));
+  events["fee"] = to_numpy(std::move(r.event_fee));
+  events["loss"] = to_numpy(std::move(r.event_loss));
+  py::dict out;
+  out["timeline"] = timeline;
+  out["events"] = events;
+  out["final_qty"] = to_numpy(std::move(r.final_qty));
+  out["liquidated"] = to_numpy(std::move(r.liquidated));
+  out["exogenous_filled"] = r.exogenous_filled;
+  return out;
+}
+
 void register_simulator(py::module_& m) {
   // The policy and the run's configuration as typed classes (the schema is the C++ struct).
   py::class_<cc::LiquidationPolicy> policy(m, "LiquidationPolicy");
@@ -85,44 +128,7 @@ void register_simulator(py::module_& m) {
         cc::RunControl control;
         auto r = run_interruptible([&] { return cc::simulate(book, positions, config, &control.cancel); },
                                    control, py::none());
-        py::dict timeline;
-        timeline["time"] = to_numpy(std::move(r.time));
-        timeline["price"] = to_numpy(std::move(r.price));
-        timeline["mark_price"] = to_numpy(std::move(r.mark_price));
-        timeline["fundamental"] = to_numpy(std::move(r.fundamental));
-        timeline["liquidated_qty"] = to_numpy(std::move(r.liquidated_qty));
-        timeline["liquidated_notional"] = to_numpy(std::move(r.liquidated_notional));
-        timeline["insurance_fund"] = to_numpy(std::move(r.insurance_fund));
-        timeline["fund_inventory"] = to_numpy(std::move(r.fund_inventory));
-        timeline["adl_qty"] = to_numpy(std::move(r.adl_qty));
-        timeline["halted"] = to_numpy(std::move(r.halted));
-        timeline["queued"] = to_numpy(std::move(r.queued));
-        timeline["bid_depth"] = to_numpy(std::move(r.bid_depth));
-        timeline["ask_depth"] = to_numpy(std::move(r.ask_depth));
-        timeline["best_bid"] = to_numpy(std::move(r.best_bid));
-        timeline["best_ask"] = to_numpy(std::move(r.best_ask));
-        timeline["funding_rate"] = to_numpy(std::move(r.funding_rate));
-        timeline["funding_long"] = to_numpy(std::move(r.funding_long));
-        timeline["funding_short"] = to_numpy(std::move(r.funding_short));
-        timeline["taker_fees"] = to_numpy(std::move(r.taker_fees));
-        timeline["margin_deposits"] = to_numpy(std::move(r.margin_deposits));
-        py::dict events;
-        events["step"] = to_numpy(std::move(r.event_step));
-        events["position"] = to_numpy(std::move(r.event_position));
-        events["kind"] = to_numpy(std::move(r.event_kind));
-        events["counterparty"] = to_numpy(std::move(r.event_counterparty));
-        events["fund"] = to_numpy(std::move(r.event_fund));
-        events["qty"] = to_numpy(std::move(r.event_qty));
-        events["price"] = to_numpy(std::move(r.event_price));
-        events["fee"] = to_numpy(std::move(r.event_fee));
-        events["loss"] = to_numpy(std::move(r.event_loss));
-        py::dict out;
-        out["timeline"] = timeline;
-        out["events"] = events;
-        out["final_qty"] = to_numpy(std::move(r.final_qty));
-        out["liquidated"] = to_numpy(std::move(r.liquidated));
-        out["exogenous_filled"] = r.exogenous_filled;
-        return out;
+        return simulation_dict(std::move(r));
       },
       py::arg("book"), py::arg("positions"), py::arg("config"),
       "Run the time-stepped simulation; returns timeline, events and final state as arrays.");

@@ -62,32 +62,14 @@ struct Fill {
   double qty = 0.0, notional = 0.0, unfilled = 0.0;
 };
 
-struct Triggered {
-  std::uint32_t account;
-  double equity, maintenance;
-};
+using Triggered = TriggeredAccount;
 
-struct TokenEntry {
-  double price;
-  std::uint32_t token;
-  std::uint32_t version;
-};
 
 struct FundTriggered {
   std::uint32_t fund;
   FundHealth health;
 };
 
-struct TokenFallsFirst {  // the highest rebalance price below is reached first; ties by token
-  bool operator()(const TokenEntry& x, const TokenEntry& y) const noexcept {
-    return x.price != y.price ? x.price < y.price : x.token > y.token;
-  }
-};
-struct TokenRisesFirst {
-  bool operator()(const TokenEntry& x, const TokenEntry& y) const noexcept {
-    return x.price != y.price ? x.price > y.price : x.token > y.token;
-  }
-};
 
 const VenueAgents& no_agents() {
   static const VenueAgents none;
@@ -261,32 +243,13 @@ class VenueCascade {
   // A surviving account's next bounds, from its health at the round's start prices.
   void reindex(std::uint32_t a, const AccountHealth& h) {
     const std::uint32_t version = ++version_[a];
-    const double slack = h.equity - h.maintenance - (1e-9 * h.scale + s_.tolerance_extra_[a]);
-    const std::uint32_t from = s_.exposure_offset_[a], to = s_.exposure_offset_[a + 1];
-    if (!(slack > 0.0)) {  // within rounding of its trigger: re-evaluated whenever a price it depends on moves
-      for (std::uint32_t e = from; e < to; ++e) {
-        const std::uint32_t m = s_.exposure_market_[e];
-        heap_down_[m].push({std::nextafter(last_[m], 0.0), a, version});
-        heap_up_[m].push({std::nextafter(last_[m], infinity), a, version});
+    s_.account_bounds(a, h, last_, [&](std::uint32_t m, bool down, double bound) {
+      if (down) {
+        heap_down_[m].push({bound, a, version});
+      } else {
+        heap_up_[m].push({bound, a, version});
       }
-      return;
-    }
-    std::size_t pairs = 0;
-    for (std::uint32_t e = from; e < to; ++e) pairs += (s_.exposure_down_[e] > 0.0) || (s_.exposure_up_[e] > 0.0);
-    for (std::uint32_t e = from; e < to; ++e) {
-      const std::uint32_t m = s_.exposure_market_[e];
-      const double p = last_[m];
-      if (s_.exposure_down_[e] > 0.0) {
-        const double bound = std::min((p - slack / (static_cast<double>(pairs) * s_.exposure_down_[e])) * (1.0 + 4 * eps),
-                                      std::nextafter(p, 0.0));
-        if (bound > 0.0) heap_down_[m].push({bound, a, version});
-      }
-      if (s_.exposure_up_[e] > 0.0) {
-        const double bound = std::max((p + slack / (static_cast<double>(pairs) * s_.exposure_up_[e])) * (1.0 - 4 * eps),
-                                      std::nextafter(p, infinity));
-        if (bound < infinity) heap_up_[m].push({bound, a, version});
-      }
-    }
+    });
   }
 
   // The round's orders, per market, in priority order: isolated positions in trigger order,
@@ -305,14 +268,7 @@ class VenueCascade {
         buys_[m].push_back({p.qty, p.index, 0, OrderKind::isolated});
       }
     }
-    std::sort(triggered_.begin(), triggered_.end(), [](const Triggered& x, const Triggered& y) {
-      const bool xb = !(x.equity > 0.0), yb = !(y.equity > 0.0);
-      if (xb != yb) return xb;
-      if (xb) return x.account < y.account;
-      const double rx = x.maintenance / x.equity, ry = y.maintenance / y.equity;
-      if (rx != ry) return rx > ry;
-      return x.account < y.account;
-    });
+    std::sort(triggered_.begin(), triggered_.end(), liquidated_before);
     const std::size_t assets = s_.n_assets();
     for (const Triggered& t : triggered_) {
       const std::uint32_t a = t.account;

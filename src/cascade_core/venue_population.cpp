@@ -491,10 +491,14 @@ void VenuePopulationModel::validate() const {
                          "must be finite and in [1, 1e6], got " + format_value(fund_target[i]));
       }
     }
-    require(std::isfinite(fund_buffer_min) && fund_buffer_min >= 1.0, "fund_buffer_min", "must be finite and >= 1",
-            fund_buffer_min);
-    require(std::isfinite(fund_buffer_max) && fund_buffer_max >= fund_buffer_min && fund_buffer_max <= 1e6,
-            "fund_buffer_max", "must be finite, >= fund_buffer_min and <= 1e6", fund_buffer_max);
+    // (named as the Python model's pair: fund_buffer = (min, max))
+    if (!(std::isfinite(fund_buffer_min) && fund_buffer_min >= 1.0)) {
+      throw InputError("fund_buffer", 0, "the buffer's min must be finite and >= 1, got " + format_value(fund_buffer_min));
+    }
+    if (!(std::isfinite(fund_buffer_max) && fund_buffer_max >= fund_buffer_min && fund_buffer_max <= 1e6)) {
+      throw InputError("fund_buffer", 1, "the buffer's max must be finite, >= its min and <= 1e6, got " +
+                                             format_value(fund_buffer_max));
+    }
   }
   require(finite_non_negative(agent_size_sigma) && agent_size_sigma <= 3.0, "agent_size_sigma",
           "must be finite and in [0, 3]", agent_size_sigma);

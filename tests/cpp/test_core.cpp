@@ -26,6 +26,7 @@
 #include <cascade_core/simulator.hpp>
 #include <cascade_core/trigger_order.hpp>
 #include <cascade_core/venue.hpp>
+#include <cascade_core/venue_simulator.hpp>
 #include <cascade_core/venue_population.hpp>
 #include <cascade_core/venue_study.hpp>
 
@@ -1248,6 +1249,78 @@ TEST_CASE("venue: an asset on an index that follows a market; account trigger pr
     bad.validate();
   } catch (const cc::InputError& error) {
     thrown = std::string(error.what()).rfind("assets[1].index_market", 0) == 0;
+  }
+  CHECK(thrown);
+}
+
+TEST_CASE("simulate_venue: one market without accounts is simulate(); an account through time; correlated paths") {
+  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  for (int k = 1; k <= 400; ++k) {
+    bid_price.push_back(1000.0 - k);
+    bid_qty.push_back(2.0);
+    ask_price.push_back(1000.0 + k);
+    ask_qty.push_back(2.0);
+  }
+  auto venue = std::make_shared<cc::Venue>();
+  cc::VenueMarket market;
+  market.name = "ETHUSDT";
+  market.book = std::make_shared<const cc::OrderBook>(bid_price, bid_qty, ask_price, ask_qty);
+  venue->markets.push_back(market);
+  venue->assets.push_back(cc::VenueAsset{"USDT"});
+  // isolated positions only: simulate(), field for field
+  const std::vector<std::int8_t> side{1, 1, -1, 1};
+  const std::vector<double> qty{5.0, 7.0, 3.0, 11.0}, entry{1000.0, 990.0, 1000.0, 1010.0},
+      margin{100.0, 200.0, 50.0, 300.0}, mmr{0.01, 0.005, 0.01, 0.0}, zero(4, 0.0);
+  const std::vector<std::int64_t> market_of(4, 0), isolated(4, -1);
+  const std::vector<double> none;
+  const cc::VenueState state(venue, {side, qty, entry, margin, mmr, zero, market_of, isolated}, {0, none});
+  const cc::PositionSet set(cc::PositionColumns{side, qty, entry, margin, mmr, zero});
+  cc::SimulationConfig config;
+  config.steps = 40;
+  config.shock = -0.04;
+  config.resilience = 0.05;
+  config.insurance_fund = 100.0;
+  config.policy.fee_rate = 0.0125;
+  cc::VenueSimulationConfig venue_config;
+  venue_config.common = config;
+  venue_config.common.shock = 0.0;
+  venue_config.common.resilience = 0.0;
+  venue_config.shocks = {-0.04};
+  venue_config.resilience = {0.05};
+  venue_config.insurance_fund = {100.0};
+  const cc::SimulationResult one = cc::simulate(*market.book, set, config);
+  const cc::VenueSimulationResult many = cc::simulate_venue(state, venue_config);
+  const cc::SimulationResult& m = many.markets[0];
+  CHECK(m.price == one.price && m.mark_price == one.mark_price && m.insurance_fund == one.insurance_fund);
+  CHECK(m.liquidated_qty == one.liquidated_qty && m.liquidated_notional == one.liquidated_notional);
+  CHECK(m.event_position == one.event_position && m.event_qty == one.event_qty && m.event_fund == one.event_fund);
+  CHECK(std::equal(m.final_qty.begin(), m.final_qty.end(), one.final_qty.begin(), one.final_qty.end()));
+
+  // an account (wallet 10,000, long 20 at 1,000, mmr 0.5 %: triggered at 10,000 / 19.9 = 502.5)
+  // on an index mark falling 10 a step: liquidated at step 50 (mark 500)
+  const std::vector<std::int8_t> long_side{1};
+  const std::vector<double> twenty{20.0}, at_1000{1000.0}, no_margin{0.0}, half_percent{0.005}, wallet{10000.0};
+  const std::vector<std::int64_t> first{0}, account{0};
+  const cc::VenueState cross(venue, {long_side, twenty, at_1000, no_margin, half_percent, no_margin, first, account},
+                             {1, wallet});
+  cc::VenueSimulationConfig fall;
+  fall.common.steps = 60;
+  fall.common.mark = cc::SimulationConfig::Mark::index;
+  fall.common.policy.limit_at_bankruptcy = false;
+  for (int t = 0; t < 60; ++t) fall.paths.push_back(1000.0 - 10.0 * t);
+  const cc::VenueSimulationResult r = cc::simulate_venue(cross, fall);
+  CHECK(r.account_index.size() == 1 && r.account_step[0] == 50 && r.account_settled_step[0] == 50);
+
+  // correlated paths: reproducible, the start first, a bad correlation names its field
+  const std::vector<double> corr{1.0, 0.5, 0.5, 1.0}, sigma{0.01, 0.02}, mu{0.0, 0.0}, start{100.0, 50.0};
+  const std::vector<double> a = cc::correlated_gbm_paths(corr, sigma, mu, start, 100, 1.0, 9);
+  CHECK(a == cc::correlated_gbm_paths(corr, sigma, mu, start, 100, 1.0, 9));
+  CHECK(a[0] == 100.0 && a[1] == 50.0 && a.size() == 200);
+  bool thrown = false;
+  try {
+    (void)cc::correlated_gbm_paths({1.0, 2.0, 2.0, 1.0}, sigma, mu, start, 10, 1.0, 0);
+  } catch (const cc::InputError& error) {
+    thrown = std::string(error.what()).rfind("correlation", 0) == 0;
   }
   CHECK(thrown);
 }

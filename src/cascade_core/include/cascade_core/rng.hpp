@@ -56,7 +56,7 @@ enum class Purpose : std::uint32_t {
   venue_strategy = 8,  // item s: strategy s's factors
   venue_token = 9,     // item t: token t
   venue_fund = 10,     // item f: fund f
-  // 11: taken by the through-time venue engine's paths (branch venue-sim)
+  path = 11,           // scenario t: step t's correlated normals of correlated_gbm_paths (venue_simulator.cpp)
   venue_stop = 12,     // item j: traded market j's recent extremes, then its stop clusters
 };
 

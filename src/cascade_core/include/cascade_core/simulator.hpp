@@ -115,6 +115,10 @@ struct SimulationResult {
   std::int64_t queued_now = 0;  // working value: positions waiting for the engine
 };
 
+// The checks simulate() makes before it runs (the config's ranges, the index mark, the running
+// totals' bound, memory), for a venue's markets too; InputError naming the field.
+void check_market_run(const OrderBook& book, const PositionSet& positions, const SimulationConfig& config);
+
 // Runs the simulation. `book` is the profile the book refills toward, centred on its mid.
 SimulationResult simulate(const OrderBook& book, const PositionSet& positions,
                           const SimulationConfig& config, const std::atomic<bool>* cancel = nullptr);

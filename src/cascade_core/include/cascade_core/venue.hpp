@@ -3,7 +3,10 @@
 // once (VenueState) so that a static cascade over it costs what it touches.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -84,6 +87,24 @@ struct AccountHealth {
   [[nodiscard]] bool triggered() const noexcept { return equity <= maintenance; }
 };
 
+// An account triggered at some prices, with its health there.
+struct TriggeredAccount {
+  std::uint32_t account;
+  double equity, maintenance;
+};
+
+// The order triggered accounts are liquidated in (docs/design.md, "Static cascade over a
+// venue", rule 4; the simulator's too): equity <= 0 first, by index; then by margin ratio
+// MM / Equity, highest first; ties by index.
+inline bool liquidated_before(const TriggeredAccount& x, const TriggeredAccount& y) noexcept {
+  const bool xb = !(x.equity > 0.0), yb = !(y.equity > 0.0);
+  if (xb != yb) return xb;
+  if (xb) return x.account < y.account;
+  const double rx = x.maintenance / x.equity, ry = y.maintenance / y.equity;
+  if (rx != ry) return rx > ry;
+  return x.account < y.account;
+}
+
 // The venue, its positions and accounts, validated and indexed once; cascades read it only
 // (thread-safe to share).
 class VenueState {
@@ -132,8 +153,46 @@ class VenueState {
   };
   [[nodiscard]] TriggerPrices account_trigger_prices(const std::atomic<bool>* cancel = nullptr) const;
 
+  // Account a's next bounds from its health `h` at market prices `price` (docs/design.md, "Cost:
+  // what is touched"): emit(market, down, bound) for each market it is exposed to, `down` when
+  // a fall to `bound` may first trigger it, else a rise. An account within rounding of its
+  // trigger gets the next representable price each way (re-read whenever a price it depends on
+  // moves).
+  template <class Emit>
+  void account_bounds(std::uint32_t a, const AccountHealth& h, std::span<const double> price, Emit&& emit) const {
+    constexpr double eps = std::numeric_limits<double>::epsilon();
+    constexpr double infinity = std::numeric_limits<double>::infinity();
+    const double slack = h.equity - h.maintenance - (1e-9 * h.scale + tolerance_extra_[a]);
+    const std::uint32_t from = exposure_offset_[a], to = exposure_offset_[a + 1];
+    if (!(slack > 0.0)) {
+      for (std::uint32_t e = from; e < to; ++e) {
+        const std::uint32_t m = exposure_market_[e];
+        emit(m, true, std::nextafter(price[m], 0.0));
+        emit(m, false, std::nextafter(price[m], infinity));
+      }
+      return;
+    }
+    std::size_t pairs = 0;
+    for (std::uint32_t e = from; e < to; ++e) pairs += (exposure_down_[e] > 0.0) || (exposure_up_[e] > 0.0);
+    for (std::uint32_t e = from; e < to; ++e) {
+      const std::uint32_t m = exposure_market_[e];
+      const double p = price[m];
+      if (exposure_down_[e] > 0.0) {
+        const double bound = std::min((p - slack / (static_cast<double>(pairs) * exposure_down_[e])) * (1.0 + 4 * eps),
+                                      std::nextafter(p, 0.0));
+        if (bound > 0.0) emit(m, true, bound);
+      }
+      if (exposure_up_[e] > 0.0) {
+        const double bound = std::max((p + slack / (static_cast<double>(pairs) * exposure_up_[e])) * (1.0 - 4 * eps),
+                                      std::nextafter(p, infinity));
+        if (bound < infinity) emit(m, false, bound);
+      }
+    }
+  }
+
  private:
   friend class VenueCascade;
+  friend class VenueSimulation;
   struct Bound {
     double price;
     std::uint32_t account;

@@ -82,6 +82,24 @@ struct FundHealth {
   return {assets, equity, triggered, fraction};
 }
 
+// A token's next rebalance price below (a down heap) or above (an up heap), with the version of
+// the token's entries it belongs to (older entries are stale).
+struct TokenEntry {
+  double price;
+  std::uint32_t token;
+  std::uint32_t version;
+};
+struct TokenFallsFirst {  // the highest rebalance price below is reached first; ties by token
+  bool operator()(const TokenEntry& x, const TokenEntry& y) const noexcept {
+    return x.price != y.price ? x.price < y.price : x.token > y.token;
+  }
+};
+struct TokenRisesFirst {
+  bool operator()(const TokenEntry& x, const TokenEntry& y) const noexcept {
+    return x.price != y.price ? x.price > y.price : x.token > y.token;
+  }
+};
+
 // The agents of one venue, validated against it and indexed once: stops per market in trigger
 // order (sell stops by price descending, buy stops ascending, ties by index), tokens and funds
 // per market. Cascades read it only.
@@ -101,6 +119,7 @@ class VenueAgents {
 
  private:
   friend class VenueCascade;
+  friend class VenueSimulation;
   struct StopEntry {
     double price;
     double qty;
