@@ -847,6 +847,49 @@ TEST_CASE("venue_cascade: BitMEX cross example, a one-market venue is cascade(),
   CHECK(thrown);
 }
 
+TEST_CASE("venue_cascade: a relative or target shock moves the whole market, a quantity shock does not") {
+  // A and B: bids 99.9 ... 90.0, asks 100.1 ... 110.0, 500 a level; account 0 long 1 A and short 10 B
+  // at 100 on 100 USDT. Both markets +20 %: every ask is gone, the bids are re-anchored (times
+  // 120 / 100), so the account's sale of 1 A fills at 99.9 x 1.2 (tests/test_venue.py works it out).
+  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  for (int k = 1; k <= 100; ++k) {
+    bid_price.push_back(100.0 - 0.1 * k);
+    bid_qty.push_back(500.0);
+    ask_price.push_back(100.0 + 0.1 * k);
+    ask_qty.push_back(500.0);
+  }
+  auto venue = std::make_shared<cc::Venue>();
+  for (const char* name : {"A", "B"}) {
+    cc::VenueMarket market;
+    market.name = name;
+    market.book = std::make_shared<const cc::OrderBook>(bid_price, bid_qty, ask_price, ask_qty);
+    market.ref_price = 100.0;
+    venue->markets.push_back(market);
+  }
+  venue->assets.push_back(cc::VenueAsset{"USDT"});
+  const std::vector<std::int8_t> side{1, -1};
+  const std::vector<double> qty{1.0, 10.0}, entry{100.0, 100.0}, zero{0.0, 0.0}, mmr{0.01, 0.01}, wallet{100.0};
+  const std::vector<std::int64_t> market_of{0, 1}, account{0, 0};
+  const cc::VenueState state(venue, {side, qty, entry, zero, mmr, zero, market_of, account}, {1, wallet});
+  const std::vector<cc::Shock> relative{cc::Shock::relative(0.2), cc::Shock::relative(0.2)};
+  const std::vector<cc::Shock> target{cc::Shock::to_price(120.0, cc::Direction::up),
+                                      cc::Shock::to_price(120.0, cc::Direction::up)};
+  for (const auto* shocks : {&relative, &target}) {
+    const cc::VenueResult r = cc::venue_cascade(state, *shocks);
+    CHECK(r.markets[0].shock_price == 120.0);
+    CHECK(r.markets[0].final_price == bid_price[0] * (120.0 / 100.0));
+    CHECK(r.fill_price[0] == bid_price[0] * (120.0 / 100.0));
+    CHECK(r.markets[1].final_price == 120.0);
+    CHECK(r.markets[1].unfilled_qty == 10.0);
+    CHECK(std::abs(r.bad_debt - 80.12) < 1e-9);
+  }
+  // a quantity shock is an order: the bids stay where they were
+  const std::vector<cc::Shock> orders{cc::Shock::buy(1e5),
+                                      cc::Shock::buy(1e5)};
+  const cc::VenueResult q = cc::venue_cascade(state, orders);
+  CHECK(q.markets[0].final_price == bid_price[0]);
+}
+
 TEST_CASE("correlated shocks: bivariate normal quadrant closed form, a semi-definite factor, bad matrices name the row") {
   // P(both < 0) = 1/4 + asin(rho) / (2 pi) for a standard bivariate normal
   cc::CorrelatedShockModel model;
