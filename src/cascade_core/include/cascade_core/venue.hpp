@@ -193,6 +193,7 @@ class VenueState {
  private:
   friend class VenueCascade;
   friend class VenueSimulation;
+  friend class AccountWatch;
   struct Bound {
     double price;
     std::uint32_t account;

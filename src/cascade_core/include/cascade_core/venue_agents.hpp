@@ -120,6 +120,7 @@ class VenueAgents {
  private:
   friend class VenueCascade;
   friend class VenueSimulation;
+  friend class AgentWatch;
   struct StopEntry {
     double price;
     double qty;
