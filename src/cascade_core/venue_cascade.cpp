@@ -43,12 +43,6 @@ struct FundTriggered {
   FundHealth health;
 };
 
-
-const VenueAgents& no_agents() {
-  static const VenueAgents none;
-  return none;
-}
-
 }  // namespace
 
 class VenueCascade {
@@ -541,7 +535,7 @@ class VenueCascade {
 };
 
 VenueResult venue_cascade(const VenueState& state, std::span<const Shock> shocks, const std::atomic<bool>* cancel) {
-  VenueCascade run(state, shocks, no_agents(), cancel);
+  VenueCascade run(state, shocks, VenueAgents::none(), cancel);
   return run.run();
 }
 

@@ -46,11 +46,6 @@ struct AgentOrder {
   AgentKind kind;
 };
 
-const VenueAgents& no_agents() {
-  static const VenueAgents none;
-  return none;
-}
-
 struct AccountWork {
   double cash = 0.0;                  // quote balance + realised PnL + what sales fetched
   std::int64_t outstanding = 0;       // orders not yet done
@@ -653,7 +648,7 @@ class VenueSimulation {
 
 VenueSimulationResult simulate_venue(const VenueState& state, const VenueSimulationConfig& config,
                                      const std::atomic<bool>* cancel) {
-  VenueSimulation simulation(state, config, no_agents(), cancel);
+  VenueSimulation simulation(state, config, VenueAgents::none(), cancel);
   return simulation.run();
 }
 
