@@ -60,11 +60,16 @@ def venue_cascade(venue: Any, positions: Any, accounts: Any, shocks: dict[str, f
                 if value == 0.0:
                     continue
                 target = ref[m] * (1.0 + value)
+                # a move of the price moves the whole market: the side it consumes loses its
+                # levels beyond the target, the other side's prices are multiplied by target / ref
+                factor = target / ref[m]
                 if value < 0:
                     bids_side[m].levels = [lv for lv in bids_side[m].levels if not lv[0] > target]
+                    asks_side[m].levels = [[p * factor, q] for p, q in asks_side[m].levels]
                     down[m] = True
                 else:
                     asks_side[m].levels = [lv for lv in asks_side[m].levels if not lv[0] < target]
+                    bids_side[m].levels = [[p * factor, q] for p, q in bids_side[m].levels]
                     up[m] = True
                 last[m] = target
             else:

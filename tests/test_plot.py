@@ -119,3 +119,35 @@ def test_missing_matplotlib_names_the_extra():
             "try:\n    p._pyplot()\nexcept ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert 'pip install "liqcascade[plot]"' in out
+
+
+def test_venue_amplification_curve_marks_the_moved_market_s_critical_shocks():
+    from liqcascade.fragility import venue_amplification_curve, venue_critical_shocks
+    from test_venue_fragility import _two_markets
+
+    state = _two_markets()
+    curve = venue_amplification_curve(state, "A", max_shock=0.3, points=30)
+    critical = venue_critical_shocks(state, 2.0, markets=["A", "B"], exhaustion=False, contagion=500.0,
+                                     max_shock=0.3)
+    fig = plot.venue_amplification_curve(curve, critical)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "shock of A alone (%)" and ax.get_ylabel() == "final move (%)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["A", "B"]
+    down = curve["direction"] == -1
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), curve["A.final_move"][down] * 100)
+    np.testing.assert_allclose(ax.lines[2].get_ydata(), curve["B.final_move"][down] * 100)
+    marked = [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "-."]
+    # A's one critical shock (the fall that liquidates > 500 in B); B's are not A's curve's
+    assert marked == pytest.approx([critical["critical_shock"][0] * 100])
+    png(fig)
+    _, ax = plt.subplots()
+    assert plot.venue_amplification_curve(curve, ax=ax) is ax.figure
+    plt.close(ax.figure)
+    with pytest.raises(TypeError, match="curve"):
+        plot.venue_amplification_curve(amplification_curve(*_band()), None)
+
+
+def _band():
+    from test_fragility import band_market
+
+    return band_market(0.5)

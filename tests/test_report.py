@@ -79,13 +79,15 @@ def test_venue_report_is_one_self_contained_page(tmp_path, capsys, scenario):
     page.close()
     assert page.stack == []
     assert tuple(page.sections) == VENUE_SECTIONS
-    # per-market panels of the trigger's cascade, the venue's liquidation map, the comparison
-    assert len(page.images) == 3 and all(src.startswith("data:image/png;base64") for src in page.images)
+    # the amplification curve, per-market panels of the trigger's cascade, the venue's liquidation
+    # map, the comparison
+    assert len(page.images) == 4 and all(src.startswith("data:image/png;base64") for src in page.images)
     assert page.external == []
     assert 'name="viewport"' in text and "max-width" in text
     for variant in ("own books", "fixed index", "index follows ETHUSDT", "haircut 20 %"):
         assert variant in text
     for market in ("BTCUSDT", "ETHUSDT", "WBETHUSDT", "USDEUSDT"):
         assert market in text
+    assert "Critical shocks of each perpetual alone" in text and "critical shock" in text
     if scenario == "oct-10-2025-venue":
         assert "CoinDesk" in text and "Binance Square" in text

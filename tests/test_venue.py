@@ -103,6 +103,20 @@ def venues(draw):
     n = len(pos["qty"])
     market = draw(st.lists(st.integers(0, n_markets - 1), min_size=n, max_size=n))
     account = draw(st.lists(st.integers(-1, n_accounts - 1), min_size=n, max_size=n))
+    if n_accounts > 0 and n_markets > 1 and draw(st.booleans()):
+        # accounts holding every market, on drawn sides: an account a move in one market
+        # liquidates closes its positions in the others, often against their moves (a buy in a
+        # market shocked down), so orders of both directions reach shocked markets
+        for a in range(n_accounts):
+            for m in range(n_markets):
+                pos["side"].append(draw(st.sampled_from([1, -1])))
+                pos["qty"].append(draw(st.sampled_from([0.5, 1.0, 3.0])))
+                pos["entry_price"].append(draw(st.sampled_from([95.0, 100.0, 105.0])))
+                pos["margin"].append(0.0)
+                pos["mmr"].append(draw(st.sampled_from([0.004, 0.01, 0.05])))
+                pos["maint_amount"].append(0.0)
+                market.append(m)
+                account.append(a)
     margin = [0.0 if a >= 0 else mg for a, mg in zip(account, pos["margin"], strict=True)]
     positions = VenuePositions(np.array(pos["side"]), np.array(pos["qty"]), np.array(pos["entry_price"]),
                                market=np.array(market, dtype=np.int64), margin=np.array(margin),
@@ -336,6 +350,99 @@ def test_zero_shock_is_the_identity_even_for_underwater_accounts():
     assert r.rounds == 0 and not r.account_liquidated[0]
     r = venue_cascade(venue, pos, Accounts({"USDT": np.array([1.0])}), shocks={"A": 0.01})
     assert r.account_liquidated[0]  # its market moved: liquidated in the first round
+
+
+def test_a_shock_moves_the_whole_market():
+    """The review's reproducer: A and B each a ladder around 100 (bids 99.9 down to 90.0, asks
+    100.1 up to 110.0, 0.1 apart, 500 a level); account 0 long 1 A and short 10 B at 100 on 100
+    USDT, mmr 1 %; both markets shocked +20 %. The shocks remove every ask (all below 120) and
+    re-anchor the bids: each bid times 120 / 100, so A's best bid is 99.9 x 1.2 = 119.88. At
+    (120, 120) the account's equity is 100 + 20 - 200 = -80 <= MM 13.2: liquidated in round 1.
+    Its sale of 1 A (against A's move) fills at 119.88, where A now trades — not at the
+    pre-shock 99.9; its buy of 10 B finds no asks (unfilled, marked at 120). equity_after = 100
+    + (119.88 - 100) - 10 x (120 - 100) = -80.12: bad debt 80.12 (100.1 when the sale filled at
+    99.9). A ends at 119.88 (+19.88 %), not at -0.1 %."""
+    def ladder_of(mid, step, qty, n):
+        k = np.arange(1, n + 1)
+        return lc.OrderBook(mid - step * k, np.full(n, qty), mid + step * k, np.full(n, qty))
+
+    venue = Venue([Market("A", ladder_of(100, 0.1, 500, 100)), Market("B", ladder_of(100, 0.1, 500, 100))])
+    pos = VenuePositions(side=[1, -1], qty=[1.0, 10.0], entry_price=100.0, market=["A", "B"], account=[0, 0],
+                         mmr=0.01)
+    accounts = Accounts({"USDT": np.array([100.0])})
+    r = venue_cascade(venue, pos, accounts, shocks={"A": 0.2, "B": 0.2})
+    mk = r.markets
+    assert mk["shock_price"].tolist() == [120.0, 120.0]
+    assert mk["final_price"][0] == pytest.approx(119.88, abs=1e-12) and mk["final_price"][1] == 120.0
+    assert mk["final_move"][0] == pytest.approx(0.1988, abs=1e-12)
+    assert r.fill_price[0] == pytest.approx(119.88, abs=1e-12) and np.isnan(r.fill_price[1])
+    assert mk["unfilled_qty"][1] == 10.0 and mk["book_exhausted"].tolist() == [False, True]
+    assert r.rounds == 1
+    assert r.accounts["equity"][0] == pytest.approx(-80.0) and r.accounts["maintenance"][0] == pytest.approx(13.2)
+    assert r.accounts["equity_after"][0] == pytest.approx(-80.12, abs=1e-9)
+    assert r.bad_debt == pytest.approx(80.12, abs=1e-9)
+    ref = reference_venue.venue_cascade(venue, pos, accounts, shocks={"A": 0.2, "B": 0.2})
+    assert same(mk["final_price"], ref["markets"]["final_price"]) and same(r.bad_debt, ref["bad_debt"])
+    # a quantity shock is an order: it moves nothing on the other side (A's sale walks the
+    # bids as they stand)
+    r = venue_cascade(venue, pos, accounts, buy_qty={"A": 100_000.0, "B": 100_000.0})
+    assert r.markets["final_price"][0] == 99.9
+
+
+def test_an_account_past_its_trigger_at_the_reference_may_recover_under_the_shock():
+    """Short 10 A at 100 on 5 USDT, mmr 1 %: at the reference (100) equity 5 <= MM 10, past its
+    trigger. Accounts are evaluated at the round's start prices, after the shocks: at 99.9 (a
+    -0.1 % shock) equity 5 + 1 = 6 <= MM 9.99, liquidated — its buy of 10 walks the asks
+    re-anchored at 99.9 / 100: 100.1 x 0.999 = 99.9999, equity_after 5 + 10 x 0.0001 = 5.001;
+    at 99 (-1 %) equity 15 > MM 9.9: it survives."""
+    venue = Venue([Market("A", ladder(100.0, 0.1, 50, 500.0))])
+    pos = VenuePositions(-1, 10.0, 100.0, market="A", account=0, mmr=0.01)
+    accounts = Accounts({"USDT": np.array([5.0])})
+    state = VenueState(venue, pos, accounts)
+    assert state.equity_before[0] == 5.0 and state.maintenance_before[0] == pytest.approx(10.0)
+    r = venue_cascade(state, shocks={"A": -0.001})
+    assert r.account_liquidated[0] and r.accounts["equity"][0] == pytest.approx(6.0)
+    assert r.fill_price[0] == pytest.approx(99.9999, abs=1e-9)
+    assert r.accounts["equity_after"][0] == pytest.approx(5.001, abs=1e-9)
+    r = venue_cascade(state, shocks={"A": -0.01})
+    assert not r.account_liquidated[0] and r.rounds == 0
+    for s in (-0.001, -0.01):
+        ref = reference_venue.venue_cascade(venue, pos, accounts, shocks={"A": s})
+        assert ref["liquidated"] == [s == -0.001]
+
+
+@given(case=venues())
+def test_a_relative_shock_ends_on_the_reanchored_book(case):
+    """What a relative shock s guarantees its market (down; up mirrors it): the final price is
+    the target or a level of the book the shock left — a bid at or below the target, or an ask
+    times (1 + s). With no ask taken it ends at or below the target; it ends above the
+    reference only if what was bought through the asks covers every re-anchored ask below the
+    final price (an opposite imbalance may legitimately push it back, but only through the
+    depth the book had, moved with the price)."""
+    venue, positions, accounts, market_shocks = case
+    r, _ = run_both(*case)
+    if r is None:
+        return
+    mk = r.markets
+    for name, s in market_shocks["shocks"].items():
+        if s == 0.0:
+            continue
+        m = venue.market_names.index(name)
+        book = venue.markets[m].book
+        ref, target, final = mk["ref_price"][m], mk["shock_price"][m], mk["final_price"][m]
+        factor = target / ref
+        down = s < 0
+        walked, opposite = (book.bid_price, book.ask_price) if down else (book.ask_price, book.bid_price)
+        opposite_qty = book.ask_qty if down else book.bid_qty
+        reanchored = opposite * factor
+        allowed = {target, *reanchored.tolist(), *[p for p in walked if (p <= target if down else p >= target)]}
+        assert final in allowed
+        taken = mk["ask_qty_taken" if down else "bid_qty_taken"][m]
+        if taken == 0.0:
+            assert (final <= target) if down else (final >= target)
+        if (final > ref) if down else (final < ref):
+            below = reanchored < final if down else reanchored > final
+            assert taken >= opposite_qty[below].sum() * (1 - 1e-12)
 
 
 def test_pickle_round_trip():

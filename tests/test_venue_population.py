@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import liqcascade as lc
 from liqcascade.correlated import CorrelatedShockModel
-from liqcascade.venue import Venue, VenueState, venue_cascade
+from liqcascade.venue import Venue, VenuePositions, VenueState, venue_cascade
 from liqcascade.venue_population import VenuePopulation, VenuePopulationSample
 from liqcascade.venue_scenario import default_venue
 from liqcascade.venue_study import VenueScenarioTable, sample_venue_scenario, venue_monte_carlo
@@ -546,3 +546,143 @@ def test_any_population_row_is_its_direct_cascade_and_starts_above_its_trigger(v
         need = np.bincount(np.asarray(p.account)[cross], weights=notional / leverage, minlength=len(sample.accounts))
         assert np.all(state.equity_before >= need * (1 - 1e-9))
         assert (sample.tokens is None) == (model.tokens == 0) and (sample.funds is None) == (model.funds == 0)
+
+
+def test_population_rows_carry_the_tokens_bad_debt(venue):
+    """3x tokens wiped out by a -40 % fall of BTC (-3x ones by a +40 % rise of ETH): every row's
+    token_bad_debt, venue-wide and per market, is the direct cascade's on its sample."""
+    population = VenuePopulation(OPEN_INTEREST, traders=500, tokens=24, token_threshold=(0.05,),
+                                 token_threshold_weights=(1.0,))
+    fixed = CorrelatedShockModel.fixed([[-0.4, 0.4, 0.0], [-0.05, 0.0, 0.0]], markets=PERPS)
+    table = venue_monte_carlo(venue, fixed, 4, seed=2, population=population, threads=2, progress=False)
+    for row in range(4):
+        scenario = sample_venue_scenario(venue, fixed, 2, row, population=population)
+        direct = venue_cascade(scenario.population.state(), shocks=scenario.shocks)
+        assert table["token_bad_debt"][row] == direct.token_bad_debt
+        for name in table.markets:
+            assert table[f"{name}.token_bad_debt"][row] == direct.market(name)["token_bad_debt"]
+    assert table["token_bad_debt"][0] > 0 and table["token_bad_debt"][2] > 0
+
+
+# -- stop clusters (issue 20) ---------------------------------------------------------------------
+
+def _stops_population(**kwargs) -> VenuePopulation:
+    args = dict(traders=1_500, cross_share=0.6, stop_notional=0.03, stop_extreme_share=0.4, stop_range=0.04,
+                stops_per_cluster=25, stop_round_step={"ETHUSDT": 100.0})
+    args.update(kwargs)
+    return VenuePopulation(OPEN_INTEREST, **args)
+
+
+def test_stop_clusters_rows_are_direct_cascades_and_deterministic(venue, shocks):
+    population = _stops_population()
+    fixed = CorrelatedShockModel.fixed([[-0.08, 0.0, 0.0], [0.0, 0.07, 0.0]], markets=PERPS)
+    table = venue_monte_carlo(venue, fixed, 4, seed=9, population=population, threads=2, progress=False)
+    fired = 0
+    for row in range(4):
+        scenario = sample_venue_scenario(venue, fixed, 9, row, population=population)
+        sample = scenario.population
+        assert sample.stops is not None and len(sample.stops) == 3 * 2 * 4 * 25
+        direct = venue_cascade(sample.state(), shocks=scenario.shocks)
+        fired += len(direct.stops)
+        assert table["rounds"][row] == direct.rounds
+        for name in table.markets:
+            assert table[f"{name}.final_price"][row] == direct.market(name)["final_price"]
+        # the stops are in the row: without them the same traders end elsewhere
+        bare = venue_cascade(sample.venue, sample.positions, sample.accounts, shocks=scenario.shocks)
+        moved = "BTCUSDT" if row % 2 == 0 else "ETHUSDT"
+        if len(direct.stops):
+            assert bare.market(moved)["final_price"] != direct.market(moved)["final_price"]
+    assert fired > 0
+    # bit-identical for any thread count and split, with stops
+    one = venue_monte_carlo(venue, shocks, 10, seed=4, population=population, threads=1, progress=False)
+    two = venue_monte_carlo(venue, shocks, 10, seed=4, population=population, threads=2, progress=False)
+    _same(one, two)
+    head = venue_monte_carlo(venue, shocks, 6, seed=4, population=population, threads=2, progress=False)
+    tail = venue_monte_carlo(venue, shocks, 4, seed=4, population=population, first_scenario=6, threads=1,
+                             progress=False)
+    for name in one.columns:
+        assert np.concatenate([head[name], tail[name]]).tobytes() == one[name].tobytes(), name
+    a, b = population.sample(venue, 4, 7), population.sample(venue, 4, 7)
+    assert a.stops.price.tobytes() == b.stops.price.tobytes() and a.stops.qty.tobytes() == b.stops.qty.tobytes()
+    assert population.sample(venue, 4, 8).stops.price.tobytes() != a.stops.price.tobytes()
+
+
+def test_stop_clusters_follow_their_parameters(venue):
+    """Per market and side: the notional at the clusters' centres is stop_notional x open
+    interest / 2, exactly (normalised shares), split (1 - e) evenly over the round numbers and e
+    at the recent extreme; the round-number centres are the multiples of the step nearest the
+    reference (BTC's default 5,000: 5 % of ~100,000 to a 1-2-5 number; ETH's given 100); a stop
+    lies beyond its centre by |z| x width (mean width sqrt(2 / pi)); the recent low and high are
+    ref (1 -+ d), d uniform on (0, 2 range) (mean range, sd 2 range / sqrt(12))."""
+    e, width, clusters, per, rng = 0.4, 0.002, 3, 25, 0.04
+    population = _stops_population(stop_width=width)
+    refs = VenueState(venue, VenuePositions(np.zeros(0, dtype=np.int8), np.zeros(0), np.zeros(0),
+                                            market=np.zeros(0, dtype=np.int64))).ref_price
+    distances, beyond = [], []
+    for scenario in range(60):
+        s = population.sample(venue, 11, scenario)
+        stops, levels = s.stops, s.stop_levels
+        assert stops is not None and levels is not None
+        for j, name in enumerate(PERPS):
+            ref = refs[venue.market_index(name)]
+            step = levels["round_step"][j]
+            assert step == {"BTCUSDT": lc.agents.round_number_step(ref), "ETHUSDT": 100.0,
+                            "SOLUSDT": lc.agents.round_number_step(ref)}[name]
+            low, high = levels["recent_low"][j], levels["recent_high"][j]
+            distances += [1 - low / ref, high / ref - 1]
+            for side, extreme in ((-1, low), (1, high)):
+                mine = (stops.market == name) & (stops.side == side)
+                price, qty = stops.price[mine], stops.qty[mine]
+                assert price.size == (clusters + 1) * per
+                rounds = lc.agents.round_number_levels(ref, step, clusters, below=side < 0)
+                centres = np.repeat(np.append(rounds, extreme), per)
+                offset = side * (price / centres - 1)
+                assert (offset >= 0).all()
+                beyond.append(offset / width)
+                at_centre = qty * centres
+                side_notional = 0.03 * OPEN_INTEREST[name] / 2
+                assert at_centre.sum() == pytest.approx(side_notional, rel=1e-12)
+                per_cluster = at_centre.reshape(clusters + 1, per).sum(axis=1)
+                np.testing.assert_allclose(per_cluster, [(1 - e) * side_notional / clusters] * clusters
+                                           + [e * side_notional], rtol=1e-12)
+    d = np.array(distances)
+    assert ((d > 0) & (d < 2 * rng)).all()
+    assert abs(d.mean() - rng) < 4 * (2 * rng / math.sqrt(12)) / math.sqrt(d.size)
+    z = np.concatenate(beyond)
+    assert abs(z.mean() - math.sqrt(2 / math.pi)) < 4 * math.sqrt(1 - 2 / math.pi) / math.sqrt(z.size)
+
+
+def test_the_default_round_number_step():
+    assert [lc.agents.round_number_step(p) for p in (122_000.0, 4_100.0, 200.0, 1.0, 0.5)] == [
+        5_000.0, 200.0, 10.0, 0.05, 0.02]
+    assert list(lc.agents.round_number_levels(122_000.0, 5_000.0, 3, below=True)) == [120_000.0, 115_000.0, 110_000.0]
+    assert list(lc.agents.round_number_levels(12_000.0, 5_000.0, 3, below=True)) == [10_000.0, 5_000.0]  # > 0 only
+    assert list(lc.agents.round_number_levels(120_000.0, 5_000.0, 2, below=False)) == [125_000.0, 130_000.0]
+    with pytest.raises(ValueError, match="ref_price"):
+        lc.agents.round_number_step(0.0)
+    with pytest.raises(ValueError, match="step"):
+        lc.agents.round_number_levels(100.0, -1.0, 2, below=True)
+
+
+def test_stop_cluster_parameters_are_checked(venue):
+    with pytest.raises(ValueError, match="stop_notional"):
+        VenuePopulation(OPEN_INTEREST, stop_notional=-0.1)
+    with pytest.raises(ValueError, match="stop_width"):
+        VenuePopulation(OPEN_INTEREST, stop_notional=0.01, stop_width=0.5)
+    with pytest.raises(ValueError, match="stop_range"):
+        VenuePopulation(OPEN_INTEREST, stop_notional=0.01, stop_range=0.6)
+    with pytest.raises(ValueError, match="stop_extreme_share"):
+        VenuePopulation(OPEN_INTEREST, stop_notional=0.01, stop_extreme_share=1.5)
+    with pytest.raises(ValueError, match="stops_per_cluster"):
+        VenuePopulation(OPEN_INTEREST, stop_notional=0.01, stops_per_cluster=0)
+    with pytest.raises(ValueError, match="stop_clusters"):
+        VenuePopulation(OPEN_INTEREST, stop_notional=0.01, stop_clusters=0)
+    VenuePopulation(OPEN_INTEREST, stop_notional=0.01, stop_clusters=0, stop_extreme_share=1.0)
+    with pytest.raises(ValueError, match="stop_round_step"):
+        VenuePopulation(OPEN_INTEREST, stop_notional=0.01, stop_round_step={"DOGE": 1.0})
+    with pytest.raises(ValueError, match="stop_round_step"):
+        VenuePopulation(OPEN_INTEREST, stop_notional=0.01, stop_round_step={"BTCUSDT": -1.0})
+    with pytest.raises(TypeError, match="stop_round_step"):
+        VenuePopulation(OPEN_INTEREST, stop_notional=0.01, stop_round_step=[1.0])
+    # none by default: the populations drawn before stops existed are unchanged
+    assert VenuePopulation(OPEN_INTEREST, traders=10).sample(venue).stops is None

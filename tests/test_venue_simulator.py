@@ -335,6 +335,27 @@ def test_one_step_of_accounts_is_the_static_venue_cascade(run):
     np.testing.assert_array_equal(sim.accounts["account"], static.accounts["account"])
 
 
+def test_an_order_against_a_shock_is_where_one_step_and_the_static_cascade_part():
+    """The documented exception to the one-step equivalence (docs/design.md, "Many markets
+    through time", reduction 2): the static cascade re-anchors the side opposite a relative
+    shock, the simulator's shock sweeps only the side it consumes around an unchanged
+    fundamental. Account 0 (long 1 A, short 10 B at 100 on 100 USDT), both markets +20 %: its
+    sale of 1 A fills at 99.9 x 1.2 = 119.88 in the static cascade, at the book's 99.9 in the
+    step."""
+    k = np.arange(1, 101)
+    book = lc.OrderBook(100.0 - 0.1 * k, np.full(100, 500.0), 100.0 + 0.1 * k, np.full(100, 500.0))
+    venue = Venue([Market("A", book), Market("B", book)])
+    positions = VenuePositions(side=[1, -1], qty=[1.0, 10.0], entry_price=100.0, market=["A", "B"],
+                               account=[0, 0], mmr=0.01)
+    accounts = Accounts({"USDT": np.array([100.0])})
+    shocks = {"A": 0.2, "B": 0.2}
+    static = venue_cascade(venue, positions, accounts, shocks=shocks)
+    sim = simulate_venue(venue, positions, accounts, 1, policy="market_orders", shocks=shocks)
+    assert static.market("A")["final_price"] == pytest.approx(119.88, abs=1e-12)
+    assert sim.market("A").timeline.price[0] == 99.9
+    assert sim.account_liquidated[0] and static.account_liquidated[0]
+
+
 # -- hand-worked cases ---------------------------------------------------------------------------
 
 def test_bitmex_cross_example_through_time():

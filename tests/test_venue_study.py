@@ -356,3 +356,28 @@ def test_a_state_with_agents_studies_them_too():
     assert table.per_market("token_notional").sum() > 0 and table.per_market("fund_notional").sum() > 0
     bare = venue_monte_carlo(VenueState(venue, positions, accounts), model, 3, threads=2, progress=False)
     assert np.all(bare.per_market("token_notional") == 0.0)
+
+
+def test_rows_carry_the_tokens_bad_debt_of_a_direct_cascade():
+    """A 3x token of NAV 1,000 on A (test_agents' hand-worked case): a -40 % move leaves it owing
+    200, -50 % 500, -5 % nothing (below its 10 % threshold). Each row's token_bad_debt, venue-wide
+    and per market, is the direct cascade's; the venue's bad_debt (its insurance fund's) is not
+    mixed with it."""
+    k = np.arange(1, 400)
+    book = lc.OrderBook(100.0 - 0.5 * k[:199], np.full(199, 1_000.0), 100.0 + 0.5 * k, np.full(399, 1_000.0))
+    venue = Venue([Market("A", book), Market("B", book)])
+    none = VenuePositions(np.zeros(0, dtype=np.int8), np.zeros(0), np.zeros(0), market=np.zeros(0, dtype=np.int64))
+    tokens = lc.agents.LeveragedTokens(["A", "B"], [3.0, -3.0], [1_000.0, 500.0], 0.1)
+    state = VenueState(venue, none, tokens=tokens)
+    model = CorrelatedShockModel.fixed([[-0.4, 0.0], [-0.5, 0.45], [-0.05, 0.0]], markets=["A", "B"])
+    table = venue_monte_carlo(state, model, 3, threads=2, progress=False)
+    for row in range(3):
+        direct = venue_cascade(state, shocks=sample_venue_scenario(state, model, 0, row).shocks)
+        assert table["token_bad_debt"][row] == direct.token_bad_debt
+        assert table["bad_debt"][row] == direct.bad_debt == 0.0
+        for name in ("A", "B"):
+            assert table[f"{name}.token_bad_debt"][row] == direct.market(name)["token_bad_debt"]
+    np.testing.assert_allclose(table["A.token_bad_debt"], [200.0, 500.0, 0.0], rtol=1e-12)
+    # the -3x token on B: +45 % marks it at 500 (1 - 1.35) < 0, it owes 175
+    np.testing.assert_allclose(table["B.token_bad_debt"], [0.0, 175.0, 0.0], rtol=1e-12)
+    np.testing.assert_allclose(table["token_bad_debt"], table.per_market("token_bad_debt").sum(axis=1), rtol=1e-15)

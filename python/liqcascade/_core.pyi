@@ -397,10 +397,19 @@ class VenuePopulationModel:
     fund_buffer_min: float
     fund_buffer_max: float
     agent_size_sigma: float
+    stop_notional: float
+    stop_clusters: int
+    stop_round_step: list[float]
+    stops_per_cluster: int
+    stop_width: float
+    stop_extreme_share: float
+    stop_range: float
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
     def validate_for(self, venue: Venue) -> None: ...
 
+def round_number_step(ref_price: float) -> float: ...
+def round_number_levels(ref_price: float, step: float, count: int, below: bool) -> _F64: ...
 def sample_venue_population(venue: Venue, model: VenuePopulationModel, seed: int, scenario: int) -> dict[str, Any]: ...
 def run_venue_population_study(
     venue: Venue,

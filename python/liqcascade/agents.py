@@ -39,8 +39,8 @@ class Venue(Protocol):
     @property
     def market_names(self) -> tuple[str, ...]: ...
 
-__all__ = ["Funds", "LeveragedTokens", "StopOrders", "round_number_levels", "stop_clusters", "token_presets",
-           "token_rebalance"]
+__all__ = ["Funds", "LeveragedTokens", "StopOrders", "round_number_levels", "round_number_step", "stop_clusters",
+           "token_presets", "token_rebalance"]
 
 
 def _markets(value: Any, field: str, n: int) -> npt.NDArray[Any]:
@@ -123,15 +123,16 @@ def round_number_levels(ref_price: float, step: float, count: int, *, below: boo
     ref = real_scalar(ref_price, "ref_price")
     step = real_scalar(step, "step")
     count = int_scalar(count, "count", minimum=0)
-    if not (ref > 0 and step > 0):
-        raise ValueError("ref_price and step: must be > 0")
-    k = np.arange(1, count + 1, dtype=np.float64)
-    if below:
-        first = np.ceil(ref / step) - 1.0
-        levels = (first - (k - 1.0)) * step
-        return levels[levels > 0]
-    first = np.floor(ref / step) + 1.0
-    return (first + (k - 1.0)) * step
+    if not isinstance(below, (bool, np.bool_)):
+        raise TypeError(f"below: expected a bool, got {type(below).__name__}")
+    # the core's rule (a venue population's stop clusters use it too)
+    return readonly(_core.round_number_levels(ref, step, count, bool(below)))
+
+
+def round_number_step(ref_price: float) -> float:
+    """The step of a market's round numbers when none is given: the largest 1, 2 or 5 times a
+    power of ten at most 5 % of ``ref_price`` (BTC at 122,000: 5,000; ETH at 4,100: 200)."""
+    return float(_core.round_number_step(real_scalar(ref_price, "ref_price")))
 
 
 def stop_clusters(market: str | int, centres: Sequence[float] | FloatArray,

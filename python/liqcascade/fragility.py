@@ -10,9 +10,9 @@ many points per call, not one cascade per bisection step).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -29,12 +29,25 @@ from .simulator import EVENT_KINDS, SimulationResult
 __all__ = ["CriticalShock", "LiquidationAtRisk", "LiquidationMap", "SimulationLiquidationMap",
            "VenueLiquidationMap", "amplification_curve", "critical_shocks", "liquidation_at_risk",
            "liquidation_map", "population_liquidation_map", "simulation_liquidation_map",
-           "venue_liquidation_map", "venue_liquidation_maps"]
+           "venue_amplification_curve", "venue_critical_shocks", "venue_liquidation_map", "venue_liquidation_maps"]
 
 Direction = Literal["down", "up"]
+K = TypeVar("K")
 
 
 # -- amplification curve ----------------------------------------------------------------------
+
+def _curve_shocks(shocks: Any, max_shock: float, points: int) -> FloatArray:
+    """An amplification curve's shocks: ``shocks`` sorted with zero left out, or ``points // 2``
+    a side, ``max_shock · k / (points // 2)``."""
+    if shocks is None:
+        top = _finite(max_shock, "max_shock", low=0.0, high=1.0, low_open=True, high_open=True)
+        half = int_scalar(points, "points", minimum=2, maximum=10_000_000) // 2
+        side = top * np.arange(1, half + 1) / half
+        return np.concatenate((-side[::-1], side))
+    values = np.sort(float_column(shocks, "shocks"))
+    return values[values != 0.0]
+
 
 def amplification_curve(book: OrderBook, positions: Positions, shocks: Any = None, *, max_shock: float = 0.2,
                         points: int = 201, ref_price: float | None = None,
@@ -47,14 +60,7 @@ def amplification_curve(book: OrderBook, positions: Positions, shocks: Any = Non
     ``shocks``: the relative moves to run (any signs); default ``points // 2`` moves a side,
     evenly spaced up to ``max_shock`` (``max_shock · k / (points // 2)``). One
     :func:`cascade_many` call (aggregate path)."""
-    if shocks is None:
-        top = _finite(max_shock, "max_shock", low=0.0, high=1.0, low_open=True, high_open=True)
-        half = int_scalar(points, "points", minimum=2, maximum=10_000_000) // 2
-        side = top * np.arange(1, half + 1) / half
-        values = np.concatenate((-side[::-1], side))
-    else:
-        values = np.sort(float_column(shocks, "shocks"))
-        values = values[values != 0.0]
+    values = _curve_shocks(shocks, max_shock, points)
     rows = cascade_many(book, positions, values, ref_price=ref_price, threads=threads)
     return ColumnTable({
         "shock": values,
@@ -96,6 +102,78 @@ class CriticalShock:
     calls: int = field(default=0, compare=False)
 
 
+def _first_crossings(keys: Sequence[K], run: Callable[[list[tuple[K, FloatArray]]], list[tuple[np.ndarray, Any, int]]],
+                     grid: np.ndarray, tol: float, m: int) -> tuple[dict[K, tuple[float, float] | None],
+                                                                      dict[K, tuple[Any, int]], int]:
+    """The bracketing search of :func:`critical_shocks`, for any criterion over any number of
+    searches (``keys``: a direction, or a market and a direction). ``run(batch)`` evaluates, for
+    each ``(key, magnitudes)`` of the batch (unsigned shock sizes, increasing), the criterion at
+    every magnitude in one call, and returns per item ``(hits, rows, offset)``: ``rows[offset +
+    i]`` is the evaluation of magnitude ``i``. Returns each key's bracket ``(l, h)`` (None when no
+    grid point reaches), where ``h`` was evaluated (``best``: ``(rows, index)``) and the calls.
+
+    1. The grid runs in chunks of 16, 64, 256, ... points (every key still searching in each
+       call), stopping at the chunk where a key first crosses: that point ``h`` and the one
+       before ``l`` (0 for the first point, which is then the answer, unrefined) bracket it.
+    2. Each further call runs ``m`` evenly spaced interior points of every open bracket (``l >
+       0`` and ``h - l > tol``): the first that reaches becomes ``h``, its predecessor ``l``."""
+    calls = 0
+    brackets: dict[K, tuple[float, float] | None] = {}
+    best: dict[K, tuple[Any, int]] = {}
+    searching: list[K] = list(keys)
+    start, size = 0, 16
+    # A fragile market is answered after a few points, a robust one pays for the whole grid (the
+    # same points as one call would run).
+    while searching and start < grid.size:
+        chunk = grid[start: start + size]
+        results = run([(key, chunk) for key in searching])
+        calls += 1
+        for key, (hits, rows, offset) in zip(list(searching), results, strict=True):
+            first = np.flatnonzero(hits)
+            if first.size == 0:
+                continue
+            k = start + int(first[0])
+            # below one grid step amplification measures the book's tick, not the cascade: a first
+            # point that already reaches is the answer, unrefined (bracket [0, grid_step])
+            brackets[key] = (0.0, float(grid[0])) if k == 0 else (float(grid[k - 1]), float(grid[k]))
+            best[key] = (rows, offset + int(first[0]))
+            searching.remove(key)
+        start, size = start + chunk.size, size * 4
+    for key in searching:
+        brackets[key] = None
+
+    def open_(bracket: tuple[float, float] | None) -> bool:
+        return bracket is not None and bracket[0] > 0.0 and bracket[1] - bracket[0] > tol
+
+    # refine every open bracket together: one call per pass
+    while any(open_(b) for b in brackets.values()):
+        batch: list[tuple[K, FloatArray]] = []
+        for key, bracket in brackets.items():
+            if bracket is None or not open_(bracket):
+                continue
+            low, high = bracket
+            inner = low + (high - low) * np.arange(1, m + 1) / (m + 1)
+            inner = inner[(inner > low) & (inner < high)]
+            if inner.size == 0:  # the bracket is as narrow as floating point allows
+                brackets[key] = (high, high)
+                continue
+            batch.append((key, inner))
+        if not batch:
+            break
+        results = run(batch)
+        calls += 1
+        for (key, inner), (hits, rows, offset) in zip(batch, results, strict=True):
+            low, high = brackets[key]  # type: ignore[misc]
+            first = np.flatnonzero(hits)
+            if first.size:
+                k = int(first[0])
+                brackets[key] = (low if k == 0 else float(inner[k - 1]), float(inner[k]))
+                best[key] = (rows, offset + k)
+            else:
+                brackets[key] = (float(inner[-1]), high)
+    return brackets, best, calls
+
+
 def critical_shocks(book: OrderBook, positions: Positions, level: float = 2.0, *, exhaustion: bool = True,
                     max_shock: float = 0.5, grid_step: float = 0.001, tolerance: float = 1e-6,
                     refine_points: int = 63, ref_price: float | None = None,
@@ -135,67 +213,18 @@ def critical_shocks(book: OrderBook, positions: Positions, level: float = 2.0, *
         hit = amplification >= target
         return (hit | rows.book_exhausted) if exhaustion else hit
 
-    grid = step * np.arange(1, int(math.floor(top / step + 1e-9)) + 1)
-    # The grid is run in chunks that grow fourfold, each call holding both directions still
-    # searching, and stops where a direction first crosses: a fragile market is answered after a
-    # few points, a robust one pays for the whole grid (the same points as one call would run).
-    calls = 0
-    brackets: dict[Direction, tuple[float, float] | None] = {}
-    best: dict[Direction, tuple[Any, int]] = {}
-    searching: list[Direction] = ["down", "up"]
-    start, size = 0, 16
-    while searching and start < grid.size:
-        chunk = grid[start: start + size]
-        rows = cascade_many(book, positions, np.concatenate([-chunk if d == "down" else chunk for d in searching]),
-                            ref_price=ref_price, threads=threads)
-        calls += 1
-        hits = reached(rows)
-        for j, direction in enumerate(list(searching)):
-            first = np.flatnonzero(hits[j * chunk.size: (j + 1) * chunk.size])
-            if first.size == 0:
-                continue
-            k = start + int(first[0])
-            # below one grid step amplification measures the book's tick, not the cascade: a first
-            # point that already reaches is the answer, unrefined (bracket [0, grid_step])
-            brackets[direction] = (0.0, float(grid[0])) if k == 0 else (float(grid[k - 1]), float(grid[k]))
-            best[direction] = (rows, j * chunk.size + int(first[0]))
-            searching.remove(direction)
-        start, size = start + chunk.size, size * 4
-    for direction in searching:
-        brackets[direction] = None
-    # refine both brackets together: one call per pass
-    def open_(bracket: tuple[float, float] | None) -> bool:
-        return bracket is not None and bracket[0] > 0.0 and bracket[1] - bracket[0] > tol
-
-    while any(open_(b) for b in brackets.values()):
-        batch: list[tuple[Direction, np.ndarray]] = []
-        for direction, bracket in brackets.items():
-            if bracket is None or not open_(bracket):
-                continue
-            low, high = bracket
-            inner = low + (high - low) * np.arange(1, m + 1) / (m + 1)
-            inner = inner[(inner > low) & (inner < high)]
-            if inner.size == 0:  # the bracket is as narrow as floating point allows
-                brackets[direction] = (high, high)
-                continue
-            batch.append((direction, inner))
-        if not batch:
-            break
+    def run(batch: list[tuple[Direction, FloatArray]]) -> list[tuple[np.ndarray, Any, int]]:
         signed = np.concatenate([-inner if d == "down" else inner for d, inner in batch])
         rows = cascade_many(book, positions, signed, ref_price=ref_price, threads=threads)
-        calls += 1
-        hit, offset = reached(rows), 0
-        for direction, inner in batch:
-            mine = hit[offset: offset + inner.size]
-            low, high = brackets[direction]  # type: ignore[misc]
-            first = np.flatnonzero(mine)
-            if first.size:
-                k = int(first[0])
-                brackets[direction] = (low if k == 0 else float(inner[k - 1]), float(inner[k]))
-                best[direction] = (rows, offset + k)
-            else:
-                brackets[direction] = (float(inner[-1]), high)
+        hit, offset, out = reached(rows), 0, []
+        for _, inner in batch:
+            out.append((hit[offset: offset + inner.size], rows, offset))
             offset += inner.size
+        return out
+
+    grid = step * np.arange(1, int(math.floor(top / step + 1e-9)) + 1)
+    keys: list[Direction] = ["down", "up"]
+    brackets, best, calls = _first_crossings(keys, run, grid, tol, m)
 
     out: dict[Direction, CriticalShock] = {}
     directions: tuple[Direction, ...] = ("down", "up")
@@ -597,3 +626,191 @@ def _venue_map(state: Any, name: str, width: float, buckets: int, edges: Any) ->
                                nan.copy(), 1, market=name, isolated_long=out["isolated_long"],
                                isolated_short=out["isolated_short"], cross_long=long_, cross_short=short_,
                                accounts=count)
+
+
+# -- a venue's critical shocks and amplification curve (docs/design.md, "Fragility of a venue") --
+
+def _venue_state(state: Any) -> Any:
+    from .venue import VenueState
+
+    if not isinstance(state, VenueState):
+        raise TypeError(f"state: expected liqcascade.venue.VenueState, got {type(state).__name__}")
+    return state
+
+
+def _venue_rows(state: Any, markets: Sequence[str], moves: FloatArray, threads: int | None) -> Any:
+    """One venue cascade per row of ``moves`` (columns: ``markets``' relative moves, the other
+    markets unmoved) on the prepared ``state``: a study over a fixed model, so the rows are
+    :func:`venue_monte_carlo`'s (each a direct :func:`venue_cascade`), on every thread."""
+    from .correlated import CorrelatedShockModel
+    from .venue_study import venue_monte_carlo
+
+    model = CorrelatedShockModel.fixed(moves, markets=list(markets))
+    return venue_monte_carlo(state, model, moves.shape[0], threads=threads, progress=False)
+
+
+def _liquidated(table: Any, name: str) -> FloatArray:
+    return np.asarray(table[f"{name}.liquidated_notional_long"] + table[f"{name}.liquidated_notional_short"])
+
+
+def venue_critical_shocks(state: Any, level: float | None = 2.0, *, markets: str | Sequence[str] | None = None,
+                          exhaustion: bool = True, contagion: float | None = None, max_shock: float = 0.5,
+                          grid_step: float = 0.001, tolerance: float = 1e-6, refine_points: int = 63,
+                          threads: int | None = None) -> ColumnTable:
+    """Per market and direction, the smallest move of that market alone (every other market
+    unmoved) whose venue cascade reaches the criterion, found by :func:`critical_shocks`'
+    bracketing (the same grid, chunks, refinement and tolerance) on the prepared ``state`` (a
+    :class:`~liqcascade.venue.VenueState`; its indexes are reused by every cascade, each of which
+    costs what it touches; the cascades of a pass run on ``threads``).
+
+    The criterion at a move ``s`` of market ``m`` holds when any of these does:
+
+    - ``level`` (> 1; None: not used): ``m``'s amplification (final move over shock move; NaN
+      counts as 1) is at least ``level``;
+    - ``exhaustion``: the cascade ran some market's book out (``m``'s or another's);
+    - ``contagion`` (a notional >= 0; None: not used): the cascade liquidated more than
+      ``contagion`` of notional (positions closed, filled value) in some *other* market.
+
+    ``markets``: the markets to move (a name or names; default every market, spot books
+    included: a collateral asset's own book can start a cascade). One row per market and
+    direction (down, then up): ``market``, ``direction``, ``critical_shock`` (signed; NaN when
+    no grid point up to ``max_shock`` reaches), ``not_reached`` (the largest move known not to,
+    ``|critical_shock| - |not_reached| <= tolerance``; 0 when the first grid point already
+    reaches), ``cause`` (``"amplification"``, ``"exhaustion"``, ``"contagion"``, the first that
+    holds in that order, or ``"none"``), and the cascade at ``critical_shock``: ``amplification``
+    and ``final_move`` of the market moved, ``liquidated_notional`` (all markets),
+    ``accounts_liquidated``, ``contagion_market`` (the other market with the most liquidated
+    notional; ``""`` when none had any) and its ``contagion_notional``, ``book_exhausted`` (any
+    market), ``exhausted_markets`` (their names, comma-separated), ``bad_debt``; ``calls``: the
+    batches run (all searches share each one)."""
+    venue_state = _venue_state(state)
+    names = venue_state.venue.market_names
+    if markets is None:
+        chosen = list(names)
+    else:
+        chosen = [markets] if isinstance(markets, str) else list(markets)
+        for i, name in enumerate(chosen):
+            if not isinstance(name, str):
+                raise TypeError(f"markets[{i}]: expected a market name, got {type(name).__name__}")
+            venue_state.venue.market_index(name)
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"markets: a market is named twice ({', '.join(map(repr, chosen))})")
+    target = None if level is None else _finite(level, "level", low=1.0, low_open=True)
+    threshold = None if contagion is None else _finite(contagion, "contagion", low=0.0)
+    if not isinstance(exhaustion, (bool, np.bool_)):
+        raise TypeError(f"exhaustion: expected a bool, got {type(exhaustion).__name__}")
+    if target is None and threshold is None and not exhaustion:
+        raise ValueError("level, exhaustion, contagion: give at least one criterion")
+    top = _finite(max_shock, "max_shock", low=0.0, high=1.0, low_open=True, high_open=True)
+    step = _finite(grid_step, "grid_step", low=0.0, high=top, low_open=True)
+    tol = _finite(tolerance, "tolerance", low=0.0, low_open=True)
+    m = int_scalar(refine_points, "refine_points", minimum=1, maximum=100_000)
+    column = {name: j for j, name in enumerate(chosen)}
+
+    def criteria(table: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        amplification = np.nan_to_num(np.asarray(table[f"{name}.amplification"]), nan=1.0)
+        by_level = amplification >= target if target is not None else np.zeros(len(table), dtype=bool)
+        by_book = np.asarray(table["book_exhausted"], dtype=bool) if exhaustion else np.zeros(len(table), dtype=bool)
+        by_contagion = np.zeros(len(table), dtype=bool)
+        if threshold is not None:
+            for other in names:
+                if other != name:
+                    by_contagion |= _liquidated(table, other) > threshold
+        return by_level, by_book, by_contagion
+
+    Key = tuple[str, Direction]
+
+    def run(batch: list[tuple[Key, FloatArray]]) -> list[tuple[np.ndarray, Any, int]]:
+        total = sum(inner.size for _, inner in batch)
+        moves = np.zeros((total, len(chosen)))
+        offset = 0
+        for (name, direction), inner in batch:
+            moves[offset: offset + inner.size, column[name]] = -inner if direction == "down" else inner
+            offset += inner.size
+        table = _venue_rows(venue_state, chosen, moves, threads)
+        out, offset = [], 0
+        for (name, _), inner in batch:
+            by_level, by_book, by_contagion = criteria(table, name)
+            hit = (by_level | by_book | by_contagion)[offset: offset + inner.size]
+            out.append((hit, table, offset))
+            offset += inner.size
+        return out
+
+    keys: list[Key] = [(name, direction) for name in chosen for direction in ("down", "up")]
+    grid = step * np.arange(1, int(math.floor(top / step + 1e-9)) + 1)
+    brackets, best, calls = _first_crossings(keys, run, grid, tol, m)
+
+    rows: dict[str, list[Any]] = {c: [] for c in (
+        "market", "direction", "critical_shock", "not_reached", "cause", "amplification", "final_move",
+        "liquidated_notional", "accounts_liquidated", "contagion_market", "contagion_notional", "book_exhausted",
+        "exhausted_markets", "bad_debt")}
+    for name, direction in keys:
+        sign = -1.0 if direction == "down" else 1.0
+        bracket = brackets[(name, direction)]
+        rows["market"].append(name)
+        rows["direction"].append(direction)
+        if bracket is None:
+            values: list[Any] = [math.nan, sign * float(grid[-1]), "none", math.nan, math.nan, math.nan, 0, "",
+                                 math.nan, False, "", math.nan]
+        else:
+            table, i = best[(name, direction)]
+            by_level, by_book, by_contagion = criteria(table, name)
+            cause = ("amplification" if by_level[i] else "exhaustion" if by_book[i] else "contagion")
+            others = [(float(_liquidated(table, o)[i]), o) for o in names if o != name]
+            most = max(others, default=(0.0, ""), key=lambda x: x[0])
+            exhausted = [o for o in names if bool(table[f"{o}.book_exhausted"][i])]
+            values = [sign * bracket[1], sign * bracket[0], cause, float(table[f"{name}.amplification"][i]),
+                      float(table[f"{name}.final_move"][i]), float(table["liquidated_notional"][i]),
+                      int(table["accounts_liquidated"][i]), most[1] if most[0] > 0.0 else "", most[0],
+                      bool(table["book_exhausted"][i]), ",".join(exhausted), float(table["bad_debt"][i])]
+        for c, v in zip(list(rows)[2:], values, strict=True):
+            rows[c].append(v)
+    out = {c: np.array(v, dtype=object) for c, v in rows.items()
+           if c in ("market", "direction", "cause", "contagion_market", "exhausted_markets")}
+    for c in ("critical_shock", "not_reached", "amplification", "final_move", "liquidated_notional",
+              "contagion_notional", "bad_debt"):
+        out[c] = np.array(rows[c], dtype=np.float64)
+    out["accounts_liquidated"] = np.array(rows["accounts_liquidated"], dtype=np.int64)
+    out["book_exhausted"] = np.array(rows["book_exhausted"], dtype=bool)
+    out["calls"] = np.full(len(keys), calls, dtype=np.int64)
+    order = ("market", "direction", "critical_shock", "not_reached", "cause", "amplification", "final_move",
+             "liquidated_notional", "accounts_liquidated", "contagion_market", "contagion_notional",
+             "book_exhausted", "exhausted_markets", "bad_debt", "calls")
+    return ColumnTable({c: out[c] for c in order})
+
+
+def venue_amplification_curve(state: Any, market: str, shocks: Any = None, *, max_shock: float = 0.2,
+                              points: int = 201, threads: int | None = None) -> ColumnTable:
+    """Every market's final move against a move of ``market`` alone (the others unmoved), one
+    venue cascade per shock on the prepared ``state``: the shocks as :func:`amplification_curve`
+    (``points // 2`` a side up to ``max_shock``, or ``shocks``; zero left out). One row per shock:
+    ``market`` (the one moved), ``shock``, ``direction`` (-1, +1), ``final_move`` and
+    ``amplification`` of the market moved; per market ``"{m}.final_move"``,
+    ``"{m}.liquidated_notional"``, ``"{m}.sold_notional"`` and ``"{m}.book_exhausted"``; venue-wide
+    ``liquidated_notional``, ``sold_notional``, ``accounts_liquidated``, ``n_liquidated``,
+    ``rounds``, ``bad_debt``, ``token_bad_debt``, ``book_exhausted`` (any market) and
+    ``contagion_share`` (the share of liquidated notional outside ``market``; NaN without
+    liquidation). Each row is :func:`venue_cascade`'s with ``shocks={market: shock}``."""
+    venue_state = _venue_state(state)
+    if not isinstance(market, str):
+        raise TypeError(f"market: expected a market name, got {type(market).__name__}")
+    venue_state.venue.market_index(market)
+    values = _curve_shocks(shocks, max_shock, points)
+    table = _venue_rows(venue_state, [market], values[:, None], threads)
+    names = venue_state.venue.market_names
+    out: dict[str, np.ndarray] = {
+        "market": np.full(values.size, market, dtype=object),
+        "shock": values,
+        "direction": np.where(values < 0, -1, 1).astype(np.int8),
+        "final_move": np.asarray(table[f"{market}.final_move"]),
+        "amplification": np.asarray(table[f"{market}.amplification"]),
+    }
+    for name in names:
+        out[f"{name}.final_move"] = np.asarray(table[f"{name}.final_move"])
+        out[f"{name}.liquidated_notional"] = _liquidated(table, name)
+        out[f"{name}.sold_notional"] = np.asarray(table[f"{name}.sold_notional"])
+        out[f"{name}.book_exhausted"] = np.asarray(table[f"{name}.book_exhausted"], dtype=bool)
+    for c in ("liquidated_notional", "sold_notional", "accounts_liquidated", "n_liquidated", "rounds", "bad_debt",
+              "token_bad_debt", "book_exhausted", "contagion_share"):
+        out[c] = np.asarray(table[c])
+    return ColumnTable(out)

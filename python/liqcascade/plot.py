@@ -19,7 +19,7 @@ from .policy import PolicyComparison
 from .simulator import SimulationResult
 
 __all__ = ["amplification_curve", "liquidation_map", "policy_comparison", "simulation_liquidation_map",
-           "study_distribution", "timeline", "venue_liquidation_map", "venue_panels"]
+           "study_distribution", "timeline", "venue_amplification_curve", "venue_liquidation_map", "venue_panels"]
 
 
 def _pyplot() -> Any:
@@ -312,4 +312,44 @@ def venue_liquidation_map(maps: Mapping[str, VenueLiquidationMap] | VenueLiquida
     if ax is None:
         fig.suptitle("Venue liquidation map", fontsize=10)
         fig.tight_layout()
+    return fig
+
+
+def venue_amplification_curve(curve: ColumnTable, critical: ColumnTable | None = None, *, ax: Any = None) -> Any:
+    """A venue's amplification curve (:func:`liqcascade.fragility.venue_amplification_curve`):
+    every market's final move (%) against the shock (%) of the market moved, that market's line
+    solid and the others' dashed (a move carried by accounts, collateral and agents), the
+    no-amplification diagonal, shocks that ran some book out marked, and — given
+    :func:`~liqcascade.fragility.venue_critical_shocks`' table — the moved market's critical
+    shocks as vertical lines labelled with their cause."""
+    columns = list(curve.columns)
+    if "market" not in columns or not any(c.endswith(".final_move") for c in columns):
+        raise TypeError("curve: expected venue_amplification_curve's table")
+    fig, ax = _axes(ax)
+    moved = str(curve["market"][0]) if len(curve) else ""
+    shock = np.asarray(curve["shock"]) * 100
+    names = [c[: -len(".final_move")] for c in columns if c.endswith(".final_move")]
+    for name in names:
+        move = np.asarray(curve[f"{name}.final_move"]) * 100
+        own = name == moved
+        for sign in (-1, 1):
+            mine = np.asarray(curve["direction"]) == sign
+            ax.plot(shock[mine], move[mine], lw=1.6 if own else 1.1, ls="-" if own else "--",
+                    color=f"C{names.index(name)}", label=name if sign < 0 else None)
+    ax.plot(shock, shock, color="grey", ls=":", lw=1, label="no amplification")
+    exhausted = np.asarray(curve["book_exhausted"], dtype=bool)
+    if exhausted.any():
+        ax.scatter(shock[exhausted], np.asarray(curve["final_move"])[exhausted] * 100, marker="x", color="black",
+                   s=12, label="a book exhausted")
+    if critical is not None:
+        for i in np.flatnonzero(np.asarray(critical["market"]) == moved):
+            value = float(critical["critical_shock"][i])
+            if np.isfinite(value):
+                ax.axvline(value * 100, color="tab:purple", ls="-.", lw=1)
+                ax.annotate(f"critical {value * 100:+.2f}% ({critical['cause'][i]})", (value * 100, 0), rotation=90,
+                            fontsize="x-small", va="bottom", ha="right", color="tab:purple")
+    ax.set_xlabel(f"shock of {moved} alone (%)")
+    ax.set_ylabel("final move (%)")
+    ax.set_title(f"Venue amplification curve: {moved} moved, every market's final move")
+    ax.legend(loc="upper left", fontsize="small")
     return fig

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from . import _core
 from ._table import ColumnTable
 from ._validation import FloatArray, core_enum, float_values, int_scalar, real_scalar
-from .agents import Funds, LeveragedTokens
+from .agents import Funds, LeveragedTokens, StopOrders
 from .models import _index, _rebuild_model, _seed
 from .venue import Accounts, Venue, VenuePositions, VenueState
 
@@ -76,6 +76,17 @@ class VenuePopulation:
       interest, assets lognormal with mean ``fund_assets`` x the total open interest /
       ``funds``, target leverage from ``fund_target``, buffer ``target x U(fund_buffer)``,
       drawn at the target.
+    - stop clusters (``stop_notional`` > 0; issue 20's): in each traded market,
+      ``stop_notional`` x its open interest of stop orders a side — sell stops below the
+      reference, buy stops above it. A side's share ``1 - stop_extreme_share`` is split evenly
+      among clusters just beyond the ``stop_clusters`` round numbers nearest the reference
+      (multiples of ``stop_round_step[m]``; default the largest 1, 2 or 5 times a power of ten at
+      most 5 % of the reference: BTC at 122,000 every 5,000, ETH at 4,100 every 200), the rest in
+      one cluster just beyond the recent low (sell stops) or high (buy stops), ``ref (1 - d)`` and
+      ``ref (1 + d')`` with ``d``, ``d'`` uniform on ``(0, 2 stop_range)``, drawn per scenario. A
+      cluster of centre ``c`` holds ``stops_per_cluster`` stops at ``c (1 + side |z| stop_width)``
+      (``z`` standard normal), their quantities lognormal shares (sigma ``agent_size_sigma``)
+      of the cluster's notional at ``c``.
     """
 
     open_interest: Mapping[str, float]
@@ -108,6 +119,13 @@ class VenuePopulation:
     fund_target_weights: Sequence[float] = (0.3, 0.4, 0.3)
     fund_buffer: tuple[float, float] = (1.2, 1.5)
     agent_size_sigma: float = 1.0
+    stop_notional: float = 0.0
+    stop_clusters: int = 3
+    stop_round_step: Mapping[str, float] | None = None
+    stops_per_cluster: int = 20
+    stop_width: float = 0.002
+    stop_extreme_share: float = 0.0
+    stop_range: float = 0.05
     _model: Any = field(init=False, repr=False, compare=False)  # validated on its own (markets by position)
 
     def __post_init__(self) -> None:
@@ -149,6 +167,17 @@ class VenuePopulation:
             raise TypeError("fund_buffer: expected a (min, max) pair of buffer ratios") from None
         object.__setattr__(self, "fund_buffer",
                            (real_scalar(low, "fund_buffer[0]"), real_scalar(high, "fund_buffer[1]")))
+        if self.stop_round_step is not None:
+            if not isinstance(self.stop_round_step, Mapping):
+                raise TypeError("stop_round_step: expected a dict of market name to the step of its round numbers, "
+                                f"got {type(self.stop_round_step).__name__}")
+            steps = {}
+            for name, value in self.stop_round_step.items():
+                if name not in interest:
+                    raise ValueError(f"stop_round_step: {name!r} is not a market of open_interest "
+                                     f"({', '.join(map(repr, interest))})")
+                steps[name] = real_scalar(value, f"stop_round_step[{name!r}]")
+            object.__setattr__(self, "stop_round_step", steps)
         names = list(interest)
         assets = sorted({k for b in self.baskets or () for k in b}) or ["quote"]
         object.__setattr__(self, "_model", self._core(list(range(len(names))), assets, check=True))
@@ -203,6 +232,14 @@ class VenuePopulation:
         m.fund_target, m.fund_target_weights = list(self.fund_target), list(self.fund_target_weights)
         m.fund_buffer_min, m.fund_buffer_max = self.fund_buffer
         m.agent_size_sigma = real_scalar(self.agent_size_sigma, "agent_size_sigma")
+        m.stop_notional = real_scalar(self.stop_notional, "stop_notional")
+        m.stop_clusters = int_scalar(self.stop_clusters, "stop_clusters", minimum=0, maximum=2**64 - 1)
+        steps = self.stop_round_step or {}
+        m.stop_round_step = [float(steps.get(name, 0.0)) for name in self.open_interest] if steps else []
+        m.stops_per_cluster = int_scalar(self.stops_per_cluster, "stops_per_cluster", minimum=0, maximum=2**64 - 1)
+        m.stop_width = real_scalar(self.stop_width, "stop_width")
+        m.stop_extreme_share = real_scalar(self.stop_extreme_share, "stop_extreme_share")
+        m.stop_range = real_scalar(self.stop_range, "stop_range")
         if check:
             m.validate()
         return m
@@ -235,12 +272,13 @@ class VenuePopulation:
 @dataclass(frozen=True, eq=False)
 class VenuePopulationSample:
     """One scenario's population: ``positions`` and ``accounts`` (cross accounts numbered in
-    trader order), ``tokens`` and ``funds`` (``None`` when the model has none) — what
+    trader order), ``tokens``, ``funds`` and ``stops`` (``None`` when the model has none) — what
     :func:`venue_cascade` takes — and the draws behind them: ``traders`` (one row per trader:
     ``cross``, ``strategy``, ``n_markets``, ``leverage`` (a cross account's; NaN for an
     isolated trader, whose positions each drew their own), ``basket`` (-1 for an isolated
-    trader), ``size``), per position ``trader``, and ``strategy_factor`` (strategies x traded
-    markets, in the order of ``open_interest``)."""
+    trader), ``size``), per position ``trader``, ``strategy_factor`` (strategies x traded
+    markets, in the order of ``open_interest``), and with stops ``stop_levels`` (one row per
+    traded market: ``market``, ``round_step``, ``recent_low``, ``recent_high``)."""
 
     venue: Venue
     positions: VenuePositions
@@ -250,6 +288,8 @@ class VenuePopulationSample:
     traders: ColumnTable
     trader: npt.NDArray[np.int64] = field(repr=False)
     strategy_factor: FloatArray = field(repr=False)
+    stops: StopOrders | None = None
+    stop_levels: ColumnTable | None = field(default=None, repr=False)
 
     @classmethod
     def _from_raw(cls, raw: dict[str, Any], venue: Venue, model: VenuePopulation) -> VenuePopulationSample:
@@ -270,8 +310,18 @@ class VenuePopulationSample:
         traders = ColumnTable({"cross": raw["cross"].view(np.bool_), "strategy": raw["strategy"],
                                "n_markets": raw["n_markets"], "leverage": raw["leverage"], "basket": raw["basket"],
                                "size": raw["size"]})
-        return cls(venue, positions, accounts, tokens, funds, traders, raw["trader"], raw["strategy_factor"])
+        stops = stop_levels = None
+        if raw["stop_qty"].size:
+            stops = StopOrders(np.asarray(venue.market_names)[raw["stop_market"]], raw["stop_side"], raw["stop_qty"],
+                               raw["stop_price"])
+        if raw["stop_step"].size:
+            stop_levels = ColumnTable({"market": np.array(model.market_names, dtype=object),
+                                       "round_step": raw["stop_step"], "recent_low": raw["recent_low"],
+                                       "recent_high": raw["recent_high"]})
+        return cls(venue, positions, accounts, tokens, funds, traders, raw["trader"], raw["strategy_factor"], stops,
+                   stop_levels)
 
     def state(self) -> VenueState:
-        """The :class:`VenueState` of this population (its tokens and funds included)."""
-        return VenueState(self.venue, self.positions, self.accounts, tokens=self.tokens, funds=self.funds)
+        """The :class:`VenueState` of this population (its tokens, funds and stops included)."""
+        return VenueState(self.venue, self.positions, self.accounts, stops=self.stops, tokens=self.tokens,
+                          funds=self.funds)

@@ -1,5 +1,6 @@
 """``liqcascade report --scenario venue | oct-10-2025-venue``: the report of a venue of many
-markets — its markets and collateral, each perpetual's shocks, the trigger's cascade with its
+markets — its markets and collateral, each perpetual's shocks and critical shocks (with the
+amplification curve of the trigger's largest move), the trigger's cascade with its
 per-market panels and channels, the venue's liquidation map, a study over correlated shocks and
 a comparison of collateral pricing (its own books, a fixed index, an index that follows a
 market, a larger haircut) on common random numbers. The page's frame (figures inline, no
@@ -14,7 +15,7 @@ from typing import Any, cast
 import numpy as np
 
 from . import __version__
-from .fragility import venue_liquidation_maps
+from .fragility import venue_amplification_curve, venue_critical_shocks, venue_liquidation_maps
 from .policy import compare_venue_policies, with_collateral
 from .report import _STYLE, ReportOptions, _png, _pre, _section, _table
 from .venue import VenueCascadeResult, venue_cascade
@@ -22,12 +23,17 @@ from .venue_preset import VenuePreset
 from .venue_study import VenueScenarioTable
 
 #: The venue report's sections, in order (a test checks each is there).
-VENUE_SECTIONS = ("venue", "shocks", "cascade", "liquidation-map", "study", "policies", "notes")
+VENUE_SECTIONS = ("venue", "shocks", "critical-shocks", "cascade", "liquidation-map", "study", "policies", "notes")
 
 #: ``--scenario`` names of the venue presets.
 VENUE_SCENARIOS = ("venue", "oct-10-2025-venue")
 
 SHOCKS = (-0.10, -0.08, -0.05, -0.03)
+#: The critical shocks' criteria: amplification 2x, a book exhausted, or more than this share of
+#: the venue's open interest liquidated in another market; their grid (coarser than the
+#: library's defaults: a report runs them for every perpetual).
+CRITICAL_LEVEL, CONTAGION_SHARE = 2.0, 0.01
+CRITICAL_MAX_SHOCK, CRITICAL_GRID_STEP, CRITICAL_TOLERANCE, CRITICAL_REFINE = 0.3, 0.0025, 1e-5, 15
 
 
 def venue_preset(name: str, positions: int, seed: int = 0) -> VenuePreset:
@@ -113,6 +119,34 @@ def build_venue_report(preset: VenuePreset, options: ReportOptions | None = None
     parts.append(_section("shocks", "Each perpetual shocked alone", _table(
         ["market", "shock", "its final move", "accounts liquidated", "liquidated (all markets)", "bad debt", "book"],
         shock_rows)))
+
+    # critical shocks of each perpetual alone, and the amplification curve of the trigger's largest move
+    contagion = CONTAGION_SHARE * float(notional.sum())
+    critical = venue_critical_shocks(state, CRITICAL_LEVEL, markets=perps, contagion=contagion,
+                                     max_shock=CRITICAL_MAX_SHOCK, grid_step=CRITICAL_GRID_STEP,
+                                     tolerance=CRITICAL_TOLERANCE, refine_points=CRITICAL_REFINE)
+    critical_rows = []
+    for i in range(len(critical)):
+        cause = str(critical["cause"][i])
+        where = {"contagion": critical["contagion_market"][i], "exhaustion": critical["exhausted_markets"][i]}
+        critical_rows.append([
+            str(critical["market"][i]), str(critical["direction"][i]),
+            "-" if np.isnan(critical["critical_shock"][i]) else f"{critical['critical_shock'][i] * 100:+.2f}%",
+            cause + (f" ({where[cause]})" if cause in where else ""),
+            "-" if np.isnan(critical["final_move"][i]) else f"{critical['final_move'][i] * 100:+.2f}%",
+            f"{int(critical['accounts_liquidated'][i]):,}"])
+    origin = max(preset.trigger, key=lambda k: abs(preset.trigger[k]))
+    curve = venue_amplification_curve(state, origin, max_shock=0.2, points=41)
+    explained = (f"The smallest move of one market alone (the others unmoved) whose cascade is amplified "
+                 f"{CRITICAL_LEVEL:g}x in that market, runs some book out, or liquidates more than "
+                 f"{_money(contagion)} (1 % of the venue's open interest) in another market; a grid of "
+                 f"{CRITICAL_GRID_STEP:.2%} to {CRITICAL_MAX_SHOCK:.0%}, refined to {CRITICAL_TOLERANCE:g}. "
+                 f"The curve: every market's final move against {origin} alone.")
+    parts.append(_section("critical-shocks", "Critical shocks of each perpetual alone",
+                          f"<p>{html.escape(explained)}</p>" + _table(
+                              ["market", "direction", "critical shock", "cause", "its final move",
+                               "accounts liquidated"], critical_rows)
+                          + _png(plot.venue_amplification_curve(curve, critical))))
 
     # the trigger's cascade
     r = venue_cascade(state, shocks=preset.trigger)

@@ -40,14 +40,14 @@ __all__ = ["VenueScenario", "VenueScenarioTable", "VenueStudySummary", "sample_v
 
 #: Venue-wide columns, one value per scenario.
 VENUE_COLUMNS = ("scenario", "rounds", "n_liquidated", "accounts_liquidated", "liquidated_notional", "sold_notional",
-                 "bad_debt", "account_bad_debt", "book_exhausted", "origin_market", "contagion_share",
+                 "bad_debt", "account_bad_debt", "token_bad_debt", "book_exhausted", "origin_market", "contagion_share",
                  "unshocked_share")
 #: Venue-wide columns computed here from the engine's (the rest are the engine's).
 DERIVED_COLUMNS = ("origin_market", "contagion_share", "unshocked_share")
 #: Per-market columns, named ``"{market}.{column}"`` in the table.
 MARKET_COLUMNS = ("shock", "shock_price", "final_price", "final_move", "amplification", "liquidated_notional_long",
                   "liquidated_notional_short", "n_liquidated", "sold_notional", "bad_debt", "book_exhausted",
-                  "token_notional", "fund_notional")
+                  "token_notional", "fund_notional", "token_bad_debt")
 
 
 def _shocked_markets(venue: Venue, shocks: CorrelatedShockModel) -> list[int]:
@@ -174,7 +174,9 @@ class VenueScenarioTable(ColumnTable):
 
     Venue-wide: ``scenario``, ``rounds``, ``n_liquidated`` (positions closed), ``accounts_liquidated``,
     ``liquidated_notional`` and ``sold_notional`` (collateral sales) summed over markets,
-    ``bad_debt`` (isolated positions' and accounts'), ``account_bad_debt``, ``book_exhausted``
+    ``bad_debt`` (isolated positions' and accounts'), ``account_bad_debt``, ``token_bad_debt``
+    (what wiped-out leveraged tokens owe their issuers, kept apart from ``bad_debt`` as
+    :attr:`VenueCascadeResult.token_bad_debt`), ``book_exhausted``
     (in any market), ``origin_market`` (the index of the market with the largest ``|shock|``,
     the first on a tie; -1 when nothing was shocked), ``contagion_share`` (the share of
     liquidated notional in the other markets; NaN without liquidation) and ``unshocked_share``
@@ -186,7 +188,8 @@ class VenueScenarioTable(ColumnTable):
     ``_short`` (split in proportion to the fills when both sides were closed), ``n_liquidated``,
     ``sold_notional``, ``bad_debt`` (the market's isolated positions'; an account's bad debt
     belongs to no one market), ``book_exhausted``, ``token_notional`` and ``fund_notional`` (what
-    the leveraged tokens' rebalancing and the funds' deleveraging filled there; 0 without agents).
+    the leveraged tokens' rebalancing and the funds' deleveraging filled there; 0 without agents),
+    ``token_bad_debt`` (the market's tokens' issuers' shortfall).
     :meth:`market` gives one market's columns as a :class:`ScenarioTable`, :meth:`per_market` one
     column of every market as an array.
     """

@@ -45,6 +45,13 @@ py::dict sample_to_dict(cc::VenuePopulationSample&& s, std::size_t assets, std::
   d["fund_max"] = to_numpy(std::move(s.fund_max));
   d["fund_holdings"] = to_numpy(std::move(s.fund_holdings)).attr("reshape")(funds, static_cast<py::ssize_t>(markets));
   const auto strategies = static_cast<py::ssize_t>(k == 0 ? 0 : s.strategy_factor.size() / k);
+  d["stop_market"] = to_numpy(std::move(s.stop_market));
+  d["stop_side"] = to_numpy(std::move(s.stop_side));
+  d["stop_qty"] = to_numpy(std::move(s.stop_qty));
+  d["stop_price"] = to_numpy(std::move(s.stop_price));
+  d["stop_step"] = to_numpy(std::move(s.stop_step));
+  d["recent_low"] = to_numpy(std::move(s.recent_low));
+  d["recent_high"] = to_numpy(std::move(s.recent_high));
   d["strategy_factor"] =
       to_numpy(std::move(s.strategy_factor)).attr("reshape")(strategies, static_cast<py::ssize_t>(k));
   return d;
@@ -88,10 +95,27 @@ void register_venue_population(py::module_& m) {
       .def_readwrite("fund_buffer_min", &Model::fund_buffer_min)
       .def_readwrite("fund_buffer_max", &Model::fund_buffer_max)
       .def_readwrite("agent_size_sigma", &Model::agent_size_sigma)
+      .def_readwrite("stop_notional", &Model::stop_notional)
+      .def_readwrite("stop_clusters", &Model::stop_clusters)
+      .def_readwrite("stop_round_step", &Model::stop_round_step)
+      .def_readwrite("stops_per_cluster", &Model::stops_per_cluster)
+      .def_readwrite("stop_width", &Model::stop_width)
+      .def_readwrite("stop_extreme_share", &Model::stop_extreme_share)
+      .def_readwrite("stop_range", &Model::stop_range)
       .def("validate", py::overload_cast<>(&Model::validate, py::const_),
            "ValueError naming the field unless the model is valid on its own.")
       .def("validate_for", py::overload_cast<const cc::Venue&>(&Model::validate, py::const_), py::arg("venue"),
            "ValueError naming the field unless the model is valid for this venue.");
+
+  m.def("round_number_step", &cc::round_number_step, py::arg("ref_price"),
+        "The largest 1, 2 or 5 times a power of ten at most 5 % of ref_price.");
+  m.def(
+      "round_number_levels",
+      [](double ref_price, double step, std::size_t count, bool below) {
+        return to_numpy(cc::round_number_levels(ref_price, step, count, below));
+      },
+      py::arg("ref_price"), py::arg("step"), py::arg("count"), py::arg("below"),
+      "The count multiples of step nearest ref_price strictly below (or above) it, nearest first (> 0).");
 
   m.def(
       "sample_venue_population",

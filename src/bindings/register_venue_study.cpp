@@ -34,6 +34,7 @@ py::dict study_to_dict(cc::VenueStudyColumns&& c) {
   d["sold_notional"] = to_numpy(std::move(c.sold_notional));
   d["bad_debt"] = to_numpy(std::move(c.bad_debt));
   d["account_bad_debt"] = to_numpy(std::move(c.account_bad_debt));
+  d["token_bad_debt"] = to_numpy(std::move(c.token_bad_debt));
   d["book_exhausted"] = to_numpy(std::move(c.book_exhausted));
   py::dict per;
   per["shock"] = by_market(std::move(c.shock), m, n);
@@ -49,6 +50,7 @@ py::dict study_to_dict(cc::VenueStudyColumns&& c) {
   per["book_exhausted"] = by_market(std::move(c.market_book_exhausted), m, n);
   per["token_notional"] = by_market(std::move(c.token_notional), m, n);
   per["fund_notional"] = by_market(std::move(c.fund_notional), m, n);
+  per["token_bad_debt"] = by_market(std::move(c.market_token_bad_debt), m, n);
   d["markets"] = per;
   return d;
 }

@@ -67,6 +67,9 @@ class VenueCascade {
     isolated_cursor_up_.assign(markets_, 0);
     sells_.resize(markets_);
     buys_.resize(markets_);
+    reanchor_.assign(markets_, 0.0);
+    reanchor_side_.assign(markets_, no_side);
+    reanchored_.resize(markets_);
     for (std::size_t m = 0; m < markets_; ++m) {
       const VenueMarket& market = s_.venue().markets[m];
       bids_.emplace_back(market.book->bids(), true);
@@ -84,6 +87,12 @@ class VenueCascade {
       }();
       const bool down = start.result.direction == Direction::down;
       (down ? bids_ : asks_)[m] = start.walker;
+      if (shock.kind != Shock::Kind::quantity) {
+        // A move of the price (not an order) moves the whole market: the side opposite the move
+        // is re-anchored at the target (its prices times target / ref), made when first walked.
+        reanchor_[m] = start.result.shock_price / start.result.ref_price;
+        reanchor_side_[m] = down ? asks_side : bids_side;
+      }
       r.shock_price = last_[m] = start.result.shock_price;
       r.exogenous_filled_qty = start.result.exogenous_filled_qty;
       r.exogenous_unfilled_qty = start.result.exogenous_unfilled_qty;
@@ -215,7 +224,7 @@ class VenueCascade {
     VenueTraceRow row{round, static_cast<std::int64_t>(m), start, 0, 0.0, 0.0, crossed};
     double last = start;
     const auto side = [&](std::vector<Order>& orders, bool sell, bool heavy) {
-      BookWalker& walker = sell ? bids_[m] : asks_[m];
+      BookWalker& walker = walker_of(m, sell);
       double to_cross = crossed;  // the heavy side's first orders, in priority order, cross
       for (const Order& o : orders) {
         double cross = o.qty;
@@ -245,6 +254,23 @@ class VenueCascade {
     last_[m] = last;
     row.end_price = last;
     result_.trace.push_back(row);
+  }
+
+  // The walker of market m's bids (`sell`) or asks. The side opposite a relative or target
+  // shock walks a copy of its levels with each price times target / ref (docs/design.md, "Many
+  // markets", rule 1), made the first time that side is walked: O(its levels), once per
+  // market and cascade, and nothing for a cascade that never walks it.
+  BookWalker& walker_of(std::size_t m, bool sell) {
+    BookWalker& walker = sell ? bids_[m] : asks_[m];
+    if (reanchor_side_[m] != (sell ? bids_side : asks_side)) return walker;
+    reanchor_side_[m] = no_side;  // (made once: from here on the walker walks the copy)
+    const double factor = reanchor_[m];
+    const BookSide& side = sell ? s_.venue().markets[m].book->bids() : s_.venue().markets[m].book->asks();
+    std::vector<double>& price = reanchored_[m];
+    price.resize(side.size());
+    for (std::size_t k = 0; k < side.size(); ++k) price[k] = side.price[k] * factor;
+    walker = BookWalker(price.data(), side.qty.data(), side.size(), sell);
+    return walker;
   }
 
   void record(const Order& o, const Fill& f, VenueMarketResult& r, VenueTraceRow& row, bool sell, double start) {
@@ -514,6 +540,10 @@ class VenueCascade {
   std::vector<double> last_;
   std::vector<std::uint8_t> down_, up_;  // the market has moved down / up
   std::vector<BookWalker> bids_, asks_;
+  static constexpr std::uint8_t no_side = 0, bids_side = 1, asks_side = 2;
+  std::vector<double> reanchor_;  // per market: target / ref of a relative or target shock
+  std::vector<std::uint8_t> reanchor_side_;  // the side still to re-anchor (opposite the shock) or no_side
+  std::vector<std::vector<double>> reanchored_;  // the opposite side's prices times reanchor_, once walked
   std::vector<std::size_t> isolated_cursor_down_, isolated_cursor_up_;
   std::vector<std::pair<std::size_t, std::size_t>> iso_down_, iso_up_;  // this round's isolated triggers
   AccountWatch watch_;  // the accounts the round's start prices may trigger

@@ -107,6 +107,7 @@ struct Plan {
   double idiosyncratic = 1.0, common = 0.0, own = 1.0;  // sqrt(1 - w^2), sqrt(rho), sqrt(1 - rho)
   double size_scale = 1.0, neg_inv_shape = 0.0, lognormal_shift = 0.0;
   double open_interest_total = 0.0;
+  std::vector<double> stop_step;  // per traded market: its round numbers' step (when there are stops)
 
   Plan(const VenuePopulationModel& model, const Venue& venue) {
     model.validate(venue);
@@ -133,6 +134,12 @@ struct Plan {
       open_interest_total += model.open_interest[j];
     }
     for (std::size_t c = 0; c < assets; ++c) asset_value.push_back(asset_price[c] * (1.0 - venue.assets[c].haircut));
+    if (model.stop_notional > 0.0) {
+      for (std::size_t j = 0; j < k; ++j) {
+        const double given = model.stop_round_step.empty() ? 0.0 : model.stop_round_step[j];
+        stop_step.push_back(given > 0.0 ? given : round_number_step(ref[j]));
+      }
+    }
     markets_cum = cumulate(model.markets_per_trader);
     leverage_cum = cumulate(model.leverage_weights);
     basket_cum = cumulate(model.basket_weights);
@@ -175,6 +182,9 @@ struct Plan {
     return std::min(leverage, caps[j]->max_leverage[caps[j]->tier_of(notional_value)]);
   }
 };
+
+void sample_stops(const VenuePopulationModel& model, const Plan& plan, std::uint64_t seed, std::uint64_t scenario,
+                  VenuePopulationSample& out);
 
 void sample(const VenuePopulationModel& model, const Plan& plan, std::uint64_t seed, std::uint64_t scenario,
             VenuePopulationSample& out, const std::atomic<bool>* cancel) {
@@ -305,6 +315,60 @@ void sample(const VenuePopulationModel& model, const Plan& plan, std::uint64_t s
     out.fund_target.push_back(target);
     out.fund_max.push_back(target * buffer);
     out.fund_equity.push_back(assets / target);
+  }
+  sample_stops(model, plan, seed, scenario, out);
+}
+
+// One cluster of stops around `centre`: `per` stops at centre (1 + side |z| width), quantities
+// lognormal shares of `notional` at the centre (normalised, so sum(qty) x centre = notional).
+void stop_cluster(const VenuePopulationModel& model, Stream& stream, std::int64_t market, std::int8_t side,
+                  double centre, double notional, VenuePopulationSample& out) {
+  const std::size_t first = out.stop_qty.size();
+  const auto per = static_cast<std::size_t>(model.stops_per_cluster);
+  double total = 0.0;
+  for (std::size_t i = 0; i < per; ++i) {
+    const double z = std::abs(normal(stream));
+    const double share = mean_one_lognormal(model.agent_size_sigma, stream.uniform());
+    out.stop_market.push_back(market);
+    out.stop_side.push_back(side);
+    out.stop_price.push_back(centre * (1.0 + static_cast<double>(side) * z * model.stop_width));
+    out.stop_qty.push_back(share);
+    total += share;
+  }
+  const double units = notional / centre / total;
+  for (std::size_t i = first; i < out.stop_qty.size(); ++i) out.stop_qty[i] *= units;
+}
+
+// Every traded market's stop clusters (Purpose::venue_stop, item j: market j's recent low and
+// high, then its clusters in order: sell stops under the round numbers below, nearest first,
+// and under the recent low; buy stops over the round numbers above and over the recent high).
+void sample_stops(const VenuePopulationModel& model, const Plan& plan, std::uint64_t seed, std::uint64_t scenario,
+                  VenuePopulationSample& out) {
+  if (!(model.stop_notional > 0.0)) return;
+  const double extreme = model.stop_extreme_share;
+  for (std::size_t j = 0; j < plan.k; ++j) {
+    Stream stream(seed, scenario, Purpose::venue_stop, static_cast<std::uint32_t>(j));
+    const double ref = plan.ref[j];
+    const double low = ref * (1.0 - 2.0 * model.stop_range * stream.uniform());
+    const double high = ref * (1.0 + 2.0 * model.stop_range * stream.uniform());
+    out.stop_step.push_back(plan.stop_step[j]);
+    out.recent_low.push_back(low);
+    out.recent_high.push_back(high);
+    const double side_notional = 0.5 * model.stop_notional * model.open_interest[j];
+    for (const std::int8_t side : {std::int8_t{-1}, std::int8_t{1}}) {
+      const std::vector<double> levels = round_number_levels(ref, plan.stop_step[j],
+                                                             static_cast<std::size_t>(model.stop_clusters), side < 0);
+      // a side whose round numbers all fall at or below 0 puts all its notional at the extreme
+      const double round_share = levels.empty() ? 0.0 : 1.0 - extreme;
+      for (const double level : levels) {
+        stop_cluster(model, stream, model.markets[j], side, level,
+                     side_notional * round_share / static_cast<double>(levels.size()), out);
+      }
+      if (1.0 - round_share > 0.0) {
+        stop_cluster(model, stream, model.markets[j], side, side < 0 ? low : high, side_notional * (1.0 - round_share),
+                     out);
+      }
+    }
   }
 }
 
@@ -438,6 +502,32 @@ void VenuePopulationModel::validate() const {
   }
   require(finite_non_negative(agent_size_sigma) && agent_size_sigma <= 3.0, "agent_size_sigma",
           "must be finite and in [0, 3]", agent_size_sigma);
+  require(finite_non_negative(stop_notional) && stop_notional <= 1e6, "stop_notional", "must be finite and in [0, 1e6]",
+          stop_notional);
+  if (!stop_round_step.empty() && stop_round_step.size() != markets.size()) {
+    throw InputError("stop_round_step", "length " + std::to_string(stop_round_step.size()) +
+                                            " does not match markets length " + std::to_string(markets.size()));
+  }
+  require_each(stop_round_step, "stop_round_step", finite_non_negative, "must be finite and >= 0 (0: automatic)");
+  if (stop_notional > 0.0) {
+    if (stop_clusters > 1000) throw InputError("stop_clusters", "at most 1,000 a side, got " + std::to_string(stop_clusters));
+    if (stops_per_cluster == 0 || stops_per_cluster > 1'000'000) {
+      throw InputError("stops_per_cluster", "must be in [1, 1,000,000], got " + std::to_string(stops_per_cluster));
+    }
+    const double clusters = 2.0 * static_cast<double>(markets.size()) * static_cast<double>(stop_clusters + 1) *
+                            static_cast<double>(stops_per_cluster);
+    require(clusters <= static_cast<double>(max_items), "stops_per_cluster",
+            "too many stops (at most 4,294,967,294 in all)", static_cast<double>(stops_per_cluster));
+    require(std::isfinite(stop_width) && stop_width >= 0.0 && stop_width <= 0.1, "stop_width",
+            "must be finite and in [0, 0.1]", stop_width);
+    unit_interval(stop_extreme_share, "stop_extreme_share");
+    require(std::isfinite(stop_range) && stop_range >= 0.0 && stop_range <= 0.45, "stop_range",
+            "must be finite and in [0, 0.45] (a recent low at most 90 % below the reference)", stop_range);
+    if (stop_clusters == 0 && stop_extreme_share < 1.0) {
+      throw InputError("stop_clusters", "0 round-number clusters leave 1 - stop_extreme_share of the stops nowhere; "
+                                        "set stop_extreme_share to 1 or give clusters");
+    }
+  }
 }
 
 void VenuePopulationModel::validate(const Venue& venue) const {
@@ -481,6 +571,9 @@ void VenuePopulationSample::clear() noexcept {
                   &fund_holdings, &strategy_factor}) {
     v->clear();
   }
+  for (auto* v : {&stop_qty, &stop_price, &stop_step, &recent_low, &recent_high}) v->clear();
+  stop_market.clear();
+  stop_side.clear();
   token_market.clear();
   side.clear();
   cross.clear();
@@ -489,6 +582,31 @@ void VenuePopulationSample::clear() noexcept {
 
 VenuePositionColumns VenuePopulationSample::positions() const noexcept {
   return {side, qty, entry_price, margin, mmr, maint_amount, market, account};
+}
+
+double round_number_step(double ref_price) {
+  require(finite_positive(ref_price), "ref_price", "must be finite and > 0", ref_price);
+  const double most = 0.05 * ref_price;
+  // the power of ten at most `most`, by exact steps from 1 (no log: the same bits everywhere)
+  double decade = 1.0;
+  while (decade * 10.0 <= most) decade *= 10.0;
+  while (decade > most) decade /= 10.0;
+  for (const double mult : {5.0, 2.0, 1.0}) {
+    if (mult * decade <= most) return mult * decade;
+  }
+  return decade;
+}
+
+std::vector<double> round_number_levels(double ref_price, double step, std::size_t count, bool below) {
+  require(finite_positive(ref_price), "ref_price", "must be finite and > 0", ref_price);
+  require(finite_positive(step), "step", "must be finite and > 0", step);
+  std::vector<double> out;
+  const double first = below ? std::ceil(ref_price / step) - 1.0 : std::floor(ref_price / step) + 1.0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const double level = (below ? first - static_cast<double>(i) : first + static_cast<double>(i)) * step;
+    if (level > 0.0 && std::isfinite(level)) out.push_back(level);
+  }
+  return out;
 }
 
 void sample_venue_population(const VenuePopulationModel& model, const Venue& venue, std::uint64_t seed,
@@ -508,7 +626,7 @@ VenueStudyColumns run_venue_population_study(std::shared_ptr<const Venue> venue,
   check_shocked_markets(shocked, sampler.dimension(), n_markets);
   check_scenario_range(first, count);
   check_threads(threads);
-  require_memory("n_scenarios", static_cast<double>(count) * (64.0 + 104.0 * static_cast<double>(n_markets)),
+  require_memory("n_scenarios", static_cast<double>(count) * (72.0 + 112.0 * static_cast<double>(n_markets)),
                  "the study's rows");
   // per worker: the sample (about 70 bytes a position, 40 a trader) and the state built from
   // it (about 150 bytes a position and 100 an account), positions ~ traders x E[k]
@@ -533,7 +651,7 @@ VenueStudyColumns run_venue_population_study(std::shared_ptr<const Venue> venue,
     std::optional<VenueAgents> agents;
     try {
       state.emplace(venue, s.positions(), s.accounts(), &control.cancel);
-      agents.emplace(*state, StopColumns{}, TokenColumns{s.token_market, s.token_leverage, s.token_nav,
+      agents.emplace(*state, StopColumns{s.stop_market, s.stop_side, s.stop_qty, s.stop_price}, TokenColumns{s.token_market, s.token_leverage, s.token_nav,
                                                           s.token_threshold, s.token_price},
                      FundColumns{model.funds, s.fund_equity, s.fund_target, s.fund_max, s.fund_holdings});
     } catch (const InputError& error) {

@@ -14,12 +14,12 @@ void VenueStudyColumns::resize(std::size_t n, std::size_t m) {
   rows = n;
   markets = m;
   for (auto* v : {&rounds, &n_liquidated, &accounts_liquidated}) v->resize(n);
-  for (auto* v : {&liquidated_notional, &sold_notional, &bad_debt, &account_bad_debt}) v->resize(n);
+  for (auto* v : {&liquidated_notional, &sold_notional, &bad_debt, &account_bad_debt, &token_bad_debt}) v->resize(n);
   scenario.resize(n);
   book_exhausted.resize(n);
   for (auto* v : {&shock, &shock_price, &final_price, &final_move, &amplification, &liquidated_notional_long,
                   &liquidated_notional_short, &market_sold_notional, &market_bad_debt, &token_notional,
-                  &fund_notional}) {
+                  &fund_notional, &market_token_bad_debt}) {
     v->resize(n * m);
   }
   market_n_liquidated.resize(n * m);
@@ -33,6 +33,7 @@ void VenueStudyColumns::set(std::size_t row, std::uint64_t scenario_index, std::
   n_liquidated[row] = static_cast<std::int64_t>(result.liquidated_index.size());
   accounts_liquidated[row] = static_cast<std::int64_t>(result.account_index.size());
   bad_debt[row] = result.bad_debt;
+  token_bad_debt[row] = result.token_bad_debt;
   double accounts_debt = 0.0;
   for (const double d : result.account_bad_debt) accounts_debt += d;
   account_bad_debt[row] = accounts_debt;
@@ -75,6 +76,7 @@ void VenueStudyColumns::set(std::size_t row, std::uint64_t scenario_index, std::
     market_book_exhausted[at] = r.book_exhausted ? 1 : 0;
     token_notional[at] = r.tokens.notional;
     fund_notional[at] = r.funds.notional;
+    market_token_bad_debt[at] = r.token_bad_debt;
     total_notional += r.liquidated_notional;
     total_sold += r.sold_notional;
     any_exhausted = any_exhausted || r.book_exhausted;
@@ -121,7 +123,7 @@ VenueStudyColumns run_venue_study(const VenueState& state, const CorrelatedShock
   check_scenario_range(first, count);
   check_threads(threads);
   require_memory("n_scenarios",
-                 static_cast<double>(count) * (64.0 + 104.0 * static_cast<double>(n_markets)), "the study's rows");
+                 static_cast<double>(count) * (72.0 + 112.0 * static_cast<double>(n_markets)), "the study's rows");
   VenueStudyColumns out;
   out.resize(count, n_markets);
   parallel_for(count, threads, control, [&](std::size_t row) {

@@ -847,6 +847,49 @@ TEST_CASE("venue_cascade: BitMEX cross example, a one-market venue is cascade(),
   CHECK(thrown);
 }
 
+TEST_CASE("venue_cascade: a relative or target shock moves the whole market, a quantity shock does not") {
+  // A and B: bids 99.9 ... 90.0, asks 100.1 ... 110.0, 500 a level; account 0 long 1 A and short 10 B
+  // at 100 on 100 USDT. Both markets +20 %: every ask is gone, the bids are re-anchored (times
+  // 120 / 100), so the account's sale of 1 A fills at 99.9 x 1.2 (tests/test_venue.py works it out).
+  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  for (int k = 1; k <= 100; ++k) {
+    bid_price.push_back(100.0 - 0.1 * k);
+    bid_qty.push_back(500.0);
+    ask_price.push_back(100.0 + 0.1 * k);
+    ask_qty.push_back(500.0);
+  }
+  auto venue = std::make_shared<cc::Venue>();
+  for (const char* name : {"A", "B"}) {
+    cc::VenueMarket market;
+    market.name = name;
+    market.book = std::make_shared<const cc::OrderBook>(bid_price, bid_qty, ask_price, ask_qty);
+    market.ref_price = 100.0;
+    venue->markets.push_back(market);
+  }
+  venue->assets.push_back(cc::VenueAsset{"USDT"});
+  const std::vector<std::int8_t> side{1, -1};
+  const std::vector<double> qty{1.0, 10.0}, entry{100.0, 100.0}, zero{0.0, 0.0}, mmr{0.01, 0.01}, wallet{100.0};
+  const std::vector<std::int64_t> market_of{0, 1}, account{0, 0};
+  const cc::VenueState state(venue, {side, qty, entry, zero, mmr, zero, market_of, account}, {1, wallet});
+  const std::vector<cc::Shock> relative{cc::Shock::relative(0.2), cc::Shock::relative(0.2)};
+  const std::vector<cc::Shock> target{cc::Shock::to_price(120.0, cc::Direction::up),
+                                      cc::Shock::to_price(120.0, cc::Direction::up)};
+  for (const auto* shocks : {&relative, &target}) {
+    const cc::VenueResult r = cc::venue_cascade(state, *shocks);
+    CHECK(r.markets[0].shock_price == 120.0);
+    CHECK(r.markets[0].final_price == bid_price[0] * (120.0 / 100.0));
+    CHECK(r.fill_price[0] == bid_price[0] * (120.0 / 100.0));
+    CHECK(r.markets[1].final_price == 120.0);
+    CHECK(r.markets[1].unfilled_qty == 10.0);
+    CHECK(std::abs(r.bad_debt - 80.12) < 1e-9);
+  }
+  // a quantity shock is an order: the bids stay where they were
+  const std::vector<cc::Shock> orders{cc::Shock::buy(1e5),
+                                      cc::Shock::buy(1e5)};
+  const cc::VenueResult q = cc::venue_cascade(state, orders);
+  CHECK(q.markets[0].final_price == bid_price[0]);
+}
+
 TEST_CASE("correlated shocks: bivariate normal quadrant closed form, a semi-definite factor, bad matrices name the row") {
   // P(both < 0) = 1/4 + asin(rho) / (2 pi) for a standard bivariate normal
   cc::CorrelatedShockModel model;
@@ -1323,4 +1366,90 @@ TEST_CASE("simulate_venue: one market without accounts is simulate(); an account
     thrown = std::string(error.what()).rfind("correlation", 0) == 0;
   }
   CHECK(thrown);
+}
+
+TEST_CASE("venue population stop clusters: round numbers, cluster sums, rows equal direct cascades with the stops") {
+  CHECK(cc::round_number_step(122000.0) == 5000.0);
+  CHECK(cc::round_number_step(4100.0) == 200.0);
+  CHECK(cc::round_number_step(200.0) == 10.0);
+  const std::vector<double> below{990.0, 960.0, 930.0}, above{1020.0, 1050.0}, positive{30.0};
+  CHECK(cc::round_number_levels(1000.0, 30.0, 3, true) == below);
+  CHECK(cc::round_number_levels(1000.0, 30.0, 2, false) == above);
+  CHECK(cc::round_number_levels(50.0, 30.0, 3, true) == positive);  // > 0 only
+  std::vector<double> bid_price, bid_qty, ask_price, ask_qty;
+  for (int k = 1; k <= 400; ++k) {
+    bid_price.push_back(1000.0 - k);
+    bid_qty.push_back(20.0);
+    ask_price.push_back(1000.0 + k);
+    ask_qty.push_back(20.0);
+  }
+  auto venue = std::make_shared<cc::Venue>();
+  for (const char* name : {"A", "B"}) {
+    cc::VenueMarket market;
+    market.name = name;
+    market.book = std::make_shared<const cc::OrderBook>(bid_price, bid_qty, ask_price, ask_qty);
+    venue->markets.push_back(market);
+  }
+  venue->assets.push_back(cc::VenueAsset{"USDT"});
+  cc::VenuePopulationModel model;
+  model.traders = 300;
+  model.markets = {0, 1};
+  model.open_interest = {2e6, 1e6};
+  model.markets_per_trader = {0.5, 0.5};
+  model.leverage = {10.0};
+  model.leverage_weights = {1.0};
+  model.baskets = {1.0};
+  model.basket_weights = {1.0};
+  model.stop_notional = 0.05;
+  model.stop_round_step = {30.0, 0.0};  // B's automatic: 5 % of 1,000 -> 50
+  model.stops_per_cluster = 7;
+  model.stop_extreme_share = 0.5;
+  model.validate(*venue);
+  cc::VenuePopulationSample s;
+  cc::sample_venue_population(model, *venue, 3, 1, s);
+  CHECK(s.stop_qty.size() == 2 * 2 * 4 * 7);
+  const std::vector<double> steps{30.0, 50.0};  // B's automatic: 5 % of 1,000
+  CHECK(s.stop_step == steps);
+  // per market and side: sum qty x centre = stop_notional x OI / 2, half at the round numbers
+  for (std::size_t j = 0; j < 2; ++j) {
+    for (const int side : {-1, 1}) {
+      double at_round = 0.0, at_extreme = 0.0;
+      const std::vector<double> levels = cc::round_number_levels(1000.0, s.stop_step[j], 3, side < 0);
+      std::size_t seen = 0;
+      for (std::size_t i = 0; i < s.stop_qty.size(); ++i) {
+        if (s.stop_market[i] != static_cast<std::int64_t>(j) || s.stop_side[i] != side) continue;
+        const std::size_t cluster = seen++ / 7;
+        const double centre = cluster < 3 ? levels[cluster] : (side < 0 ? s.recent_low[j] : s.recent_high[j]);
+        CHECK(side * (s.stop_price[i] - centre) >= 0.0);
+        (cluster < 3 ? at_round : at_extreme) += s.stop_qty[i] * centre;
+      }
+      const double expected = 0.5 * model.stop_notional * model.open_interest[j];
+      CHECK(std::abs(at_round - 0.5 * expected) <= 1e-9 * expected);
+      CHECK(std::abs(at_extreme - 0.5 * expected) <= 1e-9 * expected);
+    }
+  }
+  cc::CorrelatedShockModel shocks;
+  shocks.kind = cc::CorrelatedShockModel::Kind::fixed;
+  shocks.dimension = 1;
+  shocks.moves = {-0.08, 0.06};
+  const cc::CorrelatedShockSampler sampler(shocks);
+  const std::vector<std::size_t> shocked{0};
+  cc::RunControl control;
+  const cc::VenueStudyColumns rows = cc::run_venue_population_study(venue, model, sampler, shocked, 3, 0, 2, 2, control);
+  bool fired = false;
+  for (std::size_t r = 0; r < 2; ++r) {
+    cc::VenuePopulationSample t;
+    cc::sample_venue_population(model, *venue, 3, r, t);
+    const cc::VenueState state(venue, t.positions(), t.accounts());
+    const cc::VenueAgents agents(state, cc::StopColumns{t.stop_market, t.stop_side, t.stop_qty, t.stop_price},
+                                 cc::TokenColumns{}, cc::FundColumns{});
+    const std::vector<double> moves = cc::venue_scenario_moves(sampler, shocked, 2, 3, r);
+    std::vector<cc::Shock> shock_list{cc::Shock::relative(moves[0]), cc::Shock::relative(moves[1])};
+    const cc::VenueResult direct = cc::venue_cascade(state, shock_list, agents);
+    CHECK(rows.rounds[r] == direct.rounds);
+    CHECK(rows.final_price[r] == direct.markets[0].final_price);
+    CHECK(rows.token_bad_debt[r] == direct.token_bad_debt);
+    fired = fired || direct.markets[0].stops.orders > 0;
+  }
+  CHECK(fired);
 }

@@ -26,6 +26,11 @@ class BookWalker {
     }
   }
 
+  // A side given as arrays the caller keeps alive (a re-anchored copy of a side's prices:
+  // venue_cascade.cpp).
+  BookWalker(const double* price, const double* qty, std::size_t n, bool bids)
+      : price_(price), qty_(qty), n_(n), bids_(bids), left_(n_ > 0 ? qty_[0] : 0.0) {}
+
   struct Fill {
     double qty = 0.0;
     double notional = 0.0;

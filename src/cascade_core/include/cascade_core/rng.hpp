@@ -57,6 +57,7 @@ enum class Purpose : std::uint32_t {
   venue_token = 9,     // item t: token t
   venue_fund = 10,     // item f: fund f
   path = 11,           // scenario t: step t's correlated normals of correlated_gbm_paths (venue_simulator.cpp)
+  venue_stop = 12,     // item j: traded market j's recent extremes, then its stop clusters
 };
 
 // Philox4x32-10 of n counters {item[i], c1, c2, c3} under one key, into word columns w0..w3:

@@ -2,7 +2,7 @@
 // traders that hold positions in several markets — cross-margin accounts with collateral
 // baskets, or isolated positions — whose directions load on a common "strategy" factor,
 // leveraged tokens and leverage-targeting funds. Every draw comes from a counter-based stream
-// (rng.hpp: Purpose::venue_trader, venue_strategy, venue_token, venue_fund), so a scenario's
+// (rng.hpp: Purpose::venue_trader, venue_strategy, venue_token, venue_fund, venue_stop), so a scenario's
 // population is a pure function of (seed, scenario): bit-identical for any thread count, split
 // or machine. The study over a venue with such a population (run_venue_population_study)
 // samples one scenario at a time per worker (memory bounded by one population per thread).
@@ -68,6 +68,21 @@ struct VenuePopulationModel {
   std::vector<double> fund_target, fund_target_weights;
   double fund_buffer_min = 1.2, fund_buffer_max = 1.5;
   double agent_size_sigma = 1.0;
+  // Stop clusters, per traded market m (issue 20): stop_notional * open_interest[m] of stops a
+  // side (sell stops below the reference, buy stops above). A side's share 1 - stop_extreme_share
+  // is split evenly among clusters just beyond the stop_clusters round numbers nearest the
+  // reference (multiples of stop_round_step[m]; 0: round_number_step(ref)), the rest in one
+  // cluster beyond the recent low (sell) or high (buy), ref (1 - d_low) and ref (1 + d_high),
+  // d ~ U(0, 2 stop_range) drawn per scenario. A cluster of centre c: stops_per_cluster stops at
+  // c (1 + side |z| stop_width), z standard normal, quantities c-notional shares of the cluster's
+  // (lognormal, sigma agent_size_sigma, normalised: a cluster's sum of qty x c is exact).
+  double stop_notional = 0.0;
+  std::uint64_t stop_clusters = 3;
+  std::vector<double> stop_round_step;  // per traded market (empty: all automatic)
+  std::uint64_t stops_per_cluster = 20;
+  double stop_width = 0.002;
+  double stop_extreme_share = 0.0;
+  double stop_range = 0.05;
 
   // InputError naming the field unless the model is valid on its own (shapes and ranges).
   void validate() const;
@@ -95,11 +110,25 @@ struct VenuePopulationSample {
   std::vector<double> token_leverage, token_nav, token_threshold, token_price;
   std::vector<double> fund_equity, fund_target, fund_max, fund_holdings;  // holdings: funds x venue markets
   std::vector<double> strategy_factor;  // strategies x traded markets
+  // stops (market, side, qty, price), and per traded market the round-number step used and the
+  // recent low and high drawn
+  std::vector<std::int64_t> stop_market;
+  std::vector<std::int8_t> stop_side;
+  std::vector<double> stop_qty, stop_price;
+  std::vector<double> stop_step, recent_low, recent_high;
 
   void clear() noexcept;
   [[nodiscard]] VenuePositionColumns positions() const noexcept;
   [[nodiscard]] AccountColumns accounts() const noexcept { return {n_accounts, collateral}; }
 };
+
+// The default step of a market's round numbers: the largest 1, 2 or 5 times a power of ten that
+// is at most 5 % of its reference price (BTC at 122,000: 5,000; ETH at 4,100: 200; SOL at 200: 10).
+[[nodiscard]] double round_number_step(double ref_price);
+
+// The `count` multiples of `step` nearest `ref_price` strictly below it (`below`) or strictly
+// above it, nearest first (those <= 0 left out): where stops cluster.
+[[nodiscard]] std::vector<double> round_number_levels(double ref_price, double step, std::size_t count, bool below);
 
 // Scenario `scenario`'s population over `venue` (the model validated against it first).
 // `cancel`, when set, stops the sampling early (the sample is then incomplete).

@@ -24,6 +24,7 @@ struct VenueStudyColumns {
   std::vector<std::uint64_t> scenario;
   std::vector<std::int64_t> rounds, n_liquidated, accounts_liquidated;
   std::vector<double> liquidated_notional, sold_notional, bad_debt, account_bad_debt;
+  std::vector<double> token_bad_debt;  // the tokens' issuers' shortfall, apart from bad_debt (VenueResult)
   std::vector<std::uint8_t> book_exhausted;  // in any market
   // per market
   std::vector<double> shock, shock_price, final_price, final_move, amplification;
@@ -31,6 +32,7 @@ struct VenueStudyColumns {
   std::vector<std::int64_t> market_n_liquidated;
   std::vector<std::uint8_t> market_book_exhausted;
   std::vector<double> token_notional, fund_notional;  // agents' filled notional (0 without agents)
+  std::vector<double> market_token_bad_debt;          // per market: its tokens' issuers' shortfall
 
   void resize(std::size_t rows, std::size_t markets);
   // Row `row` from one cascade's result (`moves`: the relative shock of every market).
