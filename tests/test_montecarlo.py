@@ -249,7 +249,7 @@ def test_ctrl_c_stops_a_study_early_and_joins_every_thread():
             progress=lambda finished, total: done.append(finished))
     timer.join()
     assert done and done[-1] < 10_000
-    assert _threads_of_this_process() == before
+    assert _threads_of_this_process() <= before  # every worker joined (an earlier test's thread may have ended)
 
 
 def test_memory_stays_bounded_across_scenarios():
@@ -388,7 +388,7 @@ def test_ctrl_c_stops_cascade_many_too():
                         progress=lambda finished, total: done.append(finished))
     timer.join()
     assert done and done[-1] < shocks.size
-    assert _threads_of_this_process() == before
+    assert _threads_of_this_process() <= before  # every worker joined (an earlier test's thread may have ended)
 
 
 # -- summary: honest uncertainty (issue 16) ------------------------------------------------------

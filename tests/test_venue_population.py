@@ -454,7 +454,8 @@ def test_ctrl_c_stops_a_population_study_and_joins_every_thread(venue, populatio
                           progress=lambda finished, total: done.append(finished))
     timer.join()
     assert done and done[-1] < 2_000_000
-    assert _threads_of_this_process() == before
+    # every worker joined: none is left (a thread of an earlier test may have ended meanwhile)
+    assert _threads_of_this_process() <= before
 
 
 def test_models_samples_and_scenarios_pickle_and_copy(venue, population, shocks):

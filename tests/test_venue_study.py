@@ -285,7 +285,7 @@ def test_ctrl_c_stops_a_venue_study_and_joins_every_thread(state, model):
         venue_monte_carlo(state, model, 2_000_000, threads=2, progress=lambda finished, total: done.append(finished))
     timer.join()
     assert done and done[-1] < 2_000_000
-    assert _threads_of_this_process() == before
+    assert _threads_of_this_process() <= before  # every worker joined (an earlier test's thread may have ended)
 
 
 # -- bad input ----------------------------------------------------------------------------------

@@ -140,4 +140,9 @@ VenueAgents::VenueAgents(const VenueState& state, const StopColumns& stops, cons
   }
 }
 
+const VenueAgents& VenueAgents::none() {
+  static const VenueAgents empty;
+  return empty;
+}
+
 }  // namespace cascade_core

@@ -4,12 +4,11 @@
 // at the round's start price and only the imbalance walks the book.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <memory>
-#include <queue>
 #include <string>
 
+#include "cascade_core/account_watch.hpp"
 #include "cascade_core/bad_debt.hpp"
 #include "cascade_core/book_walker.hpp"
 #include "cascade_core/errors.hpp"
@@ -22,32 +21,6 @@ namespace {
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 constexpr double infinity = std::numeric_limits<double>::infinity();
 constexpr double eps = std::numeric_limits<double>::epsilon();
-
-// Zeroed memory whose pages the system maps on first touch: per-account flags over millions
-// of accounts cost what the cascade touches, not their count.
-template <class T>
-struct LazyZeroed {
-  explicit LazyZeroed(std::size_t n) : data(static_cast<T*>(std::calloc(n > 0 ? n : 1, sizeof(T)))) {
-    if (data == nullptr) throw std::bad_alloc();
-  }
-  ~LazyZeroed() { std::free(data); }
-  LazyZeroed(const LazyZeroed&) = delete;
-  LazyZeroed& operator=(const LazyZeroed&) = delete;
-  T& operator[](std::size_t i) noexcept { return data[i]; }
-  T* data;
-};
-
-struct HeapEntry {
-  double price;
-  std::uint32_t account;
-  std::uint32_t version;
-};
-struct FallsFirst {  // down heaps: the highest bound is reached first
-  bool operator()(const HeapEntry& x, const HeapEntry& y) const noexcept { return x.price < y.price; }
-};
-struct RisesFirst {  // up heaps: the lowest bound first
-  bool operator()(const HeapEntry& x, const HeapEntry& y) const noexcept { return x.price > y.price; }
-};
 
 enum class OrderKind : std::uint8_t { isolated, account_position, sale, stop, token, fund };
 
@@ -70,20 +43,13 @@ struct FundTriggered {
   FundHealth health;
 };
 
-
-const VenueAgents& no_agents() {
-  static const VenueAgents none;
-  return none;
-}
-
 }  // namespace
 
 class VenueCascade {
  public:
   VenueCascade(const VenueState& state, std::span<const Shock> shocks, const VenueAgents& agents,
                const std::atomic<bool>* cancel)
-      : s_(state), g_(agents), cancel_(cancel), markets_(state.n_markets()), version_(state.n_accounts()),
-        stamp_(state.n_accounts()) {
+      : s_(state), g_(agents), cancel_(cancel), markets_(state.n_markets()), watch_(state), agent_watch_(agents) {
     if (shocks.size() != markets_) {
       throw InputError("shocks", "expected one per market (" + std::to_string(markets_) + "), got " +
                                      std::to_string(shocks.size()));
@@ -97,13 +63,8 @@ class VenueCascade {
     last_.resize(markets_);
     down_.assign(markets_, 0);
     up_.assign(markets_, 0);
-    near_done_.assign(markets_, 0);
     isolated_cursor_down_.assign(markets_, 0);
     isolated_cursor_up_.assign(markets_, 0);
-    bound_cursor_down_.assign(markets_, 0);
-    bound_cursor_up_.assign(markets_, 0);
-    heap_down_.resize(markets_);
-    heap_up_.resize(markets_);
     sells_.resize(markets_);
     buys_.resize(markets_);
     reanchor_.assign(markets_, 0.0);
@@ -146,7 +107,7 @@ class VenueCascade {
   VenueResult run() {
     for (std::int64_t round = 1;; ++round) {
       if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
-      if (!collect(round)) break;
+      if (!collect()) break;
       result_.rounds = round;
       trade(round);
     }
@@ -170,7 +131,7 @@ class VenueCascade {
   // The round's triggered set at its start prices: isolated positions each market's last has
   // reached on a side it has moved to, and the accounts the index says may have triggered,
   // evaluated exactly. Returns whether anything was triggered.
-  bool collect(std::int64_t round) {
+  bool collect() {
     iso_down_.assign(markets_, {0, 0});
     iso_up_.assign(markets_, {0, 0});
     bool any = false;
@@ -194,71 +155,14 @@ class VenueCascade {
       }
     }
     // accounts
-    candidates_.clear();
-    const auto round_stamp = static_cast<std::uint32_t>(round);
-    const auto consider = [&](std::uint32_t a) {
-      if (stamp_[a] == round_stamp || version_[a] == liquidated) return;
-      stamp_[a] = round_stamp;
-      candidates_.push_back(a);
-    };
+    watch_.begin();
     for (std::size_t m = 0; m < markets_; ++m) {
-      if (!moved(m)) continue;
-      const double last = last_[m];
-      if (!near_done_[m]) {
-        near_done_[m] = 1;
-        for (const std::uint32_t a : s_.near_trigger_[m]) {
-          if (version_[a] == 0) consider(a);
-        }
-      }
-      const auto& down = s_.bound_down_[m];
-      for (std::size_t& k = bound_cursor_down_[m]; k < down.size() && last <= down[k].price; ++k) {
-        if (version_[down[k].account] == 0) consider(down[k].account);
-      }
-      const auto& up = s_.bound_up_[m];
-      for (std::size_t& k = bound_cursor_up_[m]; k < up.size() && last >= up[k].price; ++k) {
-        if (version_[up[k].account] == 0) consider(up[k].account);
-      }
-      auto& heap_down = heap_down_[m];
-      while (!heap_down.empty() && last <= heap_down.top().price) {
-        const HeapEntry e = heap_down.top();
-        heap_down.pop();
-        if (version_[e.account] == e.version) consider(e.account);
-      }
-      auto& heap_up = heap_up_[m];
-      while (!heap_up.empty() && last >= heap_up.top().price) {
-        const HeapEntry e = heap_up.top();
-        heap_up.pop();
-        if (version_[e.account] == e.version) consider(e.account);
-      }
+      if (moved(m)) watch_.collect(m, last_[m], true);
     }
     any |= collect_agents();
     triggered_.clear();
-    if (!candidates_.empty()) {
-      const std::vector<double> price = s_.asset_prices(last_);
-      std::sort(candidates_.begin(), candidates_.end());  // (any order gives the same set)
-      for (const std::uint32_t a : candidates_) {
-        const AccountHealth h = s_.health(a, last_, price);
-        if (h.triggered()) {
-          version_[a] = liquidated;
-          triggered_.push_back({a, h.equity, h.maintenance});
-        } else {
-          reindex(a, h);
-        }
-      }
-    }
+    watch_.evaluate(last_, triggered_, cancel_);
     return any || !triggered_.empty();
-  }
-
-  // A surviving account's next bounds, from its health at the round's start prices.
-  void reindex(std::uint32_t a, const AccountHealth& h) {
-    const std::uint32_t version = ++version_[a];
-    s_.account_bounds(a, h, last_, [&](std::uint32_t m, bool down, double bound) {
-      if (down) {
-        heap_down_[m].push({bound, a, version});
-      } else {
-        heap_up_[m].push({bound, a, version});
-      }
-    });
   }
 
   // The round's orders, per market, in priority order: isolated positions in trigger order,
@@ -443,22 +347,9 @@ class VenueCascade {
     stop_range_buy_.assign(markets_, {0, 0});
     token_nav_ = g_.token_nav_;
     token_price_ = g_.token_price_;
-    token_version_.assign(g_.n_tokens(), 0);
-    token_heap_down_.resize(markets_);
-    token_heap_up_.resize(markets_);
-    for (std::size_t t = 0; t < g_.n_tokens(); ++t) push_token(static_cast<std::uint32_t>(t));
     fund_debt_.assign(g_.fund_debt_.begin(), g_.fund_debt_.end());
     holdings_ = g_.holdings_;
-    fund_stamp_.assign(g_.n_funds(), 0);
     fresh_.assign(markets_, 0);
-  }
-
-  // A token's next rebalance prices: P (1 - theta) below, P (1 + theta) above.
-  void push_token(std::uint32_t t) {
-    const auto m = static_cast<std::size_t>(g_.token_market_[t]);
-    const double p = token_price_[t], theta = g_.token_threshold_[t];
-    token_heap_down_[m].push({p * (1.0 - theta), t, token_version_[t]});
-    token_heap_up_[m].push({p * (1.0 + theta), t, token_version_[t]});
   }
 
   // The agents the round's start prices trigger: stops each market's last has reached on a side
@@ -475,6 +366,11 @@ class VenueCascade {
     }
     if (g_.empty()) return false;
     tokens_triggered_.clear();
+    const auto take_token = [&](std::uint32_t t) {
+      agent_watch_.stale(t);  // its other entry is stale now
+      tokens_triggered_.push_back(t);
+      return true;
+    };
     for (std::size_t m = 0; m < markets_; ++m) {
       const double last = last_[m];
       stop_range_sell_[m] = {stop_cursor_sell_[m], stop_cursor_sell_[m]};
@@ -485,15 +381,7 @@ class VenueCascade {
         while (k < sorted.size() && last <= sorted[k].price) ++k;
         stop_range_sell_[m].second = k;
         any |= stop_range_sell_[m].second > stop_range_sell_[m].first;
-        auto& heap = token_heap_down_[m];
-        while (!heap.empty() && last <= heap.top().price) {
-          const TokenEntry e = heap.top();
-          heap.pop();
-          if (token_version_[e.token] == e.version) {
-            ++token_version_[e.token];  // its other entry is stale now
-            tokens_triggered_.push_back(e.token);
-          }
-        }
+        agent_watch_.reached(m, last, true, take_token);
       }
       if (up_[m]) {
         const auto& sorted = g_.buy_stops_[m];
@@ -501,34 +389,18 @@ class VenueCascade {
         while (k < sorted.size() && last >= sorted[k].price) ++k;
         stop_range_buy_[m].second = k;
         any |= stop_range_buy_[m].second > stop_range_buy_[m].first;
-        auto& heap = token_heap_up_[m];
-        while (!heap.empty() && last >= heap.top().price) {
-          const TokenEntry e = heap.top();
-          heap.pop();
-          if (token_version_[e.token] == e.version) {
-            ++token_version_[e.token];
-            tokens_triggered_.push_back(e.token);
-          }
-        }
+        agent_watch_.reached(m, last, false, take_token);
       }
     }
     std::sort(tokens_triggered_.begin(), tokens_triggered_.end());
     any |= !tokens_triggered_.empty();
     // funds
     funds_triggered_.clear();
-    fund_candidates_.clear();
-    ++fund_round_;
+    agent_watch_.begin_funds();
     for (std::size_t m = 0; m < markets_; ++m) {
-      if (!fresh_[m]) continue;
-      for (std::uint32_t j = g_.market_fund_offset_[m]; j < g_.market_fund_offset_[m + 1]; ++j) {
-        const std::uint32_t f = g_.market_fund_[j];
-        if (fund_stamp_[f] == fund_round_) continue;
-        fund_stamp_[f] = fund_round_;
-        fund_candidates_.push_back(f);
-      }
+      if (fresh_[m]) agent_watch_.funds_of(m, [](std::uint32_t) { return false; });
     }
-    std::sort(fund_candidates_.begin(), fund_candidates_.end());
-    for (const std::uint32_t f : fund_candidates_) {
+    for (const std::uint32_t f : agent_watch_.funds()) {
       const FundHealth h = fund_health_now(f);
       if (h.triggered) funds_triggered_.push_back({f, h});
     }
@@ -604,7 +476,7 @@ class VenueCascade {
   void finish_token(std::uint32_t t, std::uint32_t item) {
     const double nav = result_.token_nav_after[item];
     token_nav_[t] = nav;
-    if (!token_wiped_[item] && nav > 0.0) push_token(t);
+    if (!token_wiped_[item] && nav > 0.0) agent_watch_.push(t, token_price_[t]);
   }
 
   void record_agent(const Order& o, const Fill& f, VenueMarketResult& r, VenueTraceRow& row, bool sell,
@@ -660,27 +532,21 @@ class VenueCascade {
     }
   }
 
-  static constexpr std::uint32_t liquidated = std::numeric_limits<std::uint32_t>::max();
-
   const VenueState& s_;
   const VenueAgents& g_;
   const std::atomic<bool>* cancel_;
   std::size_t markets_;
   VenueResult result_;
   std::vector<double> last_;
-  std::vector<std::uint8_t> down_, up_, near_done_;  // the market has moved down / up; near list read
+  std::vector<std::uint8_t> down_, up_;  // the market has moved down / up
   std::vector<BookWalker> bids_, asks_;
   static constexpr std::uint8_t no_side = 0, bids_side = 1, asks_side = 2;
   std::vector<double> reanchor_;  // per market: target / ref of a relative or target shock
   std::vector<std::uint8_t> reanchor_side_;  // the side still to re-anchor (opposite the shock) or no_side
   std::vector<std::vector<double>> reanchored_;  // the opposite side's prices times reanchor_, once walked
-  std::vector<std::size_t> isolated_cursor_down_, isolated_cursor_up_, bound_cursor_down_, bound_cursor_up_;
+  std::vector<std::size_t> isolated_cursor_down_, isolated_cursor_up_;
   std::vector<std::pair<std::size_t, std::size_t>> iso_down_, iso_up_;  // this round's isolated triggers
-  std::vector<std::priority_queue<HeapEntry, std::vector<HeapEntry>, FallsFirst>> heap_down_;
-  std::vector<std::priority_queue<HeapEntry, std::vector<HeapEntry>, RisesFirst>> heap_up_;
-  LazyZeroed<std::uint32_t> version_;  // per account: 0 as indexed; +1 per re-evaluation; `liquidated`
-  LazyZeroed<std::uint32_t> stamp_;    // per account: the last round it was a candidate in
-  std::vector<std::uint32_t> candidates_;
+  AccountWatch watch_;  // the accounts the round's start prices may trigger
   std::vector<Triggered> triggered_;
   std::vector<std::vector<Order>> sells_, buys_;
   std::vector<Fill> fills_, sales_;      // per liquidated account's positions / assets
@@ -691,19 +557,15 @@ class VenueCascade {
   std::vector<std::size_t> stop_cursor_sell_, stop_cursor_buy_;
   std::vector<std::pair<std::size_t, std::size_t>> stop_range_sell_, stop_range_buy_;
   std::vector<double> token_nav_, token_price_;
-  std::vector<std::uint32_t> token_version_;
   std::vector<std::uint8_t> token_wiped_;  // per rebalance
-  std::vector<std::priority_queue<TokenEntry, std::vector<TokenEntry>, TokenFallsFirst>> token_heap_down_;
-  std::vector<std::priority_queue<TokenEntry, std::vector<TokenEntry>, TokenRisesFirst>> token_heap_up_;
+  AgentWatch agent_watch_;  // tokens' rebalance prices, funds' freshness
   std::vector<std::uint32_t> tokens_triggered_;
   std::vector<double> fund_debt_, holdings_;
-  std::vector<std::uint32_t> fund_stamp_, fund_candidates_;
-  std::uint32_t fund_round_ = 0;
   std::vector<FundTriggered> funds_triggered_;
 };
 
 VenueResult venue_cascade(const VenueState& state, std::span<const Shock> shocks, const std::atomic<bool>* cancel) {
-  VenueCascade run(state, shocks, no_agents(), cancel);
+  VenueCascade run(state, shocks, VenueAgents::none(), cancel);
   return run.run();
 }
 

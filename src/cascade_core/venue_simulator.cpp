@@ -10,9 +10,9 @@
 #include <deque>
 #include <limits>
 #include <memory>
-#include <queue>
 #include <string>
 
+#include "cascade_core/account_watch.hpp"
 #include "cascade_core/correlated_shocks.hpp"
 #include "cascade_core/det_math.hpp"
 #include "cascade_core/errors.hpp"
@@ -25,19 +25,6 @@ namespace cascade_core {
 namespace {
 
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-constexpr std::uint32_t liquidated_version = std::numeric_limits<std::uint32_t>::max();
-
-struct HeapEntry {
-  double price;
-  std::uint32_t account;
-  std::uint32_t version;
-};
-struct FallsFirst {  // down heaps: the highest bound is reached first
-  bool operator()(const HeapEntry& x, const HeapEntry& y) const noexcept { return x.price < y.price; }
-};
-struct RisesFirst {  // up heaps: the lowest bound first
-  bool operator()(const HeapEntry& x, const HeapEntry& y) const noexcept { return x.price > y.price; }
-};
 
 // A cross account's order waiting in its market: close a position, or sell a collateral balance.
 struct AccountOrder {
@@ -59,26 +46,10 @@ struct AgentOrder {
   AgentKind kind;
 };
 
-const VenueAgents& no_agents() {
-  static const VenueAgents none;
-  return none;
-}
-
 struct AccountWork {
   double cash = 0.0;                  // quote balance + realised PnL + what sales fetched
   std::int64_t outstanding = 0;       // orders not yet done
 };
-
-template <class Heap>
-void drop_stale(Heap& heap, const std::vector<std::uint32_t>& version) {
-  // rebuilt from its live entries once stale ones (accounts re-valued or liquidated since) dominate
-  std::vector<HeapEntry> live;
-  while (!heap.empty()) {
-    if (version[heap.top().account] == heap.top().version) live.push_back(heap.top());
-    heap.pop();
-  }
-  for (const HeapEntry& e : live) heap.push(e);
-}
 
 }  // namespace
 
@@ -151,7 +122,7 @@ class VenueSimulation {
   VenueSimulation(const VenueState& state, const VenueSimulationConfig& config, const VenueAgents& agents,
                   const std::atomic<bool>* cancel)
       : s_(state), g_(agents), cancel_(cancel), markets_(state.n_markets()),
-        token_interval_(config.token_rebalance_interval) {
+        token_interval_(config.token_rebalance_interval), agent_watch_(agents), watch_(state) {
     config.validate(markets_);
     if (!g_.empty() && g_.n_markets() != markets_) {
       throw InputError("agents", "built for a venue of " + std::to_string(g_.n_markets()) + " markets, not " +
@@ -205,14 +176,6 @@ class VenueSimulation {
       engines_.push_back(std::make_unique<engine::MarketEngine>(*s_.venue().markets[m].book, *isolated_[m].set,
                                                                 configs_[m], &funds_[g]));
     }
-    const std::size_t accounts = s_.n_accounts();
-    version_.assign(accounts, 0);
-    stamp_.assign(accounts, 0);
-    bound_cursor_down_.assign(markets_, 0);
-    bound_cursor_up_.assign(markets_, 0);
-    near_done_.assign(markets_, 0);
-    heap_down_.resize(markets_);
-    heap_up_.resize(markets_);
     queue_.resize(markets_);
     carry_.resize(markets_);
     marks_.assign(markets_, 0.0);
@@ -326,75 +289,16 @@ class VenueSimulation {
   // ones are liquidated (in liquidated_before order), the others re-indexed there.
   std::size_t check_accounts() {
     if (s_.n_accounts() == 0) return 0;
-    candidates_.clear();
-    ++pass_;
-    const auto consider = [&](std::uint32_t a) {
-      if (stamp_[a] == pass_ || version_[a] == liquidated_version) return;
-      stamp_[a] = pass_;
-      candidates_.push_back(a);
-    };
+    watch_.begin();
     const auto& ref = s_.ref_price();
     for (std::size_t m = 0; m < markets_; ++m) {
       const double mark = marks_[m] = engines_[m]->mark();
-      if (!near_done_[m] && mark != ref[m]) {  // (accounts within rounding of their trigger at the reference)
-        near_done_[m] = 1;
-        for (const std::uint32_t a : s_.near_trigger_[m]) {
-          if (version_[a] == 0) consider(a);
-        }
-      }
-      const auto& down = s_.bound_down_[m];
-      for (std::size_t& k = bound_cursor_down_[m]; k < down.size() && mark <= down[k].price; ++k) {
-        if (version_[down[k].account] == 0) consider(down[k].account);
-      }
-      const auto& up = s_.bound_up_[m];
-      for (std::size_t& k = bound_cursor_up_[m]; k < up.size() && mark >= up[k].price; ++k) {
-        if (version_[up[k].account] == 0) consider(up[k].account);
-      }
-      auto& heap_down = heap_down_[m];
-      while (!heap_down.empty() && mark <= heap_down.top().price) {
-        const HeapEntry e = heap_down.top();
-        heap_down.pop();
-        if (version_[e.account] == e.version) consider(e.account);
-      }
-      auto& heap_up = heap_up_[m];
-      while (!heap_up.empty() && mark >= heap_up.top().price) {
-        const HeapEntry e = heap_up.top();
-        heap_up.pop();
-        if (version_[e.account] == e.version) consider(e.account);
-      }
+      watch_.collect(m, mark, mark != ref[m]);  // (accounts within rounding of their trigger at the reference)
     }
-    if (candidates_.empty()) return 0;
-    std::sort(candidates_.begin(), candidates_.end());
-    const std::vector<double> price = s_.asset_prices(marks_);
+    if (watch_.empty()) return 0;
     triggered_.clear();
-    std::size_t done = 0;
-    for (const std::uint32_t a : candidates_) {
-      if ((++done & 0xFFFF) == 0 && cancelled()) break;
-      const AccountHealth h = s_.health(a, marks_, price);
-      ++result_.accounts_evaluated;
-      if (h.triggered()) {
-        if (version_[a] > 0) --reindexed_;
-        version_[a] = liquidated_version;
-        triggered_.push_back({a, h.equity, h.maintenance});
-      } else {
-        if (version_[a] == 0) ++reindexed_;
-        const std::uint32_t version = ++version_[a];
-        s_.account_bounds(a, h, marks_, [&](std::uint32_t m, bool is_down, double bound) {
-          if (is_down) {
-            heap_down_[m].push({bound, a, version});
-          } else {
-            heap_up_[m].push({bound, a, version});
-          }
-        });
-      }
-    }
-    // stale entries (accounts re-valued or liquidated since) are dropped once they could be half
-    // of a heap: a heap holds at most one live entry per re-indexed account
-    const std::size_t limit = 2 * reindexed_ + 1024;
-    for (std::size_t m = 0; m < markets_; ++m) {
-      if (heap_down_[m].size() > limit) drop_stale(heap_down_[m], version_);
-      if (heap_up_[m].size() > limit) drop_stale(heap_up_[m], version_);
-    }
+    result_.accounts_evaluated += static_cast<std::int64_t>(watch_.evaluate(marks_, triggered_, cancel_));
+    watch_.compact();
     std::sort(triggered_.begin(), triggered_.end(), liquidated_before);
     for (const TriggeredAccount& t : triggered_) start_liquidation(t);
     return triggered_.size();
@@ -535,24 +439,11 @@ class VenueSimulation {
     stop_cursor_buy_.assign(markets_, 0);
     token_nav_ = g_.token_nav_;
     token_price_ = g_.token_price_;
-    token_version_.assign(g_.n_tokens(), 0);
     token_step_.assign(g_.n_tokens(), -1);
-    token_heap_down_.resize(markets_);
-    token_heap_up_.resize(markets_);
-    for (std::size_t t = 0; t < g_.n_tokens(); ++t) push_token(static_cast<std::uint32_t>(t));
     holdings_ = g_.holdings_;
     fund_debt_ = g_.fund_debt_;
     fund_step_.assign(g_.n_funds(), -1);
-    fund_stamp_.assign(g_.n_funds(), 0);
     agent_mark_ = s_.ref_price();
-  }
-
-  // A token's next rebalance prices: P (1 - theta) below, P (1 + theta) above (the static rule).
-  void push_token(std::uint32_t t) {
-    const auto m = static_cast<std::size_t>(g_.token_market_[t]);
-    const double p = token_price_[t], theta = g_.token_threshold_[t];
-    token_heap_down_[m].push({p * (1.0 - theta), t, token_version_[t]});
-    token_heap_up_[m].push({p * (1.0 + theta), t, token_version_[t]});
   }
 
   [[nodiscard]] bool token_alive(std::uint32_t t) const noexcept { return token_nav_[t] > 0.0; }
@@ -588,42 +479,24 @@ class VenueSimulation {
         }
       }
     }
+    const auto take_token = [&](std::uint32_t t) {
+      if (!token_alive(t)) return true;
+      if (token_step_[t] == step_) return false;  // rebalanced this step already: it may go at a later step
+      tokens_due_.push_back(t);
+      return true;
+    };
     for (std::size_t m = 0; m < markets_; ++m) {
       if (engines_[m]->halted()) continue;
       const double mark = engines_[m]->mark();
-      deferred_.clear();
-      auto& down = token_heap_down_[m];
-      while (!down.empty() && mark <= down.top().price) {
-        const TokenEntry e = down.top();
-        down.pop();
-        if (token_version_[e.token] != e.version || !token_alive(e.token)) continue;
-        if (token_step_[e.token] == step_) {
-          deferred_.push_back(e);  // rebalanced this step already: it may go at a later step
-          continue;
-        }
-        tokens_due_.push_back(e.token);
-      }
-      for (const TokenEntry& e : deferred_) down.push(e);
-      deferred_.clear();
-      auto& up = token_heap_up_[m];
-      while (!up.empty() && mark >= up.top().price) {
-        const TokenEntry e = up.top();
-        up.pop();
-        if (token_version_[e.token] != e.version || !token_alive(e.token)) continue;
-        if (token_step_[e.token] == step_) {
-          deferred_.push_back(e);
-          continue;
-        }
-        tokens_due_.push_back(e.token);
-      }
-      for (const TokenEntry& e : deferred_) up.push(e);
+      agent_watch_.reached(m, mark, true, take_token);
+      agent_watch_.reached(m, mark, false, take_token);
     }
     std::sort(tokens_due_.begin(), tokens_due_.end());
     tokens_due_.erase(std::unique(tokens_due_.begin(), tokens_due_.end()), tokens_due_.end());
     for (const std::uint32_t t : tokens_due_) {
       if (token_step_[t] == step_) continue;
       token_step_[t] = step_;
-      ++token_version_[t];  // its entries are stale now
+      agent_watch_.stale(t);  // its entries are stale now
       any = true;
       const auto m = static_cast<std::size_t>(g_.token_market_[t]);
       const double p = engines_[m]->mark();
@@ -651,21 +524,14 @@ class VenueSimulation {
     }
     // funds holding a market whose mark moved since the last reading, by index
     if (g_.n_funds() > 0) {
-      funds_due_.clear();
-      ++fund_pass_;
+      agent_watch_.begin_funds();
       for (std::size_t m = 0; m < markets_; ++m) {
         const double mark = engines_[m]->mark();
         if (mark == agent_mark_[m]) continue;
         agent_mark_[m] = mark;
-        for (std::uint32_t j = g_.market_fund_offset_[m]; j < g_.market_fund_offset_[m + 1]; ++j) {
-          const std::uint32_t f = g_.market_fund_[j];
-          if (fund_stamp_[f] == fund_pass_ || fund_step_[f] == step_) continue;
-          fund_stamp_[f] = fund_pass_;
-          funds_due_.push_back(f);
-        }
+        agent_watch_.funds_of(m, [&](std::uint32_t f) { return fund_step_[f] == step_; });
       }
-      std::sort(funds_due_.begin(), funds_due_.end());
-      for (const std::uint32_t f : funds_due_) {
+      for (const std::uint32_t f : agent_watch_.funds()) {
         double assets = 0.0;
         for (std::uint32_t j = g_.fund_offset_[f]; j < g_.fund_offset_[f + 1]; ++j) {
           const std::uint32_t m = g_.fund_market_[j];
@@ -698,7 +564,7 @@ class VenueSimulation {
     const double nav = result_.token_nav_after[item];
     token_nav_[t] = nav;
     if (!token_wiped_[item] && nav > 0.0) {
-      push_token(t);
+      agent_watch_.push(t, token_price_[t]);
     } else {
       token_nav_[t] = std::min(nav, 0.0);  // it trades no more
     }
@@ -757,31 +623,19 @@ class VenueSimulation {
   std::vector<std::vector<AgentOrder>> agent_orders_;
   std::vector<std::size_t> stop_cursor_sell_, stop_cursor_buy_;
   std::vector<double> token_nav_, token_price_;
-  std::vector<std::uint32_t> token_version_, tokens_due_;
+  std::vector<std::uint32_t> tokens_due_;
   std::vector<std::int64_t> token_step_;
   std::vector<std::uint8_t> token_wiped_;  // per rebalance row
-  std::vector<std::priority_queue<TokenEntry, std::vector<TokenEntry>, TokenFallsFirst>> token_heap_down_;
-  std::vector<std::priority_queue<TokenEntry, std::vector<TokenEntry>, TokenRisesFirst>> token_heap_up_;
-  std::vector<TokenEntry> deferred_;
+  AgentWatch agent_watch_;  // tokens' rebalance prices, funds' freshness
   std::vector<double> holdings_, fund_debt_, agent_mark_;
   std::vector<std::int64_t> fund_step_;
-  std::vector<std::uint32_t> fund_stamp_, funds_due_;
-  std::uint32_t fund_pass_ = 0;
   std::vector<double> funds_;
   std::vector<SimulationConfig> configs_;  // (engines hold references: never resized after construction)
   std::vector<Isolated> isolated_;
   std::vector<std::unique_ptr<engine::MarketEngine>> engines_;
   std::int64_t step_ = 0;
   std::vector<double> marks_;
-  // the account index: as VenueCascade's (versions; the sorted reference bounds' cursors; heaps)
-  std::vector<std::uint32_t> version_, stamp_;
-  std::uint32_t pass_ = 0;
-  std::size_t reindexed_ = 0;  // accounts not liquidated whose bounds are in the heaps
-  std::vector<std::size_t> bound_cursor_down_, bound_cursor_up_;
-  std::vector<std::uint8_t> near_done_;
-  std::vector<std::priority_queue<HeapEntry, std::vector<HeapEntry>, FallsFirst>> heap_down_;
-  std::vector<std::priority_queue<HeapEntry, std::vector<HeapEntry>, RisesFirst>> heap_up_;
-  std::vector<std::uint32_t> candidates_;
+  AccountWatch watch_;  // the account index, as VenueCascade's
   std::vector<TriggeredAccount> triggered_;
   // accounts being liquidated
   std::vector<AccountWork> work_;
@@ -794,7 +648,7 @@ class VenueSimulation {
 
 VenueSimulationResult simulate_venue(const VenueState& state, const VenueSimulationConfig& config,
                                      const std::atomic<bool>* cancel) {
-  VenueSimulation simulation(state, config, no_agents(), cancel);
+  VenueSimulation simulation(state, config, VenueAgents::none(), cancel);
   return simulation.run();
 }
 

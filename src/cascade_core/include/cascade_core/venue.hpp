@@ -213,6 +213,7 @@ class VenueState {
  private:
   friend class VenueCascade;
   friend class VenueSimulation;
+  friend class AccountWatch;
   struct Bound {
     double price;
     std::uint32_t account;

@@ -108,6 +108,7 @@ class VenueAgents {
   VenueAgents(const VenueState& state, const StopColumns& stops, const TokenColumns& tokens,
               const FundColumns& funds);
   VenueAgents() = default;  // none
+  static const VenueAgents& none();  // a shared empty one
 
   [[nodiscard]] std::size_t n_markets() const noexcept { return n_markets_; }
   [[nodiscard]] std::size_t n_stops() const noexcept { return stop_qty_.size(); }
@@ -120,6 +121,7 @@ class VenueAgents {
  private:
   friend class VenueCascade;
   friend class VenueSimulation;
+  friend class AgentWatch;
   struct StopEntry {
     double price;
     double qty;
