@@ -117,17 +117,10 @@ class NumpyAgentsVenue(NumpyVenue):
         consumed = np.zeros((self.m, 2))  # bids, asks
         down = np.zeros(self.m, bool)
         up = np.zeros(self.m, bool)
+        self.scale = np.ones((self.m, 2))
         for market in np.flatnonzero(moves):
-            target = self.ref[market] * (1 + moves[market])
-            if moves[market] < 0:
-                price, cum, _ = self.books[market][0]
-                consumed[market, 0] = cum[np.searchsorted(-price, -target, side="left")]
-                down[market] = True
-            else:
-                price, cum, _ = self.books[market][1]
-                consumed[market, 1] = cum[np.searchsorted(price, target, side="left")]
-                up[market] = True
-            last[market] = target
+            last[market] = self._shock_market(market, moves[market], consumed)  # (the whole market moves)
+            (down if moves[market] < 0 else up)[market] = True
         # agents' state
         fired = np.zeros(self.s_qty.size, bool)
         t_nav, t_p, alive = self.t_nav0.copy(), self.t_p0.copy(), np.ones(self.t_nav0.size, bool)

@@ -65,18 +65,34 @@ class NumpyVenue:
                               np.concatenate([[0.0], np.cumsum(qty * price)])))
             self.books.append(sides)
 
+    # A relative shock moves the whole market (docs/design.md, "Many markets" step 1): the side
+    # it consumes loses its levels beyond the target, the opposite side's prices are scaled by
+    # target / ref. `scale[m, s]` is that factor for side s (0 bids, 1 asks) of market m.
+    scale = np.ones((0, 2))
+
+    def _shock_market(self, market: int, move: float, consumed: np.ndarray) -> float:
+        """Apply a relative move to `market`: consume its side up to the target and re-anchor the
+        other side; returns the target."""
+        target = self.ref[market] * (1 + move)
+        s = 0 if move < 0 else 1
+        price, cum, _ = self.books[market][s]
+        key = np.searchsorted(-price, -target, side="left") if s == 0 else np.searchsorted(price, target, side="left")
+        consumed[market, s] = cum[key]
+        self.scale[market, 1 - s] = target / self.ref[market]
+        return float(target)
+
     def _notional(self, m: int, s: int, c: np.ndarray) -> np.ndarray:
         price, cum, cum_n = self.books[m][s]
         c = np.minimum(c, cum[-1])
         j = np.clip(np.searchsorted(cum, c, side="left") - 1, 0, price.size - 1)
-        return cum_n[j] + (c - cum[j]) * price[j]
+        return (cum_n[j] + (c - cum[j]) * price[j]) * self.scale[m, s]
 
     def _level_price(self, m: int, s: int, c: float, fallback: float) -> float:
         price, cum, _ = self.books[m][s]
         if c <= 0:
             return fallback
         j = min(int(np.searchsorted(cum, min(c, cum[-1]), side="left")) - 1, price.size - 1)
-        return float(price[j])
+        return float(price[j] * self.scale[m, s])
 
     def _maintenance(self, last: np.ndarray) -> np.ndarray:
         p = last[self.market]
@@ -101,17 +117,10 @@ class NumpyVenue:
         consumed = np.zeros((self.m, 2))  # bids, asks
         down = np.zeros(self.m, bool)
         up = np.zeros(self.m, bool)
+        self.scale = np.ones((self.m, 2))
         for market in np.flatnonzero(moves):
-            target = self.ref[market] * (1 + moves[market])
-            if moves[market] < 0:  # the bids above the target are taken
-                price, cum, _ = self.books[market][0]
-                consumed[market, 0] = cum[np.searchsorted(-price, -target, side="left")]
-                down[market] = True
-            else:  # the asks below it
-                price, cum, _ = self.books[market][1]
-                consumed[market, 1] = cum[np.searchsorted(price, target, side="left")]
-                up[market] = True
-            last[market] = target
+            last[market] = self._shock_market(market, moves[market], consumed)
+            (down if moves[market] < 0 else up)[market] = True
         done = np.zeros(self.side.size, bool)
         acct_done = np.zeros(self.n_acc, bool)
         rounds = 0
