@@ -608,3 +608,31 @@ def test_what_a_book_will_not_take_of_an_account_goes_to_the_fund_or_adl(fund):
         assert r.market("M").timeline.adl_qty[0] == 7.0
         assert r.final_qty.tolist() == [0.0, 13.0]
     assert r.fund_final[0] == pytest.approx(fund - 23.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(run=venue_runs())
+def test_a_venue_runs_liquidation_map_bins_every_liquidation_fill_by_market_side_step_and_price(run):
+    # fragility.venue_simulation_liquidation_map: per market, the notional of the engine's
+    # liquidation fills and takeovers (isolated positions) and the accounts' closes, by the
+    # side of the position closed, summed over the map equals the events' own sum
+    from liqcascade.fragility import venue_simulation_liquidation_map
+
+    venue, positions, accounts, steps, paths, shocks, mark, max_orders, fund_groups, _, start_fund = run
+    r = simulate_venue(venue, positions, accounts, steps, policy=lc.LiquidationPolicy.market_orders(
+                       max_orders_per_step=max_orders), paths=None if paths is None else np.array(paths),
+                       shocks=shocks, mark=mark, fund_groups=fund_groups, insurance_fund=start_fund)
+    maps = venue_simulation_liquidation_map(r, positions, time_buckets=3, price_buckets=5)
+    assert list(maps) == list(venue.market_names)
+    ev = r.events
+    side = np.asarray(positions.side)
+    for name, smap in maps.items():
+        mine = (ev.market == name) & np.isin(ev.kind_name, ["liquidation", "takeover", "account_close"]) & (ev.qty > 0)
+        for sign, grid in ((1, smap.long), (-1, smap.short)):
+            pick = mine & (side[np.maximum(ev.position, 0)] == sign) & (ev.position >= 0)
+            assert grid.sum() == pytest.approx(float(np.sum(ev.qty[pick] * ev.price[pick])), rel=1e-12, abs=1e-9)
+        assert smap.time_edges[0] == 0 and smap.time_edges[-1] == steps
+    with pytest.raises(ValueError, match="^kinds: expected items of"):
+        venue_simulation_liquidation_map(r, positions, kinds=("collateral_sale",))
+    with pytest.raises(ValueError, match="^price_edges: no market named 'X'"):
+        venue_simulation_liquidation_map(r, positions, price_edges={"X": [1.0, 2.0]})

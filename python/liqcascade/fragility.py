@@ -10,7 +10,7 @@ many points per call, not one cascade per bisection step).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
@@ -29,7 +29,8 @@ from .simulator import EVENT_KINDS, SimulationResult
 __all__ = ["CriticalShock", "LiquidationAtRisk", "LiquidationMap", "SimulationLiquidationMap",
            "VenueLiquidationMap", "amplification_curve", "critical_shocks", "liquidation_at_risk",
            "liquidation_map", "population_liquidation_map", "simulation_liquidation_map",
-           "venue_amplification_curve", "venue_critical_shocks", "venue_liquidation_map", "venue_liquidation_maps"]
+           "venue_amplification_curve", "venue_critical_shocks", "venue_liquidation_map", "venue_liquidation_maps",
+           "venue_simulation_liquidation_map"]
 
 Direction = Literal["down", "up"]
 K = TypeVar("K")
@@ -403,28 +404,73 @@ def simulation_liquidation_map(sim: SimulationResult, positions: Positions, *, t
             raise ValueError(f"kinds: expected items of {EVENT_KINDS}, got {kind!r}")
     ev = sim.events
     wanted = np.isin(ev.kind, [EVENT_KINDS.index(k) for k in kinds]) & (ev.position >= 0)
-    steps = len(sim.timeline)
+    side = np.asarray(positions.side)[ev.position[wanted]]
+    return _time_price_map(ev.step[wanted], ev.price[wanted], ev.qty[wanted], side, sim.timeline.price,
+                           time_buckets, price_buckets, price_edges, tuple(kinds))
+
+
+#: What a venue simulation's liquidation map counts by default: the engines' liquidation fills and
+#: takeovers of isolated positions, and cross accounts' closes.
+VENUE_MAP_KINDS = ("liquidation", "takeover", "account_close")
+
+
+def venue_simulation_liquidation_map(sim: Any, positions: Any, *, time_buckets: int = 60, price_buckets: int = 60,
+                                     kinds: Sequence[str] = VENUE_MAP_KINDS,
+                                     price_edges: Mapping[str, Any] | None = None
+                                     ) -> dict[str, SimulationLiquidationMap]:
+    """:func:`simulation_liquidation_map` for a venue run (:func:`liqcascade.simulate_venue`), one
+    map per market: price x time x liquidated notional of that market's fills of the chosen
+    ``kinds`` (the engines' ``EVENT_KINDS`` and ``account_close``, a cross account's close; not
+    collateral sales), split by the side of the position closed. ``positions``: the
+    :class:`~liqcascade.venue.VenuePositions` simulated. ``price_edges``: per market name (others
+    span their events' prices)."""
+    allowed = (*EVENT_KINDS, "account_close")
+    for kind in kinds:
+        if kind not in allowed:
+            raise ValueError(f"kinds: expected items of {allowed}, got {kind!r}")
+    edges = dict(price_edges or {})
+    for name in edges:
+        if name not in sim.market_names:
+            raise ValueError(f"price_edges: no market named {name!r}; the venue has {', '.join(sim.market_names)}")
+    ev = sim.events
+    side_all = np.asarray(positions.side)
+    wanted_kind = np.isin(ev.kind_name, list(kinds)) & (ev.position >= 0) & (ev.qty > 0)
+    out = {}
+    for name in sim.market_names:
+        wanted = wanted_kind & (ev.market == name)
+        side = side_all[ev.position[wanted].astype(np.int64)]
+        out[name] = _time_price_map(ev.step[wanted], ev.price[wanted], ev.qty[wanted], side,
+                                    sim.market(name).timeline.price, time_buckets, price_buckets, edges.get(name),
+                                    tuple(kinds))
+    return out
+
+
+def _time_price_map(step: Any, price: Any, qty: Any, side: Any, path: Any, time_buckets: int, price_buckets: int,
+                    price_edges: Any, kinds: tuple[str, ...]) -> SimulationLiquidationMap:
+    """Fills (step, price, qty, side of the position) binned by step and price; price buckets span
+    the fills' prices (the run's price path when there is none), or ``price_edges``."""
+    steps = len(path)
     nt = int_scalar(time_buckets, "time_buckets", minimum=1, maximum=1_000_000)
     t_edges = np.unique(np.linspace(0, steps, min(nt, steps) + 1).round().astype(np.int64))
-    price = ev.price[wanted]
+    price = np.asarray(price, dtype=np.float64)
     if price_edges is not None:
         p_edges = float_column(price_edges, "price_edges")
     else:
         np_ = int_scalar(price_buckets, "price_buckets", minimum=1, maximum=1_000_000)
-        lo, hi = (float(price.min()), float(price.max())) if price.size else (float(sim.timeline.price.min()),
-                                                                              float(sim.timeline.price.max()))
+        lo, hi = (float(price.min()), float(price.max())) if price.size else (float(np.min(path)),
+                                                                              float(np.max(path)))
         if hi <= lo:
             hi = lo * (1 + 1e-6) + 1e-12
         p_edges = np.linspace(lo, hi * (1 + 1e-12), np_ + 1)
-    side = np.asarray(positions.side)[ev.position[wanted]]
-    value = ev.qty[wanted] * price
+    value = np.asarray(qty, dtype=np.float64) * price
+    step = np.asarray(step).astype(np.float64)
     out = []
     for sign in (1, -1):
         mine = side == sign
-        hist, _, _ = np.histogram2d(ev.step[wanted][mine].astype(np.float64), price[mine],
-                                    bins=(t_edges.astype(np.float64), p_edges), weights=value[mine])
+        hist, _, _ = np.histogram2d(step[mine], price[mine], bins=(t_edges.astype(np.float64), p_edges),
+                                    weights=value[mine])
         out.append(hist)
-    return SimulationLiquidationMap(t_edges, p_edges, out[0], out[1], tuple(kinds))
+    return SimulationLiquidationMap(t_edges, p_edges, out[0], out[1], kinds)
 
 
 # -- liquidation-at-risk ----------------------------------------------------------------------
