@@ -113,14 +113,7 @@ class NumpyAgentsVenue(NumpyVenue):
         return cross + np.where(short, w1 - w0, q - cross), cross * start + walked  # as the rule adds them
 
     def cascade_moves(self, moves: np.ndarray) -> dict:
-        last = self.ref.copy()
-        consumed = np.zeros((self.m, 2))  # bids, asks
-        down = np.zeros(self.m, bool)
-        up = np.zeros(self.m, bool)
-        self.scale = np.ones((self.m, 2))
-        for market in np.flatnonzero(moves):
-            last[market] = self._shock_market(market, moves[market], consumed)  # (the whole market moves)
-            (down if moves[market] < 0 else up)[market] = True
+        last, consumed, down, up = self._start(moves)
         # agents' state
         fired = np.zeros(self.s_qty.size, bool)
         t_nav, t_p, alive = self.t_nav0.copy(), self.t_p0.copy(), np.ones(self.t_nav0.size, bool)
@@ -134,18 +127,7 @@ class NumpyAgentsVenue(NumpyVenue):
         rounds = 0
         cross = ~self.iso
         while True:
-            lp = last[self.market]
-            iso_hit = self.iso & ~done & (((self.side > 0) & down[self.market] & (lp <= self.liq)) |
-                                          ((self.side < 0) & up[self.market] & (lp >= self.liq)))
-            asset_price = np.where(self.priced_by >= 0, last[np.maximum(self.priced_by, 0)], 1.0)
-            value = self.coll * asset_price
-            value = np.where(self.coll > 0, value * (1 - self.haircut), value).sum(axis=1)
-            pnl = self.side * self.qty * (lp - self.entry)
-            mm = self._maintenance(last)
-            equity = value + np.bincount(self.account[cross], weights=pnl[cross], minlength=self.n_acc)
-            maint = np.bincount(self.account[cross], weights=mm[cross], minlength=self.n_acc)
-            eligible = self.has_pos & ~acct_done & (self.exposure & (down | up)).any(axis=1)
-            hit = eligible & (equity <= maint)
+            iso_hit, hit, equity, maint = self._triggered(last, down, up, done, acct_done)
             # agents, read at the round's start prices
             moved = down | up
             fresh = moved & ((last != prev_last) | (down != prev_down) | (up != prev_up))

@@ -111,33 +111,46 @@ class NumpyVenue:
         moves[market] = shock
         return self.cascade_moves(moves)
 
-    def cascade_moves(self, moves: np.ndarray) -> dict:
-        """The cascade from a relative move of every market (0: none)."""
+    def _start(self, moves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The shocks applied: each market's last price, what each book side has given, and the
+        markets moved down and up."""
         last = self.ref.copy()
         consumed = np.zeros((self.m, 2))  # bids, asks
         down = np.zeros(self.m, bool)
         up = np.zeros(self.m, bool)
         self.scale = np.ones((self.m, 2))
         for market in np.flatnonzero(moves):
-            last[market] = self._shock_market(market, moves[market], consumed)
+            last[market] = self._shock_market(market, moves[market], consumed)  # (the whole market moves)
             (down if moves[market] < 0 else up)[market] = True
+        return last, consumed, down, up
+
+    def _triggered(self, last: np.ndarray, down: np.ndarray, up: np.ndarray, done: np.ndarray,
+                   acct_done: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A round's start: the isolated positions triggered, the accounts triggered, and every
+        account's equity and maintenance at `last` (whole-array passes)."""
+        cross = ~self.iso
+        lp = last[self.market]
+        iso_hit = self.iso & ~done & (((self.side > 0) & down[self.market] & (lp <= self.liq)) |
+                                      ((self.side < 0) & up[self.market] & (lp >= self.liq)))
+        asset_price = np.where(self.priced_by >= 0, last[np.maximum(self.priced_by, 0)], 1.0)
+        value = self.coll * asset_price
+        value = np.where(self.coll > 0, value * (1 - self.haircut), value).sum(axis=1)
+        pnl = self.side * self.qty * (lp - self.entry)
+        mm = self._maintenance(last)
+        equity = value + np.bincount(self.account[cross], weights=pnl[cross], minlength=self.n_acc)
+        maint = np.bincount(self.account[cross], weights=mm[cross], minlength=self.n_acc)
+        eligible = self.has_pos & ~acct_done & (self.exposure & (down | up)).any(axis=1)
+        return iso_hit, eligible & (equity <= maint), equity, maint
+
+    def cascade_moves(self, moves: np.ndarray) -> dict:
+        """The cascade from a relative move of every market (0: none)."""
+        last, consumed, down, up = self._start(moves)
         done = np.zeros(self.side.size, bool)
         acct_done = np.zeros(self.n_acc, bool)
         rounds = 0
         cross = ~self.iso
         while True:
-            lp = last[self.market]
-            iso_hit = self.iso & ~done & (((self.side > 0) & down[self.market] & (lp <= self.liq)) |
-                                          ((self.side < 0) & up[self.market] & (lp >= self.liq)))
-            asset_price = np.where(self.priced_by >= 0, last[np.maximum(self.priced_by, 0)], 1.0)
-            value = self.coll * asset_price
-            value = np.where(self.coll > 0, value * (1 - self.haircut), value).sum(axis=1)
-            pnl = self.side * self.qty * (lp - self.entry)
-            mm = self._maintenance(last)
-            equity = value + np.bincount(self.account[cross], weights=pnl[cross], minlength=self.n_acc)
-            maint = np.bincount(self.account[cross], weights=mm[cross], minlength=self.n_acc)
-            eligible = self.has_pos & ~acct_done & (self.exposure & (down | up)).any(axis=1)
-            hit = eligible & (equity <= maint)
+            iso_hit, hit, equity, maint = self._triggered(last, down, up, done, acct_done)
             if not iso_hit.any() and not hit.any():
                 break
             rounds += 1
