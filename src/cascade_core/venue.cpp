@@ -18,7 +18,6 @@ namespace cascade_core {
 namespace {
 
 constexpr double infinity = std::numeric_limits<double>::infinity();
-constexpr double eps = std::numeric_limits<double>::epsilon();
 constexpr std::size_t max_rows = std::numeric_limits<std::uint32_t>::max() - 1;
 
 std::string at(const char* what, std::size_t i, const char* field) {
@@ -496,7 +495,7 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
     const AccountHealth h = health(a, ref_price_, price);
     equity_ref_[a] = h.equity;
     maint_ref_[a] = h.maintenance;
-    slack[a] = h.equity - h.maintenance - (1e-9 * h.scale + tolerance_extra_[a]);
+    slack[a] = account_slack(a, h);
     if ((a & 0xffff) == 0) check_cancel(cancel);
   }
   // when each account can first trigger
@@ -522,24 +521,9 @@ void VenueState::index_accounts(const std::atomic<bool>* cancel) {
       }
       continue;
     }
-    std::size_t pairs = 0;
-    for (std::uint32_t e = exposure_offset_[a]; e < exposure_offset_[a + 1]; ++e) {
-      pairs += (exposure_down_[e] > 0.0) || (exposure_up_[e] > 0.0);
-    }
-    for (std::uint32_t e = exposure_offset_[a]; e < exposure_offset_[a + 1]; ++e) {
-      const std::uint32_t m = exposure_market_[e];
-      const double p = ref_price_[m];
-      if (exposure_down_[e] > 0.0) {
-        const double bound = std::min((p - room / (static_cast<double>(pairs) * exposure_down_[e])) * (1.0 + 4 * eps),
-                                      std::nextafter(p, 0.0));
-        if (bound > 0.0) bound_down_[m].push_back({bound, account});
-      }
-      if (exposure_up_[e] > 0.0) {
-        const double bound = std::max((p + room / (static_cast<double>(pairs) * exposure_up_[e])) * (1.0 - 4 * eps),
-                                      std::nextafter(p, infinity));
-        if (bound < infinity) bound_up_[m].push_back({bound, account});
-      }
-    }
+    bounds_from_slack(account, room, ref_price_, [&](std::uint32_t m, bool down, double bound) {
+      (down ? bound_down_ : bound_up_)[m].push_back({bound, account});
+    });
     if ((a & 0xffff) == 0) check_cancel(cancel);
   }
   // reach order: down by price descending, up ascending, ties by account (pushed in account

@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cascade_core/bulk_allocator.hpp"
@@ -180,18 +181,30 @@ class VenueState {
   // moves).
   template <class Emit>
   void account_bounds(std::uint32_t a, const AccountHealth& h, std::span<const double> price, Emit&& emit) const {
-    constexpr double eps = std::numeric_limits<double>::epsilon();
-    constexpr double infinity = std::numeric_limits<double>::infinity();
-    const double slack = h.equity - h.maintenance - (1e-9 * h.scale + tolerance_extra_[a]);
-    const std::uint32_t from = exposure_offset_[a], to = exposure_offset_[a + 1];
+    const double slack = account_slack(a, h);
     if (!(slack > 0.0)) {
-      for (std::uint32_t e = from; e < to; ++e) {
+      for (std::uint32_t e = exposure_offset_[a]; e < exposure_offset_[a + 1]; ++e) {
         const std::uint32_t m = exposure_market_[e];
         emit(m, true, std::nextafter(price[m], 0.0));
-        emit(m, false, std::nextafter(price[m], infinity));
+        emit(m, false, std::nextafter(price[m], std::numeric_limits<double>::infinity()));
       }
       return;
     }
+    bounds_from_slack(a, slack, price, std::forward<Emit>(emit));
+  }
+
+  // Account a's room before its trigger at health `h`: Equity - MM less the rounding tolerance.
+  [[nodiscard]] double account_slack(std::size_t a, const AccountHealth& h) const noexcept {
+    return h.equity - h.maintenance - (1e-9 * h.scale + tolerance_extra_[a]);
+  }
+
+  // The bounds of account_bounds for an account with `slack` > 0 of room at `price` (the state's
+  // reference index is built from them too).
+  template <class Emit>
+  void bounds_from_slack(std::uint32_t a, double slack, std::span<const double> price, Emit&& emit) const {
+    constexpr double eps = std::numeric_limits<double>::epsilon();
+    constexpr double infinity = std::numeric_limits<double>::infinity();
+    const std::uint32_t from = exposure_offset_[a], to = exposure_offset_[a + 1];
     std::size_t pairs = 0;
     for (std::uint32_t e = from; e < to; ++e) pairs += (exposure_down_[e] > 0.0) || (exposure_up_[e] > 0.0);
     for (std::uint32_t e = from; e < to; ++e) {
